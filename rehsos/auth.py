@@ -1,0 +1,131 @@
+"""Bearer tokens with roles and node scope: the one auth check every HTTP API goes through.
+
+Tokens are random (256 bits) and stored as SHA-256 hashes, so a leaked database reveals no
+usable token; a slow password hash buys nothing for secrets of that entropy.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from rehsos.sqltypes import UtcDateTime
+
+# Roles (architecture.md, "Security"). Operators register; supervisors approve closures;
+# analysts read aggregates at the hub; admins manage tokens and read audit logs.
+OPERATOR = "operator"
+SUPERVISOR = "supervisor"
+FACILITY_MANAGER = "facility_manager"
+TRAINER = "trainer"
+ANALYST = "analyst"
+ADMIN = "admin"
+ROLES = (OPERATOR, SUPERVISOR, FACILITY_MANAGER, TRAINER, ANALYST, ADMIN)
+NODE_ROLES = (OPERATOR, SUPERVISOR, FACILITY_MANAGER, TRAINER, ADMIN)
+HUB_ROLES = (ANALYST, ADMIN)
+
+metadata = sa.MetaData()
+tokens = sa.Table(
+    "api_token", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("node", sa.String(8), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id, holder name, role and the node it is scoped to."""
+    token_id: int
+    name: str
+    role: str
+    node: str
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.token_id}:{self.name}"
+
+
+class AuthError(Exception):
+    status = 401
+
+
+class Unauthenticated(AuthError):
+    status = 401
+
+
+class Forbidden(AuthError):
+    status = 403
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def issue(self, *, name: str, role: str, node: str) -> str:
+        """Create a token and return it; only its hash is kept."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        token = f"rk_{secrets.token_urlsafe(32)}"
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(tokens).values(
+                token_hash=hash_token(token), name=name, role=role, node=node,
+                created_at=datetime.now(timezone.utc)))
+        return token
+
+    def revoke(self, token_id: int) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
+                                  .values(revoked_at=datetime.now(timezone.utc)))
+        return result.rowcount == 1
+
+    def list(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.node,
+                                          tokens.c.created_at, tokens.c.revoked_at).order_by(tokens.c.id))
+            return [dict(r._mapping) for r in rows]
+
+    def lookup(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == digest,
+                                                       tokens.c.revoked_at.is_(None))).first()
+        # The hash lookup is an index probe; compare again in constant time for good measure.
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return Principal(token_id=row.id, name=row.name, role=row.role, node=row.node)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def authorize(store: TokenStore, authorization: str | None, *, node: str, roles: tuple[str, ...]) -> Principal:
+    """The one auth check: a valid token, scoped to this node, with one of ``roles``."""
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthenticated("Token akses diperlukan (header Authorization: Bearer <token>).")
+    principal = store.lookup(token)
+    if principal is None:
+        raise Unauthenticated("Token akses tidak valid atau sudah dicabut.")
+    if principal.node != node:
+        raise Forbidden(f"Token ini berlaku untuk node {principal.node}, bukan node {node}.")
+    if principal.role not in roles:
+        raise Forbidden(f"Peran '{principal.role}' tidak berwenang untuk tindakan ini.")
+    return principal

@@ -1,0 +1,164 @@
+"""``rehsos``: the operator's command.
+
+  rehsos up [--nodes default|all|6371,6303]   run hub + nodes locally (development)
+  rehsos serve --config FILE                   run one node or the hub
+  rehsos migrate --config FILE                 apply database migrations
+  rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
+  rehsos token create|list|revoke --config FILE
+  rehsos definitions --out DIR                 RabbitMQ definitions files for containers
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _settings(args):
+    from rehsos import config
+
+    try:
+        return config.load(args.config)
+    except config.ConfigError as exc:
+        sys.exit(f"rehsos: {exc}")
+
+
+def cmd_serve(args) -> int:
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level,
+                        format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
+    if settings.is_dev_secret:
+        logging.getLogger("rehsos").warning("person_key_secret is the development default; set REHSOS_PERSON_KEY_SECRET")
+    from rehsos import runner
+
+    if args.migrate:
+        runner.migrate_all(settings)
+    runner.serve(settings)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from rehsos import runner
+
+    settings = _settings(args)
+    for name in runner.migrate_all(settings):
+        print(f"migrated {settings.node}/{name}")
+    return 0
+
+
+def cmd_bootstrap(args) -> int:
+    from rehsos import config, devrun, topology
+
+    try:
+        report = devrun.bootstrap_from_configs(args.config_dir, remove=args.remove)
+    except topology.ManagementUnavailable as exc:
+        print(f"rehsos bootstrap: {exc}", file=sys.stderr)
+        return 2
+    except config.ConfigError as exc:
+        print(f"rehsos bootstrap: {exc}", file=sys.stderr)
+        return 2
+    if report is None:
+        print("removed")
+    elif report.changed:
+        print("\n".join(f"created or updated {c}" for c in report.changes))
+    else:
+        print("topology already in place: nothing changed")
+    return 0
+
+
+def cmd_token(args) -> int:
+    from rehsos import auth
+    from rehsos.db import create_engine
+
+    settings = _settings(args)
+    store = auth.TokenStore(create_engine(settings.auth_database_uri))
+    if args.action == "create":
+        if not args.role or not args.name:
+            sys.exit("rehsos token create: --role and --name are required")
+        try:
+            token = store.issue(name=args.name, role=args.role, node=settings.node)
+        except ValueError as exc:
+            sys.exit(f"rehsos token create: {exc}")
+        print(token)
+    elif args.action == "list":
+        for row in store.list():
+            print(json.dumps(row, default=str))
+    elif args.action == "revoke":
+        if args.id is None:
+            sys.exit("rehsos token revoke: --id is required")
+        if not store.revoke(args.id):
+            sys.exit(f"rehsos token revoke: no active token with id {args.id}")
+        print(f"revoked {args.id}")
+    return 0
+
+
+def cmd_definitions(args) -> int:
+    from rehsos import devrun
+
+    for path in devrun.write_definitions(args.out, args.nodes):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_up(args) -> int:
+    from rehsos import devrun
+
+    return devrun.up(nodes=args.nodes, port_base=args.port_base, hub_port=args.hub_port,
+                     demo=not args.no_demo, detach_after_start=args.check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rehsos", description="Rehsos Kalsel operator command")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", help="run the hub and nodes locally (development)")
+    p.add_argument("--nodes", default="default", help="'default' (63,6371,6303), 'all', or codes: 6371,6303")
+    p.add_argument("--port-base", type=int, default=8100, help="node ports: base + last two digits of the code")
+    p.add_argument("--hub-port", type=int, default=8000)
+    p.add_argument("--no-demo", action="store_true", help="do not register demo cases")
+    p.add_argument("--check", action="store_true", help="start, verify, print, then stop (smoke test)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("serve", help="run one node or the hub")
+    p.add_argument("--config", required=False)
+    p.add_argument("--migrate", action="store_true", help="apply migrations before starting")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="apply the database migrations of a node or the hub")
+    p.add_argument("--config", required=False)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("bootstrap", help="create the broker topology for the configs in a directory")
+    p.add_argument("--config-dir", required=True, help="directory with hub.yaml and node-<code>.yaml")
+    p.add_argument("--remove", action="store_true", help="delete the vhosts and node users instead")
+    p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("token", help="manage API tokens of a node or the hub")
+    p.add_argument("action", choices=("create", "list", "revoke"))
+    p.add_argument("--config", required=False)
+    p.add_argument("--role")
+    p.add_argument("--name")
+    p.add_argument("--id", type=int)
+    p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("definitions", help="write RabbitMQ definitions files (secret-free topology)")
+    p.add_argument("--out", default="deploy/rabbitmq")
+    p.add_argument("--nodes", default="63,6371,6303")
+    p.set_defaults(func=cmd_definitions)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["serve"]:
+        # Green sockets, threads and psycopg2 must be in place before anything imports them.
+        import eventlet
+
+        eventlet.monkey_patch()
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""The one configuration loader: YAML file, then ``REHSOS_*`` environment overrides.
+
+Every service, the relay and the CLI read their settings through :func:`load`.
+A node config names the node's region code, its broker, its databases and the hub's broker;
+the hub's config has ``node: hub``.
+
+Environment overrides: ``REHSOS_<KEY>`` replaces a top-level key (``REHSOS_BROKER_URI``),
+``REHSOS_<KEY>__<SUB>`` a nested one (``REHSOS_HTTP__PORT``). Values are parsed as YAML
+scalars, so ``REHSOS_HTTP__PORT=8171`` is an integer.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from rehsos import reference
+
+ENV_PREFIX = "REHSOS_"
+HUB = "hub"
+# The development default; every real deployment sets its own (the loader warns via `is_dev_secret`).
+DEV_PERSON_KEY_SECRET = "dev-only-provincial-secret-change-me"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+class _HttpSchema(Schema):
+    host = fields.Str(load_default="127.0.0.1")
+    port = fields.Int(load_default=8000, validate=validate.Range(1, 65535))
+    public_url = fields.Str(load_default=None, allow_none=True)
+    max_body_bytes = fields.Int(load_default=64 * 1024, validate=validate.Range(min=1024))
+
+
+class _RelaySchema(Schema):
+    poll_interval = fields.Float(load_default=0.5, validate=validate.Range(min=0.01))
+    batch_size = fields.Int(load_default=100, validate=validate.Range(min=1))
+    max_backoff = fields.Float(load_default=10.0, validate=validate.Range(min=0.1))
+
+
+class _SettingsSchema(Schema):
+    node = fields.Str(required=True)
+    broker_uri = fields.Str(required=True)
+    hub_broker_uri = fields.Str(load_default=None, allow_none=True)
+    management_uri = fields.Str(load_default="http://guest:guest@127.0.0.1:15672")
+    # `{service}` is replaced by the service name: one database per service.
+    database_uri = fields.Str(required=True)
+    auth_database_uri = fields.Str(required=True)
+    person_key_secret = fields.Str(load_default=DEV_PERSON_KEY_SECRET, validate=validate.Length(min=16))
+    http = fields.Nested(_HttpSchema, load_default=dict)
+    relay = fields.Nested(_RelaySchema, load_default=dict)
+    log_level = fields.Str(load_default="INFO")
+    # Prefix of vhost and broker-user names; tests use one per test to stay apart.
+    broker_namespace = fields.Str(load_default="")
+
+    @validates_schema
+    def _check_node(self, data, **kwargs):
+        node = data.get("node")
+        if node != HUB and node not in reference.REGIONS:
+            raise ValidationError(
+                f"unknown node {node!r}: use 'hub' or a region code of Kalimantan Selatan", "node"
+            )
+        if node != HUB and not data.get("hub_broker_uri"):
+            raise ValidationError("a node needs the hub's broker URI", "hub_broker_uri")
+
+
+@dataclass(frozen=True)
+class Settings:
+    node: str
+    broker_uri: str
+    database_uri: str
+    auth_database_uri: str
+    hub_broker_uri: str | None = None
+    management_uri: str = "http://guest:guest@127.0.0.1:15672"
+    person_key_secret: str = DEV_PERSON_KEY_SECRET
+    http: Mapping[str, Any] = field(default_factory=dict)
+    relay: Mapping[str, Any] = field(default_factory=dict)
+    log_level: str = "INFO"
+    broker_namespace: str = ""
+
+    @property
+    def names(self):
+        from rehsos.topology import Names
+
+        return Names(self.broker_namespace)
+
+    @property
+    def is_hub(self) -> bool:
+        return self.node == HUB
+
+    @property
+    def is_dev_secret(self) -> bool:
+        return self.person_key_secret == DEV_PERSON_KEY_SECRET
+
+    def database_uri_for(self, service: str) -> str:
+        return self.database_uri.replace("{service}", service)
+
+    @property
+    def http_address(self) -> str:
+        return f"{self.http['host']}:{self.http['port']}"
+
+    @property
+    def base_url(self) -> str:
+        if self.http.get("public_url"):
+            return self.http["public_url"].rstrip("/")
+        host = self.http["host"]
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{self.http['port']}"
+
+    def nameko_config(self) -> dict:
+        """The dict nameko's containers read; our own keys ride along under REHSOS."""
+        return {
+            "AMQP_URI": self.broker_uri,
+            "WEB_SERVER_ADDRESS": self.http_address,
+            "max_workers": 10,
+            "REHSOS": self,
+        }
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_env_overrides(data: dict, environ: Mapping[str, str]) -> dict:
+    result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "REHSOS_CONFIG":
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        target = result
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{name}: {part} is not a section")
+        value = _parse_env_value(raw)
+        # Region codes and ports look numeric to YAML; the node key must stay text.
+        if path == ["node"]:
+            value = str(raw)
+        target[path[-1]] = value
+    return result
+
+
+def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
+         **overrides: Any) -> Settings:
+    """Read settings from ``path`` (or ``$REHSOS_CONFIG``), then the environment, then ``overrides``."""
+    environ = os.environ if environ is None else environ
+    path = path or environ.get("REHSOS_CONFIG")
+    data: dict = {}
+    if path:
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"configuration file {path} is not valid YAML: {exc}") from None
+    if "node" in data and data["node"] is not None:
+        data["node"] = str(data["node"])
+    data = apply_env_overrides(data, environ)
+    data.update(overrides)
+    try:
+        loaded = _SettingsSchema().load(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}: {exc.messages}") from None
+    return Settings(**loaded)

@@ -1,0 +1,109 @@
+"""The event envelope every office sends (architecture.md, "Events").
+
+``schema_version`` versions an event type's contract: a consumer validates the payload with the
+schema registered for exactly that (event_type, schema_version) pair, so a producer can move to
+version 2 while consumers still read version 1.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from marshmallow import ValidationError, validate, validates_schema
+
+from rehsos.config import HUB
+from rehsos.contracts import fields as f
+from rehsos.contracts.events import PAYLOAD_SCHEMAS, latest_version, payload_schema
+from rehsos.reference import NODES
+
+ENVELOPE_VERSION = 1
+SERVICES = ("intake", "facilities", "training", "reporting")
+CONTENT_TYPE = "application/json"
+
+
+class InvalidEvent(Exception):
+    """A message that is not a valid event; ``details`` holds per-field messages."""
+
+    def __init__(self, reason: str, details: Any = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+@dataclass(frozen=True)
+class Event:
+    event_type: str
+    schema_version: int
+    node: str
+    service: str
+    payload: dict
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    sequence: int | None = None  # assigned by the outbox in the producing transaction
+
+    def with_sequence(self, sequence: int) -> "Event":
+        return replace(self, sequence=sequence)
+
+    def to_json(self) -> str:
+        return json.dumps(EventSchema().dump(self), separators=(",", ":"), sort_keys=True)
+
+
+class EventSchema(f.Schema):
+    event_id = f.UUID(required=True)
+    event_type = f.Str(required=True, validate=validate.OneOf(
+        sorted({t for t, _ in PAYLOAD_SCHEMAS}), error="Jenis event tidak dikenal."))
+    schema_version = f.Int(required=True, strict=True, validate=validate.Range(min=1))
+    node = f.Str(required=True, validate=validate.OneOf(NODES + (HUB,), error="Node tidak dikenal."))
+    service = f.Str(required=True, validate=validate.OneOf(SERVICES))
+    sequence = f.Int(required=True, strict=True, validate=validate.Range(min=1))
+    occurred_at = f.AwareDateTime(required=True, default_timezone=timezone.utc)
+    payload = f.Dict(required=True, keys=f.Str())
+
+    @validates_schema
+    def _payload_matches_type(self, data, **kwargs):
+        key = (data.get("event_type"), data.get("schema_version"))
+        if None in key or "payload" not in data:
+            return
+        schema = PAYLOAD_SCHEMAS.get(key)
+        if schema is None:
+            raise ValidationError("Versi skema event tidak dikenal.", "schema_version")
+        errors = schema().validate(data["payload"])
+        if errors:
+            raise ValidationError(errors, "payload")
+
+
+def make_event(event_type: str, payload: dict, *, node: str, service: str,
+               schema_version: int | None = None) -> Event:
+    """Build an event the way producers must: the payload goes through its contract schema."""
+    version = schema_version or latest_version(event_type)
+    schema = payload_schema(event_type, version)
+    dumped = schema.dump(payload)
+    errors = schema.validate(dumped)
+    if errors:  # a producer bug, never user input: fail loudly before anything is written
+        raise ValueError(f"{event_type} v{version} payload does not match its contract: {errors}")
+    return Event(event_type=event_type, schema_version=version, node=node, service=service, payload=dumped)
+
+
+def parse_event(body: bytes | str) -> Event:
+    """Validate a raw message body against the envelope and its payload contract."""
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidEvent("body is not a JSON object")
+    try:
+        loaded = EventSchema().load(data)
+    except ValidationError as exc:
+        raise InvalidEvent("envelope or payload fails its schema", exc.messages) from None
+    loaded["payload"] = data["payload"]  # keep the wire form; consumers read it through the schema
+    return Event(**loaded)
+
+
+def routing_key(event: Event, target: str | None = None) -> str:
+    """``<node>.<service>.<event_type>[.to.<target>]``; ``to.<node>`` routes down to one node."""
+    key = f"{event.node}.{event.service}.{event.event_type}"
+    return f"{key}.to.{target}" if target else key

@@ -1,0 +1,142 @@
+"""Persistence shared by the services: engines, the unit of work, and Alembic migrations.
+
+Each service owns its database (SQLite file by default, PostgreSQL when configured) and its
+migrations, kept in ``<service>/migrations`` with a version table of its own
+(``alembic_version_<service>``), so services can share one PostgreSQL database if ops want.
+"""
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from rehsos.contracts import Event
+from rehsos.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+# Where each migration tree lives: a package holding env.py and versions/.
+MIGRATION_PACKAGES = {
+    "auth": "rehsos.migrations.auth",
+    "intake": "intake.migrations",
+    "facilities": "facilities.migrations",
+    "training": "training.migrations",
+    "reporting": "reporting.migrations",
+}
+NODE_SERVICES = ("intake", "facilities", "training")
+HUB_SERVICES = ("reporting",)
+
+_green_patched = False
+
+
+def _make_psycopg2_green() -> None:
+    """psycopg2 blocks the whole eventlet hub unless psycogreen installs its wait callback."""
+    global _green_patched
+    if _green_patched:
+        return
+    import eventlet.patcher
+
+    if eventlet.patcher.is_monkey_patched("socket"):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+        _green_patched = True
+
+
+def create_engine(uri: str) -> Engine:
+    url = sa.make_url(uri)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa_event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            # WAL lets the relay read while a request writes; foreign keys are off by default.
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.get_backend_name() == "postgresql":
+        _make_psycopg2_green()
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5)
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+class UnitOfWork:
+    """One database transaction: state changes and their outbox events commit together.
+
+    Use as a context manager; it commits on a clean exit and rolls back on an exception.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session], outbox: Outbox,
+                 on_commit: Callable[[], None] | None = None):
+        self._session_factory = session_factory
+        self._outbox = outbox
+        self._on_commit = on_commit
+        self._emitted = False
+        self.session: Session | None = None
+
+    def __enter__(self) -> "UnitOfWork":
+        self.session = self._session_factory()
+        self._emitted = False
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.session.commit()
+                if self._emitted and self._on_commit:
+                    self._on_commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+            self.session = None
+
+    def emit(self, event: Event, target: str | None = None) -> Event:
+        """Queue ``event`` in the outbox inside this transaction; returns it with its sequence."""
+        self._emitted = True
+        return self._outbox.add(self.session, event, target)
+
+
+def _alembic_config(service: str, uri: str):
+    from alembic.config import Config
+
+    script_location = str(resources.files(MIGRATION_PACKAGES[service]))
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    cfg.set_main_option("sqlalchemy.url", uri.replace("%", "%%"))
+    cfg.attributes["version_table"] = f"alembic_version_{service}"
+    return cfg
+
+
+def migrate(service: str, uri: str, revision: str = "head") -> None:
+    """Apply ``service``'s migrations to the database at ``uri`` (idempotent)."""
+    from alembic import command
+
+    url = sa.make_url(uri)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_alembic_config(service, uri), revision)
+
+
+def current_revision(service: str, uri: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"version_table": f"alembic_version_{service}"})
+            return ctx.get_current_revision()
+    finally:
+        engine.dispose()

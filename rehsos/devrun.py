@@ -1,0 +1,368 @@
+"""``rehsos up``: a whole province on one machine, for development and demonstration.
+
+Every node and the hub get a config file under ``var/run/config/``, their own SQLite databases
+under ``var/data/``, their own vhost on the local RabbitMQ and their own process (logs in
+``var/log/``). The same configs drive ``rehsos bootstrap`` and ``rehsos serve``: production
+differs only in URIs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+import yaml
+
+from rehsos import auth, config, reference, topology
+from rehsos.db import create_engine
+
+DEMO_TOKEN_ROLES = {"hub": auth.HUB_ROLES, "node": auth.NODE_ROLES}
+DEMO_CASES_PER_NODE = 24
+
+
+class Paths:
+    def __init__(self, root: Path):
+        self.root = root
+        self.var = root / "var"
+        self.run = self.var / "run"
+        self.config = self.run / "config"
+        self.data = self.var / "data"
+        self.log = self.var / "log"
+        self.topology = self.run / "topology.json"
+        self.secrets = self.run / "secrets.json"
+
+    def make(self):
+        for d in (self.config, self.data, self.log):
+            d.mkdir(parents=True, exist_ok=True)
+
+
+def parse_nodes(spec: str) -> list[str]:
+    if spec == "default":
+        return list(reference.DEFAULT_DEV_NODES)
+    if spec == "all":
+        return list(reference.NODES)
+    nodes = [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in nodes if n not in reference.NODES]
+    if unknown:
+        raise SystemExit(f"rehsos up: unknown node(s) {', '.join(unknown)}; codes: {', '.join(reference.NODES)}")
+    return nodes
+
+
+def node_port(node: str, port_base: int) -> int:
+    """63 → base, 6371 → base + 71: a node's port is easy to guess from its code."""
+    return port_base + (0 if node == reference.PROVINCE else int(node[2:]))
+
+
+# -- secrets and configs ---------------------------------------------------------------------------
+def load_secrets(paths: Paths, nodes: list[str]) -> dict:
+    secrets_doc = json.loads(paths.secrets.read_text()) if paths.secrets.exists() else {}
+    secrets_doc.setdefault("person_key_secret", topology.new_password() + topology.new_password())
+    passwords = secrets_doc.setdefault("broker_passwords", {})
+    for node in nodes:
+        passwords.setdefault(node, topology.new_password())
+    paths.secrets.write_text(json.dumps(secrets_doc, indent=2))
+    paths.secrets.chmod(0o600)
+    return secrets_doc
+
+
+def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_base: int, hub_port: int,
+                  broker_host: str = "127.0.0.1", management_uri: str = "http://guest:guest@127.0.0.1:15672",
+                  namespace: str = "") -> dict[str, Path]:
+    names = topology.Names(namespace)
+    written = {}
+    base = {"management_uri": management_uri, "person_key_secret": secrets_doc["person_key_secret"],
+            "broker_namespace": namespace}
+    hub = {**base, "node": "hub",
+           "broker_uri": f"amqp://guest:guest@{broker_host}:5672/{names.hub_vhost}",
+           "database_uri": f"sqlite:///{paths.data / 'hub' / '{service}.sqlite'}",
+           "auth_database_uri": f"sqlite:///{paths.data / 'hub' / 'auth.sqlite'}",
+           "http": {"host": "127.0.0.1", "port": hub_port}}
+    written["hub"] = paths.config / "hub.yaml"
+    written["hub"].write_text(yaml.safe_dump(hub, sort_keys=False))
+    for node in nodes:
+        user, password = names.node_user(node), secrets_doc["broker_passwords"][node]
+        doc = {**base, "node": node,
+               "broker_uri": f"amqp://guest:guest@{broker_host}:5672/{names.node_vhost(node)}",
+               "hub_broker_uri": topology.with_credentials(f"amqp://{broker_host}:5672", user, password, names.hub_vhost),
+               "database_uri": f"sqlite:///{paths.data / node / '{service}.sqlite'}",
+               "auth_database_uri": f"sqlite:///{paths.data / node / 'auth.sqlite'}",
+               "http": {"host": "127.0.0.1", "port": node_port(node, port_base)}}
+        written[node] = paths.config / f"node-{node}.yaml"
+        written[node].write_text(yaml.safe_dump(doc, sort_keys=False))
+    return written
+
+
+def load_configs(config_dir) -> tuple[config.Settings, list[config.Settings]]:
+    config_dir = Path(config_dir)
+    hub_file = config_dir / "hub.yaml"
+    if not hub_file.exists():
+        raise config.ConfigError(f"{hub_file} not found")
+    hub = config.load(hub_file)
+    nodes = [config.load(p) for p in sorted(config_dir.glob("node-*.yaml"))]
+    return hub, nodes
+
+
+def node_links(nodes: list[config.Settings]) -> list[topology.NodeLink]:
+    links = []
+    for settings in nodes:
+        uri = urlsplit(settings.hub_broker_uri)
+        expected = settings.names.node_user(settings.node)
+        if uri.username != expected or not uri.password:
+            raise config.ConfigError(f"node {settings.node}: hub_broker_uri must log in as {expected} with a password")
+        links.append(topology.NodeLink(settings.node, uri.password, settings.hub_broker_uri))
+    return links
+
+
+def bootstrap_from_configs(config_dir, remove: bool = False):
+    hub, nodes = load_configs(config_dir)
+    mgmt = topology.Management(hub.management_uri)
+    if remove:
+        topology.teardown(mgmt, hub.names, [n.node for n in nodes])
+        return None
+    return topology.bootstrap(mgmt, hub.names, node_links(nodes))
+
+
+def write_definitions(out: str, nodes_spec: str) -> list[Path]:
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nodes = parse_nodes(nodes_spec)
+    names = topology.Names()
+    written = []
+    for broker in ["hub"] + nodes:
+        path = out_dir / (f"{broker}.definitions.json" if broker == "hub" else f"node-{broker}.definitions.json")
+        path.write_text(topology.dumps(topology.definitions(names, nodes, broker)))
+        written.append(path)
+    return written
+
+
+# -- the broker's plugins -----------------------------------------------------------------------------
+def ensure_management(uri: str, wait: float = 40.0) -> None:
+    """Reach the management API; enable the plugins first when this user may (root on the broker host)."""
+    mgmt = topology.Management(uri)
+    try:
+        mgmt.check_shovel_plugin()
+        return
+    except topology.ManagementUnavailable as first:
+        tool = shutil.which("rabbitmq-plugins")
+        if tool is None or os.geteuid() != 0:
+            raise first
+    print("rehsos: enabling RabbitMQ management and shovel plugins ...", flush=True)
+    subprocess.run([tool, "enable", "rabbitmq_management", "rabbitmq_shovel", "rabbitmq_shovel_management"],
+                   check=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            mgmt.check_shovel_plugin()
+            return
+        except topology.ManagementUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+# -- tokens ---------------------------------------------------------------------------------------------
+def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
+    """Demo tokens, one per role; kept in topology.json (development only) and reused while valid."""
+    store = auth.TokenStore(create_engine(settings.auth_database_uri))
+    roles = DEMO_TOKEN_ROLES["hub" if settings.is_hub else "node"]
+    tokens = {}
+    for role in roles:
+        token = previous.get(role)
+        principal = store.lookup(token) if token else None
+        if principal is None or principal.role != role or principal.node != settings.node:
+            token = store.issue(name=f"demo {role} {settings.node}", role=role, node=settings.node)
+        tokens[role] = token
+    store.engine.dispose()
+    return tokens
+
+
+# -- demo cases ---------------------------------------------------------------------------------------
+KECAMATAN = {
+    "6301": ["Pelaihari", "Takisung", "Jorong"], "6302": ["Pulau Laut Utara", "Kelumpang Hulu", "Hampang"],
+    "6303": ["Martapura", "Gambut", "Astambul", "Karang Intan"], "6304": ["Marabahan", "Alalak", "Tamban"],
+    "6305": ["Tapin Utara", "Binuang", "Tapin Selatan"], "6306": ["Kandangan", "Daha Selatan", "Angkinang"],
+    "6307": ["Barabai", "Haruyan", "Batang Alai Selatan"], "6308": ["Amuntai Tengah", "Babirik", "Sungai Pandan"],
+    "6309": ["Tanjung", "Murung Pudak", "Kelua"], "6310": ["Batulicin", "Simpang Empat", "Kusan Hilir"],
+    "6311": ["Paringin", "Juai", "Awayan"],
+    "6371": ["Banjarmasin Barat", "Banjarmasin Timur", "Banjarmasin Selatan", "Banjarmasin Utara", "Banjarmasin Tengah"],
+    "6372": ["Landasan Ulin", "Cempaka", "Banjarbaru Selatan", "Liang Anggang"],
+}
+GIVEN = {"male": ["Muhammad Rizky", "Ahmad Fauzi", "Rahmat Hidayat", "Abdul Gani", "Syahrani", "Noor Ifansyah",
+                  "Mahyuni", "Gusti Irwan", "Arbainah Usman", "Fahrurrazi"],
+         "female": ["Siti Aisyah", "Nur Halimah", "Fitriani", "Mariani", "Rusmiati", "Hj. Masitah", "Norlaila",
+                    "Raudah", "Salasiah", "Intan Permata"]}
+DEMO_CATEGORIES = (["gelandangan"] * 5 + ["pengemis"] * 4 + ["pemulung"] * 2 + ["penyandang_disabilitas"] * 5
+                   + ["anak_jalanan"] * 2 + ["lansia_telantar"] * 3 + ["anak_telantar", "bwblp", "korban_napza",
+                                                                        "fakir_miskin", "tuna_susila"])
+
+
+def demo_cases(node: str, count: int, seed: int) -> list[dict]:
+    """Made-up people, marked "(DEMO)" in the name, with plausible NIKs for half of them."""
+    rng = random.Random(seed)
+    regencies = reference.regions_served_by(node)
+    cases = []
+    for i in range(count):
+        sex = rng.choice(("male", "female"))
+        regency = rng.choice(regencies)
+        birth = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 60))
+        nik = None
+        if i % 2 == 0:
+            day = birth.day + (40 if sex == "female" else 0)
+            nik = f"{regency}{rng.randint(1, 9):02d}{day:02d}{birth.month:02d}{birth.year % 100:02d}{rng.randint(1, 9999):04d}"
+        cases.append({"category": rng.choice(DEMO_CATEGORIES), "name": f"(DEMO) {rng.choice(GIVEN[sex])}",
+                      "nik": nik, "sex": sex, "birth_date": birth.isoformat(), "regency": regency,
+                      "kecamatan": rng.choice(KECAMATAN[regency])})
+    return cases
+
+
+def seed_demo(base_url: str, token: str, node: str, marker: Path) -> int:
+    if marker.exists():
+        return 0
+    created = 0
+    for body in demo_cases(node, DEMO_CASES_PER_NODE, seed=int(node)):
+        resp = requests.post(f"{base_url}/api/v1/cases", json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {token}", "X-Purpose": "data demo"})
+        if resp.status_code == 201:
+            created += 1
+        elif resp.status_code != 409:
+            raise RuntimeError(f"demo case refused by {node}: {resp.status_code} {resp.text[:200]}")
+    marker.write_text(str(created))
+    return created
+
+
+# -- processes ------------------------------------------------------------------------------------------
+def start_process(name: str, config_file: Path, paths: Paths) -> subprocess.Popen:
+    log = open(paths.log / f"{name}.log", "ab")
+    return subprocess.Popen([sys.executable, "-m", "rehsos.cli", "serve", "--config", str(config_file)],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_healthy(procs: dict[str, subprocess.Popen], urls: dict[str, str], paths: Paths, timeout: float = 90) -> None:
+    pending = dict(urls)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name in list(pending):
+            if procs[name].poll() is not None:
+                tail = (paths.log / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{name} exited with code {procs[name].returncode}:\n{tail}")
+            try:
+                if requests.get(f"{pending[name]}/api/v1/health", timeout=2).ok:
+                    del pending[name]
+            except requests.RequestException:
+                pass
+        if pending and time.monotonic() > deadline:
+            raise RuntimeError(f"not healthy after {timeout:.0f}s: {', '.join(pending)} (see {paths.log})")
+        time.sleep(0.3)
+
+
+def stop_processes(procs: dict[str, subprocess.Popen], grace: float = 25) -> None:
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs.values():
+        try:
+            proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_hub_cases(hub_url: str, token: str, expected: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    total = -1
+    while time.monotonic() < deadline:
+        resp = requests.get(f"{hub_url}/api/v1/summary", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        total = resp.json()["total_cases"]
+        if total >= expected:
+            return total
+        time.sleep(0.5)
+    return total
+
+
+def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, demo: bool = True,
+       detach_after_start: bool = False, root: Path | None = None) -> int:
+    from rehsos import runner
+
+    paths = Paths(root or Path.cwd())
+    paths.make()
+    node_list = parse_nodes(nodes)
+    secrets_doc = load_secrets(paths, node_list)
+    files = write_configs(paths, node_list, secrets_doc, port_base=port_base, hub_port=hub_port)
+    settings = {name: config.load(path) for name, path in files.items()}
+
+    try:
+        ensure_management(settings["hub"].management_uri)
+    except (topology.ManagementUnavailable, subprocess.CalledProcessError) as exc:
+        print(f"rehsos up: {exc}", file=sys.stderr)
+        return 2
+    report = topology.bootstrap(topology.Management(settings["hub"].management_uri), settings["hub"].names,
+                                node_links([settings[n] for n in node_list]))
+    print(f"rehsos: broker topology ready ({len(report.changes)} changes)", flush=True)
+
+    previous = json.loads(paths.topology.read_text()) if paths.topology.exists() else {}
+    doc = {"hub": {}, "nodes": {}, "log_dir": str(paths.log), "config_dir": str(paths.config)}
+    for name, s in settings.items():
+        runner.migrate_all(s)
+        before = previous.get("hub", {}) if name == "hub" else previous.get("nodes", {}).get(name, {})
+        entry = {"base_url": s.base_url, "tokens": ensure_demo_tokens(s, before.get("tokens", {}))}
+        if name == "hub":
+            doc["hub"] = entry
+        else:
+            doc["nodes"][name] = {"name": reference.region_name(name), **entry}
+
+    procs = {name: start_process(name, files[name], paths) for name in files}
+    try:
+        wait_healthy(procs, {name: s.base_url for name, s in settings.items()}, paths)
+        seeded = 0
+        if demo:
+            for node in node_list:
+                seeded += seed_demo(settings[node].base_url, doc["nodes"][node]["tokens"][auth.OPERATOR], node,
+                                    paths.data / node / "demo-seeded")
+        paths.topology.write_text(json.dumps(doc, indent=2))
+        paths.topology.chmod(0o600)
+        _print_urls(doc, paths, seeded)
+        if detach_after_start:
+            hub_total = wait_for_hub_cases(doc["hub"]["base_url"], doc["hub"]["tokens"][auth.ANALYST], seeded)
+            print(f"rehsos: hub counts {hub_total} cases", flush=True)
+            return 0
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        while not stop:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    print(f"rehsos: {name} exited ({proc.returncode}); see {paths.log / (name + '.log')}",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"rehsos up: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nrehsos: stopping ...", flush=True)
+        stop_processes(procs)
+        print("rehsos: stopped", flush=True)
+
+
+def _print_urls(doc: dict, paths: Paths, seeded: int) -> None:
+    print("\nRehsos Kalsel is running.\n")
+    print(f"  hub        {doc['hub']['base_url']}/   (dasbor; masuk dengan token analyst)")
+    for node, entry in doc["nodes"].items():
+        print(f"  node {node:<5} {entry['base_url']}/api/v1/openapi.json   {entry['name']}")
+    if seeded:
+        print(f"\n  {seeded} demo cases registered.")
+    print(f"\n  Demo tokens and URLs: {paths.topology}")
+    print(f"  Logs: {paths.log}/")
+    print("\nCtrl-C stops everything.", flush=True)

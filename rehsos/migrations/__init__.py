@@ -1,0 +1,1 @@
+"""Alembic migrations owned by the shared package (the node's token store)."""

@@ -1,0 +1,57 @@
+"""Reference data of the province, loaded once from the CSV files shipped in ``rehsos/data``.
+
+The CSVs are copies of ``shared/domain/*.csv``; ``tests/domain/test_reference.py`` keeps them equal.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+PROVINCE = "63"
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    kind: str  # provinsi, kabupaten, kota
+
+
+@dataclass(frozen=True)
+class PpksCategory:
+    """One of the 26 PPKS categories (Pemerlu Pelayanan Kesejahteraan Sosial)."""
+    no: int
+    code: str
+    name_id: str
+    group: str
+
+
+def _rows(name: str) -> list[dict]:
+    with resources.files("rehsos.data").joinpath(name).open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+REGIONS: dict[str, Region] = {r["code"]: Region(r["code"], r["name"], r["kind"]) for r in _rows("regions.csv")}
+REGENCIES: dict[str, Region] = {c: r for c, r in REGIONS.items() if c != PROVINCE}
+PPKS_CATEGORIES: dict[str, PpksCategory] = {
+    r["code"]: PpksCategory(int(r["no"]), r["code"], r["name_id"], r["group"]) for r in _rows("ppks_categories.csv")
+}
+DISABILITY_TYPES: dict[str, dict] = {r["code"]: r for r in _rows("disability_types.csv")}
+REHAB_STAGES: list[dict] = sorted(_rows("rehab_stages.csv"), key=lambda r: int(r["order"]))
+ATENSI_COMPONENTS: dict[str, str] = {r["code"]: r["name_id"] for r in _rows("atensi_components.csv")}
+
+# Every office is a node: the province office and the 13 kabupaten/kota.
+NODES: tuple[str, ...] = tuple(REGIONS)
+# `make run` starts these; `rehsos up --nodes all` starts every node.
+DEFAULT_DEV_NODES: tuple[str, ...] = ("63", "6371", "6303")
+
+
+def region_name(code: str) -> str:
+    region = REGIONS.get(code)
+    return region.name if region else code
+
+
+def regions_served_by(node: str) -> tuple[str, ...]:
+    """The regencies whose cases a node registers: its own, or any of them for the province."""
+    return tuple(REGENCIES) if node == PROVINCE else (node,)

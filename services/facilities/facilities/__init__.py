@@ -1,0 +1,1 @@
+"""Facilities (*panti*, *sentra*, LKS): capacity, referrals and planned centres (issue 4)."""

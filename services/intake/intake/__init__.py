@@ -1,0 +1,1 @@
+"""Intake (*pendaftaran*): the regency's register of PPKS persons and their cases."""

@@ -1,0 +1,75 @@
+"""The hub's read model: what each event means for the province-wide figures."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from rehsos import reference
+from rehsos.contracts import Event, payload_schema
+from rehsos.messaging import Quarantined
+from rehsos.outbox import MessagingTables
+from reporting.models import RegisteredCase
+
+
+def apply_case_registered(uow, event: Event) -> None:
+    payload = payload_schema(event.event_type, event.schema_version).load(event.payload)
+    region = payload["region"]
+    # A regency office registers its own regency's cases; only the province may speak for any.
+    if region not in reference.regions_served_by(event.node):
+        raise Quarantined(f"node {event.node} reported a case in region {region}, outside its jurisdiction")
+    uow.session.add(RegisteredCase(
+        case_id=str(payload["case_id"]), node=event.node, region=region, category=payload["category"],
+        sex=payload["sex"], age_band=payload["age_band"], person_key=payload["person_key"],
+        registered_at=event.occurred_at, event_id=str(event.event_id)))
+
+
+HANDLERS = {"case.registered": apply_case_registered}
+
+
+def summary(session, tables: MessagingTables) -> dict:
+    """Case counts by regency and category, with the state of every node's event stream."""
+    rows = session.execute(
+        sa.select(RegisteredCase.region, RegisteredCase.category, sa.func.count())
+        .group_by(RegisteredCase.region, RegisteredCase.category)).all()
+    cells = [{"regency": r, "category": c, "cases": n} for r, c, n in sorted(rows)]
+    by_regency = {code: {"regency": code, "name": region.name, "kind": region.kind, "cases": 0, "by_category": {}}
+                  for code, region in reference.REGENCIES.items()}
+    by_category = {code: {"category": code, "name": cat.name_id, "group": cat.group, "cases": 0}
+                   for code, cat in reference.PPKS_CATEGORIES.items()}
+    for cell in cells:
+        entry = by_regency[cell["regency"]]
+        entry["cases"] += cell["cases"]
+        entry["by_category"][cell["category"]] = cell["cases"]
+        by_category[cell["category"]]["cases"] += cell["cases"]
+    unique_persons = session.execute(
+        sa.select(sa.func.count(sa.distinct(RegisteredCase.person_key)))).scalar_one()
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "total_cases": sum(c["cases"] for c in cells),
+        "unique_persons": unique_persons,
+        "by_regency": list(by_regency.values()),
+        "by_category": sorted(by_category.values(), key=lambda c: reference.PPKS_CATEGORIES[c["category"]].no),
+        "cells": cells,
+        "streams": streams(session, tables),
+        "quarantined": session.execute(sa.select(sa.func.count()).select_from(tables.quarantine)).scalar_one(),
+    }
+
+
+def streams(session, tables: MessagingTables) -> list[dict]:
+    """Per node and service: events received, the highest sequence, and how many are missing."""
+    inbox = tables.inbox
+    rows = session.execute(
+        sa.select(inbox.c.node, inbox.c.service, sa.func.count(), sa.func.max(inbox.c.sequence),
+                  sa.func.max(inbox.c.received_at))
+        .group_by(inbox.c.node, inbox.c.service).order_by(inbox.c.node, inbox.c.service)).all()
+    return [{"node": node, "service": service, "received": count, "last_sequence": last,
+             "missing": last - count, "last_received_at": at.isoformat() if at else None}
+            for node, service, count, last, at in rows]
+
+
+def quarantine_list(session, tables: MessagingTables, limit: int = 100) -> list[dict]:
+    q = tables.quarantine
+    rows = session.execute(sa.select(q).order_by(q.c.id.desc()).limit(limit)).all()
+    return [{"id": r.id, "received_at": r.received_at.isoformat(), "queue": r.queue, "sender": r.sender,
+             "routing_key": r.routing_key, "event_id": r.event_id, "reason": r.reason} for r in rows]

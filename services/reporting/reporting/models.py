@@ -1,0 +1,32 @@
+"""Reporting's tables: pseudonymous facts only (no name, NIK, address or birth date ever arrive)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from rehsos.outbox import messaging_tables
+from rehsos.sqltypes import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData()
+
+
+messaging = messaging_tables(Base.metadata)
+
+
+class RegisteredCase(Base):
+    """One case registered at a node, as the hub knows it."""
+    __tablename__ = "registered_case"
+
+    case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8), index=True)
+    region: Mapped[str] = mapped_column(sa.String(4), index=True)
+    category: Mapped[str] = mapped_column(sa.String(64), index=True)
+    sex: Mapped[str] = mapped_column(sa.String(8))
+    age_band: Mapped[str] = mapped_column(sa.String(8))
+    person_key: Mapped[str] = mapped_column(sa.String(64), index=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)

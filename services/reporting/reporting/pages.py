@@ -1,0 +1,87 @@
+"""The hub's pages, in Bahasa Indonesia. Plain server-rendered HTML: it must work on a slow
+regency connection and in any browser an office has."""
+from __future__ import annotations
+
+from html import escape
+
+from rehsos import reference
+
+GROUP_NAMES = {
+    "anak": "Anak", "disabilitas": "Disabilitas", "lansia": "Lanjut Usia", "tuna_sosial": "Tuna Sosial",
+    "napza": "NAPZA", "bencana": "Korban Bencana", "lainnya": "Lainnya",
+}
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}
+header{background:#0b5d3b;color:#fff;padding:1rem 1.5rem}header h1{margin:0;font-size:1.3rem}
+header p{margin:.2rem 0 0;opacity:.85}main{padding:1rem 1.5rem;max-width:80rem}
+table{border-collapse:collapse;background:#fff;margin:.5rem 0 1.5rem;font-size:.92rem}
+th,td{border:1px solid #d5dbe3;padding:.35rem .6rem;text-align:right}th{background:#e8eef4}
+td.l,th.l{text-align:left}.num{font-variant-numeric:tabular-nums}.warn{color:#a33}
+form.card{background:#fff;padding:1.5rem;max-width:28rem;border:1px solid #d5dbe3}
+input[type=password]{width:100%;padding:.5rem;margin:.5rem 0}button{padding:.5rem 1rem}
+nav a{color:#fff;margin-left:1rem}
+"""
+
+
+def _page(title: str, body: str, signed_in: bool = False) -> str:
+    nav = '<nav><a href="/keluar">Keluar</a></nav>' if signed_in else ""
+    return (f'<!doctype html><html lang="id"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{escape(title)} · Rehsos Kalsel</title><style>{_STYLE}</style></head><body>"
+            f"<header><h1>Rehsos Kalsel — Dinas Sosial Provinsi Kalimantan Selatan</h1>"
+            f"<p>{escape(title)}</p>{nav}</header><main>{body}</main></body></html>")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")  # Indonesian thousands separator
+
+
+def dashboard(summary: dict) -> str:
+    groups = list(GROUP_NAMES)
+    regency_rows = []
+    for r in summary["by_regency"]:
+        per_group = {g: 0 for g in groups}
+        for category, n in r["by_category"].items():
+            per_group[reference.PPKS_CATEGORIES[category].group] += n
+        cells = "".join(f'<td class="num">{_n(per_group[g])}</td>' for g in groups)
+        kind = "Kota" if r["kind"] == "kota" else "Kabupaten"
+        regency_rows.append(f'<tr><td class="l">{kind} {escape(r["name"])}</td><td class="l">{r["regency"]}</td>'
+                            f'{cells}<td class="num"><b>{_n(r["cases"])}</b></td></tr>')
+    group_heads = "".join(f"<th>{escape(GROUP_NAMES[g])}</th>" for g in groups)
+    category_rows = "".join(
+        f'<tr><td class="l">{escape(c["name"])}</td><td class="l">{escape(GROUP_NAMES[c["group"]])}</td>'
+        f'<td class="num">{_n(c["cases"])}</td></tr>'
+        for c in summary["by_category"] if c["cases"])
+    stream_rows = "".join(
+        f'<tr><td class="l">{escape(reference.region_name(s["node"]))} ({s["node"]})</td><td class="l">{s["service"]}</td>'
+        f'<td class="num">{_n(s["received"])}</td><td class="num">{s["last_sequence"]}</td>'
+        f'<td class="num{" warn" if s["missing"] else ""}">{_n(s["missing"])}</td></tr>'
+        for s in summary["streams"])
+    quarantined = summary["quarantined"]
+    body = (
+        f'<p>Jumlah kasus terdaftar: <b>{_n(summary["total_cases"])}</b> · '
+        f'orang unik: <b>{_n(summary["unique_persons"])}</b> · '
+        f'pesan dikarantina: <b class="{"warn" if quarantined else ""}">{_n(quarantined)}</b></p>'
+        f"<h2>Kasus per kabupaten/kota dan kelompok PPKS</h2>"
+        f'<table><tr><th class="l">Kabupaten/Kota</th><th class="l">Kode</th>{group_heads}<th>Jumlah</th></tr>'
+        f'{"".join(regency_rows)}</table>'
+        f"<h2>Kasus per kategori PPKS</h2>"
+        + (f'<table><tr><th class="l">Kategori</th><th class="l">Kelompok</th><th>Jumlah</th></tr>{category_rows}</table>'
+           if category_rows else "<p>Belum ada kasus yang diterima dari kabupaten/kota.</p>")
+        + "<h2>Aliran data dari node</h2>"
+        + (f'<table><tr><th class="l">Node</th><th class="l">Layanan</th><th>Event diterima</th>'
+           f"<th>Urutan terakhir</th><th>Hilang</th></tr>{stream_rows}</table>"
+           if stream_rows else "<p>Belum ada event yang diterima.</p>")
+        + f'<p><small>Diperbarui {escape(summary["generated_at"][:19].replace("T", " "))} UTC. '
+        f"Data bersifat pseudonim: nama, NIK, alamat, dan tanggal lahir tetap di kantor yang mendaftarkan.</small></p>"
+    )
+    return _page("Ringkasan Kasus PPKS Provinsi", body, signed_in=True)
+
+
+def login(error: str | None = None) -> str:
+    message = f'<p class="warn">{escape(error)}</p>' if error else ""
+    body = (f'<form class="card" method="post" action="/masuk"><h2>Masuk</h2>{message}'
+            f'<label for="token">Token akses (analis atau admin provinsi)</label>'
+            f'<input type="password" id="token" name="token" required autocomplete="off">'
+            f"<button type=submit>Masuk</button></form>")
+    return _page("Masuk ke dasbor provinsi", body)

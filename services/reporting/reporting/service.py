@@ -1,0 +1,75 @@
+"""Reporting's entry points on the hub: the uplink consumer, the summary API and the pages."""
+from __future__ import annotations
+
+from werkzeug.wrappers import Response
+
+from rehsos import auth, topology
+from rehsos.http import LOGIN_PATH, TOKEN_COOKIE, Tokens, api
+from rehsos.messaging import event_consumer, receive
+from rehsos.providers import Config, Database
+
+from reporting import domain, pages
+from reporting.models import messaging
+from reporting.schemas import QuarantineEntrySchema, SummarySchema
+
+READERS = (auth.ANALYST, auth.ADMIN)
+
+
+def _html(body: str, status: int = 200, **headers) -> Response:
+    return Response(body, status=status, mimetype="text/html", headers=headers)
+
+
+class ReportingService:
+    name = "reporting"
+
+    config = Config()
+    db = Database("reporting", messaging)
+    authorize = Tokens()
+
+    @event_consumer(topology.reporting_queue())
+    def on_uplink_event(self, delivery):
+        """Apply one event from a node; duplicates are skipped, impostors quarantined."""
+        return receive(self.db, delivery, domain.HANDLERS, self.config.names.sender_node)
+
+    @api("GET", "/api/v1/summary", roles=READERS, response=SummarySchema, tags=("reporting",))
+    def get_summary(self, request):
+        """Case counts by regency and category, and the state of each node's event stream."""
+        with self.db.session() as session:
+            return domain.summary(session, self.db.tables)
+
+    @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
+         tags=("reporting",))
+    def get_quarantine(self, request):
+        """Messages refused by the hub (invalid, or claiming another node), newest first."""
+        with self.db.session() as session:
+            return domain.quarantine_list(session, self.db.tables)
+
+    @api("GET", "/", roles=READERS, html=True, tags=("pages",))
+    def dashboard(self, request):
+        """Dashboard page (Bahasa Indonesia)."""
+        with self.db.session() as session:
+            return _html(pages.dashboard(domain.summary(session, self.db.tables)))
+
+    @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
+    def login_form(self, request):
+        """Sign-in page."""
+        return _html(pages.login())
+
+    @api("POST", LOGIN_PATH, public=True, html=True, tags=("pages",))
+    def login(self, request):
+        """Sign in with a token; it is kept in an HttpOnly cookie."""
+        token = (request.form.get("token") or "").strip()
+        try:
+            self.authorize(f"Bearer {token}", roles=READERS)
+        except auth.AuthError as exc:
+            return _html(pages.login(str(exc)), status=401)
+        response = Response(status=303, headers={"Location": "/"})
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600)
+        return response
+
+    @api("GET", "/keluar", public=True, html=True, tags=("pages",))
+    def logout(self, request):
+        """Sign out."""
+        response = Response(status=303, headers={"Location": LOGIN_PATH})
+        response.delete_cookie(TOKEN_COOKIE)
+        return response

@@ -1,0 +1,1 @@
+"""Training (*Bimtek*) and coordination meetings (*Rakor*)."""
