@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:
         # Green sockets, threads and psycopg2 must be in place before anything imports them.
+        import warnings
+
+        warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
         import eventlet
 
         eventlet.monkey_patch()

@@ -1,8 +1,8 @@
 """Persistence shared by the services: engines, the unit of work, and Alembic migrations.
 
-Each service owns its database (SQLite file by default, PostgreSQL when configured) and its
-migrations, kept in ``<service>/migrations`` with a version table of its own
-(``alembic_version_<service>``), so services can share one PostgreSQL database if ops want.
+Each service owns its database (SQLite file by default, PostgreSQL when configured: one
+database per service) and its migrations, kept in ``<service>/migrations`` with a version table
+of its own (``alembic_version_<service>``), so a migration never mistakes another's history.
 """
 from __future__ import annotations
 

@@ -73,5 +73,7 @@ def serve(settings: Settings) -> None:
     log.info("%s stopping", settings.node)
     with eventlet.Timeout(20, False):
         runner.stop()
+        log.info("%s stopped", settings.node)
         return
+    log.warning("%s did not stop within 20s; killing", settings.node)
     runner.kill()

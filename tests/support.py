@@ -1,0 +1,206 @@
+"""Test harness: a real province (hub + nodes) inside the test process, on a fresh namespace of
+vhosts and broker users of the local RabbitMQ, with real databases. Removed after each test."""
+from __future__ import annotations
+
+import dataclasses
+import random
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import eventlet
+import requests
+import sqlalchemy as sa
+
+from rehsos import auth, config, devrun, runner, topology
+from rehsos.db import create_engine
+
+MANAGEMENT_URI = "http://guest:guest@127.0.0.1:15672"
+PG_ADMIN_URI = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        eventlet.sleep(interval)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_base(nodes: list[str]) -> tuple[int, int]:
+    """A port base where every node's port and the hub's (base + 99) are free."""
+    for _ in range(50):
+        base = random.randrange(20000, 59000, 100)
+        ports = [devrun.node_port(n, base) for n in nodes] + [base + 99]
+        if all(_port_free(p) for p in ports):
+            return base, base + 99
+    raise RuntimeError("no free ports")
+
+
+class PostgresDatabases:
+    """Creates throwaway PostgreSQL databases and drops them afterwards."""
+
+    def __init__(self):
+        self.admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create(self, name: str | None = None) -> str:
+        name = name or f"rehsos_test_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+    def per_service(self, services) -> str:
+        """A database per service, as in production; returns the ``{service}`` URI template."""
+        prefix = f"rehsos_test_{uuid.uuid4().hex[:10]}"
+        for service in services:
+            self.create(f"{prefix}_{service}")
+        return f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"
+
+    def drop_all(self):
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+class Province:
+    """Hub and nodes, each with its runner, tokens and settings; call :meth:`start`."""
+
+    def __init__(self, root: Path, nodes: list[str], *, start_hub: bool = True, database: str = "sqlite",
+                 pg: PostgresDatabases | None = None):
+        self.root = root
+        self.nodes = nodes
+        self.namespace = f"t{uuid.uuid4().hex[:8]}-"
+        self.names = topology.Names(self.namespace)
+        self.mgmt = topology.Management(MANAGEMENT_URI)
+        self.paths = devrun.Paths(root)
+        self.paths.make()
+        port_base, hub_port = free_port_base(nodes)
+        secrets_doc = devrun.load_secrets(self.paths, nodes)
+        files = devrun.write_configs(self.paths, nodes, secrets_doc, port_base=port_base, hub_port=hub_port,
+                                     namespace=self.namespace)
+        fast_relay = {"poll_interval": 0.05, "batch_size": 100, "max_backoff": 0.5}
+        self.settings: dict[str, config.Settings] = {}
+        for name, path in files.items():
+            s = dataclasses.replace(config.load(path), relay=fast_relay)
+            if database == "postgresql":
+                s = dataclasses.replace(s, database_uri=pg.per_service(runner.service_names(s)))
+            self.settings[name] = s
+        self.start_hub = start_hub
+        self.runners: dict[str, object] = {}
+        self.tokens: dict[str, dict[str, str]] = {}
+        self.bootstrap_report = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> "Province":
+        links = devrun.node_links([self.settings[n] for n in self.nodes])
+        self.bootstrap_report = topology.bootstrap(self.mgmt, self.names, links)
+        for name, s in self.settings.items():
+            runner.migrate_all(s)
+            roles = auth.HUB_ROLES if s.is_hub else auth.NODE_ROLES
+            store = auth.TokenStore(create_engine(s.auth_database_uri))
+            self.tokens[name] = {role: store.issue(name=f"test {role}", role=role, node=s.node) for role in roles}
+            store.engine.dispose()
+        for name in self.settings:
+            if name == "hub" and not self.start_hub:
+                continue
+            self.start_runner(name)
+        return self
+
+    def start_runner(self, name: str):
+        r = runner.make_runner(self.settings[name])
+        r.start()
+        self.runners[name] = r
+        return r
+
+    def stop_runner(self, name: str):
+        r = self.runners.pop(name, None)
+        if r is not None:
+            with eventlet.Timeout(20, False):
+                r.stop()
+                return
+            r.kill()
+
+    def close(self):
+        for name in list(self.runners):
+            self.stop_runner(name)
+        topology.teardown(self.mgmt, self.names, self.nodes)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def url(self, name: str, path: str) -> str:
+        return self.settings[name].base_url + path
+
+    def headers(self, name: str, role: str) -> dict:
+        return {"Authorization": f"Bearer {self.tokens[name][role]}"}
+
+    def register(self, node: str, body: dict, role: str = auth.OPERATOR) -> requests.Response:
+        return requests.post(self.url(node, "/api/v1/cases"), json=body, headers=self.headers(node, role), timeout=10)
+
+    def summary(self) -> dict:
+        resp = requests.get(self.url("hub", "/api/v1/summary"), headers=self.headers("hub", auth.ANALYST), timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    def hub_cases(self) -> int:
+        return self.summary()["total_cases"]
+
+    def engine(self, name: str, service: str) -> sa.Engine:
+        return create_engine(self.settings[name].database_uri_for(service))
+
+    def count(self, name: str, service: str, table: str) -> int:
+        engine = self.engine(name, service)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+        finally:
+            engine.dispose()
+
+    def node_amqp(self, node: str) -> str:
+        return self.settings[node].broker_uri
+
+    def hub_amqp(self, user: str = "guest", password: str = "guest") -> str:
+        return topology.with_credentials("amqp://127.0.0.1:5672", user, password, self.names.hub_vhost)
+
+    def node_password(self, node: str) -> str:
+        return devrun.node_links([self.settings[node]])[0].password
+
+    # -- outages --------------------------------------------------------------------------------
+    def block_hub(self):
+        """The hub's broker becomes unreachable for the nodes: no new connections, links cut."""
+        users = {self.names.node_user(n) for n in self.nodes}
+
+        def node_links_listed():
+            # The management API lists a new connection only after its next stats tick.
+            conns = [c for c in self.mgmt.request("GET", "connections") or []
+                     if c.get("user") in users and c.get("vhost") == self.names.hub_vhost]
+            return conns if {c["user"] for c in conns} == users else None
+
+        conns = wait_until(node_links_listed, timeout=20, interval=0.5, message="shovel connections listed")
+        self.mgmt.request("PUT", "vhost-limits", self.names.hub_vhost, "max-connections", body={"value": 0})
+        for conn in conns:
+            self.mgmt.request("DELETE", "connections", conn["name"], ok=(200, 204, 404))
+
+    def unblock_hub(self):
+        self.mgmt.request("DELETE", "vhost-limits", self.names.hub_vhost, "max-connections", ok=(200, 204, 404))
+
+
+def case_body(**overrides) -> dict:
+    body = {"category": "gelandangan", "name": "Muhammad Rizky", "nik": "6371051203850001", "sex": "male",
+            "birth_date": "1985-03-12", "regency": "6371", "kecamatan": "Banjarmasin Barat"}
+    body.update(overrides)
+    return body
