@@ -1,0 +1,153 @@
+"""Intake's HTTP API on a real node (RabbitMQ vhost + SQLite): registration, reads, auth, bad input."""
+import pytest
+import requests
+import sqlalchemy as sa
+
+from rehsos import auth
+from tests.support import case_body
+
+NODE = "6371"
+
+
+@pytest.fixture
+def node(make_province):
+    return make_province([NODE, "6303"], start_hub=False)
+
+
+def _written(node):
+    return {t: node.count(NODE, "intake", t) for t in ("person", "case", "outbox")}
+
+
+def test_registering_a_case_returns_it_and_reading_it_back_is_audit_logged(node):
+    resp = node.register(NODE, case_body())
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert created["person"]["name"] == "Muhammad Rizky"
+    assert (created["category"], created["regency"], created["stage"]) == ("gelandangan", "6371", "pendekatan_awal")
+
+    read = requests.get(node.url(NODE, f"/api/v1/cases/{created['id']}"),
+                        headers={**node.headers(NODE, auth.SUPERVISOR), "X-Purpose": "verifikasi"}, timeout=5)
+    assert read.status_code == 200
+    assert read.json() == created
+    engine = node.engine(NODE, "intake")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT action, role, purpose, record_id FROM audit_log ORDER BY id")).all()
+    engine.dispose()
+    assert [(r.action, r.role, r.purpose) for r in rows] == [
+        ("case.register", "operator", "pendaftaran kasus"), ("case.read", "supervisor", "verifikasi")]
+    assert {r.record_id for r in rows} == {created["id"]}
+
+
+def test_registration_writes_the_case_and_its_event_in_one_transaction(node):
+    assert node.register(NODE, case_body(nik=None)).status_code == 201
+    assert _written(node) == {"person": 1, "case": 1, "outbox": 1}
+
+
+def test_an_unknown_case_is_404_and_the_attempt_is_audit_logged(node):
+    resp = requests.get(node.url(NODE, "/api/v1/cases/00000000-0000-0000-0000-000000000000"),
+                        headers=node.headers(NODE, auth.OPERATOR), timeout=5)
+    assert resp.status_code == 404
+    assert resp.json()["error"]["message"] == "Kasus tidak ditemukan."
+    assert node.count(NODE, "intake", "audit_log") == 1
+
+
+def test_the_same_nik_twice_is_a_conflict_naming_the_existing_person(node):
+    first = node.register(NODE, case_body()).json()
+    resp = node.register(NODE, case_body(name="Orang Lain"))
+    assert resp.status_code == 409
+    assert resp.json()["error"]["fields"]["person_id"] == first["person"]["id"]
+    assert _written(node) == {"person": 1, "case": 1, "outbox": 1}
+
+
+def test_a_regency_node_cannot_register_a_case_of_another_regency(node):
+    resp = node.register(NODE, case_body(regency="6303", kecamatan="Martapura"))
+    assert resp.status_code == 422
+    assert "regency" in resp.json()["error"]["fields"]
+    assert _written(node) == {"person": 0, "case": 0, "outbox": 0}
+
+
+VALID = case_body()
+BAD_BODIES = [
+    ("missing fields", {"name": "Ahmad"}, 422, {"category", "sex", "birth_date", "regency", "kecamatan"}),
+    ("unknown category", {**VALID, "category": "preman"}, 422, {"category"}),
+    ("malformed NIK", {**VALID, "nik": "63710512038500"}, 422, {"nik"}),
+    ("NIK with impossible date", {**VALID, "nik": "6371053213850001"}, 422, {"nik"}),
+    ("wrong types", {**VALID, "name": 42, "birth_date": 19850312, "sex": True}, 422, {"name", "birth_date", "sex"}),
+    ("unknown field", {**VALID, "address": "Jl. Pramuka"}, 422, {"address"}),
+    ("future birth date", {**VALID, "birth_date": "2999-01-01"}, 422, {"birth_date"}),
+    ("JSON array", [VALID], 422, {"_body"}),
+]
+
+
+@pytest.mark.parametrize("label,body,status,fields", BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_input_gets_per_field_messages_and_writes_nothing(node, label, body, status, fields):
+    resp = requests.post(node.url(NODE, "/api/v1/cases"), json=body, headers=node.headers(NODE, auth.OPERATOR),
+                         timeout=5)
+    assert resp.status_code == status, resp.text
+    error = resp.json()["error"]
+    assert set(error["fields"]) == fields
+    assert all(isinstance(m, list) and m for m in error["fields"].values())
+    assert _written(node) == {"person": 0, "case": 0, "outbox": 0}
+
+
+@pytest.mark.parametrize("data,code", [
+    (b"{not json", "invalid_json"),
+    (b"", "empty_body"),
+    (b"\xff\xfe\x00", "invalid_json"),
+    (b'{"name": "' + b"x" * 70_000 + b'"}', "payload_too_large"),
+])
+def test_unreadable_bodies_get_400_and_write_nothing(node, data, code):
+    resp = requests.post(node.url(NODE, "/api/v1/cases"), data=data,
+                         headers={**node.headers(NODE, auth.OPERATOR), "Content-Type": "application/json"}, timeout=5)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["code"] == code
+    assert "_body" in resp.json()["error"]["fields"]
+    assert _written(node) == {"person": 0, "case": 0, "outbox": 0}
+
+
+def test_requests_without_a_valid_token_are_401(node):
+    url = node.url(NODE, "/api/v1/cases")
+    assert requests.post(url, json=VALID, timeout=5).status_code == 401
+    assert requests.post(url, json=VALID, headers={"Authorization": "Bearer rk_nope"}, timeout=5).status_code == 401
+    assert requests.post(url, json=VALID, headers={"Authorization": "Basic Zm9v"}, timeout=5).status_code == 401
+    assert _written(node) == {"person": 0, "case": 0, "outbox": 0}
+
+
+def test_roles_without_case_work_and_tokens_of_another_node_are_403(node):
+    url = node.url(NODE, "/api/v1/cases")
+    trainer = requests.post(url, json=VALID, headers=node.headers(NODE, auth.TRAINER), timeout=5)
+    assert trainer.status_code == 403
+    other_node = requests.post(url, json=VALID, headers=node.headers("6303", auth.OPERATOR), timeout=5)
+    # The 6303 token is not in 6371's store at all: it is unknown here.
+    assert other_node.status_code == 401
+    assert _written(node) == {"person": 0, "case": 0, "outbox": 0}
+
+
+def test_a_token_scoped_to_another_node_is_refused_even_if_present_in_the_store(node):
+    from rehsos.db import create_engine
+
+    store = auth.TokenStore(create_engine(node.settings[NODE].auth_database_uri))
+    foreign = store.issue(name="salah node", role=auth.OPERATOR, node="6303")
+    resp = requests.post(
+        node.url(NODE, "/api/v1/cases"), json=VALID, headers={"Authorization": f"Bearer {foreign}"}, timeout=5)
+    assert resp.status_code == 403
+    assert "6303" in resp.json()["error"]["message"]
+
+
+def test_revoked_tokens_are_refused(node):
+    from rehsos.db import create_engine
+
+    store = auth.TokenStore(create_engine(node.settings[NODE].auth_database_uri))
+    token = store.issue(name="sementara", role=auth.OPERATOR, node=NODE)
+    token_id = next(t["id"] for t in store.list() if t["name"] == "sementara")
+    assert store.revoke(token_id)
+    resp = requests.post(node.url(NODE, "/api/v1/cases"), json=VALID,
+                         headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert resp.status_code == 401
+
+
+def test_unknown_routes_and_methods_answer_in_json(node):
+    assert requests.get(node.url(NODE, "/api/v1/nothing"), timeout=5).status_code == 404
+    resp = requests.delete(node.url(NODE, "/api/v1/cases"), timeout=5)
+    assert resp.status_code == 405
+    assert resp.json()["error"]["code"] == "method_not_allowed"

@@ -1,0 +1,118 @@
+"""The hub's consumer on a real hub vhost: trust from user_id, duplicates, quarantine."""
+import json
+import uuid
+
+import kombu
+import pytest
+import requests
+from amqp.exceptions import AccessRefused, PreconditionFailed
+
+from rehsos import auth, contracts, topology
+from tests.support import wait_until
+
+NODES = ["6371", "6303", "63"]
+
+
+@pytest.fixture
+def hub(make_province):
+    return make_province(NODES, start_nodes=False)
+
+
+def case_event(node="6371", region=None, **payload):
+    event = contracts.make_event("case.registered", {
+        "case_id": str(uuid.uuid4()), "person_key": "ab" * 32, "person_key_kind": "nik", "age_band": "30-34",
+        "sex": "male", "category": "gelandangan", "region": region or node, **payload}, node=node, service="intake")
+    return event.with_sequence(1)
+
+
+def publish_as(hub, node, body, *, user_id=None, exchange=None, content_type="application/json"):
+    """Publish on the hub the way a node's shovel does: logged in as the node, user_id stamped."""
+    user = hub.names.node_user(node)
+    with kombu.Connection(hub.hub_amqp(user, hub.node_password(node)), transport_options={"confirm_publish": True}) as conn:
+        conn.Producer().publish(body, exchange=exchange or topology.uplink_exchange(node), routing_key=f"{node}.intake.x",
+                                user_id=user_id or user, content_type=content_type, content_encoding="utf-8",
+                                retry=False)
+
+
+def quarantine_rows(hub):
+    resp = requests.get(hub.url("hub", "/api/v1/quarantine"), headers=hub.headers("hub", auth.ANALYST), timeout=5)
+    return resp.json()
+
+
+def queue_depth(hub, queue):
+    """Messages ready in a hub queue, straight from the broker (the management API lags)."""
+    with kombu.Connection(hub.hub_amqp()) as conn:
+        return conn.channel().queue_declare(queue, passive=True).message_count
+
+
+def quarantine_queue_depth(hub, broker):
+    return lambda: queue_depth(hub, topology.REPORTING_QUARANTINE_QUEUE)
+
+
+def test_a_valid_event_is_counted_under_its_region(hub):
+    publish_as(hub, "6371", case_event().to_json())
+    wait_until(lambda: hub.hub_cases() == 1, message="counted")
+    assert next(r for r in hub.summary()["by_regency"] if r["regency"] == "6371")["cases"] == 1
+
+
+def test_the_same_event_delivered_twice_is_counted_once(hub):
+    body = case_event().to_json()
+    publish_as(hub, "6371", body)
+    publish_as(hub, "6371", body)
+    publish_as(hub, "6371", case_event().to_json())  # a different event after the duplicate
+    wait_until(lambda: hub.count("hub", "reporting", "inbox") == 2 and hub.hub_cases() == 2, message="two events")
+    wait_until(lambda: queue_depth(hub, topology.REPORTING_QUEUE) == 0, message="queue drained")
+    assert hub.hub_cases() == 2
+    assert quarantine_rows(hub) == []
+
+
+def test_an_event_whose_payload_claims_another_node_is_quarantined(hub, broker):
+    publish_as(hub, "6371", case_event(node="6303").to_json())  # sent by 6371, claims 6303
+    wait_until(lambda: quarantine_rows(hub), message="quarantine row")
+    [row] = quarantine_rows(hub)
+    assert "claims node 6303" in row["reason"] and row["sender"] == hub.names.node_user("6371")
+    wait_until(quarantine_queue_depth(hub, broker), message="dead-lettered to the quarantine queue")
+    assert hub.hub_cases() == 0
+
+
+def test_a_regency_reporting_a_case_in_another_regency_is_quarantined_but_the_province_may(hub):
+    publish_as(hub, "6371", case_event(node="6371", region="6303").to_json())
+    publish_as(hub, "63", case_event(node="63", region="6303").to_json())
+    wait_until(lambda: hub.hub_cases() == 1 and quarantine_rows(hub), message="one counted, one quarantined")
+    assert "outside its jurisdiction" in quarantine_rows(hub)[0]["reason"]
+    assert next(r for r in hub.summary()["by_regency"] if r["regency"] == "6303")["cases"] == 1
+
+
+@pytest.mark.parametrize("body,content_type", [
+    ("{this is not json", "application/json"),
+    (json.dumps({"event_type": "case.registered"}), "application/json"),
+    (b"\x80\x04\x95 pickle-ish", "application/x-python-serialize"),
+    (json.dumps([1, 2, 3]), "application/json"),
+], ids=["broken-json", "missing-envelope", "undecodable-content-type", "json-array"])
+def test_a_malformed_message_is_quarantined_and_the_consumer_keeps_going(hub, broker, body, content_type):
+    publish_as(hub, "6371", body, content_type=content_type)
+    publish_as(hub, "6371", case_event().to_json())
+    wait_until(lambda: hub.hub_cases() == 1 and len(quarantine_rows(hub)) == 1, message="1 counted, 1 quarantined")
+    assert quarantine_rows(hub)[0]["reason"].startswith("invalid event")
+    wait_until(quarantine_queue_depth(hub, broker), message="dead-lettered")
+
+
+def test_a_message_without_a_node_identity_is_quarantined(hub):
+    with kombu.Connection(hub.hub_amqp()) as conn:  # guest, straight into the hub exchange
+        conn.Producer().publish(case_event().to_json(), exchange=topology.HUB_EVENTS_EXCHANGE,
+                                routing_key="6371.intake.case.registered", content_type="application/json")
+    wait_until(lambda: quarantine_rows(hub), message="quarantined")
+    assert "no node identity" in quarantine_rows(hub)[0]["reason"]
+    assert hub.hub_cases() == 0
+
+
+def test_the_broker_refuses_a_node_that_impersonates_another(hub):
+    with pytest.raises(PreconditionFailed):
+        publish_as(hub, "6371", case_event(node="6303").to_json(), user_id=hub.names.node_user("6303"))
+
+
+def test_a_node_user_may_write_only_to_its_own_uplink_exchange(hub):
+    with pytest.raises(AccessRefused):
+        publish_as(hub, "6371", case_event().to_json(), exchange=topology.uplink_exchange("6303"))
+    with pytest.raises(AccessRefused):
+        publish_as(hub, "6371", case_event().to_json(), exchange=topology.HUB_EVENTS_EXCHANGE)
