@@ -67,6 +67,10 @@ def create_engine(uri: str) -> Engine:
 
         return engine
     if url.get_backend_name() == "postgresql":
+        if url.get_driver_name() != "psycopg2":
+            # SQLAlchemy 2.1 picks psycopg 3 for plain postgresql:// URIs, and psycopg 3 blocks
+            # the whole eventlet process; psycopg2 with psycogreen cooperates.
+            url = url.set(drivername="postgresql+psycopg2")
         _make_psycopg2_green()
         return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")

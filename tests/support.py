@@ -17,7 +17,7 @@ from rehsos import auth, config, devrun, runner, topology
 from rehsos.db import create_engine
 
 MANAGEMENT_URI = "http://guest:guest@127.0.0.1:15672"
-PG_ADMIN_URI = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN_URI = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
@@ -81,8 +81,8 @@ class PostgresDatabases:
 class Province:
     """Hub and nodes, each with its runner, tokens and settings; call :meth:`start`."""
 
-    def __init__(self, root: Path, nodes: list[str], *, start_hub: bool = True, database: str = "sqlite",
-                 pg: PostgresDatabases | None = None):
+    def __init__(self, root: Path, nodes: list[str], *, start_hub: bool = True, start_nodes: bool = True,
+                 database: str = "sqlite", pg: PostgresDatabases | None = None):
         self.root = root
         self.nodes = nodes
         self.namespace = f"t{uuid.uuid4().hex[:8]}-"
@@ -102,6 +102,7 @@ class Province:
                 s = dataclasses.replace(s, database_uri=pg.per_service(runner.service_names(s)))
             self.settings[name] = s
         self.start_hub = start_hub
+        self.start_nodes = start_nodes
         self.runners: dict[str, object] = {}
         self.tokens: dict[str, dict[str, str]] = {}
         self.bootstrap_report = None
@@ -117,7 +118,7 @@ class Province:
             self.tokens[name] = {role: store.issue(name=f"test {role}", role=role, node=s.node) for role in roles}
             store.engine.dispose()
         for name in self.settings:
-            if name == "hub" and not self.start_hub:
+            if not (self.start_hub if name == "hub" else self.start_nodes):
                 continue
             self.start_runner(name)
         return self

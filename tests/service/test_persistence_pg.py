@@ -1,0 +1,46 @@
+"""PostgreSQL: migrations with their own version tables, a whole node and hub on it, and
+cooperative queries under eventlet (psycopg2 + psycogreen)."""
+import eventlet
+import sqlalchemy as sa
+
+from rehsos import db
+from tests.support import case_body, wait_until
+
+
+def test_each_service_migrates_with_its_own_version_table_and_a_second_run_changes_nothing(pg):
+    intake_uri = pg.create()
+    db.migrate("intake", intake_uri)
+    db.migrate("intake", intake_uri)
+    assert db.current_revision("intake", intake_uri) == "intake_0001"
+    engine = db.create_engine(intake_uri)
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    assert {"alembic_version_intake", "person", "case", "audit_log", "outbox", "inbox"} <= tables
+    assert "alembic_version" not in tables
+
+
+def test_a_node_and_the_hub_on_postgresql_carry_a_case_to_the_summary(make_province, pg):
+    province = make_province(["6371"], database="postgresql", pg=pg)
+    assert province.settings["6371"].database_uri_for("intake").startswith("postgresql://")
+    assert province.register("6371", case_body()).status_code == 201
+    wait_until(lambda: province.hub_cases() == 1, message="case at the hub")
+
+
+def test_postgresql_queries_do_not_block_the_eventlet_hub(pg):
+    engine = db.create_engine(pg.create())
+    finished = []
+
+    def query(name, seconds):
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"SELECT pg_sleep({seconds})"))
+        finished.append(name)
+
+    slow = eventlet.spawn(query, "slow", 1.0)
+    eventlet.sleep(0)  # let the slow query start first
+    quick = eventlet.spawn(query, "quick", 0)
+    quick.wait()
+    slow.wait()
+    engine.dispose()
+    # A blocking driver would hold the whole process in the slow query: quick would finish last.
+    assert finished == ["quick", "slow"]
