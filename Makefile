@@ -1,0 +1,29 @@
+# Rehsos Kalsel. `make run` starts a province locally; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+NODES ?= default
+BIN := $(VENV)/bin
+
+.PHONY: run test install definitions clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Hub + nodes 63, 6371, 6303 (NODES=all for all 14 offices); Ctrl-C stops everything.
+run: install
+	$(BIN)/rehsos up --nodes $(NODES)
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Regenerate the RabbitMQ definitions files used by docker-compose.yml.
+definitions: install
+	$(BIN)/rehsos definitions --out deploy/rabbitmq --nodes 63,6371,6303
+
+clean:
+	rm -rf var
