@@ -105,7 +105,7 @@ def cmd_up(args) -> int:
     from rehsos import devrun
 
     return devrun.up(nodes=args.nodes, port_base=args.port_base, hub_port=args.hub_port,
-                     demo=not args.no_demo, detach_after_start=args.check)
+                     demo=not args.no_demo, detach_after_start=args.check, namespace=args.namespace)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub-port", type=int, default=8000)
     p.add_argument("--no-demo", action="store_true", help="do not register demo cases")
     p.add_argument("--check", action="store_true", help="start, verify, print, then stop (smoke test)")
+    p.add_argument("--namespace", default="", help="prefix of vhost and broker-user names (a second province)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("serve", help="run one node or the hub")

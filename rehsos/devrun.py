@@ -290,14 +290,15 @@ def wait_for_hub_cases(hub_url: str, token: str, expected: int, timeout: float =
 
 
 def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, demo: bool = True,
-       detach_after_start: bool = False, root: Path | None = None) -> int:
+       detach_after_start: bool = False, root: Path | None = None, namespace: str = "") -> int:
     from rehsos import runner
 
     paths = Paths(root or Path.cwd())
     paths.make()
     node_list = parse_nodes(nodes)
     secrets_doc = load_secrets(paths, node_list)
-    files = write_configs(paths, node_list, secrets_doc, port_base=port_base, hub_port=hub_port)
+    files = write_configs(paths, node_list, secrets_doc, port_base=port_base, hub_port=hub_port,
+                          namespace=namespace)
     settings = {name: config.load(path) for name, path in files.items()}
 
     try:

@@ -1,0 +1,66 @@
+"""`rehsos up` as a developer runs it: real processes, real broker, then Ctrl-C."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import requests
+
+from rehsos import topology
+from tests.support import MANAGEMENT_URI, free_port_base, wait_until
+
+NODES = ["63", "6371"]
+
+
+@pytest.fixture
+def run_dir(tmp_path, broker):
+    namespace = f"t{uuid.uuid4().hex[:8]}-"
+    yield tmp_path, namespace
+    topology.teardown(topology.Management(MANAGEMENT_URI), topology.Names(namespace), NODES)
+
+
+def _up(run_dir, *extra):
+    cwd, namespace = run_dir
+    port_base, hub_port = free_port_base(NODES)
+    cmd = [sys.executable, "-m", "rehsos.cli", "up", "--nodes", ",".join(NODES), "--port-base", str(port_base),
+           "--hub-port", str(hub_port), "--namespace", namespace, *extra]
+    return cmd, cwd, port_base, hub_port
+
+
+def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run_dir):
+    cmd, cwd, port_base, hub_port = _up(run_dir, "--check")
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads((cwd / "var/run/topology.json").read_text())
+    assert doc["hub"]["base_url"] == f"http://127.0.0.1:{hub_port}"
+    assert set(doc["hub"]["tokens"]) == {"analyst", "admin"}
+    assert set(doc["nodes"]) == set(NODES)
+    assert doc["nodes"]["6371"]["base_url"] == f"http://127.0.0.1:{port_base + 71}"
+    assert set(doc["nodes"]["6371"]["tokens"]) == {"operator", "supervisor", "facility_manager", "trainer", "admin"}
+    assert "demo cases registered" in result.stdout
+    assert "hub counts 48 cases" in result.stdout  # 24 demo cases per node, all arrived
+    assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
+
+
+def test_ctrl_c_stops_every_process_cleanly(run_dir):
+    cmd, cwd, port_base, hub_port = _up(run_dir, "--no-demo")
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: (cwd / "var/run/topology.json").exists(), timeout=120, interval=0.5, message="started")
+        assert requests.get(f"http://127.0.0.1:{hub_port}/api/v1/health", timeout=5).ok
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "rehsos: stopped" in out
+    for port in (hub_port, port_base, port_base + 71):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+    for log in ("hub.log", "63.log", "6371.log"):
+        assert "stopped" in (cwd / "var/log" / log).read_text()
