@@ -116,3 +116,15 @@ def test_a_node_user_may_write_only_to_its_own_uplink_exchange(hub):
         publish_as(hub, "6371", case_event().to_json(), exchange=topology.uplink_exchange("6303"))
     with pytest.raises(AccessRefused):
         publish_as(hub, "6371", case_event().to_json(), exchange=topology.HUB_EVENTS_EXCHANGE)
+
+
+def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_then_quarantined(hub, broker):
+    # Break the read model: every attempt to apply the event fails and is rolled back.
+    engine = hub.engine("hub", "reporting")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE registered_case")
+    engine.dispose()
+    publish_as(hub, "6371", case_event().to_json())
+    wait_until(quarantine_queue_depth(hub, broker), timeout=30, message="dead-lettered after the delivery limit")
+    assert queue_depth(hub, topology.REPORTING_QUEUE) == 0
+    assert hub.count("hub", "reporting", "inbox") == 0  # never half-applied
