@@ -4,7 +4,7 @@ VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test install definitions clean
+.PHONY: run test install definitions clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ definitions: install
 
 clean:
 	rm -rf var
+
+# Throughput and latency of registration → hub, printed as JSON.
+bench: install
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
