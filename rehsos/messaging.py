@@ -20,6 +20,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from kombu import Queue
+from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 
 from rehsos.contracts import Event, InvalidEvent, parse_event
@@ -69,7 +70,10 @@ class EventConsumer(Consumer):
             redelivered=bool(message.delivery_info.get("redelivered")),
         )
         handle_result = partial(self.handle_result, message)
-        self.container.spawn_worker(self, (delivery,), {}, context_data={}, handle_result=handle_result)
+        try:
+            self.container.spawn_worker(self, (delivery,), {}, context_data={}, handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         if not message.channel.connection:
