@@ -11,6 +11,7 @@ scalars, so ``REHSOS_HTTP__PORT=8171`` is an integer.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -120,6 +121,21 @@ class Settings:
             "max_workers": 10,
             "REHSOS": self,
         }
+
+
+_SCOPED = re.compile(r"^REHSOS_(HUB|NODE_\d+)__")
+
+
+def scoped_environ(environ: Mapping[str, str], stem: str) -> dict[str, str]:
+    """The environment for one of several config files read by one process (``rehsos bootstrap``).
+
+    Plain ``REHSOS_<KEY>`` applies to every file; ``REHSOS_HUB__<KEY>`` only to ``hub.yaml`` and
+    ``REHSOS_NODE_6371__<KEY>`` only to ``node-6371.yaml``, so each node's secrets stay its own.
+    """
+    prefix = f"REHSOS_{stem.upper().replace('-', '_')}__"
+    env = {k: v for k, v in environ.items() if not _SCOPED.match(k)}
+    env.update({"REHSOS_" + k[len(prefix):]: v for k, v in environ.items() if k.startswith(prefix)})
+    return env
 
 
 def _parse_env_value(raw: str) -> Any:

@@ -101,13 +101,16 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
     return written
 
 
-def load_configs(config_dir) -> tuple[config.Settings, list[config.Settings]]:
+def load_configs(config_dir, environ=None) -> tuple[config.Settings, list[config.Settings]]:
+    """hub.yaml and every node-<code>.yaml of a directory, each with its own scoped overrides."""
     config_dir = Path(config_dir)
+    environ = os.environ if environ is None else environ
     hub_file = config_dir / "hub.yaml"
     if not hub_file.exists():
         raise config.ConfigError(f"{hub_file} not found")
-    hub = config.load(hub_file)
-    nodes = [config.load(p) for p in sorted(config_dir.glob("node-*.yaml"))]
+    hub = config.load(hub_file, environ=config.scoped_environ(environ, "hub"))
+    nodes = [config.load(p, environ=config.scoped_environ(environ, p.stem))
+             for p in sorted(config_dir.glob("node-*.yaml"))]
     return hub, nodes
 
 
@@ -123,12 +126,19 @@ def node_links(nodes: list[config.Settings]) -> list[topology.NodeLink]:
 
 
 def bootstrap_from_configs(config_dir, remove: bool = False):
+    """Each broker through its own management API: the hub's, and each node's (one in development)."""
     hub, nodes = load_configs(config_dir)
-    mgmt = topology.Management(hub.management_uri)
+    managers: dict[str, topology.Management] = {}
+
+    def manager(uri: str) -> topology.Management:
+        return managers.setdefault(uri, topology.Management(uri))
+
+    hub_mgmt = manager(hub.management_uri)
+    node_mgmt = {n.node: manager(n.management_uri) for n in nodes}
     if remove:
-        topology.teardown(mgmt, hub.names, [n.node for n in nodes])
+        topology.teardown(hub_mgmt, hub.names, [n.node for n in nodes], node_mgmt=node_mgmt)
         return None
-    return topology.bootstrap(mgmt, hub.names, node_links(nodes))
+    return topology.bootstrap(hub_mgmt, hub.names, node_links(nodes), node_mgmt=node_mgmt)
 
 
 def write_definitions(out: str, nodes_spec: str) -> list[Path]:

@@ -269,19 +269,29 @@ def _apply(mgmt: Management, decl: dict) -> None:
             mgmt.changes.append(f"binding {b['vhost']}/{b['source']}->{b['destination']} {b['routing_key']}")
 
 
-def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_user: str | None = None) -> BootstrapReport:
-    """Create or confirm vhosts, users, permissions, exchanges, queues, bindings and shovels."""
-    mgmt.check_shovel_plugin()
-    mgmt.changes = []
-    admin = admin_user or mgmt.auth[0]
+def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_user: str | None = None,
+              node_mgmt: dict[str, Management] | None = None) -> BootstrapReport:
+    """Create or confirm vhosts, users, permissions, exchanges, queues, bindings and shovels.
+
+    ``mgmt`` is the hub broker's management API; ``node_mgmt`` maps a node to its own broker's
+    (in development every node shares the hub's broker, and the default is ``mgmt``).
+    """
+    node_mgmt = node_mgmt or {}
+    managers = list({id(m): m for m in [mgmt, *node_mgmt.values()]}.values())
+    for m in managers:
+        m.check_shovel_plugin()
+        m.changes = []
     full = {"configure": ".*", "write": ".*", "read": ".*"}
-    vhosts = [names.hub_vhost] + [names.node_vhost(link.node) for link in links]
-    for vhost in vhosts:
-        if mgmt.get("vhosts", vhost) is None:
-            mgmt.request("PUT", "vhosts", vhost, body={"description": "rehsos", "tracing": False})
-            mgmt.changes.append(f"vhost {vhost}")
-        mgmt.ensure(f"permissions {admin}@{vhost}", mgmt.get("permissions", vhost, admin), full,
-                    "permissions", vhost, admin)
+
+    def ensure_vhost(m: Management, vhost: str) -> None:
+        if m.get("vhosts", vhost) is None:
+            m.request("PUT", "vhosts", vhost, body={"description": "rehsos", "tracing": False})
+            m.changes.append(f"vhost {vhost}")
+        admin = admin_user or m.auth[0]
+        m.ensure(f"permissions {admin}@{vhost}", m.get("permissions", vhost, admin), full, "permissions", vhost, admin)
+
+    # The hub broker: its vhost, topology, and one user per node with least privilege.
+    ensure_vhost(mgmt, names.hub_vhost)
     _apply(mgmt, hub_declarations(names, [link.node for link in links]))
     for link in links:
         user = names.node_user(link.node)
@@ -291,15 +301,19 @@ def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_us
         perm = hub_permissions(names, link.node)
         mgmt.ensure(f"permissions {user}@{perm['vhost']}", mgmt.get("permissions", perm["vhost"], user),
                     {k: perm[k] for k in ("configure", "write", "read")}, "permissions", perm["vhost"], user)
-        _apply(mgmt, node_declarations(names, link.node))
-        hub_uri = with_credentials(link.hub_amqp_uri, user, link.password, names.hub_vhost)
+    # Each node's broker: its vhost, topology, and the shovels that dial out to the hub.
+    for link in links:
+        m = node_mgmt.get(link.node, mgmt)
+        vhost = names.node_vhost(link.node)
+        ensure_vhost(m, vhost)
+        _apply(m, node_declarations(names, link.node))
+        hub_uri = with_credentials(link.hub_amqp_uri, names.node_user(link.node), link.password, names.hub_vhost)
         for name, value in shovels(names, link.node, hub_uri).items():
-            current = mgmt.get("parameters", "shovel", names.node_vhost(link.node), name)
+            current = m.get("parameters", "shovel", vhost, name)
             if current is None or current.get("value") != value:
-                mgmt.request("PUT", "parameters", "shovel", names.node_vhost(link.node), name,
-                             body={"value": value})
-                mgmt.changes.append(f"shovel {names.node_vhost(link.node)}/{name}")
-    return BootstrapReport(list(mgmt.changes))
+                m.request("PUT", "parameters", "shovel", vhost, name, body={"value": value})
+                m.changes.append(f"shovel {vhost}/{name}")
+    return BootstrapReport([c for m in managers for c in m.changes])
 
 
 def _password_works(mgmt: Management, user: str, password: str) -> bool:
@@ -317,10 +331,11 @@ def _hash_matches(user: dict, password: str) -> bool:
     return hashlib.sha256(salt + password.encode()).digest() == digest
 
 
-def teardown(mgmt: Management, names: Names, nodes: list[str]) -> None:
+def teardown(mgmt: Management, names: Names, nodes: list[str], *,
+             node_mgmt: dict[str, Management] | None = None) -> None:
     """Remove the vhosts and node users of a namespace (tests; `rehsos bootstrap --remove`)."""
     for node in nodes:
-        mgmt.request("DELETE", "vhosts", names.node_vhost(node), ok=(200, 204, 404))
+        (node_mgmt or {}).get(node, mgmt).request("DELETE", "vhosts", names.node_vhost(node), ok=(200, 204, 404))
         mgmt.request("DELETE", "users", names.node_user(node), ok=(200, 204, 404))
     mgmt.request("DELETE", "vhosts", names.hub_vhost, ok=(200, 204, 404))
 
