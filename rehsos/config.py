@@ -5,8 +5,9 @@ A node config names the node's region code, its broker, its databases and the hu
 the hub's config has ``node: hub``.
 
 Environment overrides: ``REHSOS_<KEY>`` replaces a top-level key (``REHSOS_BROKER_URI``),
-``REHSOS_<KEY>__<SUB>`` a nested one (``REHSOS_HTTP__PORT``). Values are parsed as YAML
-scalars, so ``REHSOS_HTTP__PORT=8171`` is an integer.
+``REHSOS_<KEY>__<SUB>`` a nested one (``REHSOS_HTTP__PORT``). Values stay text until the
+schema loads them, so ``REHSOS_HTTP__PORT=8171`` becomes an integer and an all-digit secret
+stays a string.
 """
 from __future__ import annotations
 
@@ -138,13 +139,6 @@ def scoped_environ(environ: Mapping[str, str], stem: str) -> dict[str, str]:
     return env
 
 
-def _parse_env_value(raw: str) -> Any:
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
-
-
 def apply_env_overrides(data: dict, environ: Mapping[str, str]) -> dict:
     result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for name, raw in environ.items():
@@ -156,11 +150,7 @@ def apply_env_overrides(data: dict, environ: Mapping[str, str]) -> dict:
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise ConfigError(f"{name}: {part} is not a section")
-        value = _parse_env_value(raw)
-        # Region codes and ports look numeric to YAML; the node key must stay text.
-        if path == ["node"]:
-            value = str(raw)
-        target[path[-1]] = value
+        target[path[-1]] = raw
     return result
 
 

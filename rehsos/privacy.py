@@ -21,12 +21,12 @@ PROVINCE_CODES = frozenset({
     "51", "52", "53", "61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76", "81", "82",
     "91", "92", "93", "94", "95", "96", "97",
 })
-_NIK_RE = re.compile(r"^\d{16}$")
+_NIK_RE = re.compile(r"[0-9]{16}")  # ASCII digits only: \d would admit other scripts
 
 
 def nik_problem(nik: str) -> str | None:
     """Why ``nik`` cannot be a NIK (in Indonesian, for the operator), or None if plausible."""
-    if not _NIK_RE.match(nik):
+    if not _NIK_RE.fullmatch(nik):
         return "NIK harus terdiri dari 16 digit angka."
     if nik[:2] not in PROVINCE_CODES:
         return "Dua digit pertama NIK bukan kode provinsi yang valid."

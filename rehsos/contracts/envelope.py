@@ -59,7 +59,7 @@ class EventSchema(f.Schema):
     node = f.Str(required=True, validate=validate.OneOf(NODES + (HUB,), error="Node tidak dikenal."))
     service = f.Str(required=True, validate=validate.OneOf(SERVICES))
     sequence = f.Int(required=True, strict=True, validate=validate.Range(min=1))
-    occurred_at = f.AwareDateTime(required=True, default_timezone=timezone.utc)
+    occurred_at = f.AwareDateTime(required=True)
     payload = f.Dict(required=True, keys=f.Str())
 
     @validates_schema
@@ -80,6 +80,10 @@ def make_event(event_type: str, payload: dict, *, node: str, service: str,
     """Build an event the way producers must: the payload goes through its contract schema."""
     version = schema_version or latest_version(event_type)
     schema = payload_schema(event_type, version)
+    # dump() would silently drop undeclared keys; a producer that adds one (a name, a NIK) must hear of it.
+    undeclared = sorted(set(payload) - set(schema.fields))
+    if undeclared:
+        raise ValueError(f"{event_type} v{version} payload has fields outside its contract: {undeclared}")
     dumped = schema.dump(payload)
     errors = schema.validate(dumped)
     if errors:  # a producer bug, never user input: fail loudly before anything is written

@@ -12,6 +12,13 @@ from rehsos.privacy import SEXES, nik_problem
 OLDEST_AGE_YEARS = 120
 
 
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
@@ -51,7 +58,7 @@ class CaseRegistrationSchema(f.Schema):
         today = date.today()
         if value > today:
             raise ValidationError("Tanggal lahir tidak boleh di masa depan.")
-        if today.year - value.year > OLDEST_AGE_YEARS:
+        if value < _years_before(today, OLDEST_AGE_YEARS):
             raise ValidationError(f"Tanggal lahir lebih dari {OLDEST_AGE_YEARS} tahun yang lalu.")
 
 

@@ -1,0 +1,129 @@
+"""The configuration loader: YAML file, then REHSOS_* environment overrides (rehsos/config.py)."""
+import pytest
+import yaml
+
+from rehsos.config import ConfigError, load
+
+NODE_CONFIG = {
+    "node": "6371",
+    "broker_uri": "amqp://guest:guest@127.0.0.1:5672/node-6371",
+    "hub_broker_uri": "amqp://node-6371@127.0.0.1:5672/hub",
+    "database_uri": "sqlite:///var/6371/{service}.db",
+    "auth_database_uri": "sqlite:///var/6371/auth.db",
+    "http": {"host": "127.0.0.1", "port": 8100},
+}
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    def write(data=None, **changes):
+        data = {**NODE_CONFIG, **changes} if data is None else data
+        path = tmp_path / "node.yaml"
+        path.write_text(yaml.safe_dump({k: v for k, v in data.items() if v is not ...}))
+        return path
+    return write
+
+
+def test_yaml_file_is_loaded(write_config):
+    settings = load(write_config(), environ={})
+    assert settings.node == "6371"
+    assert settings.broker_uri == NODE_CONFIG["broker_uri"]
+    assert settings.http["port"] == 8100
+    assert not settings.is_hub
+
+
+def test_top_level_env_override_replaces_the_file_value(write_config):
+    settings = load(write_config(), environ={"REHSOS_BROKER_URI": "amqp://u:p@broker:5672/node-6371"})
+    assert settings.broker_uri == "amqp://u:p@broker:5672/node-6371"
+
+
+def test_nested_env_override_is_parsed_as_yaml_and_keeps_sibling_keys(write_config):
+    settings = load(write_config(), environ={"REHSOS_HTTP__PORT": "8171"})
+    assert settings.http["port"] == 8171
+    assert isinstance(settings.http["port"], int)
+    assert settings.http["host"] == "127.0.0.1"
+
+
+def test_nested_env_override_creates_a_section_missing_from_the_file(write_config):
+    settings = load(write_config(http=...), environ={"REHSOS_RELAY__BATCH_SIZE": "7"})
+    assert settings.relay["batch_size"] == 7
+
+
+def test_env_without_the_rehsos_prefix_is_ignored(write_config):
+    settings = load(write_config(), environ={"BROKER_URI": "amqp://elsewhere", "HTTP__PORT": "1"})
+    assert settings.broker_uri == NODE_CONFIG["broker_uri"]
+    assert settings.http["port"] == 8100
+
+
+def test_node_from_env_stays_a_string(write_config):
+    settings = load(write_config(node="6303"), environ={"REHSOS_NODE": "6371"})
+    assert settings.node == "6371"
+    assert isinstance(settings.node, str)
+
+
+def test_unquoted_numeric_node_in_yaml_becomes_a_string(write_config):
+    settings = load(write_config(node=6371), environ={})
+    assert settings.node == "6371"
+
+
+def test_rehsos_config_env_names_the_file(write_config):
+    settings = load(environ={"REHSOS_CONFIG": str(write_config(node="6303"))})
+    assert settings.node == "6303"
+
+
+@pytest.mark.parametrize("node", ["9999", "64", "6371x", ""])
+def test_unknown_node_is_refused(write_config, node):
+    with pytest.raises(ConfigError, match="unknown node"):
+        load(write_config(node=node), environ={})
+
+
+def test_unknown_node_from_env_is_refused(write_config):
+    with pytest.raises(ConfigError, match="unknown node"):
+        load(write_config(), environ={"REHSOS_NODE": "1234"})
+
+
+def test_node_without_hub_broker_uri_is_refused(write_config):
+    with pytest.raises(ConfigError, match="hub_broker_uri"):
+        load(write_config(hub_broker_uri=...), environ={})
+
+
+def test_hub_needs_no_hub_broker_uri(write_config):
+    settings = load(write_config(node="hub", hub_broker_uri=...), environ={})
+    assert settings.is_hub
+    assert settings.hub_broker_uri is None
+
+
+def test_database_uri_for_replaces_the_service_placeholder(write_config):
+    settings = load(write_config(), environ={})
+    assert settings.database_uri_for("intake") == "sqlite:///var/6371/intake.db"
+    assert settings.database_uri_for("training") == "sqlite:///var/6371/training.db"
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "absent.yaml", environ={})
+
+
+def test_invalid_yaml_is_a_config_error(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("node: [6371\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load(path, environ={})
+
+
+@pytest.mark.parametrize("missing", ["broker_uri", "database_uri", "auth_database_uri"])
+def test_missing_required_key_is_a_config_error_naming_it(write_config, missing):
+    with pytest.raises(ConfigError, match=missing):
+        load(write_config(**{missing: ...}), environ={})
+
+
+def test_null_person_key_secret_is_refused(write_config):
+    with pytest.raises(ConfigError, match="person_key_secret"):
+        load(write_config(person_key_secret=None), environ={})
+
+
+def test_person_key_secret_from_env_replaces_the_dev_default(write_config):
+    settings = load(write_config(), environ={"REHSOS_PERSON_KEY_SECRET": "a-real-secret-of-the-province"})
+    assert settings.person_key_secret == "a-real-secret-of-the-province"
+    assert not settings.is_dev_secret
+    assert load(write_config(), environ={}).is_dev_secret
