@@ -347,7 +347,10 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
             print(f"rehsos: hub counts {hub_total} cases", flush=True)
             return 0
         stop = []
-        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        # Handle SIGINT ourselves too: a shell that starts us in the background ignores it,
+        # and Python then never raises KeyboardInterrupt.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.append(1))
         while not stop:
             for name, proc in procs.items():
                 if proc.poll() is not None:
