@@ -13,9 +13,18 @@ def run_migrations(target_metadata: sa.MetaData) -> None:
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite alters a table by copying it; foreign keys must be off while it does.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()  # end the implicit transaction, or alembic's would nest in it
             context.configure(connection=connection, target_metadata=target_metadata,
                               version_table=version_table, render_as_batch=True)
             with context.begin_transaction():
                 context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
     finally:
         engine.dispose()
