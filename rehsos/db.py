@@ -14,7 +14,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient, sessionmaker
 
 from rehsos.contracts import Event
 from rehsos.outbox import Outbox
@@ -93,6 +93,7 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._emitted = False
+        self._durable: list = []
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -103,9 +104,28 @@ class UnitOfWork:
                     self._on_commit()
             else:
                 self.session.rollback()
+                self._keep_durable()
         finally:
             self.session.close()
             self.session = None
+
+    def add_durable(self, obj, on_rollback: Callable[[object], None] | None = None) -> None:
+        """Add a record that must be kept even if this transaction fails (an audit entry of a
+        refused or failed access): it commits with the rest, or on its own after a rollback,
+        first passed to ``on_rollback`` (to mark it as refused, say)."""
+        self.session.add(obj)
+        self._durable.append((obj, on_rollback))
+
+    def _keep_durable(self) -> None:
+        if not self._durable:
+            return
+        with self._session_factory() as session:
+            for obj, on_rollback in self._durable:
+                make_transient(obj)
+                if on_rollback:
+                    on_rollback(obj)
+                session.add(obj)
+            session.commit()
 
     def emit(self, event: Event, target: str | None = None) -> Event:
         """Queue ``event`` in the outbox inside this transaction; returns it with its sequence."""
@@ -132,6 +152,12 @@ def migrate(service: str, uri: str, revision: str = "head") -> None:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(_alembic_config(service, uri), revision)
+
+
+def head_revision(service: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(service, "sqlite://")).get_current_head()
 
 
 def current_revision(service: str, uri: str) -> str | None:

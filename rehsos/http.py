@@ -288,6 +288,8 @@ class ApiEntrypoint(HttpRequestHandler):
         self.tags = tags
         self.many = many
         self.html = html
+        # Answers to bad requests are expected: nameko logs them as warnings, not errors.
+        kwargs.setdefault("expected_exceptions", (ApiError, auth.AuthError))
         super().__init__(method, url, **kwargs)
 
     @property

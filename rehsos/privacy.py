@@ -63,8 +63,9 @@ def age_on(birth_date: date, today: date) -> int:
     return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
 
 
-def age_band(birth_date: date, today: date) -> str:
-    age = age_on(birth_date, today)
+def age_band(birth_date: date | None, today: date, birth_year: int | None = None) -> str:
+    """The five-year band of an exact birth date, or of an estimated birth year."""
+    age = age_on(birth_date, today) if birth_date else today.year - birth_year
     if age >= 75:
         return "75+"
     lo = (max(age, 0) // 5) * 5

@@ -13,7 +13,9 @@ from rehsos.privacy import AGE_BANDS, PERSON_KEY_KINDS, SEXES
 
 
 class CaseRegisteredV1(f.Schema):
-    """``case.registered`` v1: a regency registered a PPKS case (*kasus*)."""
+    """``case.registered`` v1: a regency registered a PPKS case (*kasus*).
+
+    Superseded by ``person.registered`` + ``case.opened``; the hub still reads it."""
     case_id = f.UUID(required=True)
     person_key = f.Str(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
     person_key_kind = f.Str(required=True, validate=validate.OneOf(PERSON_KEY_KINDS))
@@ -23,8 +25,92 @@ class CaseRegisteredV1(f.Schema):
     region = f.Str(required=True, validate=validate.OneOf(tuple(reference.REGENCIES)))
 
 
+_PERSON_KEY = dict(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
+_CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES))
+_REGION = validate.OneOf(tuple(reference.REGENCIES))
+_STAGE = validate.OneOf(tuple(s["code"] for s in reference.REHAB_STAGES))
+
+
+class PersonRegisteredV1(f.Schema):
+    """``person.registered``: a person entered a node's register (pseudonymous)."""
+    person_key = f.Str(**_PERSON_KEY)
+    person_key_kind = f.Str(required=True, validate=validate.OneOf(PERSON_KEY_KINDS))
+    age_band = f.Str(required=True, validate=validate.OneOf(AGE_BANDS))
+    sex = f.Str(required=True, validate=validate.OneOf(SEXES))
+    region = f.Str(required=True, validate=_REGION)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True)
+    disabilities = f.List(f.Str(validate=validate.OneOf(tuple(reference.DISABILITY_TYPES))), required=True)
+
+
+class PersonIdentifiedV1(f.Schema):
+    """``person.identified``: a NIK was attached; the person's key changes from local to NIK-based."""
+    previous_person_key = f.Str(**_PERSON_KEY)
+    person_key = f.Str(**_PERSON_KEY)
+
+
+class CaseOpenedV1(f.Schema):
+    """``case.opened``: a case began (at *pendekatan awal*)."""
+    case_id = f.UUID(required=True)
+    person_key = f.Str(**_PERSON_KEY)
+    age_band = f.Str(required=True, validate=validate.OneOf(AGE_BANDS))
+    sex = f.Str(required=True, validate=validate.OneOf(SEXES))
+    category = f.Str(required=True, validate=_CATEGORY)
+    region = f.Str(required=True, validate=_REGION)
+    stage = f.Str(required=True, validate=_STAGE)
+
+
+class CaseStageChangedV1(f.Schema):
+    case_id = f.UUID(required=True)
+    from_stage = f.Str(required=True, validate=_STAGE)
+    to_stage = f.Str(required=True, validate=_STAGE)
+
+
+class AssessmentCompletedV1(f.Schema):
+    case_id = f.UUID(required=True)
+    risk_level = f.Str(required=True, validate=validate.OneOf(("low", "medium", "high")))
+    needs = f.List(f.Str(validate=validate.OneOf(tuple(reference.ATENSI_COMPONENTS))), required=True)
+
+
+class ReferralRequestedV1(f.Schema):
+    """``referral.requested``: routed to the facility's node (``.to.<facility_node>``)."""
+    referral_id = f.UUID(required=True)
+    case_id = f.UUID(required=True)
+    facility_id = f.Str(required=True)
+    facility_node = f.Str(required=True, validate=validate.OneOf(reference.NODES))
+    person_key = f.Str(**_PERSON_KEY)
+    category = f.Str(required=True, validate=_CATEGORY)
+    sex = f.Str(required=True, validate=validate.OneOf(SEXES))
+    age_band = f.Str(required=True, validate=validate.OneOf(AGE_BANDS))
+    consent_override = f.Bool(required=True)
+
+
+class CaseClosedV1(f.Schema):
+    case_id = f.UUID(required=True)
+    outcome = f.Str(required=True, validate=validate.OneOf(("positive", "neutral", "negative")))
+    stage_before = f.Str(required=True, validate=_STAGE)
+
+
+class CaseReopenedV1(f.Schema):
+    case_id = f.UUID(required=True)
+    stage = f.Str(required=True, validate=_STAGE)
+
+
+class ConsentWithdrawnV1(f.Schema):
+    person_key = f.Str(**_PERSON_KEY)
+    purpose = f.Str(required=True, validate=validate.OneOf(("registration", "assessment", "referral", "data_sharing")))
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("case.registered", 1): CaseRegisteredV1,
+    ("person.registered", 1): PersonRegisteredV1,
+    ("person.identified", 1): PersonIdentifiedV1,
+    ("case.opened", 1): CaseOpenedV1,
+    ("case.stage_changed", 1): CaseStageChangedV1,
+    ("assessment.completed", 1): AssessmentCompletedV1,
+    ("referral.requested", 1): ReferralRequestedV1,
+    ("case.closed", 1): CaseClosedV1,
+    ("case.reopened", 1): CaseReopenedV1,
+    ("consent.withdrawn", 1): ConsentWithdrawnV1,
 }
 
 

@@ -47,13 +47,24 @@ def test_valid_body_loads():
     assert loaded["regency"] == "6371"
 
 
-@pytest.mark.parametrize("field", ["category", "name", "sex", "birth_date", "regency", "kecamatan"])
+def test_a_person_without_birth_date_needs_an_estimated_age():
+    data = body()
+    del data["birth_date"]
+    assert errors(data) == {"birth_date": ["Isi tanggal lahir, atau perkiraan umur bila tidak diketahui."]}
+    assert CaseRegistrationSchema().load({**data, "estimated_age": 45})["estimated_age"] == 45
+
+
+def test_birth_date_and_estimated_age_together_are_refused():
+    assert "estimated_age" in errors({**body(), "estimated_age": 45})
+
+
+@pytest.mark.parametrize("field", ["category", "name", "sex", "regency", "kecamatan"])
 def test_missing_required_field_is_wajib_diisi(field):
     assert errors(body(**{field: ...})) == {field: ["Wajib diisi."]}
 
 
 def test_empty_body_lists_every_required_field():
-    assert set(errors({})) == {"category", "name", "sex", "birth_date", "regency", "kecamatan"}
+    assert set(errors({})) == {"category", "name", "sex", "regency", "kecamatan"}
 
 
 @pytest.mark.parametrize("field, value", [
@@ -83,7 +94,7 @@ def test_invalid_value_is_reported_on_exactly_that_field(field, value):
 
 
 def test_unknown_extra_field_is_refused():
-    assert errors(body(address="Jl. Pramuka")) == {"address": ["Kolom tidak dikenal."]}
+    assert errors(body(religion="Islam")) == {"religion": ["Kolom tidak dikenal."]}
 
 
 def test_unknown_category_message_is_indonesian():

@@ -32,7 +32,7 @@ def test_cases_registered_at_two_regencies_appear_in_the_hub_summary_under_their
     assert regencies["6303"]["by_category"] == {"penyandang_disabilitas": 1}
     assert regencies["6372"]["cases"] == 0
     streams = {(s["node"], s["service"]): s for s in summary["streams"]}
-    assert streams[("6371", "intake")]["last_sequence"] == 2
+    assert streams[("6371", "intake")]["last_sequence"] == 4  # person.registered + case.opened, twice
     assert streams[("6371", "intake")]["missing"] == 0
     assert summary["quarantined"] == 0
 
@@ -47,7 +47,7 @@ def test_a_node_keeps_registering_while_the_hub_is_unreachable_and_every_event_a
             resp = province.register("6371", case_body(nik=None, name=f"Orang {i}"))
             assert resp.status_code == 201, resp.text
         # The node committed and its relay published locally; the uplink holds what the hub lacks.
-        wait_until(lambda: province.count("6371", "intake", "outbox") == 13, message="outbox rows")
+        wait_until(lambda: province.count("6371", "intake", "outbox") == 26, message="outbox rows")
         wait_until(lambda: _outbox_pending("6371", province) == 0, message="relay published to the node broker")
         assert province.hub_cases() == 1
     finally:
@@ -56,8 +56,8 @@ def test_a_node_keeps_registering_while_the_hub_is_unreachable_and_every_event_a
     wait_until(lambda: province.hub_cases() == 13, timeout=40, message="all 13 cases after recovery")
     summary = province.summary()
     stream = next(s for s in summary["streams"] if s["node"] == "6371")
-    assert (stream["received"], stream["last_sequence"], stream["missing"]) == (13, 13, 0)
-    assert province.count("hub", "reporting", "inbox") == 13
+    assert (stream["received"], stream["last_sequence"], stream["missing"]) == (26, 26, 0)
+    assert province.count("hub", "reporting", "inbox") == 26
     assert province.count("hub", "reporting", "registered_case") == 13
 
 
@@ -91,7 +91,7 @@ def test_no_message_reaching_the_hub_carries_a_name_nik_address_or_birth_date(pr
         while (message := bound.get(no_ack=True)) is not None:
             body = message.body.decode() if isinstance(message.body, bytes) else message.body
             raw.append(body + json.dumps(message.headers) + json.dumps({k: str(v) for k, v in message.properties.items()}))
-        assert len(raw) == 2
+        assert len(raw) == 4  # person.registered and case.opened per person
         forbidden = []
         for person in people:
             forbidden += [person["name"], person["nik"], person["birth_date"], person["kecamatan"],

@@ -39,7 +39,8 @@ def test_the_openapi_document_describes_the_registration_schema_and_its_errors(p
     post = spec["paths"]["/api/v1/cases"]["post"]
     schema_ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
-    assert set(schema["required"]) == {"category", "name", "sex", "birth_date", "regency", "kecamatan"}
+    assert set(schema["required"]) == {"category", "name", "sex", "regency", "kecamatan"}
+    assert {"birth_date", "estimated_age", "nik", "guardian_name"} <= set(schema["properties"])
     assert len(schema["properties"]["category"]["enum"]) == 26
     assert {"201", "400", "401", "403", "409", "422"} <= set(post["responses"])
     assert "/api/v1/cases/{case_id}" in spec["paths"]

@@ -11,7 +11,7 @@ def test_each_service_migrates_with_its_own_version_table_and_a_second_run_chang
     intake_uri = pg.create()
     db.migrate("intake", intake_uri)
     db.migrate("intake", intake_uri)
-    assert db.current_revision("intake", intake_uri) == "intake_0001"
+    assert db.current_revision("intake", intake_uri) == db.head_revision("intake")
     engine = db.create_engine(intake_uri)
     with engine.connect() as conn:
         tables = set(sa.inspect(conn).get_table_names())

@@ -3,13 +3,22 @@ from __future__ import annotations
 
 from datetime import date
 
-from marshmallow import ValidationError, pre_load, validate, validates
+from marshmallow import ValidationError, pre_load, validate, validates, validates_schema
 
 from rehsos import reference
 from rehsos.contracts import fields as f
 from rehsos.privacy import SEXES, nik_problem
 
 OLDEST_AGE_YEARS = 120
+ATENSI = tuple(reference.ATENSI_COMPONENTS)
+STAGES = tuple(s["code"] for s in reference.REHAB_STAGES)
+CONSENT_PURPOSES = ("registration", "assessment", "referral", "data_sharing")
+# UU 27/2022 art. 20: the lawful bases for processing personal data.
+LEGAL_BASES = ("consent", "contract", "legal_obligation", "vital_interest", "public_task", "legitimate_interest")
+RISK_LEVELS = ("low", "medium", "high")
+OUTCOMES = ("positive", "neutral", "negative")
+_TEXT_FIELDS = ("name", "nik", "kecamatan", "desa", "address", "phone", "category", "regency", "worker",
+                "guardian_name", "guardian_relationship", "guardian_phone")
 
 
 def _years_before(day: date, years: int) -> date:
@@ -19,57 +28,225 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES),
+                          error="Kategori PPKS tidak dikenal; gunakan salah satu dari 26 kode PPKS.")
 
 
-class CaseRegistrationSchema(f.Schema):
-    """A new case for a person not yet registered at this node."""
-    category = f.Str(required=True, validate=validate.OneOf(
-        tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal; gunakan salah satu dari 26 kode PPKS."),
-        metadata={"description": "PPKS category code (one of the 26)", "enum": list(reference.PPKS_CATEGORIES)})
-    name = f.Str(required=True, validate=validate.Length(2, 200, error="Nama harus 2 sampai 200 karakter."))
-    nik = f.Str(load_default=None, allow_none=True,
-                metadata={"description": "16-digit NIK, optional (people found without papers have none)"})
-    sex = f.Str(required=True, validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
-    birth_date = f.Date(required=True)
-    regency = f.Str(required=True, validate=validate.OneOf(
-        tuple(reference.REGENCIES), error="Kode kabupaten/kota tidak dikenal di Kalimantan Selatan."),
-        metadata={"description": "Kemendagri code of the kabupaten/kota, e.g. 6371"})
-    kecamatan = f.Str(required=True, validate=validate.Length(2, 100, error="Kecamatan harus 2 sampai 100 karakter."))
+def _one_of(choices, what):
+    return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
 
+
+def _text(lo, hi, **kwargs):
+    return f.Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
+
+
+class _Stripped(f.Schema):
     @pre_load
     def _strip_text(self, data, **kwargs):
         if isinstance(data, dict):
-            return {k: _strip(v) if k in ("name", "nik", "kecamatan", "category", "regency") else v
-                    for k, v in data.items()}
+            return {k: v.strip() if isinstance(v, str) and k in _TEXT_FIELDS else v for k, v in data.items()}
         return data
+
+
+class PersonRegistrationSchema(_Stripped):
+    """A person, with or without identity papers."""
+    name = _text(2, 200, required=True)
+    nik = f.Str(load_default=None, allow_none=True,
+                metadata={"description": "16-digit NIK; omit for people found without papers (attach it later)"})
+    sex = f.Str(required=True, validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
+    birth_date = f.Date(load_default=None, allow_none=True)
+    estimated_age = f.Int(load_default=None, allow_none=True, strict=True,
+                          validate=validate.Range(0, OLDEST_AGE_YEARS, error="Perkiraan umur harus 0 sampai 120."),
+                          metadata={"description": "years, when the birth date is unknown"})
+    regency = f.Str(required=True, validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
+                    metadata={"description": "Kemendagri code of the kabupaten/kota, e.g. 6371"})
+    kecamatan = _text(2, 100, required=True)
+    desa = _text(2, 100, load_default=None, allow_none=True)
+    address = _text(3, 300, load_default=None, allow_none=True)
+    phone = f.Str(load_default=None, allow_none=True,
+                  validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+    categories = f.List(f.Str(validate=CATEGORY),
+                        load_default=list, metadata={"description": "PPKS categories (codes of the 26)"})
+    disabilities = f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")),
+                          load_default=list)
+    guardian_name = _text(2, 200, load_default=None, allow_none=True)
+    guardian_relationship = _text(2, 50, load_default=None, allow_none=True)
+    guardian_phone = f.Str(load_default=None, allow_none=True,
+                           validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
 
     @validates("nik")
     def _nik_plausible(self, value, **kwargs):
-        if value in (None, ""):
-            return
-        problem = nik_problem(value)
-        if problem:
-            raise ValidationError(problem)
+        if value not in (None, ""):
+            problem = nik_problem(value)
+            if problem:
+                raise ValidationError(problem)
 
     @validates("birth_date")
-    def _birth_date_plausible(self, value: date, **kwargs):
+    def _birth_date_plausible(self, value, **kwargs):
+        if value is None:
+            return
         today = date.today()
         if value > today:
             raise ValidationError("Tanggal lahir tidak boleh di masa depan.")
         if value < _years_before(today, OLDEST_AGE_YEARS):
             raise ValidationError(f"Tanggal lahir lebih dari {OLDEST_AGE_YEARS} tahun yang lalu.")
 
+    @validates_schema
+    def _age_known(self, data, **kwargs):
+        if data.get("birth_date") is None and data.get("estimated_age") is None:
+            raise ValidationError("Isi tanggal lahir, atau perkiraan umur bila tidak diketahui.", "birth_date")
+        if data.get("birth_date") is not None and data.get("estimated_age") is not None:
+            raise ValidationError("Isi salah satu: tanggal lahir atau perkiraan umur.", "estimated_age")
+        if len(set(data.get("categories") or [])) != len(data.get("categories") or []):
+            raise ValidationError("Kategori tidak boleh berulang.", "categories")
 
+
+class CaseRegistrationSchema(PersonRegistrationSchema):
+    """A new person and their first case, in one step."""
+    category = f.Str(required=True, validate=CATEGORY,
+                     metadata={"description": "PPKS category of the case (one of the 26)",
+                               "enum": list(reference.PPKS_CATEGORIES)})
+    worker = _text(2, 200, load_default=None, allow_none=True, metadata={"description": "responsible social worker"})
+
+
+class CaseOpenSchema(_Stripped):
+    """A further case for a person already registered."""
+    category = f.Str(required=True, validate=CATEGORY)
+    worker = _text(2, 200, load_default=None, allow_none=True)
+
+
+class NikSchema(_Stripped):
+    nik = f.Str(required=True)
+
+    @validates("nik")
+    def _nik_plausible(self, value, **kwargs):
+        problem = nik_problem(value)
+        if problem:
+            raise ValidationError(problem)
+
+
+class ConsentSchema(f.Schema):
+    purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
+    legal_basis = f.Str(required=True, validate=_one_of(LEGAL_BASES, "Dasar hukum"))
+    given_by = f.Str(required=True, validate=_one_of(("person", "guardian"), "Pemberi persetujuan"))
+    recorded_on = f.Date(load_default=None, allow_none=True)
+    note = _text(1, 500, load_default=None, allow_none=True)
+
+
+class ConsentWithdrawalSchema(f.Schema):
+    purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
+    given_by = f.Str(required=True, validate=_one_of(("person", "guardian"), "Pemberi persetujuan"))
+    note = _text(1, 500, load_default=None, allow_none=True)
+
+
+class StageChangeSchema(f.Schema):
+    stage = f.Str(required=True, validate=_one_of(STAGES, "Tahap"))
+    note = _text(1, 500, load_default=None, allow_none=True)
+
+
+class AssessmentSchema(f.Schema):
+    needs = f.Dict(keys=f.Str(validate=_one_of(ATENSI, "Komponen ATENSI")), values=_text(1, 1000), required=True,
+                   metadata={"description": "need described per ATENSI component code"})
+    risk_level = f.Str(required=True, validate=_one_of(RISK_LEVELS, "Tingkat risiko"))
+    recommendation = _text(3, 2000, required=True)
+
+    @validates("needs")
+    def _some_need(self, value, **kwargs):
+        if not value:
+            raise ValidationError("Isi kebutuhan untuk sedikitnya satu komponen ATENSI.")
+
+
+class PlanSchema(f.Schema):
+    components = f.List(f.Str(validate=_one_of(ATENSI, "Komponen ATENSI")), required=True,
+                        validate=validate.Length(min=1, error="Pilih sedikitnya satu komponen."))
+    responsible_worker = _text(2, 200, required=True)
+    target_dates = f.Dict(keys=f.Str(validate=_one_of(ATENSI, "Komponen ATENSI")), values=f.Date(), load_default=dict)
+
+    @validates_schema
+    def _targets_planned(self, data, **kwargs):
+        unplanned = set(data.get("target_dates", {})) - set(data.get("components", []))
+        if unplanned:
+            raise ValidationError(f"Target untuk komponen yang tidak direncanakan: {', '.join(sorted(unplanned))}.",
+                                  "target_dates")
+
+
+class ServiceSchema(f.Schema):
+    component = f.Str(required=True, validate=_one_of(ATENSI, "Komponen ATENSI"))
+    delivered_on = f.Date(required=True)
+    description = _text(3, 1000, required=True)
+    worker = _text(2, 200, required=True)
+
+    @validates("delivered_on")
+    def _not_future(self, value, **kwargs):
+        if value > date.today():
+            raise ValidationError("Tanggal layanan tidak boleh di masa depan.")
+
+
+class ClosureRequestSchema(f.Schema):
+    reason = _text(3, 500, required=True)
+    outcome = f.Str(required=True, validate=_one_of(OUTCOMES, "Hasil"))
+
+
+class ClosureDecisionSchema(f.Schema):
+    approve = f.Bool(required=True)
+    note = _text(1, 500, load_default=None, allow_none=True)
+
+
+class ReopenSchema(f.Schema):
+    reason = _text(3, 500, required=True)
+
+
+class ReferralSchema(f.Schema):
+    facility_id = _text(1, 64, required=True)
+    facility_node = f.Str(required=True, validate=_one_of(reference.NODES, "Node fasilitas"))
+    consent_override = _text(10, 500, load_default=None, allow_none=True,
+                             metadata={"description": "why the referral proceeds without consent (supervisor)"})
+
+
+class CaseSearchSchema(f.Schema):
+    category = f.Str(validate=CATEGORY)
+    stage = f.Str(validate=_one_of(STAGES, "Tahap"))
+    status = f.Str(validate=_one_of(("open", "closure_requested", "closed"), "Status"))
+    kecamatan = _text(1, 100)
+    worker = _text(1, 200)
+    registered_from = f.Date()
+    registered_to = f.Date()
+    q = _text(2, 100, metadata={"description": "free text on the person's name"})
+    page = f.Int(load_default=1, validate=validate.Range(min=1, error="Halaman mulai dari 1."))
+    per_page = f.Int(load_default=20, validate=validate.Range(1, 100, error="per_page harus 1 sampai 100."))
+    sort = f.Str(load_default="-registered_at", validate=_one_of(
+        ("registered_at", "-registered_at", "name", "-name", "stage", "-stage"), "Urutan"))
+
+
+class AuditQuerySchema(f.Schema):
+    actor = _text(1, 255)
+    record_id = _text(1, 64)
+    action = _text(1, 64)
+    since = f.AwareDateTime()
+    page = f.Int(load_default=1, validate=validate.Range(min=1))
+    per_page = f.Int(load_default=50, validate=validate.Range(1, 500))
+
+
+# -- responses ------------------------------------------------------------------------------------
 class PersonSchema(f.Schema):
     id = f.Str()
+    registration_no = f.Str()
     name = f.Str()
     nik = f.Str(allow_none=True)
     sex = f.Str()
-    birth_date = f.Date()
+    birth_date = f.Date(allow_none=True)
+    birth_year_estimated = f.Int(allow_none=True)
     regency = f.Str()
     kecamatan = f.Str()
+    desa = f.Str(allow_none=True)
+    address = f.Str(allow_none=True)
+    phone = f.Str(allow_none=True)
+    categories = f.List(f.Str())
+    disabilities = f.List(f.Str())
+    guardian_name = f.Str(allow_none=True)
+    guardian_relationship = f.Str(allow_none=True)
+    guardian_phone = f.Str(allow_none=True)
+    merged_into = f.Str(allow_none=True)
 
 
 class CaseSchema(f.Schema):
@@ -79,7 +256,73 @@ class CaseSchema(f.Schema):
     category_name = f.Str()
     regency = f.Str()
     regency_name = f.Str()
+    kecamatan = f.Str()
     stage = f.Str()
     status = f.Str()
+    worker = f.Str(allow_none=True)
     registered_at = f.AwareDateTime()
+    closure_reason = f.Str(allow_none=True)
+    closure_outcome = f.Str(allow_none=True)
+    closed_at = f.AwareDateTime(allow_none=True)
+    reopen_count = f.Int()
     person = f.Nested(PersonSchema)
+
+
+class CaseSummarySchema(f.Schema):
+    id = f.Str()
+    category = f.Str()
+    stage = f.Str()
+    status = f.Str()
+    kecamatan = f.Str()
+    worker = f.Str(allow_none=True)
+    registered_at = f.AwareDateTime()
+    person_id = f.Str()
+    person_name = f.Str()
+    registration_no = f.Str()
+
+
+class CasePageSchema(f.Schema):
+    items = f.List(f.Nested(CaseSummarySchema))
+    page = f.Int()
+    per_page = f.Int()
+    total = f.Int()
+
+
+class TimelineEntrySchema(f.Schema):
+    at = f.AwareDateTime()
+    actor = f.Str()
+    kind = f.Str()
+    detail = f.Dict()
+
+
+class ConsentRecordSchema(f.Schema):
+    id = f.Int()
+    purpose = f.Str()
+    legal_basis = f.Str()
+    status = f.Str()
+    given_by = f.Str()
+    recorded_on = f.Date()
+    recorded_by = f.Str()
+    note = f.Str(allow_none=True)
+
+
+class ReferralRecordSchema(f.Schema):
+    id = f.Str()
+    case_id = f.Str()
+    facility_id = f.Str()
+    facility_node = f.Str()
+    status = f.Str()
+    consent_override = f.Str(allow_none=True)
+    requested_at = f.AwareDateTime()
+
+
+class AuditEntrySchema(f.Schema):
+    id = f.Int()
+    at = f.AwareDateTime()
+    actor = f.Str()
+    role = f.Str()
+    action = f.Str()
+    record_type = f.Str()
+    record_id = f.Str()
+    purpose = f.Str()
+    outcome = f.Str()

@@ -1,6 +1,8 @@
 """Intake's entry points: HTTP in, domain functions, JSON out. Nothing else lives here."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy.exc import IntegrityError
 
 from rehsos import auth
@@ -8,16 +10,28 @@ from rehsos.http import Conflict, NotFound, Unprocessable, api
 from rehsos.providers import Config, Database
 
 from intake import domain
+from intake import schemas as s
 from intake.models import messaging
-from intake.schemas import CaseRegistrationSchema, CaseSchema
 
 CASE_WORKERS = (auth.OPERATOR, auth.SUPERVISOR, auth.ADMIN)
+SUPERVISORS = (auth.SUPERVISOR, auth.ADMIN)
 
 
-def _access(request, default_purpose: str) -> domain.Access:
-    # The purpose of access goes to the audit log; clients may state it per request.
-    purpose = (request.headers.get("X-Purpose") or default_purpose).strip()[:255]
-    return domain.Access(request.principal, purpose)
+@contextmanager
+def domain_errors():
+    """The one translation of intake's domain errors into HTTP answers."""
+    try:
+        yield
+    except domain.NotFound as exc:
+        raise NotFound(str(exc)) from None
+    except domain.Refused as exc:
+        raise Conflict(exc.message, code=exc.code, fields=exc.fields) from None
+    except domain.Invalid as exc:
+        raise Unprocessable("Data yang dikirim tidak valid.", fields=exc.fields) from None
+    except IntegrityError:
+        # A concurrent request got there first (two registrations of one NIK, say).
+        raise Conflict("Data bentrok dengan perubahan lain yang baru saja tersimpan; ulangi permintaan.",
+                       code="concurrent_change") from None
 
 
 class IntakeService:
@@ -26,35 +40,190 @@ class IntakeService:
     config = Config()
     db = Database("intake", messaging)
 
-    @api("POST", "/api/v1/cases", roles=CASE_WORKERS, body=CaseRegistrationSchema, response=CaseSchema,
-         status=201, tags=("intake",))
-    def register_case(self, request):
-        """Register a person and their case (pendaftaran kasus PPKS)."""
-        try:
-            with self.db.unit_of_work() as uow:
-                case = domain.register_case(uow, request.data, node=self.config.node,
-                                            secret=self.config.person_key_secret,
-                                            access=_access(request, "pendaftaran kasus"))
-                body = CaseSchema().dump(domain.case_view(case, self.config.node))
-        except domain.OutsideJurisdiction as exc:
-            raise Unprocessable("Data yang dikirim tidak valid.", fields={
-                "regency": [f"Node {self.config.node} hanya mendaftarkan kasus di wilayahnya sendiri, bukan {exc}."]})
-        except domain.DuplicateNik as exc:
-            raise Conflict(f"NIK sudah terdaftar di node ini untuk orang dengan id {exc.person_id}.",
-                           code="duplicate_nik", fields={"nik": ["NIK sudah terdaftar."], "person_id": exc.person_id})
-        except IntegrityError:
-            # Two registrations of one NIK raced past the check; the database kept one.
-            raise Conflict("NIK sudah terdaftar di node ini.", code="duplicate_nik",
-                           fields={"nik": ["NIK sudah terdaftar."]}) from None
-        return 201, body
+    def _office(self) -> domain.Office:
+        return domain.Office(self.config.node, self.config.person_key_secret)
 
-    @api("GET", "/api/v1/cases/<string(length=36):case_id>", roles=CASE_WORKERS, response=CaseSchema,
-         tags=("intake",))
+    @staticmethod
+    def _access(request, default_purpose: str) -> domain.Access:
+        # The purpose of access goes to the audit log; clients may state it per request.
+        purpose = (request.headers.get("X-Purpose") or default_purpose).strip()[:255]
+        return domain.Access(request.principal, purpose)
+
+    def _case(self, case) -> dict:
+        return s.CaseSchema().dump(domain.case_view(case, self.config.node))
+
+    # -- persons --------------------------------------------------------------------------------
+    @api("POST", "/api/v1/persons", roles=CASE_WORKERS, body=s.PersonRegistrationSchema, response=s.PersonSchema,
+         status=201, tags=("persons",))
+    def register_person(self, request):
+        """Register a person, with or without a NIK (pendaftaran orang)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            person = domain.register_person(uow, request.data, office=self._office(),
+                                            access=self._access(request, "pendaftaran"))
+            return 201, s.PersonSchema().dump(domain.person_view(person))
+
+    @api("GET", "/api/v1/persons/<string(length=36):person_id>", roles=CASE_WORKERS, response=s.PersonSchema,
+         tags=("persons",))
+    def get_person(self, request, person_id):
+        """Read a person's identity (audit-logged)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            person = domain.get_person(uow, person_id, access=self._access(request, "melihat data orang"))
+            return s.PersonSchema().dump(domain.person_view(person))
+
+    @api("PUT", "/api/v1/persons/<string(length=36):person_id>/nik", roles=CASE_WORKERS, body=s.NikSchema,
+         response=s.PersonSchema, tags=("persons",))
+    def attach_nik(self, request, person_id):
+        """Attach the NIK of a person registered without identity papers."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            person = domain.attach_nik(uow, person_id, request.data["nik"], office=self._office(),
+                                       access=self._access(request, "melengkapi identitas"))
+            return s.PersonSchema().dump(domain.person_view(person))
+
+    @api("POST", "/api/v1/persons/<string(length=36):person_id>/cases", roles=CASE_WORKERS, body=s.CaseOpenSchema,
+         response=s.CaseSchema, status=201, tags=("cases",))
+    def open_case(self, request, person_id):
+        """Open a further case for a registered person."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            access = self._access(request, "membuka kasus")
+            person = domain.get_person(uow, person_id, access=access, action="person.open_case")
+            case = domain.open_case(uow, person, request.data, office=self._office(), access=access)
+            return 201, self._case(case)
+
+    # -- consent --------------------------------------------------------------------------------
+    @api("GET", "/api/v1/persons/<string(length=36):person_id>/consents", roles=CASE_WORKERS,
+         response=s.ConsentRecordSchema, many=True, tags=("consent",))
+    def list_consents(self, request, person_id):
+        """Consent records of a person, oldest first."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            records = domain.consents(uow, person_id, access=self._access(request, "melihat persetujuan"))
+            return s.ConsentRecordSchema(many=True).dump(records)
+
+    @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents", roles=CASE_WORKERS,
+         body=s.ConsentSchema, response=s.ConsentRecordSchema, status=201, tags=("consent",))
+    def give_consent(self, request, person_id):
+        """Record consent for a purpose, by the person or their guardian."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            record = domain.record_consent(uow, person_id, request.data, office=self._office(),
+                                           access=self._access(request, "mencatat persetujuan"))
+            return 201, s.ConsentRecordSchema().dump(record)
+
+    @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents/withdrawal", roles=CASE_WORKERS,
+         body=s.ConsentWithdrawalSchema, response=s.ConsentRecordSchema, status=201, tags=("consent",))
+    def withdraw_consent(self, request, person_id):
+        """Record the withdrawal of consent; further processing for that purpose stops."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            record = domain.record_consent(uow, person_id, request.data, status="withdrawn", office=self._office(),
+                                           access=self._access(request, "pencabutan persetujuan"))
+            return 201, s.ConsentRecordSchema().dump(record)
+
+    # -- cases ----------------------------------------------------------------------------------
+    @api("POST", "/api/v1/cases", roles=CASE_WORKERS, body=s.CaseRegistrationSchema, response=s.CaseSchema,
+         status=201, tags=("cases",))
+    def register_case(self, request):
+        """Register a person and their case in one step (pendaftaran kasus PPKS)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            case = domain.register_case(uow, request.data, office=self._office(),
+                                        access=self._access(request, "pendaftaran kasus"))
+            return 201, self._case(case)
+
+    @api("GET", "/api/v1/cases", roles=CASE_WORKERS, query=s.CaseSearchSchema, response=s.CasePageSchema,
+         tags=("cases",))
+    def search_cases(self, request):
+        """List and filter cases, paginated and sorted."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            page = domain.search_cases(uow, request.query, access=self._access(request, "daftar kasus"))
+            return s.CasePageSchema().dump(page)
+
+    @api("GET", "/api/v1/cases/<string(length=36):case_id>", roles=CASE_WORKERS, response=s.CaseSchema,
+         tags=("cases",))
     def get_case(self, request, case_id):
         """Read a case with the person's identity (audit-logged)."""
-        with self.db.unit_of_work() as uow:
-            case = domain.read_case(uow, case_id, access=_access(request, "melihat kasus"))
-            body = CaseSchema().dump(domain.case_view(case, self.config.node)) if case else None
-        if body is None:
-            raise NotFound("Kasus tidak ditemukan.")
-        return body
+        with domain_errors(), self.db.unit_of_work() as uow:
+            return self._case(domain.get_case(uow, case_id, access=self._access(request, "melihat kasus")))
+
+    @api("GET", "/api/v1/cases/<string(length=36):case_id>/timeline", roles=CASE_WORKERS,
+         response=s.TimelineEntrySchema, many=True, tags=("cases",))
+    def case_timeline(self, request, case_id):
+        """Everything that happened in a case, in order."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            entries = domain.timeline(uow, case_id, access=self._access(request, "melihat riwayat kasus"))
+            return s.TimelineEntrySchema(many=True).dump(entries)
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/stage", roles=CASE_WORKERS, body=s.StageChangeSchema,
+         response=s.CaseSchema, tags=("cases",))
+    def change_stage(self, request, case_id):
+        """Move a case to another rehabilitation stage (allowed transitions only)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            case = domain.change_stage(uow, case_id, request.data["stage"], note=request.data.get("note"),
+                                       office=self._office(), access=self._access(request, "tahap kasus"))
+            return self._case(case)
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/assessments", roles=CASE_WORKERS,
+         body=s.AssessmentSchema, status=201, tags=("cases",))
+    def record_assessment(self, request, case_id):
+        """Record an assessment (asesmen): needs per ATENSI component, risk, recommendation."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            assessment = domain.record_assessment(uow, case_id, request.data, office=self._office(),
+                                                  access=self._access(request, "asesmen"))
+            return 201, {"id": assessment.id}
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/plans", roles=CASE_WORKERS, body=s.PlanSchema,
+         status=201, tags=("cases",))
+    def record_plan(self, request, case_id):
+        """Record an intervention plan (rencana intervensi)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            plan = domain.record_plan(uow, case_id, request.data, access=self._access(request, "rencana intervensi"))
+            return 201, {"id": plan.id}
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/services", roles=CASE_WORKERS, body=s.ServiceSchema,
+         status=201, tags=("cases",))
+    def record_service(self, request, case_id):
+        """Log a service delivered to the person."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            service = domain.record_service(uow, case_id, request.data, access=self._access(request, "layanan"))
+            return 201, {"id": service.id}
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/closure", roles=CASE_WORKERS,
+         body=s.ClosureRequestSchema, response=s.CaseSchema, tags=("cases",))
+    def request_closure(self, request, case_id):
+        """Ask to close a case, with reason and outcome; a supervisor decides."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            case = domain.request_closure(uow, case_id, request.data, access=self._access(request, "penutupan kasus"))
+            return self._case(case)
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/closure/decision", roles=SUPERVISORS,
+         body=s.ClosureDecisionSchema, response=s.CaseSchema, tags=("cases",))
+    def decide_closure(self, request, case_id):
+        """Approve or reject a closure (supervisor, not the one who asked)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            case = domain.decide_closure(uow, case_id, request.data, office=self._office(),
+                                         access=self._access(request, "persetujuan penutupan"))
+            return self._case(case)
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/reopen", roles=CASE_WORKERS, body=s.ReopenSchema,
+         response=s.CaseSchema, tags=("cases",))
+    def reopen_case(self, request, case_id):
+        """Reopen a closed case; it returns to assessment."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            case = domain.reopen_case(uow, case_id, request.data, office=self._office(),
+                                      access=self._access(request, "membuka kembali kasus"))
+            return self._case(case)
+
+    @api("POST", "/api/v1/cases/<string(length=36):case_id>/referrals", roles=CASE_WORKERS, body=s.ReferralSchema,
+         response=s.ReferralRecordSchema, status=201, tags=("referrals",))
+    def request_referral(self, request, case_id):
+        """Refer the case to a facility of any node (needs consent, or a supervisor's override)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            referral = domain.request_referral(uow, case_id, request.data, office=self._office(),
+                                               access=self._access(request, "rujukan"),
+                                               may_override=request.principal.role in SUPERVISORS)
+            return 201, s.ReferralRecordSchema().dump(referral)
+
+    # -- audit ----------------------------------------------------------------------------------
+    @api("GET", "/api/v1/audit", roles=(auth.ADMIN,), query=s.AuditQuerySchema, response=s.AuditEntrySchema,
+         many=True, tags=("audit",))
+    def query_audit(self, request):
+        """Who read or changed which personal record, when and why (admin)."""
+        with self.db.session() as session:
+            return s.AuditEntrySchema(many=True).dump(domain.query_audit(session, request.query))
+

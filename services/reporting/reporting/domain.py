@@ -24,7 +24,18 @@ def apply_case_registered(uow, event: Event) -> None:
         registered_at=event.occurred_at, event_id=str(event.event_id)))
 
 
-HANDLERS = {"case.registered": apply_case_registered}
+def apply_person_identified(uow, event: Event) -> None:
+    """A NIK was attached at a node: its cases now count under the NIK-based person key."""
+    payload = event.payload
+    uow.session.execute(sa.update(RegisteredCase)
+                        .where(RegisteredCase.node == event.node,
+                               RegisteredCase.person_key == payload["previous_person_key"])
+                        .values(person_key=payload["person_key"]))
+
+
+# case.opened carries what case.registered did (plus the stage); the hub reads both.
+HANDLERS = {"case.registered": apply_case_registered, "case.opened": apply_case_registered,
+            "person.identified": apply_person_identified}
 
 
 def summary(session, tables: MessagingTables) -> dict:
