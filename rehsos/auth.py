@@ -40,6 +40,19 @@ tokens = sa.Table(
 )
 
 
+access_denials = sa.Table(
+    "access_denial", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("token_id", sa.Integer, nullable=True),
+    sa.Column("token_node", sa.String(8), nullable=True),
+    sa.Column("role", sa.String(32), nullable=True),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("path", sa.String(500), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the token's id, holder name, role and the node it is scoped to."""
@@ -64,6 +77,11 @@ class Unauthenticated(AuthError):
 class Forbidden(AuthError):
     status = 403
 
+    def __init__(self, message: str, *, principal: "Principal | None" = None, token_node: str | None = None):
+        super().__init__(message)
+        self.principal = principal
+        self.token_node = token_node
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -74,10 +92,14 @@ class TokenStore:
         self.engine = engine
 
     def issue(self, *, name: str, role: str, node: str) -> str:
-        """Create a token and return it; only its hash is kept."""
+        """Create a token and return it; only its hash is kept.
+
+        The token names its node (``rk_6371_...``) so another node can tell a colleague's token
+        from a forged one and answer 403, not 401; the random part is what authenticates.
+        """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-        token = f"rk_{secrets.token_urlsafe(32)}"
+        token = f"rk_{node}_{secrets.token_urlsafe(32)}"
         with self.engine.begin() as conn:
             conn.execute(sa.insert(tokens).values(
                 token_hash=hash_token(token), name=name, role=role, node=node,
@@ -95,6 +117,20 @@ class TokenStore:
             rows = conn.execute(sa.select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.node,
                                           tokens.c.created_at, tokens.c.revoked_at).order_by(tokens.c.id))
             return [dict(r._mapping) for r in rows]
+
+    def log_denial(self, *, principal: "Principal | None", token_node: str | None, method: str, path: str,
+                   reason: str) -> None:
+        """Refused attempts go to the node's audit trail (UU 27/2022: who tried what, when)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(access_denials).values(
+                at=datetime.now(timezone.utc), token_id=principal.token_id if principal else None,
+                token_node=principal.node if principal else token_node, role=principal.role if principal else None,
+                method=method, path=path[:500], reason=reason[:500]))
+
+    def denials(self, limit: int = 100) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(access_denials).order_by(access_denials.c.id.desc()).limit(limit))
+            return [{**r._mapping, "at": r.at.isoformat()} for r in rows]
 
     def lookup(self, token: str) -> Principal | None:
         digest = hash_token(token)
@@ -116,16 +152,29 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip()
 
 
+def token_node(token: str) -> str | None:
+    """The node a token names (``rk_6371_...``); a claim only, until the token is looked up."""
+    parts = token.split("_", 2)
+    return parts[1] if len(parts) == 3 and parts[0] == "rk" and (parts[1].isdigit() or parts[1] == "hub") else None
+
+
 def authorize(store: TokenStore, authorization: str | None, *, node: str, roles: tuple[str, ...]) -> Principal:
-    """The one auth check: a valid token, scoped to this node, with one of ``roles``."""
+    """The one auth check: a valid token, scoped to this node, with one of ``roles``.
+
+    A token of another office is refused with 403 (it is known to be someone else's scope);
+    an unknown one with 401.
+    """
     token = bearer_token(authorization)
     if token is None:
         raise Unauthenticated("Token akses diperlukan (header Authorization: Bearer <token>).")
     principal = store.lookup(token)
     if principal is None:
+        claimed = token_node(token)
+        if claimed and claimed != node:
+            raise Forbidden(f"Token node {claimed} tidak berlaku di node {node}.", token_node=claimed)
         raise Unauthenticated("Token akses tidak valid atau sudah dicabut.")
     if principal.node != node:
-        raise Forbidden(f"Token ini berlaku untuk node {principal.node}, bukan node {node}.")
+        raise Forbidden(f"Token ini berlaku untuk node {principal.node}, bukan node {node}.", principal=principal)
     if principal.role not in roles:
-        raise Forbidden(f"Peran '{principal.role}' tidak berwenang untuk tindakan ini.")
+        raise Forbidden(f"Peran '{principal.role}' tidak berwenang untuk tindakan ini.", principal=principal)
     return principal

@@ -158,6 +158,11 @@ class NodeWebServer(WebServer):
     def node(self) -> str:
         return self.container.config["REHSOS"].node
 
+    def token_store(self) -> auth.TokenStore:
+        # Any registered entrypoint's token store will do: one auth database per node.
+        provider = next(p for p in self._providers if isinstance(p, ApiEntrypoint))
+        return provider.tokens.store
+
     def health(self) -> dict:
         services = sorted({p.container.service_name for p in self._providers})
         return {"status": "ok", "node": self.node, "services": services}
@@ -204,6 +209,15 @@ class NodeWsgiApp:
         self._spec: dict | None = None
         self._spec_version = -1
 
+    def _denials(self, request: Request) -> Response:
+        """Refused attempts at this node, newest first (admins)."""
+        store = self.server.token_store()
+        try:
+            auth.authorize(store, request.headers.get("Authorization"), node=self.server.node, roles=(auth.ADMIN,))
+        except auth.AuthError as exc:
+            return error_response(exc)
+        return json_response(store.denials())
+
     def _openapi(self) -> Response:
         if self._spec is None or self._spec_version != self.server._routes_version:
             self._spec = openapi.build(self.server.node, self.server.providers)
@@ -222,6 +236,8 @@ class NodeWsgiApp:
             return self._openapi()(environ, start_response)
         if path == openapi.HEALTH_PATH:
             return json_response(self.server.health())(environ, start_response)
+        if path == openapi.DENIALS_PATH:
+            return self._denials(Request(environ))(environ, start_response)
         request = Request(environ, shallow=True)
         adapter = self.url_map().bind_to_environ(environ)
         try:
@@ -312,6 +328,10 @@ class ApiEntrypoint(HttpRequestHandler):
                 except auth.Unauthenticated:
                     if self.html:  # a person in a browser: send them to the sign-in page
                         return Response(status=303, headers={"Location": LOGIN_PATH})
+                    raise
+                except auth.Forbidden as exc:
+                    self.tokens.store.log_denial(principal=exc.principal, token_node=exc.token_node,
+                                                 method=request.method, path=request.path, reason=str(exc))
                     raise
             if self.query_schema is not None:
                 request.query = load_query(request, self.query_schema())

@@ -14,6 +14,7 @@ from rehsos import reference
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 HEALTH_PATH = "/api/v1/health"
+DENIALS_PATH = "/api/v1/audit/denials"
 _RULE_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 _ERROR_SCHEMA = {
@@ -79,6 +80,15 @@ def build(node: str, providers) -> dict:
                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             op["responses"] = responses
             paths.setdefault(path, {})[method.lower()] = op
+    paths[DENIALS_PATH] = {"get": {
+        "summary": "Refused access attempts at this node, newest first", "tags": ["audit"],
+        "operationId": "node.access_denials", "security": [{"bearer": []}], "x-roles": ["admin"],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {
+            "type": "array", "items": {"type": "object"}}}}},
+            **{code: {"description": _ERRORS[code], "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Error"}}}} for code in ("401", "403")}}}}
+    paths[HEALTH_PATH] = {"get": {"summary": "Liveness of the node's services", "tags": ["health"],
+                                  "operationId": "node.health", "responses": {"200": {"description": "OK"}}}}
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -70,5 +70,5 @@ def test_the_summary_is_for_hub_analysts_and_admins_only(province):
     url = province.url("hub", "/api/v1/summary")
     assert requests.get(url, timeout=5).status_code == 401
     node_token = {"Authorization": f"Bearer {province.tokens['6371'][auth.ADMIN]}"}
-    assert requests.get(url, headers=node_token, timeout=5).status_code == 401  # unknown at the hub
+    assert requests.get(url, headers=node_token, timeout=5).status_code == 403  # a node token, not the hub's
     assert requests.get(url, headers=province.headers("hub", auth.ADMIN), timeout=5).status_code == 200

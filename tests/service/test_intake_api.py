@@ -120,9 +120,25 @@ def test_roles_without_case_work_and_tokens_of_another_node_are_403(node):
     trainer = requests.post(url, json=VALID, headers=node.headers(NODE, auth.TRAINER), timeout=5)
     assert trainer.status_code == 403
     other_node = requests.post(url, json=VALID, headers=node.headers("6303", auth.OPERATOR), timeout=5)
-    # The 6303 token is not in 6371's store at all: it is unknown here.
-    assert other_node.status_code == 401
+    assert other_node.status_code == 403
+    assert "6303" in other_node.json()["error"]["message"]
     assert _written(node) == {"person": 0, "case": 0, "outbox": 0}
+
+
+def test_an_operator_of_another_node_cannot_read_a_record_and_the_attempt_is_audit_logged(node):
+    case = node.register("6303", case_body(regency="6303", kecamatan="Martapura", nik=None)).json()
+    url = node.url("6303", f"/api/v1/cases/{case['id']}")
+    refused = requests.get(url, headers=node.headers(NODE, auth.OPERATOR), timeout=5)
+    assert refused.status_code == 403
+    changed = requests.post(url + "/stage", json={"stage": "asesmen"}, headers=node.headers(NODE, auth.OPERATOR),
+                            timeout=5)
+    assert changed.status_code == 403
+    denials = requests.get(node.url("6303", "/api/v1/audit/denials"), headers=node.headers("6303", auth.ADMIN),
+                           timeout=5).json()
+    assert [(d["token_node"], d["method"], d["path"]) for d in denials] == [
+        (NODE, "POST", f"/api/v1/cases/{case['id']}/stage"), (NODE, "GET", f"/api/v1/cases/{case['id']}")]
+    assert requests.get(node.url("6303", "/api/v1/audit/denials"), headers=node.headers("6303", auth.OPERATOR),
+                        timeout=5).status_code == 403
 
 
 def test_a_token_scoped_to_another_node_is_refused_even_if_present_in_the_store(node):
