@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,10 +21,10 @@ import requests
 import yaml
 
 from rehsos import auth, config, reference, topology
+from rehsos import demo as demo_data
 from rehsos.db import create_engine
 
 DEMO_TOKEN_ROLES = {"hub": auth.HUB_ROLES, "node": auth.NODE_ROLES}
-DEMO_CASES_PER_NODE = 24
 
 
 class Paths:
@@ -195,60 +193,6 @@ def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
     return tokens
 
 
-# -- demo cases ---------------------------------------------------------------------------------------
-KECAMATAN = {
-    "6301": ["Pelaihari", "Takisung", "Jorong"], "6302": ["Pulau Laut Utara", "Kelumpang Hulu", "Hampang"],
-    "6303": ["Martapura", "Gambut", "Astambul", "Karang Intan"], "6304": ["Marabahan", "Alalak", "Tamban"],
-    "6305": ["Tapin Utara", "Binuang", "Tapin Selatan"], "6306": ["Kandangan", "Daha Selatan", "Angkinang"],
-    "6307": ["Barabai", "Haruyan", "Batang Alai Selatan"], "6308": ["Amuntai Tengah", "Babirik", "Sungai Pandan"],
-    "6309": ["Tanjung", "Murung Pudak", "Kelua"], "6310": ["Batulicin", "Simpang Empat", "Kusan Hilir"],
-    "6311": ["Paringin", "Juai", "Awayan"],
-    "6371": ["Banjarmasin Barat", "Banjarmasin Timur", "Banjarmasin Selatan", "Banjarmasin Utara", "Banjarmasin Tengah"],
-    "6372": ["Landasan Ulin", "Cempaka", "Banjarbaru Selatan", "Liang Anggang"],
-}
-GIVEN = {"male": ["Muhammad Rizky", "Ahmad Fauzi", "Rahmat Hidayat", "Abdul Gani", "Syahrani", "Noor Ifansyah",
-                  "Mahyuni", "Gusti Irwan", "Arbainah Usman", "Fahrurrazi"],
-         "female": ["Siti Aisyah", "Nur Halimah", "Fitriani", "Mariani", "Rusmiati", "Hj. Masitah", "Norlaila",
-                    "Raudah", "Salasiah", "Intan Permata"]}
-DEMO_CATEGORIES = (["gelandangan"] * 5 + ["pengemis"] * 4 + ["pemulung"] * 2 + ["penyandang_disabilitas"] * 5
-                   + ["anak_jalanan"] * 2 + ["lansia_telantar"] * 3 + ["anak_telantar", "bwblp", "korban_napza",
-                                                                        "fakir_miskin", "tuna_susila"])
-
-
-def demo_cases(node: str, count: int, seed: int) -> list[dict]:
-    """Made-up people, marked "(DEMO)" in the name, with plausible NIKs for half of them."""
-    rng = random.Random(seed)
-    regencies = reference.regions_served_by(node)
-    cases = []
-    for i in range(count):
-        sex = rng.choice(("male", "female"))
-        regency = rng.choice(regencies)
-        birth = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 60))
-        nik = None
-        if i % 2 == 0:
-            day = birth.day + (40 if sex == "female" else 0)
-            nik = f"{regency}{rng.randint(1, 9):02d}{day:02d}{birth.month:02d}{birth.year % 100:02d}{rng.randint(1, 9999):04d}"
-        cases.append({"category": rng.choice(DEMO_CATEGORIES), "name": f"(DEMO) {rng.choice(GIVEN[sex])}",
-                      "nik": nik, "sex": sex, "birth_date": birth.isoformat(), "regency": regency,
-                      "kecamatan": rng.choice(KECAMATAN[regency])})
-    return cases
-
-
-def seed_demo(base_url: str, token: str, node: str, marker: Path) -> int:
-    if marker.exists():
-        return 0
-    created = 0
-    for body in demo_cases(node, DEMO_CASES_PER_NODE, seed=int(node)):
-        resp = requests.post(f"{base_url}/api/v1/cases", json=body, timeout=10,
-                             headers={"Authorization": f"Bearer {token}", "X-Purpose": "data demo"})
-        if resp.status_code == 201:
-            created += 1
-        elif resp.status_code != 409:
-            raise RuntimeError(f"demo case refused by {node}: {resp.status_code} {resp.text[:200]}")
-    marker.write_text(str(created))
-    return created
-
-
 # -- processes ------------------------------------------------------------------------------------------
 def start_process(name: str, config_file: Path, paths: Paths) -> subprocess.Popen:
     log = open(paths.log / f"{name}.log", "ab")
@@ -337,8 +281,8 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
         seeded = 0
         if demo:
             for node in node_list:
-                seeded += seed_demo(settings[node].base_url, doc["nodes"][node]["tokens"][auth.OPERATOR], node,
-                                    paths.data / node / "demo-seeded")
+                seeded += demo_data.seed(settings[node].base_url, doc["nodes"][node]["tokens"], node,
+                                         paths.data / node / "demo-seeded")
         paths.topology.write_text(json.dumps(doc, indent=2))
         paths.topology.chmod(0o600)
         _print_urls(doc, paths, seeded)

@@ -1,6 +1,7 @@
 """`rehsos up` as a developer runs it: real processes, real broker, then Ctrl-C."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,8 +42,9 @@ def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run
     assert set(doc["nodes"]) == set(NODES)
     assert doc["nodes"]["6371"]["base_url"] == f"http://127.0.0.1:{port_base + 71}"
     assert set(doc["nodes"]["6371"]["tokens"]) == {"operator", "supervisor", "facility_manager", "trainer", "admin"}
-    assert "demo cases registered" in result.stdout
-    assert "hub counts 48 cases" in result.stdout  # 24 demo cases per node, all arrived
+    seeded = int(re.search(r"(\d+) demo cases registered", result.stdout).group(1))
+    assert seeded >= 150  # about a hundred per node, a few generated NIKs may repeat
+    assert f"hub counts {seeded} cases" in result.stdout  # every demo case arrived at the hub
     assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
 
 

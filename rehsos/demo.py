@@ -1,0 +1,127 @@
+"""Demo data for the development run: made-up people, every name marked "(DEMO)".
+
+Cases go through the real HTTP API of each node, so they travel to the hub like real ones, and
+some are walked along the rehabilitation stages so every screen has something to show.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import requests
+
+from rehsos import reference
+
+CASES_PER_NODE = 100
+
+KECAMATAN = {
+    "6301": ["Pelaihari", "Takisung", "Jorong"], "6302": ["Pulau Laut Utara", "Kelumpang Hulu", "Hampang"],
+    "6303": ["Martapura", "Gambut", "Astambul", "Karang Intan"], "6304": ["Marabahan", "Alalak", "Tamban"],
+    "6305": ["Tapin Utara", "Binuang", "Tapin Selatan"], "6306": ["Kandangan", "Daha Selatan", "Angkinang"],
+    "6307": ["Barabai", "Haruyan", "Batang Alai Selatan"], "6308": ["Amuntai Tengah", "Babirik", "Sungai Pandan"],
+    "6309": ["Tanjung", "Murung Pudak", "Kelua"], "6310": ["Batulicin", "Simpang Empat", "Kusan Hilir"],
+    "6311": ["Paringin", "Juai", "Awayan"],
+    "6371": ["Banjarmasin Barat", "Banjarmasin Timur", "Banjarmasin Selatan", "Banjarmasin Utara", "Banjarmasin Tengah"],
+    "6372": ["Landasan Ulin", "Cempaka", "Banjarbaru Selatan", "Liang Anggang"],
+}
+GIVEN = {"male": ["Muhammad Rizky", "Ahmad Fauzi", "Rahmat Hidayat", "Abdul Gani", "Syahrani", "Noor Ifansyah",
+                  "Mahyuni", "Gusti Irwan", "Fahrurrazi", "M. Arsyad", "Akhmad Riduan", "Hairil Anwar"],
+         "female": ["Siti Aisyah", "Nur Halimah", "Fitriani", "Mariani", "Rusmiati", "Hj. Masitah", "Norlaila",
+                    "Raudah", "Salasiah", "Intan Permata", "Rabiatul Adawiyah", "Nurul Hidayah"]}
+CATEGORIES = (["gelandangan"] * 6 + ["pengemis"] * 5 + ["pemulung"] * 3 + ["penyandang_disabilitas"] * 6
+              + ["anak_jalanan"] * 2 + ["lansia_telantar"] * 4 + ["anak_telantar", "bwblp", "korban_napza",
+                                                                   "fakir_miskin", "tuna_susila"])
+WORKERS = ["Pekerja Sosial Rina (DEMO)", "Pekerja Sosial Budi (DEMO)", "Pendamping Yusuf (DEMO)"]
+DISABILITIES = ["fisik", "netra", "rungu", "intelektual", "mental"]
+
+
+def people(node: str, count: int, seed: int) -> list[dict]:
+    """Made-up persons with their first case; half have a plausible NIK, some only an estimated age."""
+    rng = random.Random(seed)
+    regencies = reference.regions_served_by(node)
+    result = []
+    for i in range(count):
+        sex = rng.choice(("male", "female"))
+        regency = rng.choice(regencies)
+        category = rng.choice(CATEGORIES)
+        birth = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 365 * 55))  # adults
+        if category.startswith("anak"):
+            birth = date.today() - timedelta(days=rng.randrange(365 * 6, 365 * 17))
+        body = {"category": category, "name": f"(DEMO) {rng.choice(GIVEN[sex])}", "sex": sex,
+                "regency": regency, "kecamatan": rng.choice(KECAMATAN[regency]), "worker": rng.choice(WORKERS)}
+        if i % 5 == 4:  # found without papers: the age is an estimate
+            body["estimated_age"] = date.today().year - birth.year
+        else:
+            body["birth_date"] = birth.isoformat()
+        if i % 2 == 0 and "birth_date" in body:
+            day = birth.day + (40 if sex == "female" else 0)
+            body["nik"] = (f"{regency}{rng.randint(1, 9):02d}{day:02d}{birth.month:02d}{birth.year % 100:02d}"
+                           f"{rng.randint(1, 9999):04d}")
+        if category in ("penyandang_disabilitas", "anak_disabilitas"):
+            body["disabilities"] = [rng.choice(DISABILITIES)]
+        if category.startswith("anak") or set(body.get("disabilities", [])) & {"intelektual", "mental"}:
+            body.update(guardian_name=f"(DEMO) Wali {rng.choice(GIVEN['female'])}", guardian_relationship="ibu")
+        result.append(body)
+    return result
+
+
+class _Client:
+    def __init__(self, base_url: str, token: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {token}", "X-Purpose": "data demo"})
+
+    def post(self, path: str, body: dict, ok=(200, 201)) -> dict:
+        resp = self.session.post(self.base_url + path, json=body, timeout=15)
+        if resp.status_code not in ok:
+            raise RuntimeError(f"demo: POST {path} -> {resp.status_code} {resp.text[:300]}")
+        return resp.json()
+
+
+def _walk(operator: _Client, supervisor: _Client, case: dict, person: dict, steps: int, rng: random.Random) -> None:
+    """Move a case along the stages: assessment, plan, services, and for some a closure."""
+    cid = case["id"]
+    given_by = "guardian" if person.get("guardian_name") else "person"
+    operator.post(f"/api/v1/persons/{case['person']['id']}/consents",
+                  {"purpose": "assessment", "legal_basis": "consent", "given_by": given_by})
+    if steps < 1:
+        return
+    operator.post(f"/api/v1/cases/{cid}/stage", {"stage": "asesmen"})
+    needs = rng.sample(list(reference.ATENSI_COMPONENTS), 2)
+    operator.post(f"/api/v1/cases/{cid}/assessments", {
+        "needs": {n: "Kebutuhan dicatat saat asesmen (DEMO)." for n in needs},
+        "risk_level": rng.choice(("low", "medium", "high")), "recommendation": "Rehabilitasi sosial (DEMO)."})
+    if steps < 2:
+        return
+    operator.post(f"/api/v1/cases/{cid}/stage", {"stage": "rencana_intervensi"})
+    operator.post(f"/api/v1/cases/{cid}/plans", {"components": needs, "responsible_worker": case["worker"]})
+    operator.post(f"/api/v1/cases/{cid}/stage", {"stage": "intervensi"})
+    operator.post(f"/api/v1/cases/{cid}/services", {
+        "component": needs[0], "delivered_on": (date.today() - timedelta(days=rng.randrange(1, 60))).isoformat(),
+        "description": "Layanan diberikan (DEMO).", "worker": case["worker"]})
+    if steps < 3:
+        return
+    operator.post(f"/api/v1/cases/{cid}/stage", {"stage": "resosialisasi"})
+    operator.post(f"/api/v1/cases/{cid}/closure", {"reason": "Kembali ke keluarga (DEMO).",
+                                                   "outcome": rng.choice(("positive", "positive", "neutral"))})
+    supervisor.post(f"/api/v1/cases/{cid}/closure/decision", {"approve": True})
+
+
+def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASES_PER_NODE) -> int:
+    """Register ``count`` demo cases at a node once (a marker file remembers); returns how many."""
+    if marker.exists():
+        return 0
+    operator, supervisor = _Client(base_url, tokens["operator"]), _Client(base_url, tokens["supervisor"])
+    rng = random.Random(f"walk-{node}")
+    created = 0
+    for body in people(node, count, seed=int(node)):
+        resp = operator.session.post(base_url + "/api/v1/cases", json=body, timeout=15)
+        if resp.status_code == 409:
+            continue  # a generated NIK repeated: skip, as an operator would
+        if resp.status_code != 201:
+            raise RuntimeError(f"demo case refused by {node}: {resp.status_code} {resp.text[:300]}")
+        created += 1
+        _walk(operator, supervisor, resp.json(), body, rng.choice((0, 1, 1, 2, 2, 3)), rng)
+    marker.write_text(str(created))
+    return created
