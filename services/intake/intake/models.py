@@ -192,3 +192,15 @@ class AuditEntry(Base):
     record_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     purpose: Mapped[str] = mapped_column(sa.String(255))
     outcome: Mapped[str] = mapped_column(sa.String(16))
+
+
+class DuplicateReview(Base):
+    """An operator's decision on a pair of likely duplicates: dismissed, or merged."""
+    __tablename__ = "duplicate_review"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    other_id: Mapped[str] = mapped_column(sa.ForeignKey("person.id"), index=True)
+    decision: Mapped[str] = mapped_column(sa.String(16))
+    decided_by: Mapped[str] = mapped_column(sa.String(255))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -125,6 +125,21 @@ class NikSchema(_Stripped):
             raise ValidationError(problem)
 
 
+class DuplicateDecisionSchema(f.Schema):
+    decision = f.Str(required=True, validate=_one_of(("dismiss", "merge"), "Keputusan"),
+                     metadata={"description": "dismiss: not the same person; merge: the other joins this one"})
+
+
+class DuplicateCandidateSchema(f.Schema):
+    person_id = f.Str()
+    registration_no = f.Str()
+    name = f.Str()
+    birth_year = f.Int(allow_none=True)
+    kecamatan = f.Str()
+    score = f.Float()
+    reasons = f.List(f.Str())
+
+
 class ConsentSchema(f.Schema):
     purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
     legal_basis = f.Str(required=True, validate=_one_of(LEGAL_BASES, "Dasar hukum"))

@@ -79,6 +79,23 @@ class IntakeService:
                                        access=self._access(request, "melengkapi identitas"))
             return s.PersonSchema().dump(domain.person_view(person))
 
+    @api("GET", "/api/v1/persons/<string(length=36):person_id>/duplicates", roles=CASE_WORKERS,
+         response=s.DuplicateCandidateSchema, many=True, tags=("persons",))
+    def likely_duplicates(self, request, person_id):
+        """Persons who may be the same as this one, for the operator to confirm or dismiss."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            candidates = domain.likely_duplicates(uow, person_id, access=self._access(request, "cek duplikat"))
+            return s.DuplicateCandidateSchema(many=True).dump(candidates)
+
+    @api("POST", "/api/v1/persons/<string(length=36):person_id>/duplicates/<string(length=36):other_id>",
+         roles=CASE_WORKERS, body=s.DuplicateDecisionSchema, response=s.PersonSchema, tags=("persons",))
+    def review_duplicate(self, request, person_id, other_id):
+        """Dismiss a likely duplicate, or merge the other person into this one (history kept)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            person = domain.review_duplicate(uow, person_id, other_id, request.data["decision"],
+                                             office=self._office(), access=self._access(request, "duplikat"))
+            return s.PersonSchema().dump(domain.person_view(person))
+
     @api("POST", "/api/v1/persons/<string(length=36):person_id>/cases", roles=CASE_WORKERS, body=s.CaseOpenSchema,
          response=s.CaseSchema, status=201, tags=("cases",))
     def open_case(self, request, person_id):
