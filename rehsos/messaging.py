@@ -23,6 +23,7 @@ from kombu import Queue
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 
+from rehsos.config import HUB
 from rehsos.contracts import Event, InvalidEvent, parse_event
 from rehsos.outbox import MessagingTables, utcnow
 
@@ -121,13 +122,17 @@ Handler = Callable[[object, Event], None]
 
 
 def receive(db, delivery: Delivery, handlers: dict[str, Handler],
-            sender_node: Callable[[str | None], str | None]) -> str:
+            sender_node: Callable[[str | None], str | None], *, from_hub: bool = False) -> str:
     """Validate, authenticate, deduplicate and apply one uplink event.
 
     ``db`` is the service's database dependency (``unit_of_work()``, ``engine``, ``tables``);
     ``sender_node`` maps the broker-validated ``user_id`` to a node (``Names.sender_node``).
     The sender is who the broker says (``user_id``), never what the payload says. Returns
     ``applied``, ``duplicate`` or ``ignored``; raises :class:`Quarantined` after recording it.
+
+    ``from_hub`` (a node's downlink): events of other nodes still carry the ``user_id`` their
+    shovel stamped; an event without a node ``user_id`` was published on the hub broker itself,
+    which no node can write to except through its own stamped uplink, so it must say ``node: hub``.
     """
     def refuse(reason, details=None, event_id=None):
         quarantine(db.engine, db.tables, delivery, reason, details, event_id)
@@ -138,6 +143,8 @@ def receive(db, delivery: Delivery, handlers: dict[str, Handler],
     except InvalidEvent as exc:
         refuse(f"invalid event: {exc.reason}", exc.details)
     sender = sender_node(delivery.user_id)
+    if sender is None and from_hub:
+        sender = HUB
     if sender is None:
         refuse("no node identity: the message has no node-<code> user_id", event_id=str(event.event_id))
     if sender != event.node:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from rehsos.config import Settings
 from rehsos.db import UnitOfWork, create_engine
-from rehsos.outbox import MessagingTables, Outbox, OutboxRelay
+from rehsos.outbox import EVENTS_EXCHANGE, MessagingTables, Outbox, OutboxRelay
 
 
 class Config(DependencyProvider):
@@ -42,17 +42,19 @@ class ServiceDatabase:
 
 
 class Database(DependencyProvider):
-    def __init__(self, service: str, tables: MessagingTables, relay: bool = True):
+    def __init__(self, service: str, tables: MessagingTables, relay: bool = True, exchange: str = EVENTS_EXCHANGE):
         self.service = service
         self.tables = tables
         self.run_relay = relay
+        self.exchange = exchange  # where the relay publishes: the node's events, or the hub's downlink
 
     def setup(self):
         settings: Settings = self.container.config["REHSOS"]
         self.engine = create_engine(settings.database_uri_for(self.service))
         relay = None
         if self.run_relay:
-            relay = OutboxRelay(self.engine, self.tables, self.service, settings.broker_uri, **settings.relay)
+            relay = OutboxRelay(self.engine, self.tables, self.service, settings.broker_uri, exchange=self.exchange,
+                                **settings.relay)
         self.database = ServiceDatabase(
             engine=self.engine, tables=self.tables, outbox=Outbox(self.tables, self.service),
             session_factory=sessionmaker(self.engine, expire_on_commit=False), relay=relay)

@@ -30,6 +30,12 @@ DOWNLINK_EXCHANGE = "rehsos.downlink"
 NODE_UNROUTED_EXCHANGE = "rehsos.unrouted"
 UPLINK_QUEUE = "uplink"
 NODE_UNROUTED_QUEUE = "unrouted"
+NODE_QUARANTINE_EXCHANGE = "rehsos.quarantine"
+NODE_QUARANTINE_QUEUE = "quarantine"
+INTAKE_DOWNLINK_QUEUE = "intake.downlink"
+# What intake takes from the downlink: the hub's findings and the answers to its referrals.
+INTAKE_DOWNLINK_EVENTS = ("person.duplicate_detected", "referral.accepted", "referral.rejected",
+                          "referral.waitlisted", "admission.recorded", "discharge.recorded")
 
 HUB_EVENTS_EXCHANGE = "hub.events"
 HUB_DOWNLINK_EXCHANGE = "hub.downlink"
@@ -89,8 +95,7 @@ def _binding(vhost, source, destination, routing_key, destination_type="queue"):
 
 
 def reporting_queue_arguments() -> dict:
-    return {"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": HUB_QUARANTINE_EXCHANGE,
-            "x-dead-letter-strategy": "at-most-once"}
+    return consumer_queue_arguments(HUB_QUARANTINE_EXCHANGE)
 
 
 def hub_declarations(names: Names, nodes: list[str]) -> dict:
@@ -122,6 +127,11 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
     return decl
 
 
+def consumer_queue_arguments(quarantine_exchange: str) -> dict:
+    return {"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": quarantine_exchange,
+            "x-dead-letter-strategy": "at-most-once"}
+
+
 def node_declarations(names: Names, node: str) -> dict:
     v = names.node_vhost(node)
     return {
@@ -130,12 +140,16 @@ def node_declarations(names: Names, node: str) -> dict:
             # Downlink messages no service has bound yet wait in `unrouted` instead of vanishing.
             _exchange(v, DOWNLINK_EXCHANGE, arguments={"alternate-exchange": NODE_UNROUTED_EXCHANGE}),
             _exchange(v, NODE_UNROUTED_EXCHANGE, "fanout"),
+            _exchange(v, NODE_QUARANTINE_EXCHANGE, "fanout"),
         ],
-        "queues": [_queue(v, UPLINK_QUEUE), _queue(v, NODE_UNROUTED_QUEUE)],
+        "queues": [_queue(v, UPLINK_QUEUE), _queue(v, NODE_UNROUTED_QUEUE), _queue(v, NODE_QUARANTINE_QUEUE),
+                   _queue(v, INTAKE_DOWNLINK_QUEUE, consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE))],
         "bindings": [
             _binding(v, EVENTS_EXCHANGE, UPLINK_QUEUE, "#"),
             _binding(v, NODE_UNROUTED_EXCHANGE, NODE_UNROUTED_QUEUE, ""),
-        ],
+            _binding(v, NODE_QUARANTINE_EXCHANGE, NODE_QUARANTINE_QUEUE, ""),
+        ] + [_binding(v, DOWNLINK_EXCHANGE, INTAKE_DOWNLINK_QUEUE, f"#.{event}.to.#")
+             for event in INTAKE_DOWNLINK_EVENTS],
     }
 
 
@@ -171,6 +185,11 @@ def reporting_queue() -> Queue:
     exchange = Exchange(HUB_EVENTS_EXCHANGE, type="topic", durable=True, no_declare=True)
     return Queue(REPORTING_QUEUE, exchange=exchange, routing_key="#", durable=True, no_declare=True,
                  queue_arguments={**QUORUM, **reporting_queue_arguments()})
+
+
+def intake_downlink_queue() -> Queue:
+    return Queue(INTAKE_DOWNLINK_QUEUE, durable=True, no_declare=True,
+                 queue_arguments={**QUORUM, **consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE)})
 
 
 # -- bootstrap through the management API ---------------------------------------------------------

@@ -100,7 +100,15 @@ class ConsentWithdrawnV1(f.Schema):
     purpose = f.Str(required=True, validate=validate.OneOf(("registration", "assessment", "referral", "data_sharing")))
 
 
+class PersonDuplicateDetectedV1(f.Schema):
+    """``person.duplicate_detected`` (hub → nodes): one NIK-keyed person is registered at several nodes."""
+    person_key = f.Str(**_PERSON_KEY)
+    nodes = f.List(f.Str(validate=validate.OneOf(reference.NODES)), required=True,
+                   validate=validate.Length(min=2))
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
+    ("person.duplicate_detected", 1): PersonDuplicateDetectedV1,
     ("case.registered", 1): CaseRegisteredV1,
     ("person.registered", 1): PersonRegisteredV1,
     ("person.identified", 1): PersonIdentifiedV1,

@@ -2,6 +2,7 @@
 import json
 
 import kombu
+import requests
 import pytest
 
 from tests.support import case_body, wait_until
@@ -114,3 +115,25 @@ def test_running_the_bootstrap_again_changes_nothing(province, broker):
     assert report.changes == []
     after = {v: broker.request("GET", "definitions", v) for v in before}
     assert after == before
+
+
+def test_one_nik_registered_in_two_regencies_is_reported_to_both_nodes_without_the_nik_leaving(province):
+    from rehsos import auth
+
+    nik = "6371051203850001"
+    a = province.register("6371", case_body(nik=nik)).json()
+    b = province.register("6303", case_body(nik=nik, regency="6303", kecamatan="Gambut", name="M. Rizki")).json()
+    province.register("6303", case_body(nik="6303014507900002", regency="6303", kecamatan="Gambut",
+                                        sex="female", name="Orang Lain"))
+
+    def matches(node):
+        resp = requests.get(province.url(node, "/api/v1/duplicates/cross-node"),
+                            headers=province.headers(node, auth.OPERATOR), timeout=5)
+        return resp.json()
+
+    wait_until(lambda: matches("6371") and matches("6303"), timeout=20, message="both nodes told")
+    [at_6371] = matches("6371")
+    [at_6303] = matches("6303")
+    assert (at_6371["person_id"], at_6371["other_nodes"]) == (a["person"]["id"], ["6303"])
+    assert (at_6303["person_id"], at_6303["other_nodes"]) == (b["person"]["id"], ["6371"])
+    assert province.summary()["unique_persons"] == 2

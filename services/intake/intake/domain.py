@@ -15,11 +15,13 @@ from difflib import SequenceMatcher
 
 import sqlalchemy as sa
 
-from intake.models import (Assessment, AuditEntry, Case, CaseHistory, Consent, DuplicateReview, InterventionPlan,
-                           Person, PersonCategory, PersonDisability, Referral, ServiceDelivery)
+from intake.models import (Assessment, AuditEntry, Case, CaseHistory, Consent, CrossNodeMatch, DuplicateReview,
+                           InterventionPlan, Person, PersonCategory, PersonDisability, Referral, ServiceDelivery)
 from rehsos import reference
 from rehsos.auth import Principal
+from rehsos.config import HUB
 from rehsos.contracts import make_event
+from rehsos.messaging import Quarantined
 from rehsos.privacy import age_band, age_on, person_key
 
 SERVICE = "intake"
@@ -274,6 +276,28 @@ def review_duplicate(uow, person_id: str, other_id: str, decision: str, *, offic
         uow.emit(make_event("person.identified", {"previous_person_key": old_key, "person_key": person.person_key},
                             node=office.node, service=SERVICE))
     return person
+
+
+def apply_duplicate_detected(uow, event, node: str) -> None:
+    """The hub says a person registered here is registered at other nodes too."""
+    if event.node != HUB:  # only the hub sees every node; another node saying so is not believed
+        raise Quarantined(f"person.duplicate_detected from node {event.node}, not from the hub")
+    others = sorted(set(event.payload["nodes"]) - {node})
+    match = uow.session.get(CrossNodeMatch, event.payload["person_key"])
+    if match is None:
+        uow.session.add(CrossNodeMatch(person_key=event.payload["person_key"], nodes=others,
+                                       detected_at=event.occurred_at))
+    else:
+        match.nodes, match.detected_at = sorted(set(match.nodes) | set(others)), event.occurred_at
+
+
+def cross_node_matches(uow, *, access: Access) -> list[dict]:
+    rows = uow.session.execute(sa.select(Person, CrossNodeMatch.nodes, CrossNodeMatch.detected_at)
+                               .join(CrossNodeMatch, CrossNodeMatch.person_key == Person.person_key)
+                               .order_by(CrossNodeMatch.detected_at.desc())).all()
+    audit(uow, access, "person.cross_node_list", "person", "*")
+    return [{"person_id": p.id, "registration_no": p.registration_no, "name": p.name, "other_nodes": nodes,
+             "detected_at": at} for p, nodes, at in rows]
 
 
 # -- consent ---------------------------------------------------------------------------------------

@@ -204,3 +204,12 @@ class DuplicateReview(Base):
     decision: Mapped[str] = mapped_column(sa.String(16))
     decided_by: Mapped[str] = mapped_column(sa.String(255))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CrossNodeMatch(Base):
+    """The hub found this person (by NIK-based key) registered at other nodes too."""
+    __tablename__ = "cross_node_match"
+
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    nodes: Mapped[list] = mapped_column(sa.JSON)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -140,6 +140,14 @@ class DuplicateCandidateSchema(f.Schema):
     reasons = f.List(f.Str())
 
 
+class CrossNodeMatchSchema(f.Schema):
+    person_id = f.Str()
+    registration_no = f.Str()
+    name = f.Str()
+    other_nodes = f.List(f.Str(), metadata={"description": "nodes where the same NIK is registered"})
+    detected_at = f.AwareDateTime()
+
+
 class ConsentSchema(f.Schema):
     purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
     legal_basis = f.Str(required=True, validate=_one_of(LEGAL_BASES, "Dasar hukum"))

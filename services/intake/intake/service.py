@@ -5,8 +5,9 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
 
-from rehsos import auth
+from rehsos import auth, topology
 from rehsos.http import Conflict, NotFound, Unprocessable, api
+from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
 
 from intake import domain
@@ -105,6 +106,21 @@ class IntakeService:
             person = domain.get_person(uow, person_id, access=access, action="person.open_case")
             case = domain.open_case(uow, person, request.data, office=self._office(), access=access)
             return 201, self._case(case)
+
+    @api("GET", "/api/v1/duplicates/cross-node", roles=CASE_WORKERS, response=s.CrossNodeMatchSchema, many=True,
+         tags=("persons",))
+    def cross_node_duplicates(self, request):
+        """Persons of this node that the hub found registered at other nodes too."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            rows = domain.cross_node_matches(uow, access=self._access(request, "cek duplikat antarwilayah"))
+            return s.CrossNodeMatchSchema(many=True).dump(rows)
+
+    @event_consumer(topology.intake_downlink_queue())
+    def on_downlink_event(self, delivery):
+        """Events from the hub and other nodes addressed to this node."""
+        handlers = {"person.duplicate_detected": lambda uow, event: domain.apply_duplicate_detected(
+            uow, event, self.config.node)}
+        return receive(self.db, delivery, handlers, self.config.names.sender_node, from_hub=True)
 
     # -- consent --------------------------------------------------------------------------------
     @api("GET", "/api/v1/persons/<string(length=36):person_id>/consents", roles=CASE_WORKERS,

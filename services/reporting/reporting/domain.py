@@ -6,10 +6,34 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from rehsos import reference
-from rehsos.contracts import Event, payload_schema
+from rehsos.config import HUB
+from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.messaging import Quarantined
 from rehsos.outbox import MessagingTables
-from reporting.models import RegisteredCase
+from reporting.models import PersonPresence, RegisteredCase
+
+SERVICE = "reporting"
+
+
+def note_person(uow, event: Event, person_key: str) -> None:
+    """Record that ``event.node`` knows this person; when another node knows them too, tell
+    every node concerned (downlink, addressed to each)."""
+    session = uow.session
+    if session.get(PersonPresence, (person_key, event.node)) is not None:
+        return
+    session.add(PersonPresence(person_key=person_key, node=event.node, first_seen=event.occurred_at))
+    session.flush()
+    nodes = sorted(session.scalars(sa.select(PersonPresence.node).where(PersonPresence.person_key == person_key)))
+    if len(nodes) < 2:
+        return
+    for node in nodes:
+        uow.emit(make_event("person.duplicate_detected", {"person_key": person_key, "nodes": nodes},
+                            node=HUB, service=SERVICE), target=node)
+
+
+def apply_person_registered(uow, event: Event) -> None:
+    if event.payload["person_key_kind"] == "nik":  # a local key never matches at another node
+        note_person(uow, event, event.payload["person_key"])
 
 
 def apply_case_registered(uow, event: Event) -> None:
@@ -22,20 +46,25 @@ def apply_case_registered(uow, event: Event) -> None:
         case_id=str(payload["case_id"]), node=event.node, region=region, category=payload["category"],
         sex=payload["sex"], age_band=payload["age_band"], person_key=payload["person_key"],
         registered_at=event.occurred_at, event_id=str(event.event_id)))
+    if payload.get("person_key_kind") == "nik":  # case.registered v1 names the kind; case.opened follows person.registered
+        note_person(uow, event, payload["person_key"])
 
 
 def apply_person_identified(uow, event: Event) -> None:
-    """A NIK was attached at a node: its cases now count under the NIK-based person key."""
+    """A NIK was attached (or two records merged) at a node: its cases count under the new key."""
     payload = event.payload
     uow.session.execute(sa.update(RegisteredCase)
                         .where(RegisteredCase.node == event.node,
                                RegisteredCase.person_key == payload["previous_person_key"])
                         .values(person_key=payload["person_key"]))
+    uow.session.execute(sa.delete(PersonPresence).where(PersonPresence.node == event.node,
+                                                        PersonPresence.person_key == payload["previous_person_key"]))
+    note_person(uow, event, payload["person_key"])
 
 
 # case.opened carries what case.registered did (plus the stage); the hub reads both.
 HANDLERS = {"case.registered": apply_case_registered, "case.opened": apply_case_registered,
-            "person.identified": apply_person_identified}
+            "person.registered": apply_person_registered, "person.identified": apply_person_identified}
 
 
 def summary(session, tables: MessagingTables) -> dict:

@@ -30,3 +30,13 @@ class RegisteredCase(Base):
     person_key: Mapped[str] = mapped_column(sa.String(64), index=True)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+
+
+class PersonPresence(Base):
+    """Which nodes have registered a person (by NIK-based key): how the hub spots one person
+    registered in two regencies without seeing the NIK."""
+    __tablename__ = "person_presence"
+
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime)

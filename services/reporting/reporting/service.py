@@ -23,7 +23,8 @@ class ReportingService:
     name = "reporting"
 
     config = Config()
-    db = Database("reporting", messaging)
+    # The hub's own events (findings for the nodes) go straight down, addressed per node.
+    db = Database("reporting", messaging, exchange=topology.HUB_DOWNLINK_EXCHANGE)
     authorize = Tokens()
 
     @event_consumer(topology.reporting_queue())
