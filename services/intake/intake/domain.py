@@ -528,7 +528,9 @@ def request_referral(uow, case_id: str, data: dict, *, office: Office, access: A
 
 
 # -- search and audit ------------------------------------------------------------------------------
-_SORTS = {"registered_at": Case.registered_at, "name": Person.name_key, "stage": Case.stage}
+# Stages sort in the order of rehabilitation, not alphabetically.
+_STAGE_ORDER = sa.case({code: i for i, code in enumerate(STAGES)}, value=Case.stage)
+_SORTS = {"registered_at": Case.registered_at, "name": Person.name_key, "stage": _STAGE_ORDER}
 
 
 def search_cases(uow, query: dict, *, access: Access) -> dict:
@@ -544,7 +546,8 @@ def search_cases(uow, query: dict, *, access: Access) -> dict:
         conditions.append(Case.registered_at < datetime.combine(query["registered_to"], datetime.max.time(),
                                                                 timezone.utc))
     if query.get("q"):
-        conditions.append(Person.name_key.like(f"%{name_key(query['q'])}%"))
+        key = name_key(query["q"])  # letters only, so no LIKE wildcards get through
+        conditions.append(Person.name_key.like(f"%{key}%") if key else sa.false())
     base = sa.select(Case.id).join(Person, Case.person_id == Person.id).where(*conditions)
     total = uow.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
     sort = query.get("sort", "-registered_at")

@@ -234,7 +234,9 @@ class CaseSearchSchema(f.Schema):
     worker = _text(1, 200)
     registered_from = f.Date()
     registered_to = f.Date()
-    q = _text(2, 100, metadata={"description": "free text on the person's name"})
+    q = f.Str(validate=[validate.Length(2, 100, error="Panjang harus 2 sampai 100 karakter."),
+                        validate.Regexp(r"[A-Za-z]", error="Kata pencarian nama harus mengandung huruf.")],
+              metadata={"description": "free text on the person's name"})
     page = f.Int(load_default=1, validate=validate.Range(min=1, error="Halaman mulai dari 1."))
     per_page = f.Int(load_default=20, validate=validate.Range(1, 100, error="per_page harus 1 sampai 100."))
     sort = f.Str(load_default="-registered_at", validate=_one_of(
