@@ -28,6 +28,7 @@ definitions: install
 clean:
 	rm -rf var
 
-# Throughput and latency of registration → hub, printed as JSON.
+# Figures, printed as JSON: registration → hub throughput, and case search on 100k persons.
 bench: install
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
+	$(BIN)/python benchmarks/bench_search.py
