@@ -327,6 +327,7 @@ def record_consent(uow, person_id: str, data: dict, *, access: Access, status: s
                       status=status, given_by=data["given_by"], recorded_on=data.get("recorded_on") or today,
                       recorded_at=now(), recorded_by=access.principal.actor, note=data.get("note"))
     uow.session.add(consent)
+    uow.session.flush()  # the answer carries the new id
     if status == "withdrawn":
         uow.emit(make_event("consent.withdrawn", {"person_key": person.person_key, "purpose": data["purpose"]},
                             node=office.node, service=SERVICE))
@@ -410,6 +411,7 @@ def record_assessment(uow, case_id: str, data: dict, *, office: Office, access: 
                             recommendation=data["recommendation"], assessed_by=access.principal.actor,
                             assessed_at=now())
     uow.session.add(assessment)
+    uow.session.flush()
     _history(uow.session, case, access, "assessment", risk_level=data["risk_level"], needs=sorted(data["needs"]))
     uow.emit(make_event("assessment.completed", {"case_id": case.id, "risk_level": data["risk_level"],
                                                  "needs": sorted(data["needs"])}, node=office.node, service=SERVICE))
@@ -428,6 +430,7 @@ def record_plan(uow, case_id: str, data: dict, *, access: Access) -> Interventio
                             target_dates={k: v.isoformat() for k, v in data["target_dates"].items()},
                             created_by=access.principal.actor, created_at=now())
     uow.session.add(plan)
+    uow.session.flush()
     case.worker = data["responsible_worker"]
     _history(uow.session, case, access, "plan", components=data["components"], worker=data["responsible_worker"])
     return plan
@@ -439,6 +442,7 @@ def record_service(uow, case_id: str, data: dict, *, access: Access) -> ServiceD
     service = ServiceDelivery(case_id=case.id, component=data["component"], delivered_on=data["delivered_on"],
                               description=data["description"], worker=data["worker"], recorded_at=now())
     uow.session.add(service)
+    uow.session.flush()
     _history(uow.session, case, access, "service", component=data["component"],
              delivered_on=data["delivered_on"].isoformat(), worker=data["worker"])
     return service

@@ -155,6 +155,11 @@ class ConsentSchema(f.Schema):
     recorded_on = f.Date(load_default=None, allow_none=True)
     note = _text(1, 500, load_default=None, allow_none=True)
 
+    @validates("recorded_on")
+    def _not_future(self, value, **kwargs):
+        if value is not None and value > date.today():
+            raise ValidationError("Tanggal persetujuan tidak boleh di masa depan.")
+
 
 class ConsentWithdrawalSchema(f.Schema):
     purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))

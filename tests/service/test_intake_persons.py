@@ -1,0 +1,278 @@
+"""Persons and their consent on a real node (RabbitMQ vhost + SQLite): registration without a NIK,
+the NIK attached later, duplicates by NIK, consent by the person or their guardian, withdrawal."""
+import json
+import re
+from datetime import date, timedelta
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from rehsos import auth
+
+NODE = "6371"
+UNKNOWN = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def node(make_province):
+    return make_province([NODE], start_hub=False)
+
+
+def nik(serial: int) -> str:
+    return f"637105120385{serial:04d}"
+
+
+def person_body(**overrides) -> dict:
+    body = {"name": "Ahmad Fauzi", "sex": "male", "estimated_age": 40, "regency": NODE,
+            "kecamatan": "Banjarmasin Tengah", "categories": ["gelandangan"]}
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def call(node, method, path, body=None, role=auth.OPERATOR):
+    return requests.request(method, node.url(NODE, path), json=body, headers=node.headers(NODE, role), timeout=10)
+
+
+def register(node, **overrides) -> dict:
+    resp = call(node, "POST", "/api/v1/persons", person_body(**overrides))
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def consent(node, person_id, given_by="person", purpose="referral", legal_basis="consent"):
+    return call(node, "POST", f"/api/v1/persons/{person_id}/consents",
+                {"purpose": purpose, "legal_basis": legal_basis, "given_by": given_by})
+
+
+def withdraw(node, person_id, given_by="person", purpose="referral"):
+    return call(node, "POST", f"/api/v1/persons/{person_id}/consents/withdrawal",
+                {"purpose": purpose, "given_by": given_by})
+
+
+def outbox(node) -> list[dict]:
+    engine = node.engine(NODE, "intake")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT event_type, routing_key, body FROM outbox ORDER BY sequence")).all()
+    finally:
+        engine.dispose()
+    return [{"type": r.event_type, "routing_key": r.routing_key, "body": r.body,
+             "payload": json.loads(r.body)["payload"]} for r in rows]
+
+
+def counts(node) -> dict:
+    return {t: node.count(NODE, "intake", t) for t in ("person", "case", "consent", "outbox")}
+
+
+def years_ago(years: int, today: date | None = None) -> date:
+    today = today or date.today()
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+# -- registration and NIK --------------------------------------------------------------------------
+def test_a_person_found_without_papers_is_registered_with_a_registration_number_and_no_nik(node):
+    person = register(node, name="Ahmad Fauzi", estimated_age=40)
+    assert person["nik"] is None
+    assert re.fullmatch(rf"{NODE}-{date.today().year}-[2-9A-HJ-NP-Z]{{6}}", person["registration_no"])
+    assert person["birth_year_estimated"] == date.today().year - 40
+    assert person["categories"] == ["gelandangan"]
+    assert counts(node) == {"person": 1, "case": 0, "consent": 0, "outbox": 1}
+    event = outbox(node)[0]
+    assert event["type"] == "person.registered"
+    assert event["payload"]["person_key_kind"] == "local"
+    assert event["payload"]["age_band"] == "40-44"
+    assert "Ahmad" not in event["body"] and "Banjarmasin Tengah" not in event["body"]
+
+    read = call(node, "GET", f"/api/v1/persons/{person['id']}")
+    assert read.status_code == 200
+    assert read.json() == person
+
+
+def test_attaching_a_nik_later_identifies_the_person_under_a_new_key(node):
+    person = register(node)
+    resp = call(node, "PUT", f"/api/v1/persons/{person['id']}/nik", {"nik": f" {nik(1)} "})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["nik"] == nik(1)
+    assert resp.json()["registration_no"] == person["registration_no"]
+    assert call(node, "GET", f"/api/v1/persons/{person['id']}").json()["nik"] == nik(1)
+
+    registered, identified = outbox(node)
+    assert identified["type"] == "person.identified"
+    assert identified["payload"]["previous_person_key"] == registered["payload"]["person_key"]
+    assert identified["payload"]["person_key"] != registered["payload"]["person_key"]
+    assert nik(1) not in identified["body"]
+
+
+def test_a_person_who_already_has_a_nik_cannot_get_another(node):
+    person = register(node, nik=nik(1))
+    before = counts(node)
+    resp = call(node, "PUT", f"/api/v1/persons/{person['id']}/nik", {"nik": nik(2)})
+    assert resp.status_code == 409
+    assert resp.json()["error"]["code"] == "nik_present"
+    assert call(node, "GET", f"/api/v1/persons/{person['id']}").json()["nik"] == nik(1)
+    assert counts(node) == before
+
+
+def test_registering_a_nik_already_registered_is_409_naming_the_existing_person(node):
+    existing = register(node, nik=nik(1))
+    before = counts(node)
+    resp = call(node, "POST", "/api/v1/persons", person_body(name="Orang Lain", nik=f"{nik(1)} "))
+    assert resp.status_code == 409
+    err = resp.json()["error"]
+    assert err["code"] == "duplicate_nik"
+    assert err["fields"]["person_id"] == existing["id"]
+    assert err["fields"]["nik"]
+    assert existing["id"] in err["message"]
+    assert counts(node) == before
+
+
+def test_attaching_a_nik_that_belongs_to_someone_else_is_409_naming_them_and_keeps_the_person_unidentified(node):
+    existing = register(node, nik=nik(1))
+    newcomer = register(node, name="Budi Santoso")
+    before = counts(node)
+    resp = call(node, "PUT", f"/api/v1/persons/{newcomer['id']}/nik", {"nik": nik(1)})
+    assert resp.status_code == 409
+    assert resp.json()["error"]["code"] == "duplicate_nik"
+    assert resp.json()["error"]["fields"]["person_id"] == existing["id"]
+    assert call(node, "GET", f"/api/v1/persons/{newcomer['id']}").json()["nik"] is None
+    assert counts(node) == before
+
+
+def test_unknown_persons_are_404_for_reads_nik_cases_and_consent(node):
+    for method, path, body in [("GET", f"/api/v1/persons/{UNKNOWN}", None),
+                               ("PUT", f"/api/v1/persons/{UNKNOWN}/nik", {"nik": nik(1)}),
+                               ("POST", f"/api/v1/persons/{UNKNOWN}/cases", {"category": "gelandangan"}),
+                               ("GET", f"/api/v1/persons/{UNKNOWN}/consents", None),
+                               ("POST", f"/api/v1/persons/{UNKNOWN}/consents",
+                                {"purpose": "referral", "legal_basis": "consent", "given_by": "person"})]:
+        resp = call(node, method, path, body)
+        assert resp.status_code == 404, (method, path, resp.text)
+        assert resp.json()["error"]["message"] == "Orang tidak ditemukan."
+    assert counts(node) == {"person": 0, "case": 0, "consent": 0, "outbox": 0}
+
+
+def test_a_further_case_for_a_registered_person_adds_its_category_to_the_person(node):
+    person = register(node)
+    resp = call(node, "POST", f"/api/v1/persons/{person['id']}/cases",
+                {"category": "pengemis", "worker": "Rahmawati"})
+    assert resp.status_code == 201, resp.text
+    case = resp.json()
+    assert (case["category"], case["stage"], case["status"], case["worker"]) == (
+        "pengemis", "pendekatan_awal", "open", "Rahmawati")
+    assert case["person"]["id"] == person["id"]
+    assert case["person"]["categories"] == ["gelandangan", "pengemis"]
+    assert [e["type"] for e in outbox(node)] == ["person.registered", "case.opened"]
+
+
+# -- consent ---------------------------------------------------------------------------------------
+def test_an_adult_consents_themselves_and_records_are_listed_oldest_first(node):
+    person = register(node)
+    assert consent(node, person["id"], purpose="registration").status_code == 201
+    resp = consent(node, person["id"], purpose="referral")
+    assert resp.status_code == 201, resp.text
+    record = resp.json()
+    assert (record["purpose"], record["status"], record["given_by"], record["legal_basis"]) == (
+        "referral", "given", "person", "consent")
+    assert record["recorded_on"] == date.today().isoformat()
+    assert "operator" in record["recorded_by"]
+
+    listed = call(node, "GET", f"/api/v1/persons/{person['id']}/consents")
+    assert listed.status_code == 200
+    assert [(r["purpose"], r["status"]) for r in listed.json()] == [("registration", "given"), ("referral", "given")]
+
+
+def test_a_recorded_consent_is_answered_with_its_id(node):
+    person = register(node)
+    record = consent(node, person["id"]).json()
+    listed = call(node, "GET", f"/api/v1/persons/{person['id']}/consents").json()
+    assert isinstance(record["id"], int)
+    assert record == listed[0]
+
+
+def test_a_child_consents_through_a_recorded_guardian_only(node):
+    child = register(node, name="Rina", sex="female", estimated_age=12, categories=["anak_jalanan"],
+                     guardian_name="Hasanah", guardian_relationship="ibu")
+    resp = consent(node, child["id"], given_by="person")
+    assert resp.status_code == 422
+    assert resp.json()["error"]["fields"]["given_by"]
+    assert node.count(NODE, "intake", "consent") == 0
+    resp = consent(node, child["id"], given_by="guardian")
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["given_by"] == "guardian"
+
+
+def test_guardian_consent_is_refused_when_no_guardian_is_recorded(node):
+    child = register(node, name="Rina", sex="female", estimated_age=12, categories=["anak_jalanan"])
+    resp = consent(node, child["id"], given_by="guardian")
+    assert resp.status_code == 422
+    assert "Wali" in resp.json()["error"]["fields"]["given_by"][0]
+    assert node.count(NODE, "intake", "consent") == 0
+
+
+def test_the_eighteenth_birthday_decides_who_consents(node):
+    adult = register(node, name="Dewi Sartika", sex="female", estimated_age=None,
+                     birth_date=years_ago(18).isoformat())
+    minor = register(node, name="Citra Lestari", sex="female", estimated_age=None,
+                     birth_date=(years_ago(18) + timedelta(days=1)).isoformat(), guardian_name="Hasanah")
+    assert consent(node, adult["id"]).status_code == 201
+    assert consent(node, minor["id"]).status_code == 422
+    assert consent(node, minor["id"], given_by="guardian").status_code == 201
+
+
+def test_adults_with_intellectual_or_mental_disability_consent_through_a_guardian(node):
+    for disabilities, person_may_consent in [(["intelektual"], False), (["mental"], False),
+                                             (["fisik", "mental"], False), (["fisik"], True), (["netra"], True)]:
+        person = register(node, categories=["penyandang_disabilitas"], disabilities=disabilities,
+                          guardian_name="Hasanah", guardian_relationship="saudara")
+        resp = consent(node, person["id"], given_by="person")
+        if person_may_consent:
+            assert resp.status_code == 201, (disabilities, resp.text)
+        else:
+            assert resp.status_code == 422, (disabilities, resp.text)
+            assert resp.json()["error"]["fields"]["given_by"]
+            assert consent(node, person["id"], given_by="guardian").status_code == 201
+    assert node.count(NODE, "intake", "consent") == 5
+    listed = call(node, "GET", f"/api/v1/persons/{person['id']}/consents").json()
+    assert [r["given_by"] for r in listed] == ["person"]
+
+
+def test_withdrawing_consent_records_it_and_emits_a_pseudonymous_consent_withdrawn_event(node):
+    person = register(node, nik=nik(1))
+    assert consent(node, person["id"]).status_code == 201
+    resp = withdraw(node, person["id"])
+    assert resp.status_code == 201, resp.text
+    assert (resp.json()["purpose"], resp.json()["status"]) == ("referral", "withdrawn")
+
+    listed = call(node, "GET", f"/api/v1/persons/{person['id']}/consents").json()
+    assert [r["status"] for r in listed] == ["given", "withdrawn"]
+    registered, withdrawn = outbox(node)
+    assert withdrawn["type"] == "consent.withdrawn"
+    assert withdrawn["routing_key"] == f"{NODE}.intake.consent.withdrawn"
+    assert withdrawn["payload"] == {"person_key": registered["payload"]["person_key"], "purpose": "referral"}
+    assert nik(1) not in withdrawn["body"] and "Ahmad" not in withdrawn["body"]
+
+    engine = node.engine(NODE, "intake")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT event_type FROM outbox WHERE event_type = 'consent.withdrawn'")).all()
+    engine.dispose()
+    assert len(rows) == 1
+
+
+def test_withdrawing_consent_that_is_not_active_is_409_and_emits_nothing(node):
+    person = register(node)
+    assert consent(node, person["id"], purpose="registration").status_code == 201
+    before = counts(node)
+    resp = withdraw(node, person["id"], purpose="referral")  # never given for referral
+    assert resp.status_code == 409
+    assert resp.json()["error"]["code"] == "no_consent"
+    assert consent(node, person["id"], purpose="referral").status_code == 201
+    assert withdraw(node, person["id"]).status_code == 201
+    twice = withdraw(node, person["id"])
+    assert twice.status_code == 409
+    assert twice.json()["error"]["code"] == "no_consent"
+    assert counts(node)["outbox"] == before["outbox"] + 1
+    assert counts(node)["consent"] == before["consent"] + 2
