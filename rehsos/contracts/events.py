@@ -107,8 +107,45 @@ class PersonDuplicateDetectedV1(f.Schema):
                    validate=validate.Length(min=2))
 
 
+class _ReferralAnswer(f.Schema):
+    """Facility-side events about a referral, addressed back to the referring node."""
+    referral_id = f.UUID(required=True)
+    case_id = f.UUID(required=True)
+    referring_node = f.Str(required=True, validate=validate.OneOf(reference.NODES))
+    facility_id = f.Str(required=True)
+
+
+class ReferralAcceptedV1(_ReferralAnswer):
+    """``referral.accepted``: a bed is reserved until ``reserved_until``."""
+    reserved_until = f.AwareDateTime(required=True)
+
+
+class ReferralRejectedV1(_ReferralAnswer):
+    reason = f.Str(required=True, validate=validate.Length(1, 500))
+
+
+class ReferralWaitlistedV1(_ReferralAnswer):
+    position = f.Int(required=True, validate=validate.Range(min=1))
+
+
+class AdmissionRecordedV1(_ReferralAnswer):
+    """``admission.recorded``: the person entered the facility (*masuk panti*)."""
+    admitted_on = f.Date(required=True)
+
+
+class DischargeRecordedV1(_ReferralAnswer):
+    """``discharge.recorded``: the person left the facility, with the outcome."""
+    discharged_on = f.Date(required=True)
+    outcome = f.Str(required=True, validate=validate.OneOf(("positive", "neutral", "negative")))
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("person.duplicate_detected", 1): PersonDuplicateDetectedV1,
+    ("referral.accepted", 1): ReferralAcceptedV1,
+    ("referral.rejected", 1): ReferralRejectedV1,
+    ("referral.waitlisted", 1): ReferralWaitlistedV1,
+    ("admission.recorded", 1): AdmissionRecordedV1,
+    ("discharge.recorded", 1): DischargeRecordedV1,
     ("case.registered", 1): CaseRegisteredV1,
     ("person.registered", 1): PersonRegisteredV1,
     ("person.identified", 1): PersonIdentifiedV1,

@@ -531,6 +531,39 @@ def request_referral(uow, case_id: str, data: dict, *, office: Office, access: A
     return referral
 
 
+REFERRAL_ANSWERS = {"referral.accepted": "accepted", "referral.rejected": "rejected",
+                    "referral.waitlisted": "waitlisted", "admission.recorded": "admitted",
+                    "discharge.recorded": "discharged"}
+def apply_referral_answer(uow, event, node: str) -> None:
+    """The facility's node answered a referral of ours; the case moves with it.
+
+    Only the node the referral went to may answer it. Admission puts the person into
+    intervention (inside the panti); discharge into resocialisation.
+    """
+    payload = event.payload
+    referral = uow.session.get(Referral, str(payload["referral_id"]))
+    if referral is None or referral.case_id != str(payload["case_id"]) or payload["referring_node"] != node:
+        raise Quarantined(f"{event.event_type} for unknown referral {payload['referral_id']}")
+    if event.node != referral.facility_node:
+        raise Quarantined(f"{event.event_type} from node {event.node}; the referral went to {referral.facility_node}")
+    case = uow.session.get(Case, referral.case_id)
+    referral.status, referral.answered_at = REFERRAL_ANSWERS[event.event_type], now()
+    referral.answer_note = payload.get("reason")
+    access = Access(Principal(0, f"fasilitas {payload['facility_id']} (node {event.node})", "system", event.node),
+                    "jawaban rujukan")
+    _history(uow.session, case, access, event.event_type.replace(".", "_"), referral_id=referral.id,
+             facility_id=referral.facility_id, **{k: str(v) for k, v in payload.items()
+                                                  if k in ("reason", "reserved_until", "position", "admitted_on",
+                                                           "discharged_on", "outcome")})
+    target = {"admission.recorded": "intervensi", "discharge.recorded": "resosialisasi"}.get(event.event_type)
+    order = STAGES.index
+    if target and case.status == "open" and order(case.stage) < order(target):
+        previous, case.stage = case.stage, target
+        _history(uow.session, case, access, "stage_changed", from_stage=previous, to_stage=target)
+        uow.emit(make_event("case.stage_changed", {"case_id": case.id, "from_stage": previous, "to_stage": target},
+                            node=node, service=SERVICE))
+
+
 # -- search and audit ------------------------------------------------------------------------------
 # Stages sort in the order of rehabilitation, not alphabetically.
 _STAGE_ORDER = sa.case({code: i for i, code in enumerate(STAGES)}, value=Case.stage)

@@ -118,8 +118,10 @@ class IntakeService:
     @event_consumer(topology.intake_downlink_queue())
     def on_downlink_event(self, delivery):
         """Events from the hub and other nodes addressed to this node."""
-        handlers = {"person.duplicate_detected": lambda uow, event: domain.apply_duplicate_detected(
-            uow, event, self.config.node)}
+        node = self.config.node
+        handlers = {"person.duplicate_detected": lambda uow, event: domain.apply_duplicate_detected(uow, event, node)}
+        handlers.update({event_type: lambda uow, event: domain.apply_referral_answer(uow, event, node)
+                         for event_type in domain.REFERRAL_ANSWERS})
         return receive(self.db, delivery, handlers, self.config.names.sender_node, from_hub=True)
 
     # -- consent --------------------------------------------------------------------------------
