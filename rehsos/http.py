@@ -79,15 +79,23 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
                     mimetype="application/json", headers=headers)
 
 
-def error_response(exc: Exception) -> Response:
+def error_body_of(exc: Exception) -> dict:
+    """The one mapping from an exception to the answer a client gets (HTTP and RPC)."""
     if isinstance(exc, ApiError):
-        return json_response(error_body(exc.status, exc.code, exc.message, exc.fields), exc.status)
+        return error_body(exc.status, exc.code, exc.message, exc.fields)
     if isinstance(exc, auth.AuthError):
-        code = "unauthenticated" if exc.status == 401 else "forbidden"
-        headers = {"WWW-Authenticate": 'Bearer realm="rehsos"'} if exc.status == 401 else None
-        return json_response(error_body(exc.status, code, str(exc)), exc.status, headers)
-    log.error("unhandled error in HTTP handler", exc_info=exc)
-    return json_response(error_body(500, "internal_error", "Terjadi kesalahan pada server."), 500)
+        return error_body(exc.status, "unauthenticated" if exc.status == 401 else "forbidden", str(exc))
+    if type(exc).__name__ == "RpcApiError":
+        return json.loads(str(exc))
+    log.error("unhandled error in API handler", exc_info=exc)
+    return error_body(500, "internal_error", "Terjadi kesalahan pada server.")
+
+
+def error_response(exc: Exception) -> Response:
+    body = error_body_of(exc)
+    status = body["error"]["status"]
+    headers = {"WWW-Authenticate": 'Bearer realm="rehsos"'} if status == 401 else None
+    return json_response(body, status, headers)
 
 
 # -- request body --------------------------------------------------------------------------------
@@ -110,21 +118,21 @@ def read_json(request: Request, max_bytes: int) -> Any:
                          fields={"_body": ["Bukan JSON yang valid."]}) from None
 
 
-def load_body(request: Request, schema: Schema, max_bytes: int) -> Any:
-    data = read_json(request, max_bytes)
+def load_data(data: Any, schema: Schema, what: str = "Data yang dikirim tidak valid.") -> Any:
     if not isinstance(data, dict):
         raise Unprocessable("Data harus berupa objek JSON.", fields={"_body": ["Harus berupa objek JSON."]})
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise Unprocessable("Data yang dikirim tidak valid.", fields=exc.messages) from None
+        raise Unprocessable(what, fields=exc.messages) from None
+
+
+def load_body(request: Request, schema: Schema, max_bytes: int) -> Any:
+    return load_data(read_json(request, max_bytes), schema)
 
 
 def load_query(request: Request, schema: Schema) -> Any:
-    try:
-        return schema.load(request.args.to_dict())
-    except ValidationError as exc:
-        raise Unprocessable("Parameter tidak valid.", fields=exc.messages) from None
+    return load_data(request.args.to_dict(), schema, what="Parameter tidak valid.")
 
 
 # -- the shared web server -----------------------------------------------------------------------
@@ -363,4 +371,12 @@ class ApiEntrypoint(HttpRequestHandler):
         return error_response(exc)
 
 
-api = ApiEntrypoint.decorator
+def api(method, url, **kwargs):
+    """An HTTP route; unless it is a page or public, also an RPC method of the same name."""
+    http = ApiEntrypoint.decorator(method, url, **kwargs)
+    if kwargs.get("public") or kwargs.get("html"):
+        return http
+    from rehsos.rpc import RpcApiEntrypoint  # rehsos.rpc builds on this module
+
+    rpc = RpcApiEntrypoint.decorator(roles=kwargs["roles"], body=kwargs.get("body"), query=kwargs.get("query"))
+    return lambda fn: rpc(http(fn))
