@@ -169,3 +169,12 @@ def test_unknown_routes_and_methods_answer_in_json(node):
     resp = requests.delete(node.url(NODE, "/api/v1/cases"), timeout=5)
     assert resp.status_code == 405
     assert resp.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_forms_get_the_reference_lists_with_the_category_version(node):
+    ref = requests.get(node.url(NODE, "/api/v1/reference"), headers=node.headers(NODE, auth.TRAINER), timeout=5).json()
+    assert ref["ppks_categories"]["version"] == 1
+    assert len(ref["ppks_categories"]["items"]) == 26
+    assert {"code": "netra", "name": "Disabilitas Netra", "parent": "sensorik"} in ref["disability_types"]
+    assert next(st for st in ref["stages"] if st["code"] == "asesmen")["next"] == ["rencana_intervensi"]
+    assert len(ref["regions"]) == 14 and "referral" in ref["consent_purposes"]

@@ -609,6 +609,24 @@ def query_audit(session, query: dict) -> list[AuditEntry]:
                                 .limit(per_page).offset((page - 1) * per_page)))
 
 
+def reference_lists() -> dict:
+    from intake.schemas import CONSENT_PURPOSES, LEGAL_BASES
+
+    return {
+        "ppks_categories": {"version": REFERENCE_VERSION, "items": [
+            {"code": c.code, "no": c.no, "name": c.name_id, "group": c.group}
+            for c in reference.PPKS_CATEGORIES.values()]},
+        "disability_types": [{"code": code, "name": d["name_id"], "parent": d["parent"] or None}
+                             for code, d in reference.DISABILITY_TYPES.items()],
+        "stages": [{"code": st["code"], "order": int(st["order"]), "name": st["name_id"],
+                    "next": sorted(TRANSITIONS[st["code"]])} for st in reference.REHAB_STAGES],
+        "atensi_components": [{"code": code, "name": name} for code, name in reference.ATENSI_COMPONENTS.items()],
+        "regions": [{"code": r.code, "name": r.name, "kind": r.kind} for r in reference.REGIONS.values()],
+        "consent_purposes": list(CONSENT_PURPOSES),
+        "legal_bases": list(LEGAL_BASES),
+    }
+
+
 # -- views -----------------------------------------------------------------------------------------
 def person_view(person: Person) -> dict:
     view = {c: getattr(person, c) for c in ("id", "registration_no", "name", "nik", "sex", "birth_date",

@@ -53,6 +53,12 @@ class IntakeService:
     def _case(self, case) -> dict:
         return s.CaseSchema().dump(domain.case_view(case, self.config.node))
 
+    @api("GET", "/api/v1/reference", roles=CASE_WORKERS + (auth.FACILITY_MANAGER, auth.TRAINER), tags=("reference",))
+    def reference_data(self, request):
+        """Reference lists for forms: the 26 PPKS categories (versioned), disability types,
+        stages, ATENSI components, regions, consent purposes and legal bases."""
+        return domain.reference_lists()
+
     # -- persons --------------------------------------------------------------------------------
     @api("POST", "/api/v1/persons", roles=CASE_WORKERS, body=s.PersonRegistrationSchema, response=s.PersonSchema,
          status=201, tags=("persons",))
