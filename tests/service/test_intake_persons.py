@@ -9,6 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from rehsos import auth
+from tests.support import case_body
 
 NODE = "6371"
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
@@ -276,3 +277,23 @@ def test_withdrawing_consent_that_is_not_active_is_409_and_emits_nothing(node):
     assert twice.json()["error"]["code"] == "no_consent"
     assert counts(node)["outbox"] == before["outbox"] + 1
     assert counts(node)["consent"] == before["consent"] + 2
+
+
+def test_a_person_record_can_be_corrected_but_not_emptied_and_case_categories_stay(node):
+    created = node.register(NODE, case_body(nik=None)).json()
+    url = node.url(NODE, f"/api/v1/persons/{created['person']['id']}")
+    headers = node.headers(NODE, auth.OPERATOR)
+    resp = requests.patch(url, json={"name": "Muhammad Rizki Saputra", "estimated_age": 40,
+                                     "categories": ["gelandangan", "pengemis"], "phone": "081234567890"},
+                          headers=headers, timeout=5)
+    assert resp.status_code == 200, resp.text
+    person = resp.json()
+    assert (person["name"], person["birth_date"], person["categories"], person["phone"]) == (
+        "Muhammad Rizki Saputra", None, ["gelandangan", "pengemis"], "081234567890")
+    assert person["birth_year_estimated"] is not None
+    dropped = requests.patch(url, json={"categories": ["pengemis"]}, headers=headers, timeout=5)
+    assert dropped.status_code == 422 and "categories" in dropped.json()["error"]["fields"]
+    empty = requests.patch(url, json={}, headers=headers, timeout=5)
+    assert empty.status_code == 422
+    nik = requests.patch(url, json={"nik": "6371051203850001"}, headers=headers, timeout=5)
+    assert nik.status_code == 422 and nik.json()["error"]["fields"] == {"nik": ["Kolom tidak dikenal."]}

@@ -182,6 +182,35 @@ def get_person(uow, person_id: str, *, access: Access, action: str = "person.rea
     return person
 
 
+def update_person(uow, person_id: str, data: dict, *, access: Access, today: date | None = None) -> Person:
+    """Correct or update a person's record (not the NIK, not the regency)."""
+    person = get_person(uow, person_id, access=access, action="person.update")
+    if person.merged_into:
+        raise Refused("merged", f"Orang ini sudah digabung ke {person.merged_into}; ubah data di sana.")
+    today = today or date.today()
+    for column in ("name", "sex", "kecamatan", "desa", "address", "phone", "guardian_name",
+                   "guardian_relationship", "guardian_phone"):
+        if column in data:
+            setattr(person, column, data[column])
+    if "name" in data:
+        person.name_key = name_key(data["name"])
+    if data.get("birth_date") is not None:
+        person.birth_date, person.birth_year_estimated = data["birth_date"], None
+    elif data.get("estimated_age") is not None:
+        person.birth_date, person.birth_year_estimated = None, today.year - data["estimated_age"]
+    if "categories" in data:
+        in_cases = {c.category for c in person.cases}
+        if in_cases - set(data["categories"]):
+            raise Invalid({"categories": [f"Kategori kasus tidak boleh dihapus: "
+                                          f"{', '.join(sorted(in_cases - set(data['categories'])))}."]})
+        person.categories = [PersonCategory(category=c, reference_version=REFERENCE_VERSION)
+                             for c in dict.fromkeys(data["categories"])]
+    if "disabilities" in data:
+        person.disabilities = [PersonDisability(disability=d) for d in dict.fromkeys(data["disabilities"])]
+    person.updated_at = now()
+    return person
+
+
 def attach_nik(uow, person_id: str, nik: str, *, office: Office, access: Access) -> Person:
     """Attach a NIK to a person registered without one; emits ``person.identified``."""
     person = get_person(uow, person_id, access=access, action="person.attach_nik")

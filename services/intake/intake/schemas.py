@@ -101,6 +101,38 @@ class PersonRegistrationSchema(_Stripped):
             raise ValidationError("Kategori tidak boleh berulang.", "categories")
 
 
+class PersonUpdateSchema(_Stripped):
+    """Corrections and changes to a person's record; the NIK has its own route, the regency
+    stays (a move to another regency is a new registration there)."""
+    name = _text(2, 200)
+    sex = f.Str(validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
+    birth_date = f.Date(allow_none=True)
+    estimated_age = f.Int(allow_none=True, strict=True,
+                          validate=validate.Range(0, OLDEST_AGE_YEARS, error="Perkiraan umur harus 0 sampai 120."))
+    kecamatan = _text(2, 100)
+    desa = _text(2, 100, allow_none=True)
+    address = _text(3, 300, allow_none=True)
+    phone = f.Str(allow_none=True,
+                  validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+    categories = f.List(f.Str(validate=CATEGORY))
+    disabilities = f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")))
+    guardian_name = _text(2, 200, allow_none=True)
+    guardian_relationship = _text(2, 50, allow_none=True)
+    guardian_phone = f.Str(allow_none=True,
+                           validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+
+    _birth_date_plausible = PersonRegistrationSchema._birth_date_plausible
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
+        if data.get("birth_date") is not None and data.get("estimated_age") is not None:
+            raise ValidationError("Isi salah satu: tanggal lahir atau perkiraan umur.", "estimated_age")
+        if "birth_date" in data and data["birth_date"] is None and data.get("estimated_age") is None:
+            raise ValidationError("Isi tanggal lahir, atau perkiraan umur bila tidak diketahui.", "birth_date")
+
+
 class CaseRegistrationSchema(PersonRegistrationSchema):
     """A new person and their first case, in one step."""
     category = f.Str(required=True, validate=CATEGORY,

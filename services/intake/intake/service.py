@@ -77,6 +77,14 @@ class IntakeService:
             person = domain.get_person(uow, person_id, access=self._access(request, "melihat data orang"))
             return s.PersonSchema().dump(domain.person_view(person))
 
+    @api("PATCH", "/api/v1/persons/<string(length=36):person_id>", roles=CASE_WORKERS, body=s.PersonUpdateSchema,
+         response=s.PersonSchema, tags=("persons",))
+    def update_person(self, request, person_id):
+        """Correct or update a person's record (name, birth date, address, guardian, categories...)."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            person = domain.update_person(uow, person_id, request.data, access=self._access(request, "ubah data orang"))
+            return s.PersonSchema().dump(domain.person_view(person))
+
     @api("PUT", "/api/v1/persons/<string(length=36):person_id>/nik", roles=CASE_WORKERS, body=s.NikSchema,
          response=s.PersonSchema, tags=("persons",))
     def attach_nik(self, request, person_id):
