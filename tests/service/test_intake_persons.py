@@ -297,3 +297,19 @@ def test_a_person_record_can_be_corrected_but_not_emptied_and_case_categories_st
     assert empty.status_code == 422
     nik = requests.patch(url, json={"nik": "6371051203850001"}, headers=headers, timeout=5)
     assert nik.status_code == 422 and nik.json()["error"]["fields"] == {"nik": ["Kolom tidak dikenal."]}
+
+
+def test_withdrawn_consent_for_assessment_stops_assessments_plans_and_services(node):
+    created = node.register(NODE, case_body(nik=None)).json()
+    headers = node.headers(NODE, auth.OPERATOR)
+    person_url = node.url(NODE, f"/api/v1/persons/{created['person']['id']}/consents")
+    case_url = node.url(NODE, f"/api/v1/cases/{created['id']}")
+    assert requests.post(person_url, json={"purpose": "assessment", "legal_basis": "consent", "given_by": "person"},
+                         headers=headers, timeout=5).status_code == 201
+    assert requests.post(case_url + "/stage", json={"stage": "asesmen"}, headers=headers, timeout=5).status_code == 200
+    assert requests.post(person_url + "/withdrawal", json={"purpose": "assessment", "given_by": "person"},
+                         headers=headers, timeout=5).status_code == 201
+    refused = requests.post(case_url + "/assessments", headers=headers, timeout=5, json={
+        "needs": {"terapi": "Konseling"}, "risk_level": "low", "recommendation": "Pendampingan"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "consent_withdrawn"
+    assert node.count(NODE, "intake", "assessment") == 0

@@ -425,6 +425,13 @@ def change_stage(uow, case_id: str, to_stage: str, *, office: Office, access: Ac
     return case
 
 
+def _require_not_withdrawn(session, case: Case, purpose: str) -> None:
+    """A withdrawn consent stops further processing for its purpose (UU 27/2022)."""
+    if consent_status(session, case.person_id, purpose) == "withdrawn":
+        raise Refused("consent_withdrawn", f"Persetujuan untuk tujuan '{purpose}' telah dicabut; "
+                                           "pemrosesan untuk tujuan ini dihentikan.")
+
+
 def _require_open_in(case: Case, stages: set[str], what: str) -> None:
     if case.status != "open" and not (case.status == "closed" and case.stage in stages):
         raise Refused("case_not_open", f"Kasus tidak terbuka; {what} tidak dapat dicatat.")
@@ -436,6 +443,7 @@ def _require_open_in(case: Case, stages: set[str], what: str) -> None:
 def record_assessment(uow, case_id: str, data: dict, *, office: Office, access: Access) -> Assessment:
     case = get_case(uow, case_id, access=access, action="case.assessment")
     _require_open_in(case, {"asesmen", "rencana_intervensi", "intervensi", "resosialisasi"}, "Asesmen")
+    _require_not_withdrawn(uow.session, case, "assessment")
     assessment = Assessment(case_id=case.id, needs=data["needs"], risk_level=data["risk_level"],
                             recommendation=data["recommendation"], assessed_by=access.principal.actor,
                             assessed_at=now())
@@ -450,6 +458,7 @@ def record_assessment(uow, case_id: str, data: dict, *, office: Office, access: 
 def record_plan(uow, case_id: str, data: dict, *, access: Access) -> InterventionPlan:
     case = get_case(uow, case_id, access=access, action="case.plan")
     _require_open_in(case, {"rencana_intervensi", "intervensi", "resosialisasi"}, "Rencana intervensi")
+    _require_not_withdrawn(uow.session, case, "assessment")
     assessed = uow.session.execute(sa.select(sa.func.count()).select_from(Assessment)
                                    .where(Assessment.case_id == case.id)).scalar_one()
     if not assessed:
@@ -468,6 +477,7 @@ def record_plan(uow, case_id: str, data: dict, *, access: Access) -> Interventio
 def record_service(uow, case_id: str, data: dict, *, access: Access) -> ServiceDelivery:
     case = get_case(uow, case_id, access=access, action="case.service")
     _require_open_in(case, {"intervensi", "resosialisasi", "bimbingan_lanjut"}, "Layanan")
+    _require_not_withdrawn(uow.session, case, "assessment")
     service = ServiceDelivery(case_id=case.id, component=data["component"], delivered_on=data["delivered_on"],
                               description=data["description"], worker=data["worker"], recorded_at=now())
     uow.session.add(service)
