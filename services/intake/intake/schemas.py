@@ -32,6 +32,9 @@ CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                           error="Kategori PPKS tidak dikenal; gunakan salah satu dari 26 kode PPKS.")
 
 
+PHONE = validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit.")
+
+
 def _one_of(choices, what):
     return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
 
@@ -64,7 +67,7 @@ class PersonRegistrationSchema(_Stripped):
     desa = _text(2, 100, load_default=None, allow_none=True)
     address = _text(3, 300, load_default=None, allow_none=True)
     phone = f.Str(load_default=None, allow_none=True,
-                  validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+                  validate=PHONE)
     categories = f.List(f.Str(validate=CATEGORY),
                         load_default=list, metadata={"description": "PPKS categories (codes of the 26)"})
     disabilities = f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")),
@@ -72,7 +75,7 @@ class PersonRegistrationSchema(_Stripped):
     guardian_name = _text(2, 200, load_default=None, allow_none=True)
     guardian_relationship = _text(2, 50, load_default=None, allow_none=True)
     guardian_phone = f.Str(load_default=None, allow_none=True,
-                           validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+                           validate=PHONE)
 
     @validates("nik")
     def _nik_plausible(self, value, **kwargs):
@@ -113,13 +116,13 @@ class PersonUpdateSchema(_Stripped):
     desa = _text(2, 100, allow_none=True)
     address = _text(3, 300, allow_none=True)
     phone = f.Str(allow_none=True,
-                  validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+                  validate=PHONE)
     categories = f.List(f.Str(validate=CATEGORY))
     disabilities = f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")))
     guardian_name = _text(2, 200, allow_none=True)
     guardian_relationship = _text(2, 50, allow_none=True)
     guardian_phone = f.Str(allow_none=True,
-                           validate=validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit."))
+                           validate=PHONE)
 
     _birth_date_plausible = PersonRegistrationSchema._birth_date_plausible
 
