@@ -43,7 +43,9 @@ def _port_free(port: int) -> bool:
 def free_port_base(nodes: list[str]) -> tuple[int, int]:
     """A port base where every node's port and the hub's (base + 99) are free."""
     for _ in range(50):
-        base = random.randrange(20000, 59000, 100)
+        # Below the kernel's ephemeral range (32768+), where an outgoing connection could take
+        # the port between this check and the bind.
+        base = random.randrange(10000, 32600, 100)
         ports = [devrun.node_port(n, base) for n in nodes] + [base + 99]
         if all(_port_free(p) for p in ports):
             return base, base + 99
