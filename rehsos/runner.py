@@ -39,6 +39,15 @@ def migrate_all(settings: Settings) -> list[str]:
     return done
 
 
+class _QuietExpectedErrors(logging.Filter):
+    """nameko logs a full traceback for every refused request (a 404, a 422); one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.startswith("(expected)"):
+            record.exc_info = None
+        return True
+
+
 def make_runner(settings: Settings):
     from nameko.runners import ServiceRunner
 
@@ -56,6 +65,7 @@ def serve(settings: Settings) -> None:
     import eventlet
 
     log = logging.getLogger("rehsos")
+    logging.getLogger("nameko.containers").addFilter(_QuietExpectedErrors())
     runner = make_runner(settings)
     stop = eventlet.event.Event()
 
