@@ -139,7 +139,30 @@ class DischargeRecordedV1(_ReferralAnswer):
     outcome = f.Str(required=True, validate=validate.OneOf(("positive", "neutral", "negative")))
 
 
+class _Unit(f.Schema):
+    name = f.Str(required=True)
+    sex = f.Str(required=True, validate=validate.OneOf(("male", "female", "mixed")))
+    capacity = f.Int(required=True, validate=validate.Range(min=0))
+
+
+class FacilityV1(f.Schema):
+    """``facility.registered`` / ``facility.updated``: a facility as the province should know it
+    (no personal data: facilities are public institutions)."""
+    facility_id = f.Str(required=True)
+    name = f.Str(required=True)
+    kind = f.Str(required=True, validate=validate.OneOf(("panti", "sentra", "lks", "rumah_singgah")))
+    owner = f.Str(required=True, validate=validate.OneOf(("province", "regency", "ministry", "foundation")))
+    regency = f.Str(required=True, validate=_REGION)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True)
+    disability_types = f.List(f.Str(validate=validate.OneOf(tuple(reference.DISABILITY_TYPES))), required=True)
+    status = f.Str(required=True, validate=validate.OneOf(("operational", "temporarily_closed", "planned")))
+    units = f.List(f.Nested(_Unit), required=True)
+    demo = f.Bool(required=True)
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
+    ("facility.registered", 1): FacilityV1,
+    ("facility.updated", 1): FacilityV1,
     ("person.duplicate_detected", 1): PersonDuplicateDetectedV1,
     ("referral.accepted", 1): ReferralAcceptedV1,
     ("referral.rejected", 1): ReferralRejectedV1,

@@ -22,6 +22,7 @@ Str = _indonesian(_f.String, invalid="Harus berupa teks.", invalid_utf8="Bukan t
 Int = _indonesian(_f.Integer, invalid="Harus berupa bilangan bulat.", too_large="Angka terlalu besar.")
 Bool = _indonesian(_f.Boolean, invalid="Harus berupa true atau false.")
 Float = _indonesian(_f.Float, invalid="Harus berupa angka.", special="Angka tidak valid.")
+Email = _indonesian(_f.Email, invalid="Alamat email tidak valid.")
 Date = _indonesian(_f.Date, invalid="Harus berupa tanggal dengan format YYYY-MM-DD.",
                    format="Format tanggal tidak dapat dibaca.")
 AwareDateTime = _indonesian(_f.AwareDateTime, invalid="Harus berupa waktu ISO 8601.",

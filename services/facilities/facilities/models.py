@@ -1,10 +1,13 @@
-"""Facilities's tables. So far only its outbox, inbox and quarantine: its domain comes with its issue."""
+"""Facilities' tables: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from rehsos.outbox import messaging_tables
+from rehsos.sqltypes import UtcDateTime
 
 
 class Base(DeclarativeBase):
@@ -12,3 +15,41 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+
+
+class Facility(Base):
+    """A rehabilitation facility (*panti*, *sentra*, LKS, *rumah singgah*) registered at this node.
+
+    ``code`` is the facility's identifier across the province (referrals name it).
+    """
+    __tablename__ = "facility"
+
+    code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    owner: Mapped[str] = mapped_column(sa.String(16))
+    owner_name: Mapped[str] = mapped_column(sa.String(200))
+    regency: Mapped[str] = mapped_column(sa.String(4), index=True)
+    address: Mapped[str] = mapped_column(sa.String(300))
+    categories: Mapped[list] = mapped_column(sa.JSON)
+    disability_types: Mapped[list] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(24))
+    contact_person: Mapped[str | None] = mapped_column(sa.String(200))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    contact_email: Mapped[str | None] = mapped_column(sa.String(200))
+    demo: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    units: Mapped[list["FacilityUnit"]] = relationship(cascade="all, delete-orphan", lazy="selectin",
+                                                      order_by="FacilityUnit.name")
+
+
+class FacilityUnit(Base):
+    """A ward or unit with its own bed capacity (e.g. male and female wards)."""
+    __tablename__ = "facility_unit"
+
+    facility_code: Mapped[str] = mapped_column(sa.ForeignKey("facility.code"), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    sex: Mapped[str] = mapped_column(sa.String(8))  # male, female, mixed
+    capacity: Mapped[int] = mapped_column(sa.Integer)

@@ -1,0 +1,107 @@
+"""What the facilities API accepts and returns."""
+from __future__ import annotations
+
+from marshmallow import ValidationError, validate, validates_schema
+
+from rehsos import reference
+from rehsos.contracts import fields as f
+
+KINDS = ("panti", "sentra", "lks", "rumah_singgah")
+OWNERS = ("province", "regency", "ministry", "foundation")
+# "full" is not among them: fullness follows from admissions and discharges, never typed in.
+STATUSES = ("operational", "temporarily_closed", "planned")
+UNIT_SEXES = ("male", "female", "mixed")
+
+
+def _one_of(choices, what):
+    return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
+
+
+def _text(lo, hi, **kwargs):
+    return f.Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
+
+
+class UnitSchema(f.Schema):
+    name = _text(1, 100, required=True, metadata={"description": "ward or unit, e.g. 'Wisma Laki-laki'"})
+    sex = f.Str(required=True, validate=_one_of(UNIT_SEXES, "Jenis kelamin unit"))
+    capacity = f.Int(required=True, strict=True, validate=validate.Range(0, 2000, error="Kapasitas 0 sampai 2000."))
+
+
+def _facility_fields(required: bool) -> dict:
+    """The facility's fields: all required to register, each optional to update."""
+    need = {"required": True} if required else {}
+    return {
+        "name": _text(3, 200, **need),
+        "kind": f.Str(validate=_one_of(KINDS, "Jenis fasilitas"), **need),
+        "owner": f.Str(validate=_one_of(OWNERS, "Pemilik"), **need),
+        "owner_name": _text(3, 200, metadata={"description": "e.g. Dinas Sosial Provinsi Kalimantan Selatan"},
+                            **need),
+        "regency": f.Str(validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"), **need),
+        "address": _text(3, 300, **need),
+        "categories": f.List(f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
+                                                           error="Kategori PPKS tidak dikenal.")),
+                             validate=validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."), **need),
+        "disability_types": f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas"))),
+        "status": f.Str(validate=_one_of(STATUSES, "Status")),
+        "contact_person": _text(2, 200, allow_none=True),
+        "contact_phone": f.Str(allow_none=True, validate=validate.Regexp(
+            r"^\+?[0-9]{6,15}$", error="Nomor telepon harus 6 sampai 15 digit.")),
+        "contact_email": f.Email(allow_none=True),
+        "units": f.List(f.Nested(UnitSchema), validate=validate.Length(min=1, error="Isi sedikitnya satu unit."),
+                        **need),
+    }
+
+
+class _UniqueUnits(f.Schema):
+    @validates_schema
+    def _units_unique(self, data, **kwargs):
+        names = [u["name"] for u in data.get("units") or []]
+        if len(names) != len(set(names)):
+            raise ValidationError("Nama unit tidak boleh berulang.", "units")
+
+
+FacilityRegistrationSchema = type("FacilityRegistrationSchema", (_UniqueUnits,), {
+    **_facility_fields(required=True),
+    "code": f.Str(required=True, validate=validate.Regexp(
+        r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Kode hanya huruf kecil, angka dan tanda hubung (contoh: prsts-barakat)."),
+        metadata={"description": "identifier across the province; referrals name it"}),
+    "__doc__": "A facility to register at this node, with its units.",
+})
+
+
+class _SomethingToChange(_UniqueUnits):
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
+
+
+FacilityUpdateSchema = type("FacilityUpdateSchema", (_SomethingToChange,), {
+    **_facility_fields(required=False), "__doc__": "Changes to a facility (units replace the old list)."})
+
+
+class FacilityQuerySchema(f.Schema):
+    regency = f.Str(validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
+    category = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."))
+    kind = f.Str(validate=_one_of(KINDS, "Jenis fasilitas"))
+
+
+class FacilitySchema(f.Schema):
+    code = f.Str()
+    node = f.Str()
+    name = f.Str()
+    kind = f.Str()
+    owner = f.Str()
+    owner_name = f.Str()
+    regency = f.Str()
+    regency_name = f.Str()
+    address = f.Str()
+    categories = f.List(f.Str())
+    disability_types = f.List(f.Str())
+    status = f.Str()
+    capacity = f.Int(metadata={"description": "beds over all units"})
+    contact_person = f.Str(allow_none=True)
+    contact_phone = f.Str(allow_none=True)
+    contact_email = f.Str(allow_none=True)
+    demo = f.Bool()
+    units = f.List(f.Nested(UnitSchema))

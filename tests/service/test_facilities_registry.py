@@ -1,0 +1,80 @@
+"""The facility registry of a node (issue 4, first slice): register, list, change; bad input."""
+import pytest
+import requests
+
+from rehsos import auth
+
+PANTI = {
+    "code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
+    "owner": "province", "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6372",
+    "address": "Banjarbaru (DEMO)", "categories": ["gelandangan", "pengemis", "pemulung"],
+    "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 40},
+              {"name": "Wisma Perempuan", "sex": "female", "capacity": 20}],
+}
+
+
+@pytest.fixture
+def node(make_province):
+    return make_province(["63", "6371"], start_hub=False)
+
+
+def call(node, method, path, body=None, role=auth.FACILITY_MANAGER, at="63"):
+    return requests.request(method, node.url(at, path), json=body, headers=node.headers(at, role), timeout=5)
+
+
+def test_a_manager_registers_a_panti_with_its_wards_and_everyone_on_the_node_can_read_it(node):
+    resp = call(node, "POST", "/api/v1/facilities", PANTI)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["capacity"] == 60 and resp.json()["status"] == "operational"
+    listed = call(node, "GET", "/api/v1/facilities?category=gelandangan", role=auth.OPERATOR).json()
+    assert [f["code"] for f in listed] == [PANTI["code"]]
+    assert call(node, "GET", "/api/v1/facilities?category=odha", role=auth.OPERATOR).json() == []
+    assert call(node, "GET", f"/api/v1/facilities/{PANTI['code']}", role=auth.TRAINER).json()["regency_name"] == "Banjarbaru"
+    assert node.count("63", "facilities", "outbox") == 1
+
+
+def test_changes_to_a_facility_are_saved_and_announced(node):
+    call(node, "POST", "/api/v1/facilities", PANTI)
+    resp = call(node, "PATCH", f"/api/v1/facilities/{PANTI['code']}", {
+        "status": "temporarily_closed", "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 45}]})
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["status"], resp.json()["capacity"]) == ("temporarily_closed", 45)
+    assert node.count("63", "facilities", "outbox") == 2
+
+
+def test_registry_refusals(node):
+    assert call(node, "POST", "/api/v1/facilities", PANTI).status_code == 201
+    again = call(node, "POST", "/api/v1/facilities", PANTI)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_code"
+    elsewhere = call(node, "POST", "/api/v1/facilities", {**PANTI, "code": "rumah-singgah-x", "regency": "6303"},
+                     at="6371")
+    assert elsewhere.status_code == 422 and "regency" in elsewhere.json()["error"]["fields"]
+    assert call(node, "POST", "/api/v1/facilities", {**PANTI, "code": "x"}, role=auth.OPERATOR).status_code == 403
+    assert call(node, "GET", "/api/v1/facilities/nope").status_code == 404
+    assert node.count("63", "facilities", "facility") == 1
+
+
+@pytest.mark.parametrize("body,fields", [
+    ({}, {"code", "name", "kind", "owner", "owner_name", "regency", "address", "categories", "units"}),
+    ({**PANTI, "code": "Bukan Kode"}, {"code"}),
+    ({**PANTI, "kind": "hotel", "owner": "private"}, {"kind", "owner"}),
+    ({**PANTI, "status": "full"}, {"status"}),  # fullness follows from occupancy, never typed
+    ({**PANTI, "units": []}, {"units"}),
+    ({**PANTI, "units": [{"name": "A", "sex": "male", "capacity": -1}]}, {"units"}),
+    ({**PANTI, "units": [{"name": "A", "sex": "male", "capacity": 1}, {"name": "A", "sex": "female", "capacity": 1}]},
+     {"units"}),
+    ({**PANTI, "categories": ["preman"], "contact_email": "bukan-email"}, {"categories", "contact_email"}),
+    ({**PANTI, "beds_free": 3}, {"beds_free"}),
+])
+def test_bad_facility_input_gets_per_field_messages_and_writes_nothing(node, body, fields):
+    resp = call(node, "POST", "/api/v1/facilities", body)
+    assert resp.status_code == 422, resp.text
+    assert set(resp.json()["error"]["fields"]) == fields
+    assert node.count("63", "facilities", "facility") == 0
+    assert node.count("63", "facilities", "outbox") == 0
+
+
+def test_an_empty_change_is_refused(node):
+    call(node, "POST", "/api/v1/facilities", PANTI)
+    resp = call(node, "PATCH", f"/api/v1/facilities/{PANTI['code']}", {})
+    assert resp.status_code == 422 and "_body" in resp.json()["error"]["fields"]
