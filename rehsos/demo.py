@@ -36,6 +36,36 @@ WORKERS = ["Pekerja Sosial Rina (DEMO)", "Pekerja Sosial Budi (DEMO)", "Pendampi
 DISABILITIES = ["fisik", "netra", "rungu", "intelektual", "mental"]
 
 
+# The institutions named in domain.md, with made-up capacities and addresses (marked DEMO).
+FACILITIES = {
+    "63": [
+        {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
+         "owner": "province", "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6372",
+         "address": "Alamat contoh (DEMO)", "categories": ["gelandangan", "pengemis", "pemulung", "tuna_susila",
+                                                          "bwblp", "korban_trafficking"],
+         "units": [{"name": "Wisma Laki-laki (DEMO)", "sex": "male", "capacity": 40},
+                   {"name": "Wisma Perempuan (DEMO)", "sex": "female", "capacity": 20}]},
+        {"code": "prspdnf-fajar-harapan", "name": "PRSPDNF Fajar Harapan", "kind": "panti", "owner": "province",
+         "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6303",
+         "address": "Alamat contoh (DEMO)", "categories": ["penyandang_disabilitas", "anak_disabilitas"],
+         "disability_types": ["netra", "fisik"],
+         "units": [{"name": "Asrama Netra (DEMO)", "sex": "mixed", "capacity": 30},
+                   {"name": "Asrama Fisik (DEMO)", "sex": "mixed", "capacity": 25}]},
+    ],
+    "6371": [
+        {"code": "yayasan-daksa-banua", "name": "Yayasan Daksa Banua", "kind": "lks", "owner": "foundation",
+         "owner_name": "Yayasan Daksa Banua", "regency": "6371", "address": "Alamat contoh (DEMO)",
+         "categories": ["penyandang_disabilitas"], "disability_types": ["fisik"],
+         "units": [{"name": "Unit Layanan (DEMO)", "sex": "mixed", "capacity": 15}]},
+        {"code": "rumah-singgah-banjarmasin", "name": "Rumah Singgah Kota Banjarmasin (DEMO)", "kind": "rumah_singgah",
+         "owner": "regency", "owner_name": "Dinas Sosial Kota Banjarmasin", "regency": "6371",
+         "address": "Alamat contoh (DEMO)", "categories": ["gelandangan", "pengemis", "anak_jalanan"],
+         "units": [{"name": "Ruang Laki-laki (DEMO)", "sex": "male", "capacity": 12},
+                   {"name": "Ruang Perempuan (DEMO)", "sex": "female", "capacity": 8}]},
+    ],
+}
+
+
 def people(node: str, count: int, seed: int) -> list[dict]:
     """Made-up persons with their first case; half have a plausible NIK, some only an estimated age."""
     rng = random.Random(seed)
@@ -109,10 +139,14 @@ def _walk(operator: _Client, supervisor: _Client, case: dict, person: dict, step
 
 
 def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASES_PER_NODE) -> int:
-    """Register ``count`` demo cases at a node once (a marker file remembers); returns how many."""
+    """Register the node's demo facilities and ``count`` demo cases, once (a marker file
+    remembers); returns how many cases."""
     if marker.exists():
         return 0
     operator, supervisor = _Client(base_url, tokens["operator"]), _Client(base_url, tokens["supervisor"])
+    manager = _Client(base_url, tokens["facility_manager"])
+    for facility in FACILITIES.get(node, []):
+        manager.post("/api/v1/facilities", facility, ok=(201, 409))
     rng = random.Random(f"walk-{node}")
     created = 0
     for body in people(node, count, seed=int(node)):

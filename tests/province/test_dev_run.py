@@ -3,6 +3,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run
     assert seeded >= 150  # about a hundred per node, a few generated NIKs may repeat
     assert f"hub counts {seeded} cases" in result.stdout  # every demo case arrived at the hub
     assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
+    with sqlite3.connect(cwd / "var/data/63/facilities.sqlite") as db:
+        codes = {row[0] for row in db.execute("SELECT code FROM facility")}
+    assert codes == {"prsts-barakat-cangkal-bacari", "prspdnf-fajar-harapan"}  # demo panti of the province
 
 
 def test_ctrl_c_stops_every_process_cleanly(run_dir):
