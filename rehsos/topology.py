@@ -33,6 +33,9 @@ NODE_UNROUTED_QUEUE = "unrouted"
 NODE_QUARANTINE_EXCHANGE = "rehsos.quarantine"
 NODE_QUARANTINE_QUEUE = "quarantine"
 INTAKE_DOWNLINK_QUEUE = "intake.downlink"
+FACILITIES_DOWNLINK_QUEUE = "facilities.downlink"
+# What facilities take from the downlink: referrals addressed to this node's facilities.
+FACILITIES_DOWNLINK_EVENTS = ("referral.requested",)
 # What intake takes from the downlink: the hub's findings and the answers to its referrals.
 INTAKE_DOWNLINK_EVENTS = ("person.duplicate_detected", "referral.accepted", "referral.rejected",
                           "referral.waitlisted", "admission.recorded", "discharge.recorded")
@@ -143,13 +146,16 @@ def node_declarations(names: Names, node: str) -> dict:
             _exchange(v, NODE_QUARANTINE_EXCHANGE, "fanout"),
         ],
         "queues": [_queue(v, UPLINK_QUEUE), _queue(v, NODE_UNROUTED_QUEUE), _queue(v, NODE_QUARANTINE_QUEUE),
-                   _queue(v, INTAKE_DOWNLINK_QUEUE, consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE))],
+                   _queue(v, INTAKE_DOWNLINK_QUEUE, consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE)),
+                   _queue(v, FACILITIES_DOWNLINK_QUEUE, consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE))],
         "bindings": [
             _binding(v, EVENTS_EXCHANGE, UPLINK_QUEUE, "#"),
             _binding(v, NODE_UNROUTED_EXCHANGE, NODE_UNROUTED_QUEUE, ""),
             _binding(v, NODE_QUARANTINE_EXCHANGE, NODE_QUARANTINE_QUEUE, ""),
         ] + [_binding(v, DOWNLINK_EXCHANGE, INTAKE_DOWNLINK_QUEUE, f"#.{event}.to.#")
-             for event in INTAKE_DOWNLINK_EVENTS],
+             for event in INTAKE_DOWNLINK_EVENTS]
+          + [_binding(v, DOWNLINK_EXCHANGE, FACILITIES_DOWNLINK_QUEUE, f"#.{event}.to.#")
+             for event in FACILITIES_DOWNLINK_EVENTS],
     }
 
 
@@ -187,9 +193,18 @@ def reporting_queue() -> Queue:
                  queue_arguments={**QUORUM, **reporting_queue_arguments()})
 
 
-def intake_downlink_queue() -> Queue:
-    return Queue(INTAKE_DOWNLINK_QUEUE, durable=True, no_declare=True,
+def downlink_queue_for(name: str) -> Queue:
+    """A node service's downlink queue (declared by the bootstrap, consumed by the service)."""
+    return Queue(name, durable=True, no_declare=True,
                  queue_arguments={**QUORUM, **consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE)})
+
+
+def intake_downlink_queue() -> Queue:
+    return downlink_queue_for(INTAKE_DOWNLINK_QUEUE)
+
+
+def facilities_downlink_queue() -> Queue:
+    return downlink_queue_for(FACILITIES_DOWNLINK_QUEUE)
 
 
 # -- bootstrap through the management API ---------------------------------------------------------

@@ -36,37 +36,50 @@ def timeline_kinds(province, case_id):
                                             headers=province.headers("6371", auth.OPERATOR), timeout=5).json()]
 
 
-def test_a_referral_reaches_the_facility_node_and_its_answers_move_the_case(province):
+PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
+         "owner": "province", "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6372",
+         "address": "Banjarbaru", "categories": ["gelandangan"],
+         "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 1}]}
+
+
+def test_a_referral_from_6371_is_accepted_at_node_63_and_the_case_moves_through_the_hub(province):
+    manager = province.headers("63", auth.FACILITY_MANAGER)
+    assert requests.post(province.url("63", "/api/v1/facilities"), json=PANTI, headers=manager,
+                         timeout=5).status_code == 201
     ops = province.headers("6371", auth.OPERATOR)
     case = province.register("6371", case_body()).json()
     requests.post(province.url("6371", f"/api/v1/persons/{case['person']['id']}/consents"), headers=ops, timeout=5,
                   json={"purpose": "referral", "legal_basis": "consent", "given_by": "person"}).raise_for_status()
-    for stage in ("asesmen",):
-        requests.post(province.url("6371", f"/api/v1/cases/{case['id']}/stage"), json={"stage": stage},
-                      headers=ops, timeout=5).raise_for_status()
+    requests.post(province.url("6371", f"/api/v1/cases/{case['id']}/stage"), json={"stage": "asesmen"},
+                  headers=ops, timeout=5).raise_for_status()
     resp = requests.post(province.url("6371", f"/api/v1/cases/{case['id']}/referrals"), headers=ops, timeout=5,
-                         json={"facility_id": "prsts-barakat-cangkal-bacari", "facility_node": "63"})
+                         json={"facility_id": PANTI["code"], "facility_node": "63"})
     assert resp.status_code == 201, resp.text
-    referral = resp.json()
+    referral_id = resp.json()["id"]
 
-    # Down at node 63: no facility service consumes yet, so it waits in the node's unrouted queue.
-    def at_node_63():
-        with kombu.Connection(province.node_amqp("63")) as conn:
-            message = kombu.Queue(topology.NODE_UNROUTED_QUEUE, no_declare=True)(conn.channel()).get(no_ack=True)
-            return message and contracts.parse_event(message.body)
-    event = wait_until(at_node_63, timeout=20, message="referral.requested at node 63")
-    assert (event.event_type, event.node, event.payload["referral_id"]) == ("referral.requested", "6371", referral["id"])
-    assert "name" not in event.payload and "nik" not in event.payload
+    def received():
+        rows = requests.get(province.url("63", "/api/v1/referrals?status=requested"), headers=manager, timeout=5).json()
+        return rows and rows[0]
+    seen = wait_until(received, timeout=20, message="referral at node 63")
+    assert (seen["referral_id"], seen["referring_node"], seen["category"]) == (referral_id, "6371", "gelandangan")
+    assert "name" not in seen and "nik" not in seen
 
-    answer(province, "63", "referral.accepted", referral, 1,
-           reserved_until=datetime.now(timezone.utc) + timedelta(days=3))
-    answer(province, "63", "admission.recorded", referral, 2, admitted_on=date.today())
+    base = province.url("63", f"/api/v1/referrals/{referral_id}")
+    assert requests.post(base + "/accept", json={"unit": "Wisma Laki-laki"}, headers=manager, timeout=5).status_code == 200
+    occupancy = requests.get(province.url("63", f"/api/v1/facilities/{PANTI['code']}/occupancy"), headers=manager,
+                             timeout=5).json()
+    assert occupancy == [{"unit": "Wisma Laki-laki", "sex": "male", "capacity": 1, "occupied": 1, "free": 0}]
+    assert requests.post(base + "/admission", json={"admitted_on": date.today().isoformat()}, headers=manager,
+                         timeout=5).status_code == 200
     wait_until(lambda: get_case(province, case["id"])["stage"] == "intervensi", timeout=20, message="admitted")
     assert timeline_kinds(province, case["id"])[-3:] == ["referral_accepted", "admission_recorded", "stage_changed"]
 
-    answer(province, "63", "discharge.recorded", referral, 3, discharged_on=date.today(),
-           outcome="positive")
+    assert requests.post(base + "/discharge", json={"discharged_on": date.today().isoformat(), "outcome": "positive"},
+                         headers=manager, timeout=5).status_code == 200
     wait_until(lambda: get_case(province, case["id"])["stage"] == "resosialisasi", timeout=20, message="discharged")
+    occupancy = requests.get(province.url("63", f"/api/v1/facilities/{PANTI['code']}/occupancy"), headers=manager,
+                             timeout=5).json()
+    assert occupancy[0]["free"] == 1
 
 
 def test_an_answer_from_a_node_the_referral_did_not_go_to_is_quarantined(province):
@@ -79,7 +92,7 @@ def test_an_answer_from_a_node_the_referral_did_not_go_to_is_quarantined(provinc
            reserved_until=datetime.now(timezone.utc) + timedelta(days=3))
     wait_until(lambda: province.count("6371", "intake", "quarantine") == 1, timeout=20, message="quarantined")
     assert "referral went to 63" in _quarantine_reason(province)
-    assert timeline_kinds(province, case["id"])[-1] == "referral_requested"
+    assert "referral_accepted" not in timeline_kinds(province, case["id"])
 
 
 def _quarantine_reason(province):
@@ -89,3 +102,12 @@ def _quarantine_reason(province):
             return conn.exec_driver_sql("SELECT reason FROM quarantine").scalar_one()
     finally:
         engine.dispose()
+
+
+def test_a_referral_to_a_facility_the_node_does_not_have_is_rejected_at_once(province):
+    ops = province.headers("6371", auth.SUPERVISOR)
+    case = province.register("6371", case_body(nik=None)).json()
+    requests.post(province.url("6371", f"/api/v1/cases/{case['id']}/referrals"), headers=ops, timeout=5,
+                  json={"facility_id": "tidak-ada", "facility_node": "63",
+                        "consent_override": "Keadaan darurat, orang tidak sadar (kepentingan vital)."}).raise_for_status()
+    wait_until(lambda: "referral_rejected" in timeline_kinds(province, case["id"]), timeout=20, message="rejected")

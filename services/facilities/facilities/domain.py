@@ -5,13 +5,15 @@ and discharges (the referral flow), so the registry holds capacity per unit only
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from facilities.models import Facility, FacilityUnit
+from facilities.models import Facility, FacilityUnit, ReferralRequest
 from rehsos import reference
+from rehsos.config import HUB
 from rehsos.contracts import make_event
+from rehsos.messaging import Quarantined
 
 SERVICE = "facilities"
 _COLUMNS = ("name", "kind", "owner", "owner_name", "regency", "address", "categories", "disability_types", "status",
@@ -103,3 +105,131 @@ def facility_view(facility: Facility, node: str) -> dict:
                 capacity=sum(u.capacity for u in facility.units),
                 units=[{"name": u.name, "sex": u.sex, "capacity": u.capacity} for u in facility.units])
     return view
+
+
+# -- referrals (facility side) ----------------------------------------------------------------------
+RESERVATION_DAYS = 3
+
+
+def receive_referral(uow, event, node: str) -> None:
+    """``referral.requested`` addressed to this node: it waits for the facility manager."""
+    payload = event.payload
+    if event.node == HUB or payload["facility_node"] != node:
+        raise Quarantined(f"referral for node {payload['facility_node']} from {event.node} reached node {node}")
+    facility = uow.session.get(Facility, payload["facility_id"])
+    status, reason = ("requested", None) if facility else ("rejected", "Fasilitas tidak dikenal di node ini.")
+    uow.session.add(ReferralRequest(
+        referral_id=str(payload["referral_id"]), case_id=str(payload["case_id"]), referring_node=event.node,
+        facility_code=payload["facility_id"] if facility else None, person_key=payload["person_key"],
+        category=payload["category"], sex=payload["sex"], age_band=payload["age_band"],
+        consent_override=payload["consent_override"], status=status, reason=reason, received_at=now()))
+    if facility is None:  # answer at once: the referring office must not wait for nobody
+        uow.session.flush()
+        _answer(uow, uow.session.get(ReferralRequest, str(payload["referral_id"])), "referral.rejected", node,
+                reason=reason, facility_id=payload["facility_id"])
+
+
+def _answer(uow, referral: ReferralRequest, event_type: str, node: str, facility_id: str | None = None, **extra):
+    uow.emit(make_event(event_type, {"referral_id": referral.referral_id, "case_id": referral.case_id,
+                                     "referring_node": referral.referring_node,
+                                     "facility_id": facility_id or referral.facility_code, **extra},
+                        node=node, service=SERVICE), target=referral.referring_node)
+
+
+def occupied(session, facility_code: str, unit_name: str, at: datetime) -> int:
+    """Beds taken in a unit: admitted persons and unexpired reservations. Never typed in."""
+    r = ReferralRequest
+    return session.execute(sa.select(sa.func.count()).select_from(r).where(
+        r.facility_code == facility_code, r.unit_name == unit_name,
+        sa.or_(r.status == "admitted", sa.and_(r.status == "accepted", r.reserved_until > at)))).scalar_one()
+
+
+def _referral(session, referral_id: str, for_update: bool = False) -> ReferralRequest:
+    query = sa.select(ReferralRequest).where(ReferralRequest.referral_id == referral_id)
+    referral = session.execute(query.with_for_update() if for_update else query).scalar_one_or_none()
+    if referral is None or referral.facility_code is None:
+        raise NotFound("Rujukan tidak ditemukan.")
+    return referral
+
+
+def _take_bed(session, referral: ReferralRequest, unit_name: str, at: datetime) -> None:
+    # The unit row is locked first (PostgreSQL), so concurrent accepts and admissions for one
+    # unit count and book one after another: no overbooking.
+    unit = session.execute(sa.select(FacilityUnit).where(
+        FacilityUnit.facility_code == referral.facility_code, FacilityUnit.name == unit_name).with_for_update()
+    ).scalar_one_or_none()
+    if unit is None:
+        raise Invalid({"unit": [f"Unit {unit_name} tidak ada di fasilitas ini."]})
+    if unit.sex != "mixed" and unit.sex != referral.sex:
+        raise Invalid({"unit": [f"Unit {unit_name} untuk {unit.sex}, bukan {referral.sex}."]})
+    if occupied(session, referral.facility_code, unit_name, at) >= unit.capacity:
+        raise Refused("no_free_bed", f"Tidak ada tempat tidur kosong di unit {unit_name}.")
+
+
+def decide_referral(uow, referral_id: str, decision: str, data: dict, *, node: str, actor: str) -> ReferralRequest:
+    """The manager accepts (a bed reserved until an expiry), rejects with a reason, or waitlists."""
+    session = uow.session
+    referral = _referral(session, referral_id, for_update=True)
+    if referral.status not in ("requested", "waitlisted"):
+        raise Refused("already_decided", f"Rujukan ini sudah berstatus {referral.status}.")
+    at = now()
+    if decision == "accept":
+        _take_bed(session, referral, data["unit"], at)
+        referral.status, referral.unit_name = "accepted", data["unit"]
+        referral.reserved_until = at + timedelta(days=data.get("reserved_days") or RESERVATION_DAYS)
+        _answer(uow, referral, "referral.accepted", node, reserved_until=referral.reserved_until)
+    elif decision == "reject":
+        referral.status, referral.reason = "rejected", data["reason"]
+        _answer(uow, referral, "referral.rejected", node, reason=data["reason"])
+    else:
+        position = 1 + session.execute(sa.select(sa.func.count()).select_from(ReferralRequest).where(
+            ReferralRequest.facility_code == referral.facility_code, ReferralRequest.status == "waitlisted")).scalar_one()
+        referral.status = "waitlisted"
+        _answer(uow, referral, "referral.waitlisted", node, position=position)
+    referral.decided_at, referral.decided_by = at, actor
+    session.flush()
+    return referral
+
+
+def admit(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
+    """The person arrived: the reservation becomes an admission (a bed is taken if none was held)."""
+    session = uow.session
+    referral = _referral(session, referral_id, for_update=True)
+    at = now()
+    held = referral.status == "accepted" and referral.reserved_until and referral.reserved_until > at
+    if not held:
+        if referral.status not in ("accepted", "waitlisted", "requested") or not data.get("unit", referral.unit_name):
+            raise Refused("not_admissible", f"Rujukan berstatus {referral.status} tidak dapat diterima masuk.",
+                          {"unit": ["Pilih unit bila reservasi sudah kedaluwarsa."]})
+        _take_bed(session, referral, data.get("unit") or referral.unit_name, at)
+        referral.unit_name = data.get("unit") or referral.unit_name
+    referral.status, referral.admitted_on = "admitted", data["admitted_on"]
+    _answer(uow, referral, "admission.recorded", node, admitted_on=data["admitted_on"])
+    session.flush()
+    return referral
+
+
+def discharge(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
+    referral = _referral(uow.session, referral_id, for_update=True)
+    if referral.status != "admitted":
+        raise Refused("not_admitted", "Hanya penghuni yang sudah masuk yang dapat dikeluarkan.")
+    referral.status, referral.discharged_on, referral.outcome = "discharged", data["discharged_on"], data["outcome"]
+    _answer(uow, referral, "discharge.recorded", node, discharged_on=data["discharged_on"], outcome=data["outcome"])
+    uow.session.flush()
+    return referral
+
+
+def list_referrals(session, facility_code: str | None, status: str | None) -> list[ReferralRequest]:
+    conditions = [ReferralRequest.facility_code.is_not(None)]
+    if facility_code:
+        conditions.append(ReferralRequest.facility_code == facility_code)
+    if status:
+        conditions.append(ReferralRequest.status == status)
+    return list(session.scalars(sa.select(ReferralRequest).where(*conditions).order_by(ReferralRequest.received_at)))
+
+
+def occupancy(session, facility: Facility) -> list[dict]:
+    at = now()
+    return [{"unit": u.name, "sex": u.sex, "capacity": u.capacity,
+             "occupied": (taken := occupied(session, facility.code, u.name, at)), "free": max(u.capacity - taken, 0)}
+            for u in facility.units]

@@ -1,7 +1,7 @@
 """Facilities' tables: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -53,3 +53,29 @@ class FacilityUnit(Base):
     name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
     sex: Mapped[str] = mapped_column(sa.String(8))  # male, female, mixed
     capacity: Mapped[int] = mapped_column(sa.Integer)
+
+
+class ReferralRequest(Base):
+    """A referral (*rujukan*) to one of this node's facilities, as the facility sees it:
+    pseudonymous (the referring node keeps the person's identity)."""
+    __tablename__ = "referral_request"
+
+    referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36))
+    referring_node: Mapped[str] = mapped_column(sa.String(8), index=True)
+    facility_code: Mapped[str | None] = mapped_column(sa.ForeignKey("facility.code"), index=True)
+    person_key: Mapped[str] = mapped_column(sa.String(64))
+    category: Mapped[str] = mapped_column(sa.String(64))
+    sex: Mapped[str] = mapped_column(sa.String(8))
+    age_band: Mapped[str] = mapped_column(sa.String(8))
+    consent_override: Mapped[bool] = mapped_column(sa.Boolean)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    unit_name: Mapped[str | None] = mapped_column(sa.String(100))
+    reserved_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(255))
+    admitted_on: Mapped[date | None] = mapped_column(sa.Date)
+    discharged_on: Mapped[date | None] = mapped_column(sa.Date)
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))

@@ -105,3 +105,59 @@ class FacilitySchema(f.Schema):
     contact_email = f.Str(allow_none=True)
     demo = f.Bool()
     units = f.List(f.Nested(UnitSchema))
+
+
+class AcceptSchema(f.Schema):
+    unit = _text(1, 100, required=True)
+    reserved_days = f.Int(load_default=3, strict=True, validate=validate.Range(1, 30, error="1 sampai 30 hari."))
+
+
+class RejectSchema(f.Schema):
+    reason = _text(3, 500, required=True)
+
+
+class WaitlistSchema(f.Schema):
+    note = _text(1, 500, load_default=None, allow_none=True)
+
+
+class AdmissionSchema(f.Schema):
+    admitted_on = f.Date(required=True)
+    unit = _text(1, 100, load_default=None, allow_none=True)
+
+
+class DischargeSchema(f.Schema):
+    discharged_on = f.Date(required=True)
+    outcome = f.Str(required=True, validate=_one_of(("positive", "neutral", "negative"), "Hasil"))
+
+
+class ReferralQuerySchema(f.Schema):
+    facility = _text(1, 64)
+    status = f.Str(validate=_one_of(("requested", "accepted", "rejected", "waitlisted", "admitted", "discharged"),
+                                    "Status"))
+
+
+class ReferralRequestSchema(f.Schema):
+    referral_id = f.Str()
+    case_id = f.Str()
+    referring_node = f.Str()
+    facility_code = f.Str()
+    category = f.Str()
+    sex = f.Str()
+    age_band = f.Str()
+    consent_override = f.Bool()
+    status = f.Str()
+    unit_name = f.Str(allow_none=True)
+    reserved_until = f.AwareDateTime(allow_none=True)
+    reason = f.Str(allow_none=True)
+    received_at = f.AwareDateTime()
+    admitted_on = f.Date(allow_none=True)
+    discharged_on = f.Date(allow_none=True)
+    outcome = f.Str(allow_none=True)
+
+
+class UnitOccupancySchema(f.Schema):
+    unit = f.Str()
+    sex = f.Str()
+    capacity = f.Int()
+    occupied = f.Int()
+    free = f.Int()

@@ -5,8 +5,9 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
 
-from rehsos import auth
+from rehsos import auth, topology
 from rehsos.http import Conflict, NotFound, Unprocessable, api
+from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
 
 from facilities import domain
@@ -69,3 +70,64 @@ class FacilitiesService:
         """Change a facility: contact, status (operational, temporarily closed, planned), units."""
         with domain_errors(), self.db.unit_of_work() as uow:
             return self._view(domain.update_facility(uow, code, request.data, node=self.config.node))
+
+    @api("GET", "/api/v1/facilities/<string(maxlength=64):code>/occupancy", roles=READERS,
+         response=s.UnitOccupancySchema, many=True, tags=("facilities",))
+    def occupancy(self, request, code):
+        """Beds per unit: capacity, taken (admissions and unexpired reservations) and free."""
+        with domain_errors(), self.db.session() as session:
+            return s.UnitOccupancySchema(many=True).dump(domain.occupancy(session, domain.get_facility(session, code)))
+
+    # -- referrals from any node -------------------------------------------------------------
+    @event_consumer(topology.facilities_downlink_queue())
+    def on_downlink_event(self, delivery):
+        """Referrals addressed to this node's facilities."""
+        node = self.config.node
+        return receive(self.db, delivery, {"referral.requested": lambda uow, e: domain.receive_referral(uow, e, node)},
+                       self.config.names.sender_node, from_hub=True)
+
+    @api("GET", "/api/v1/referrals", roles=MANAGERS, query=s.ReferralQuerySchema, response=s.ReferralRequestSchema,
+         many=True, tags=("referrals",))
+    def list_referrals(self, request):
+        """Referrals received by this node's facilities, oldest first."""
+        with self.db.session() as session:
+            rows = domain.list_referrals(session, request.query.get("facility"), request.query.get("status"))
+            return s.ReferralRequestSchema(many=True).dump(rows)
+
+    def _decide(self, request, referral_id, decision):
+        with domain_errors(), self.db.unit_of_work() as uow:
+            referral = domain.decide_referral(uow, referral_id, decision, request.data, node=self.config.node,
+                                              actor=request.principal.actor)
+            return s.ReferralRequestSchema().dump(referral)
+
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/accept", roles=MANAGERS, body=s.AcceptSchema,
+         response=s.ReferralRequestSchema, tags=("referrals",))
+    def accept_referral(self, request, referral_id):
+        """Accept: a bed in the unit is reserved until the expiry (409 when the unit is full)."""
+        return self._decide(request, referral_id, "accept")
+
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/reject", roles=MANAGERS, body=s.RejectSchema,
+         response=s.ReferralRequestSchema, tags=("referrals",))
+    def reject_referral(self, request, referral_id):
+        """Reject with a reason; the referring node is told."""
+        return self._decide(request, referral_id, "reject")
+
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/waitlist", roles=MANAGERS, body=s.WaitlistSchema,
+         response=s.ReferralRequestSchema, tags=("referrals",))
+    def waitlist_referral(self, request, referral_id):
+        """Put on the facility's waitlist; the referring node is told its position."""
+        return self._decide(request, referral_id, "waitlist")
+
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/admission", roles=MANAGERS,
+         body=s.AdmissionSchema, response=s.ReferralRequestSchema, tags=("referrals",))
+    def admit(self, request, referral_id):
+        """Record the admission (masuk panti): the reservation becomes an occupied bed."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            return s.ReferralRequestSchema().dump(domain.admit(uow, referral_id, request.data, node=self.config.node))
+
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/discharge", roles=MANAGERS,
+         body=s.DischargeSchema, response=s.ReferralRequestSchema, tags=("referrals",))
+    def discharge(self, request, referral_id):
+        """Record the discharge with its outcome: the bed is free again."""
+        with domain_errors(), self.db.unit_of_work() as uow:
+            return s.ReferralRequestSchema().dump(domain.discharge(uow, referral_id, request.data, node=self.config.node))

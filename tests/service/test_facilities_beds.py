@@ -1,0 +1,74 @@
+"""Beds are never overbooked: concurrent accepts on PostgreSQL, and occupancy from events."""
+import uuid
+from datetime import datetime, timezone
+
+import eventlet
+import requests
+import sqlalchemy as sa
+
+from rehsos import auth
+
+NODE = "63"
+PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
+         "owner": "province", "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6372",
+         "address": "Banjarbaru", "categories": ["gelandangan"],
+         "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 3}]}
+
+
+def waiting_referrals(node, count):
+    """Referrals as the downlink consumer stores them (the uplink path is tested province-wide)."""
+    engine = node.engine(NODE, "facilities")
+    ids = [str(uuid.uuid4()) for _ in range(count)]
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO referral_request (referral_id, case_id, referring_node, facility_code, person_key, category,"
+            " sex, age_band, consent_override, status, received_at) VALUES (:id, :case, '6371', :fac, :key,"
+            " 'gelandangan', 'male', '30-34', false, 'requested', :at)"),
+            [{"id": i, "case": str(uuid.uuid4()), "fac": PANTI["code"], "key": "ab" * 32,
+              "at": datetime.now(timezone.utc)} for i in ids])
+    engine.dispose()
+    return ids
+
+
+def test_fifty_concurrent_accepts_for_three_free_beds_book_exactly_three(make_province, pg):
+    node = make_province([NODE], start_hub=False, database="postgresql", pg=pg)
+    manager = node.headers(NODE, auth.FACILITY_MANAGER)
+    assert requests.post(node.url(NODE, "/api/v1/facilities"), json=PANTI, headers=manager, timeout=5).status_code == 201
+    ids = waiting_referrals(node, 50)
+
+    def accept(referral_id):
+        return requests.post(node.url(NODE, f"/api/v1/referrals/{referral_id}/accept"),
+                             json={"unit": "Wisma Laki-laki"}, headers=manager, timeout=30).status_code
+
+    statuses = list(eventlet.GreenPool(50).imap(accept, ids))
+    assert sorted(statuses).count(200) == 3, statuses
+    assert set(statuses) == {200, 409}
+    occupancy = requests.get(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}/occupancy"), headers=manager,
+                             timeout=5).json()
+    assert occupancy[0]["occupied"] == 3 and occupancy[0]["free"] == 0
+    # Each acceptance told the referring node, and nothing else was sent.
+    assert node.count(NODE, "facilities", "outbox") == 1 + 3  # facility.registered + 3 referral.accepted
+
+
+def test_discharge_frees_the_bed_and_a_full_unit_refuses_more(make_province):
+    node = make_province([NODE], start_hub=False)
+    manager = node.headers(NODE, auth.FACILITY_MANAGER)
+    requests.post(node.url(NODE, "/api/v1/facilities"), headers=manager, timeout=5,
+                  json={**PANTI, "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 1}]})
+    first, second = waiting_referrals(node, 2)
+    url = lambda rid, action: node.url(NODE, f"/api/v1/referrals/{rid}/{action}")  # noqa: E731
+    assert requests.post(url(first, "accept"), json={"unit": "Wisma Laki-laki"}, headers=manager).status_code == 200
+    full = requests.post(url(second, "accept"), json={"unit": "Wisma Laki-laki"}, headers=manager)
+    assert full.status_code == 409 and full.json()["error"]["code"] == "no_free_bed"
+    assert requests.post(url(second, "waitlist"), json={}, headers=manager).status_code == 200
+    assert requests.post(url(first, "admission"), json={"admitted_on": "2026-01-05"}, headers=manager).status_code == 200
+    assert requests.post(url(first, "discharge"), json={"discharged_on": "2026-03-01", "outcome": "positive"},
+                         headers=manager).status_code == 200
+    assert requests.post(url(second, "accept"), json={"unit": "Wisma Laki-laki"}, headers=manager).status_code == 200
+    again = requests.post(url(first, "discharge"), json={"discharged_on": "2026-03-01", "outcome": "positive"},
+                          headers=manager)
+    assert again.status_code == 409
+    wrong_unit = requests.post(url(str(uuid.uuid4()), "accept"), json={"unit": "X"}, headers=manager)
+    assert wrong_unit.status_code == 404
+    bad = requests.post(url(second, "discharge"), json={"discharged_on": "kemarin", "outcome": "baik"}, headers=manager)
+    assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"discharged_on", "outcome"}
