@@ -34,8 +34,9 @@ NODE_QUARANTINE_EXCHANGE = "rehsos.quarantine"
 NODE_QUARANTINE_QUEUE = "quarantine"
 INTAKE_DOWNLINK_QUEUE = "intake.downlink"
 FACILITIES_DOWNLINK_QUEUE = "facilities.downlink"
-# What facilities take from the downlink: referrals addressed to this node's facilities.
-FACILITIES_DOWNLINK_EVENTS = ("referral.requested",)
+# What facilities take from the downlink: referrals addressed to this node's facilities, and
+# every facility's capacity snapshots (sent to all nodes) for the province-wide directory.
+FACILITIES_DOWNLINK_EVENTS = ("referral.requested", "capacity.changed")
 # What intake takes from the downlink: the hub's findings and the answers to its referrals.
 INTAKE_DOWNLINK_EVENTS = ("person.duplicate_detected", "referral.accepted", "referral.rejected",
                           "referral.waitlisted", "admission.recorded", "discharge.recorded")

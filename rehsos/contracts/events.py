@@ -160,7 +160,27 @@ class FacilityV1(f.Schema):
     demo = f.Bool(required=True)
 
 
+class _UnitBeds(_Unit):
+    occupied = f.Int(required=True, validate=validate.Range(min=0))
+    free = f.Int(required=True, validate=validate.Range(min=0))
+
+
+class CapacityChangedV1(f.Schema):
+    """``capacity.changed`` (to all nodes): a facility's beds as of ``as_of``; every node keeps
+    the latest snapshot of every facility, so it can answer while the hub is away."""
+    facility_id = f.Str(required=True)
+    name = f.Str(required=True)
+    kind = f.Str(required=True, validate=validate.OneOf(("panti", "sentra", "lks", "rumah_singgah")))
+    regency = f.Str(required=True, validate=_REGION)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True)
+    disability_types = f.List(f.Str(validate=validate.OneOf(tuple(reference.DISABILITY_TYPES))), required=True)
+    status = f.Str(required=True, validate=validate.OneOf(("operational", "temporarily_closed", "planned")))
+    units = f.List(f.Nested(_UnitBeds), required=True)
+    as_of = f.AwareDateTime(required=True)
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
+    ("capacity.changed", 1): CapacityChangedV1,
     ("facility.registered", 1): FacilityV1,
     ("facility.updated", 1): FacilityV1,
     ("person.duplicate_detected", 1): PersonDuplicateDetectedV1,

@@ -46,8 +46,8 @@ def test_fifty_concurrent_accepts_for_three_free_beds_book_exactly_three(make_pr
     occupancy = requests.get(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}/occupancy"), headers=manager,
                              timeout=5).json()
     assert occupancy[0]["occupied"] == 3 and occupancy[0]["free"] == 0
-    # Each acceptance told the referring node, and nothing else was sent.
-    assert node.count(NODE, "facilities", "outbox") == 1 + 3  # facility.registered + 3 referral.accepted
+    # Each acceptance told the referring node and sent a capacity snapshot; refusals sent nothing.
+    assert node.count(NODE, "facilities", "outbox") == 2 + 3 * 2
 
 
 def test_discharge_frees_the_bed_and_a_full_unit_refuses_more(make_province):

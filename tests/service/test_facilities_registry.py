@@ -30,7 +30,7 @@ def test_a_manager_registers_a_panti_with_its_wards_and_everyone_on_the_node_can
     assert [f["code"] for f in listed] == [PANTI["code"]]
     assert call(node, "GET", "/api/v1/facilities?category=odha", role=auth.OPERATOR).json() == []
     assert call(node, "GET", f"/api/v1/facilities/{PANTI['code']}", role=auth.TRAINER).json()["regency_name"] == "Banjarbaru"
-    assert node.count("63", "facilities", "outbox") == 1
+    assert node.count("63", "facilities", "outbox") == 2  # facility.registered, capacity.changed
 
 
 def test_changes_to_a_facility_are_saved_and_announced(node):
@@ -39,7 +39,7 @@ def test_changes_to_a_facility_are_saved_and_announced(node):
         "status": "temporarily_closed", "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 45}]})
     assert resp.status_code == 200, resp.text
     assert (resp.json()["status"], resp.json()["capacity"]) == ("temporarily_closed", 45)
-    assert node.count("63", "facilities", "outbox") == 2
+    assert node.count("63", "facilities", "outbox") == 4  # each change: facility.updated and a capacity snapshot
 
 
 def test_registry_refusals(node):

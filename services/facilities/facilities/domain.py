@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from facilities.models import Facility, FacilityUnit, ReferralRequest
+from facilities.models import DirectoryEntry, Facility, FacilityUnit, ReferralRequest
 from rehsos import reference
 from rehsos.config import HUB
 from rehsos.contracts import make_event
@@ -66,6 +66,7 @@ def register_facility(uow, data: dict, *, node: str, demo: bool = False) -> Faci
     uow.session.add(facility)
     uow.session.flush()
     _event(uow, "facility.registered", facility, node)
+    snapshot(uow, facility, node)
     return facility
 
 
@@ -88,6 +89,7 @@ def update_facility(uow, code: str, data: dict, *, node: str) -> Facility:
     facility.updated_at = now()
     uow.session.flush()
     _event(uow, "facility.updated", facility, node)
+    snapshot(uow, facility, node)
     return facility
 
 
@@ -188,6 +190,8 @@ def decide_referral(uow, referral_id: str, decision: str, data: dict, *, node: s
         _answer(uow, referral, "referral.waitlisted", node, position=position)
     referral.decided_at, referral.decided_by = at, actor
     session.flush()
+    if decision == "accept":
+        snapshot(uow, session.get(Facility, referral.facility_code), node)
     return referral
 
 
@@ -206,6 +210,7 @@ def admit(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
     referral.status, referral.admitted_on = "admitted", data["admitted_on"]
     _answer(uow, referral, "admission.recorded", node, admitted_on=data["admitted_on"])
     session.flush()
+    snapshot(uow, session.get(Facility, referral.facility_code), node)
     return referral
 
 
@@ -216,6 +221,7 @@ def discharge(uow, referral_id: str, data: dict, *, node: str) -> ReferralReques
     referral.status, referral.discharged_on, referral.outcome = "discharged", data["discharged_on"], data["outcome"]
     _answer(uow, referral, "discharge.recorded", node, discharged_on=data["discharged_on"], outcome=data["outcome"])
     uow.session.flush()
+    snapshot(uow, uow.session.get(Facility, referral.facility_code), node)
     return referral
 
 
@@ -233,3 +239,49 @@ def occupancy(session, facility: Facility) -> list[dict]:
     return [{"unit": u.name, "sex": u.sex, "capacity": u.capacity,
              "occupied": (taken := occupied(session, facility.code, u.name, at)), "free": max(u.capacity - taken, 0)}
             for u in facility.units]
+
+
+# -- the province-wide capacity directory ------------------------------------------------------------
+def snapshot(uow, facility: Facility, node: str) -> None:
+    """Send the facility's beds to every node (``capacity.changed``, addressed to all)."""
+    units = [{"name": u["unit"], "sex": u["sex"], "capacity": u["capacity"], "occupied": u["occupied"],
+              "free": u["free"]} for u in occupancy(uow.session, facility)]
+    uow.emit(make_event("capacity.changed", {
+        "facility_id": facility.code, "name": facility.name, "kind": facility.kind, "regency": facility.regency,
+        "categories": facility.categories, "disability_types": facility.disability_types, "status": facility.status,
+        "units": units, "as_of": now()}, node=node, service=SERVICE), target="all")
+
+
+def apply_snapshot(uow, event) -> None:
+    """Keep the newest snapshot per facility; an older one arriving late changes nothing."""
+    payload = event.payload
+    as_of = datetime.fromisoformat(payload["as_of"])
+    entry = uow.session.get(DirectoryEntry, payload["facility_id"])
+    if entry is not None and entry.as_of >= as_of:
+        return
+    if entry is None:
+        entry = DirectoryEntry(facility_id=payload["facility_id"])
+        uow.session.add(entry)
+    entry.node, entry.received_at, entry.as_of = event.node, now(), as_of
+    for column in ("name", "kind", "regency", "categories", "disability_types", "status", "units"):
+        setattr(entry, column, payload[column])
+
+
+def find_beds(session, *, category: str, sex: str, regency: str | None, node: str) -> list[dict]:
+    """Which facility can take this person now: serving the category, open, with a free bed in a
+    unit for their sex; same regency first, then most free beds. Answers from the last known
+    snapshots, so it works while the hub is away; each answer says how old its data is."""
+    at = now()
+    home = regency or (None if node == reference.PROVINCE else node)
+    answers = []
+    for entry in session.scalars(sa.select(DirectoryEntry).where(DirectoryEntry.status == "operational")):
+        if category not in entry.categories:
+            continue
+        free = sum(u["free"] for u in entry.units if u["sex"] in (sex, "mixed"))
+        if free <= 0:
+            continue
+        answers.append({"facility_id": entry.facility_id, "node": entry.node, "name": entry.name, "kind": entry.kind,
+                        "regency": entry.regency, "regency_name": reference.region_name(entry.regency),
+                        "free_beds": free, "same_regency": entry.regency == home, "as_of": entry.as_of,
+                        "age_seconds": int((at - entry.as_of).total_seconds())})
+    return sorted(answers, key=lambda a: (not a["same_regency"], -a["free_beds"], a["name"]))

@@ -79,3 +79,20 @@ class ReferralRequest(Base):
     admitted_on: Mapped[date | None] = mapped_column(sa.Date)
     discharged_on: Mapped[date | None] = mapped_column(sa.Date)
     outcome: Mapped[str | None] = mapped_column(sa.String(16))
+
+
+class DirectoryEntry(Base):
+    """The last known beds of a facility anywhere in the province (read-only, from snapshots)."""
+    __tablename__ = "capacity_directory"
+
+    facility_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    regency: Mapped[str] = mapped_column(sa.String(4))
+    categories: Mapped[list] = mapped_column(sa.JSON)
+    disability_types: Mapped[list] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(24))
+    units: Mapped[list] = mapped_column(sa.JSON)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -161,3 +161,24 @@ class UnitOccupancySchema(f.Schema):
     capacity = f.Int()
     occupied = f.Int()
     free = f.Int()
+
+
+class DirectoryQuerySchema(f.Schema):
+    category = f.Str(required=True, validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
+                                                            error="Kategori PPKS tidak dikenal."))
+    sex = f.Str(required=True, validate=_one_of(("male", "female"), "Jenis kelamin"))
+    regency = f.Str(validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
+                    metadata={"description": "where the person is; defaults to this node's regency"})
+
+
+class DirectoryAnswerSchema(f.Schema):
+    facility_id = f.Str()
+    node = f.Str()
+    name = f.Str()
+    kind = f.Str()
+    regency = f.Str()
+    regency_name = f.Str()
+    free_beds = f.Int()
+    same_regency = f.Bool()
+    as_of = f.AwareDateTime(metadata={"description": "when the facility's node took this snapshot"})
+    age_seconds = f.Int(metadata={"description": "how old the data is (last known state while the hub is away)"})

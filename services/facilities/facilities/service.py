@@ -83,8 +83,17 @@ class FacilitiesService:
     def on_downlink_event(self, delivery):
         """Referrals addressed to this node's facilities."""
         node = self.config.node
-        return receive(self.db, delivery, {"referral.requested": lambda uow, e: domain.receive_referral(uow, e, node)},
-                       self.config.names.sender_node, from_hub=True)
+        handlers = {"referral.requested": lambda uow, e: domain.receive_referral(uow, e, node),
+                    "capacity.changed": domain.apply_snapshot}
+        return receive(self.db, delivery, handlers, self.config.names.sender_node, from_hub=True)
+
+    @api("GET", "/api/v1/directory", roles=READERS, query=s.DirectoryQuerySchema, response=s.DirectoryAnswerSchema,
+         many=True, tags=("facilities",))
+    def find_beds(self, request):
+        """Which facility in the province can take this person now (same regency first, then free beds)."""
+        with self.db.session() as session:
+            answers = domain.find_beds(session, node=self.config.node, **{"regency": None, **request.query})
+            return s.DirectoryAnswerSchema(many=True).dump(answers)
 
     @api("GET", "/api/v1/referrals", roles=MANAGERS, query=s.ReferralQuerySchema, response=s.ReferralRequestSchema,
          many=True, tags=("referrals",))
