@@ -179,7 +179,21 @@ class CapacityChangedV1(f.Schema):
     as_of = f.AwareDateTime(required=True)
 
 
+class CentrePlanV1(f.Schema):
+    """``plan.proposed`` / ``plan.updated``: a planned centre, for the hub to set beside demand."""
+    plan_id = f.UUID(required=True)
+    regency = f.Str(required=True, validate=_REGION)
+    name = f.Str(required=True)
+    kind = f.Str(required=True, validate=validate.OneOf(("panti", "sentra", "lks", "rumah_singgah")))
+    categories = f.List(f.Str(validate=_CATEGORY), required=True)
+    planned_capacity = f.Int(required=True, validate=validate.Range(min=1))
+    target_year = f.Int(required=True)
+    status = f.Str(required=True, validate=validate.OneOf(("usulan", "disetujui", "dibangun", "beroperasi")))
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
+    ("plan.proposed", 1): CentrePlanV1,
+    ("plan.updated", 1): CentrePlanV1,
     ("capacity.changed", 1): CapacityChangedV1,
     ("facility.registered", 1): FacilityV1,
     ("facility.updated", 1): FacilityV1,

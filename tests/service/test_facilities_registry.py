@@ -78,3 +78,26 @@ def test_an_empty_change_is_refused(node):
     call(node, "POST", "/api/v1/facilities", PANTI)
     resp = call(node, "PATCH", f"/api/v1/facilities/{PANTI['code']}", {})
     assert resp.status_code == 422 and "_body" in resp.json()["error"]["fields"]
+
+
+def test_a_planned_centre_is_proposed_and_moves_forward_only(node):
+    plan = {"regency": "6309", "name": "Sentra Rehabilitasi Tabalong", "kind": "sentra",
+            "categories": ["gelandangan", "penyandang_disabilitas"], "planned_capacity": 50, "target_year": 2027}
+    created = call(node, "POST", "/api/v1/plans", plan)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "usulan"
+    url = f"/api/v1/plans/{created.json()['id']}"
+    assert call(node, "PATCH", url, {"status": "disetujui"}).json()["status"] == "disetujui"
+    back = call(node, "PATCH", url, {"status": "usulan"})
+    assert back.status_code == 409 and back.json()["error"]["code"] == "status_backwards"
+    assert [p["regency_name"] for p in call(node, "GET", "/api/v1/plans", role=auth.OPERATOR).json()] == ["Tabalong"]
+    bad = call(node, "POST", "/api/v1/plans", {**plan, "planned_capacity": 0, "target_year": "2027", "status": "x"})
+    assert bad.status_code == 422
+    assert set(bad.json()["error"]["fields"]) == {"planned_capacity", "target_year", "status"}
+    elsewhere = call(node, "POST", "/api/v1/plans", plan, at="6371")
+    assert elsewhere.status_code == 422 and "regency" in elsewhere.json()["error"]["fields"]
+    with_events = node.engine("63", "facilities")
+    with with_events.connect() as conn:
+        kinds = conn.exec_driver_sql("SELECT event_type FROM outbox ORDER BY sequence").scalars().all()
+    with_events.dispose()
+    assert kinds == ["plan.proposed", "plan.updated"]

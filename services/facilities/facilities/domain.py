@@ -5,11 +5,12 @@ and discharges (the referral flow), so the registry holds capacity per unit only
 """
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from facilities.models import DirectoryEntry, Facility, FacilityUnit, ReferralRequest
+from facilities.models import CentrePlan, DirectoryEntry, Facility, FacilityUnit, ReferralRequest
 from rehsos import reference
 from rehsos.config import HUB
 from rehsos.contracts import make_event
@@ -285,3 +286,46 @@ def find_beds(session, *, category: str, sex: str, regency: str | None, node: st
                         "free_beds": free, "same_regency": entry.regency == home, "as_of": entry.as_of,
                         "age_seconds": int((at - entry.as_of).total_seconds())})
     return sorted(answers, key=lambda a: (not a["same_regency"], -a["free_beds"], a["name"]))
+
+
+# -- planned centres -----------------------------------------------------------------------------------
+PLAN_ORDER = ("usulan", "disetujui", "dibangun", "beroperasi")
+
+
+def _plan_event(uow, event_type: str, plan: CentrePlan, node: str) -> None:
+    uow.emit(make_event(event_type, {c: getattr(plan, c) for c in (
+        "regency", "name", "kind", "categories", "planned_capacity", "target_year", "status")} | {"plan_id": plan.id},
+        node=node, service=SERVICE))
+
+
+def propose_plan(uow, data: dict, *, node: str, actor: str) -> CentrePlan:
+    _check_region(node, data["regency"])
+    plan = CentrePlan(id=str(uuid.uuid4()), status="usulan", created_by=actor, created_at=now(), **data)
+    uow.session.add(plan)
+    uow.session.flush()
+    _plan_event(uow, "plan.proposed", plan, node)
+    return plan
+
+
+def update_plan(uow, plan_id: str, data: dict, *, node: str) -> CentrePlan:
+    plan = uow.session.get(CentrePlan, plan_id)
+    if plan is None:
+        raise NotFound("Rencana tidak ditemukan.")
+    if "status" in data and PLAN_ORDER.index(data["status"]) < PLAN_ORDER.index(plan.status):
+        raise Refused("status_backwards", f"Status rencana tidak dapat mundur dari {plan.status} ke {data['status']}.")
+    for column, value in data.items():
+        setattr(plan, column, value)
+    plan.updated_at = now()
+    _plan_event(uow, "plan.updated", plan, node)
+    return plan
+
+
+def list_plans(session, regency: str | None = None) -> list[CentrePlan]:
+    query = sa.select(CentrePlan).order_by(CentrePlan.target_year, CentrePlan.regency)
+    return list(session.scalars(query.where(CentrePlan.regency == regency) if regency else query))
+
+
+def plan_view(plan: CentrePlan) -> dict:
+    return {c: getattr(plan, c) for c in ("id", "regency", "name", "kind", "categories", "planned_capacity",
+                                          "target_year", "status", "note")} | {
+        "regency_name": reference.region_name(plan.regency)}

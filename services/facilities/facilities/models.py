@@ -96,3 +96,21 @@ class DirectoryEntry(Base):
     units: Mapped[list] = mapped_column(sa.JSON)
     as_of: Mapped[datetime] = mapped_column(UtcDateTime)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CentrePlan(Base):
+    """A planned rehabilitation centre in a regency (*rencana pembangunan sentra/panti*)."""
+    __tablename__ = "centre_plan"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    regency: Mapped[str] = mapped_column(sa.String(4), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    categories: Mapped[list] = mapped_column(sa.JSON)
+    planned_capacity: Mapped[int] = mapped_column(sa.Integer)
+    target_year: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16))  # usulan, disetujui, dibangun, beroperasi
+    note: Mapped[str | None] = mapped_column(sa.String(1000))
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -182,3 +182,44 @@ class DirectoryAnswerSchema(f.Schema):
     same_regency = f.Bool()
     as_of = f.AwareDateTime(metadata={"description": "when the facility's node took this snapshot"})
     age_seconds = f.Int(metadata={"description": "how old the data is (last known state while the hub is away)"})
+
+
+PLAN_STATUSES = ("usulan", "disetujui", "dibangun", "beroperasi")
+
+
+class PlanSchema(f.Schema):
+    """A planned centre (status starts at *usulan*)."""
+    regency = f.Str(required=True, validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
+    name = _text(3, 200, required=True)
+    kind = f.Str(required=True, validate=_one_of(KINDS, "Jenis fasilitas"))
+    categories = f.List(f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
+                                                      error="Kategori PPKS tidak dikenal.")), required=True,
+                        validate=validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."))
+    planned_capacity = f.Int(required=True, strict=True, validate=validate.Range(1, 2000, error="1 sampai 2000."))
+    target_year = f.Int(required=True, strict=True, validate=validate.Range(2024, 2045, error="Tahun 2024 sampai 2045."))
+    note = _text(1, 1000, load_default=None, allow_none=True)
+
+
+class PlanUpdateSchema(f.Schema):
+    status = f.Str(validate=_one_of(PLAN_STATUSES, "Status rencana"))
+    planned_capacity = f.Int(strict=True, validate=validate.Range(1, 2000, error="1 sampai 2000."))
+    target_year = f.Int(strict=True, validate=validate.Range(2024, 2045, error="Tahun 2024 sampai 2045."))
+    note = _text(1, 1000, allow_none=True)
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
+
+
+class PlanRecordSchema(f.Schema):
+    id = f.Str()
+    regency = f.Str()
+    regency_name = f.Str()
+    name = f.Str()
+    kind = f.Str()
+    categories = f.List(f.Str())
+    planned_capacity = f.Int()
+    target_year = f.Int()
+    status = f.Str()
+    note = f.Str(allow_none=True)
