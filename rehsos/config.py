@@ -57,6 +57,8 @@ class _SettingsSchema(Schema):
     http = fields.Nested(_HttpSchema, load_default=dict)
     relay = fields.Nested(_RelaySchema, load_default=dict)
     log_level = fields.Str(load_default="INFO")
+    # How often facilities looks for bed reservations nobody came for (seconds).
+    reservation_sweep_interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))
     # Prefix of vhost and broker-user names; tests use one per test to stay apart.
     broker_namespace = fields.Str(load_default="")
 
@@ -83,6 +85,7 @@ class Settings:
     http: Mapping[str, Any] = field(default_factory=dict)
     relay: Mapping[str, Any] = field(default_factory=dict)
     log_level: str = "INFO"
+    reservation_sweep_interval: float = 60.0
     broker_namespace: str = ""
 
     @property

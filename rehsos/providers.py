@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 from sqlalchemy.orm import sessionmaker
 
 from rehsos.config import Settings
@@ -76,3 +77,18 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> ServiceDatabase:
         return self.database
+
+
+class SettingsTimer(Timer):
+    """nameko's timer, with its interval read from a setting when the container starts (the
+    decorator runs at import, before any configuration exists)."""
+
+    def __init__(self, setting: str, **kwargs):
+        super().__init__(interval=None, **kwargs)
+        self.setting = setting
+
+    def setup(self):
+        self.interval = getattr(self.container.config["REHSOS"], self.setting)
+
+
+settings_timer = SettingsTimer.decorator

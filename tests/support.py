@@ -99,7 +99,7 @@ class Province:
         fast_relay = {"poll_interval": 0.05, "batch_size": 100, "max_backoff": 0.5}
         self.settings: dict[str, config.Settings] = {}
         for name, path in files.items():
-            s = dataclasses.replace(config.load(path), relay=fast_relay)
+            s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2)
             if database == "postgresql":
                 s = dataclasses.replace(s, database_uri=pg.per_service(runner.service_names(s)))
             self.settings[name] = s

@@ -1,4 +1,5 @@
 """Beds are never overbooked: concurrent accepts on PostgreSQL, and occupancy from events."""
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -7,6 +8,7 @@ import requests
 import sqlalchemy as sa
 
 from rehsos import auth
+from tests.support import wait_until
 
 NODE = "63"
 PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
@@ -72,3 +74,34 @@ def test_discharge_frees_the_bed_and_a_full_unit_refuses_more(make_province):
     assert wrong_unit.status_code == 404
     bad = requests.post(url(second, "discharge"), json={"discharged_on": "kemarin", "outcome": "baik"}, headers=manager)
     assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"discharged_on", "outcome"}
+
+
+def test_a_lapsed_reservation_frees_the_bed_and_tells_the_referring_office(make_province):
+    node = make_province([NODE], start_hub=False)
+    manager = node.headers(NODE, auth.FACILITY_MANAGER)
+    requests.post(node.url(NODE, "/api/v1/facilities"), headers=manager, timeout=5,
+                  json={**PANTI, "units": [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 1}]})
+    (referral,) = waiting_referrals(node, 1)
+    url = node.url(NODE, f"/api/v1/referrals/{referral}")
+    assert requests.post(url + "/accept", json={"unit": "Wisma Laki-laki"}, headers=manager).status_code == 200
+    engine = node.engine(NODE, "facilities")
+    with engine.begin() as conn:  # nobody came: three days pass
+        conn.execute(sa.text("UPDATE referral_request SET reserved_until = :past WHERE referral_id = :id"),
+                     {"past": datetime(2026, 1, 1, tzinfo=timezone.utc), "id": referral})
+
+    def answers():
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT event_type, body FROM outbox ORDER BY sequence").all()
+
+    wait_until(lambda: "referral.rejected" in [kind for kind, _ in answers()], message="expiry answered")
+    kinds = [kind for kind, _ in answers()]
+    assert kinds == ["facility.registered", "capacity.changed", "referral.accepted", "capacity.changed",
+                     "referral.rejected", "capacity.changed"]
+    rejected, freed = (json.loads(body)["payload"] for _, body in answers()[4:])
+    assert "kedaluwarsa" in rejected["reason"] and rejected["referral_id"] == referral
+    assert freed["units"][0]["free"] == 1
+    engine.dispose()
+    late = requests.post(url + "/admission", json={"admitted_on": "2026-01-05"}, headers=manager)
+    assert late.status_code == 409 and late.json()["error"]["code"] == "reservation_expired"
+    listed = requests.get(node.url(NODE, "/api/v1/referrals"), params={"status": "expired"}, headers=manager).json()
+    assert [r["referral_id"] for r in listed] == [referral]

@@ -203,6 +203,9 @@ def admit(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
     at = now()
     held = referral.status == "accepted" and referral.reserved_until and referral.reserved_until > at
     if not held:
+        if referral.status == "expired":
+            raise Refused("reservation_expired", "Reservasi sudah kedaluwarsa dan kantor perujuk sudah diberi tahu; "
+                                                 "minta kantor perujuk merujuk ulang.")
         if referral.status not in ("accepted", "waitlisted", "requested") or not data.get("unit", referral.unit_name):
             raise Refused("not_admissible", f"Rujukan berstatus {referral.status} tidak dapat diterima masuk.",
                           {"unit": ["Pilih unit bila reservasi sudah kedaluwarsa."]})
@@ -224,6 +227,25 @@ def discharge(uow, referral_id: str, data: dict, *, node: str) -> ReferralReques
     uow.session.flush()
     snapshot(uow, uow.session.get(Facility, referral.facility_code), node)
     return referral
+
+
+def expire_reservations(uow, *, node: str) -> int:
+    """Reservations nobody came for lapse: the bed is free again (a new snapshot goes out) and
+    the referring office hears ``referral.rejected`` with the reason, so it can refer again."""
+    session, at = uow.session, now()
+    # SKIP LOCKED: a reservation being admitted right now is the admission's, not ours.
+    lapsed = list(session.scalars(sa.select(ReferralRequest).where(
+        ReferralRequest.status == "accepted", ReferralRequest.reserved_until <= at)
+        .with_for_update(skip_locked=True)))
+    for referral in lapsed:
+        referral.status = "expired"
+        referral.reason = (f"Reservasi tempat tidur kedaluwarsa pada {referral.reserved_until:%d-%m-%Y %H:%M} UTC "
+                           f"karena orang yang dirujuk belum datang; rujuk ulang bila masih diperlukan.")
+        _answer(uow, referral, "referral.rejected", node, reason=referral.reason)
+    session.flush()
+    for code in sorted({r.facility_code for r in lapsed}):
+        snapshot(uow, session.get(Facility, code), node)
+    return len(lapsed)
 
 
 def list_referrals(session, facility_code: str | None, status: str | None) -> list[ReferralRequest]:

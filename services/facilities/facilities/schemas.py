@@ -132,7 +132,7 @@ class DischargeSchema(f.Schema):
 
 class ReferralQuerySchema(f.Schema):
     facility = _text(1, 64)
-    status = f.Str(validate=_one_of(("requested", "accepted", "rejected", "waitlisted", "admitted", "discharged"),
+    status = f.Str(validate=_one_of(("requested", "accepted", "rejected", "waitlisted", "expired", "admitted", "discharged"),
                                     "Status"))
 
 

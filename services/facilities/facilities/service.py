@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from rehsos import auth, topology
 from rehsos.http import Conflict, NotFound, Unprocessable, api
 from rehsos.messaging import event_consumer, receive
-from rehsos.providers import Config, Database
+from rehsos.providers import Config, Database, settings_timer
 
 from facilities import domain
 from facilities import schemas as s
@@ -94,6 +94,12 @@ class FacilitiesService:
         with self.db.session() as session:
             answers = domain.find_beds(session, node=self.config.node, **{"regency": None, **request.query})
             return s.DirectoryAnswerSchema(many=True).dump(answers)
+
+    @settings_timer("reservation_sweep_interval")
+    def expire_reservations(self):
+        """Free the beds of reservations that lapsed and tell the referring offices."""
+        with self.db.unit_of_work() as uow:
+            domain.expire_reservations(uow, node=self.config.node)
 
     @api("GET", "/api/v1/referrals", roles=MANAGERS, query=s.ReferralQuerySchema, response=s.ReferralRequestSchema,
          many=True, tags=("referrals",))
