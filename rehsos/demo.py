@@ -6,6 +6,7 @@ some are walked along the rehabilitation stages so every screen has something to
 from __future__ import annotations
 
 import random
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -64,6 +65,24 @@ FACILITIES = {
                    {"name": "Ruang Perempuan (DEMO)", "sex": "female", "capacity": 8}]},
     ],
 }
+
+
+# The province plans new centres in several regencies (made up, marked DEMO).
+PLANS = {
+    "63": [
+        ({"regency": "6309", "name": "Sentra Rehabilitasi Sosial Tabalong (DEMO)", "kind": "sentra",
+          "categories": ["gelandangan", "pengemis", "penyandang_disabilitas"], "planned_capacity": 60,
+          "target_year": 2028}, "disetujui"),
+        ({"regency": "6310", "name": "Panti Sosial Tanah Bumbu (DEMO)", "kind": "panti",
+          "categories": ["gelandangan", "tuna_susila", "korban_trafficking"], "planned_capacity": 40,
+          "target_year": 2029}, "usulan"),
+        ({"regency": "6308", "name": "Rumah Singgah Amuntai (DEMO)", "kind": "rumah_singgah",
+          "categories": ["anak_jalanan", "gelandangan"], "planned_capacity": 20, "target_year": 2027}, "dibangun"),
+    ],
+}
+# Regency nodes refer some of their tuna sosial to the provincial panti; node 63 answers.
+PROVINCIAL_PANTI = FACILITIES["63"][0]
+REFERRALS_PER_NODE = 4
 
 
 def people(node: str, count: int, seed: int) -> list[dict]:
@@ -138,17 +157,21 @@ def _walk(operator: _Client, supervisor: _Client, case: dict, person: dict, step
     supervisor.post(f"/api/v1/cases/{cid}/closure/decision", {"approve": True})
 
 
-def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASES_PER_NODE) -> int:
-    """Register the node's demo facilities and ``count`` demo cases, once (a marker file
-    remembers); returns how many cases."""
+def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASES_PER_NODE) -> tuple[int, int]:
+    """Register the node's demo facilities, plans and ``count`` demo cases, once (a marker file
+    remembers); returns how many cases, and how many of them were referred to node 63."""
     if marker.exists():
-        return 0
+        return 0, 0
     operator, supervisor = _Client(base_url, tokens["operator"]), _Client(base_url, tokens["supervisor"])
     manager = _Client(base_url, tokens["facility_manager"])
     for facility in FACILITIES.get(node, []):
         manager.post("/api/v1/facilities", facility, ok=(201, 409))
+    for plan, status in PLANS.get(node, []):
+        created_plan = manager.post("/api/v1/plans", plan)
+        if status != "usulan":
+            manager.session.patch(f"{base_url}/api/v1/plans/{created_plan['id']}", json={"status": status}, timeout=15)
     rng = random.Random(f"walk-{node}")
-    created = 0
+    created = referred = 0
     for body in people(node, count, seed=int(node)):
         resp = operator.session.post(base_url + "/api/v1/cases", json=body, timeout=15)
         if resp.status_code == 409:
@@ -156,6 +179,34 @@ def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASE
         if resp.status_code != 201:
             raise RuntimeError(f"demo case refused by {node}: {resp.status_code} {resp.text[:300]}")
         created += 1
-        _walk(operator, supervisor, resp.json(), body, rng.choice((0, 1, 1, 2, 2, 3)), rng)
+        case = resp.json()
+        steps = rng.choice((0, 1, 1, 2, 2, 3))
+        _walk(operator, supervisor, case, body, steps, rng)
+        if (node != reference.PROVINCE and referred < REFERRALS_PER_NODE and steps in (1, 2)
+                and body["category"] in PROVINCIAL_PANTI["categories"] and not body.get("guardian_name")):
+            operator.post(f"/api/v1/persons/{case['person']['id']}/consents",
+                          {"purpose": "referral", "legal_basis": "consent", "given_by": "person"})
+            operator.post(f"/api/v1/cases/{case['id']}/referrals",
+                          {"facility_id": PROVINCIAL_PANTI["code"], "facility_node": reference.PROVINCE})
+            referred += 1
     marker.write_text(str(created))
-    return created
+    return created, referred
+
+
+def answer_referrals(base_url: str, manager_token: str, expected: int, timeout: float = 30.0) -> int:
+    """At node 63: wait for the regencies' demo referrals to arrive, accept each into a ward for
+    the person's sex and admit every other one, so beds and the directory have something to show."""
+    manager = _Client(base_url, manager_token)
+    units = {u["sex"]: u["name"] for u in PROVINCIAL_PANTI["units"]}
+    deadline = time.monotonic() + timeout
+    waiting = []
+    while time.monotonic() < deadline:
+        waiting = manager.session.get(f"{base_url}/api/v1/referrals", params={"status": "requested"}, timeout=15).json()
+        if len(waiting) >= expected:
+            break
+        time.sleep(0.5)
+    for i, referral in enumerate(waiting):
+        manager.post(f"/api/v1/referrals/{referral['referral_id']}/accept", {"unit": units[referral["sex"]]})
+        if i % 2 == 0:
+            manager.post(f"/api/v1/referrals/{referral['referral_id']}/admission", {"admitted_on": date.today().isoformat()})
+    return len(waiting)

@@ -278,11 +278,15 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
     procs = {name: start_process(name, files[name], paths) for name in files}
     try:
         wait_healthy(procs, {name: s.base_url for name, s in settings.items()}, paths)
-        seeded = 0
+        seeded = referred = 0
         if demo:
             for node in node_list:
-                seeded += demo_data.seed(settings[node].base_url, doc["nodes"][node]["tokens"], node,
-                                         paths.data / node / "demo-seeded")
+                cases, referrals = demo_data.seed(settings[node].base_url, doc["nodes"][node]["tokens"], node,
+                                                  paths.data / node / "demo-seeded")
+                seeded, referred = seeded + cases, referred + referrals
+            if referred and reference.PROVINCE in node_list:  # the referrals travel node → hub → 63
+                demo_data.answer_referrals(settings[reference.PROVINCE].base_url,
+                                           doc["nodes"][reference.PROVINCE]["tokens"][auth.FACILITY_MANAGER], referred)
         paths.topology.write_text(json.dumps(doc, indent=2))
         paths.topology.chmod(0o600)
         _print_urls(doc, paths, seeded)

@@ -8,7 +8,7 @@ import requests
 import sqlalchemy as sa
 
 from rehsos import auth
-from tests.support import wait_until
+from tests.support import case_body, wait_until
 
 PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
          "owner": "province", "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6372",
@@ -47,6 +47,13 @@ def accept_one(province):
     resp = requests.post(province.url("63", f"/api/v1/referrals/{rid}/accept"), json={"unit": "Wisma Laki-laki"},
                          headers=province.headers("63", auth.FACILITY_MANAGER), timeout=5)
     assert resp.status_code == 200, resp.text
+    return rid
+
+
+def move(province, rid, action, body):
+    resp = requests.post(province.url("63", f"/api/v1/referrals/{rid}/{action}"), json=body,
+                         headers=province.headers("63", auth.FACILITY_MANAGER), timeout=5)
+    assert resp.status_code == 200, resp.text
 
 
 def test_every_node_knows_every_facilitys_free_beds_and_answers_while_the_hub_is_away(province):
@@ -68,7 +75,7 @@ def test_every_node_knows_every_facilitys_free_beds_and_answers_while_the_hub_is
 
     province.block_hub()
     try:
-        accept_one(province)
+        offline = accept_one(province)
         answers, raw = directory(province, "6371", category="gelandangan", sex="male")
         assert ("prsts-barakat-cangkal-bacari", 2, False) in answers  # last known state
         assert all(a["age_seconds"] >= 0 and a["as_of"] for a in raw)
@@ -77,8 +84,34 @@ def test_every_node_knows_every_facilitys_free_beds_and_answers_while_the_hub_is
     wait_until(lambda: ("prsts-barakat-cangkal-bacari", 1, False) in directory(
         province, "6371", category="gelandangan", sex="male")[0], timeout=40, message="caught up after recovery")
 
+    # Admission keeps the bed taken; discharge frees it, and 6371 sees that too.
+    move(province, offline, "admission", {"admitted_on": "2026-11-20"})
+    move(province, offline, "discharge", {"discharged_on": "2026-11-24", "outcome": "positive"})
+    wait_until(lambda: ("prsts-barakat-cangkal-bacari", 2, False) in directory(
+        province, "6371", category="gelandangan", sex="male")[0], timeout=20, message="bed free after discharge")
+
 
 def test_a_directory_question_needs_a_category_and_a_sex(province):
     resp = requests.get(province.url("6371", "/api/v1/directory"), params={"category": "preman"},
                         headers=province.headers("6371", auth.OPERATOR), timeout=5)
     assert resp.status_code == 422 and set(resp.json()["error"]["fields"]) == {"category", "sex"}
+
+
+def test_the_hub_sets_beds_and_planned_centres_beside_demand(province):
+    assert requests.post(province.url("63", "/api/v1/facilities"), json=PANTI, timeout=5,
+                         headers=province.headers("63", auth.FACILITY_MANAGER)).status_code == 201
+    plan = {"regency": "6309", "name": "Sentra Rehabilitasi Tabalong", "kind": "sentra",
+            "categories": ["gelandangan"], "planned_capacity": 40, "target_year": 2028}
+    assert requests.post(province.url("63", "/api/v1/plans"), json=plan, timeout=5,
+                         headers=province.headers("63", auth.FACILITY_MANAGER)).status_code == 201
+    assert province.register("6371", case_body()).status_code == 201
+
+    def regencies():
+        resp = requests.get(province.url("hub", "/api/v1/capacity-plan"), params={"category": "gelandangan"},
+                            headers=province.headers("hub", auth.ANALYST), timeout=5)
+        return {r["regency"]: (r["open_cases"], r["beds"], r["planned_beds"]) for r in resp.json()["regencies"]}
+
+    wait_until(lambda: (regencies()["6371"], regencies()["6372"], regencies()["6309"]) == (
+        (1, 0, 0), (0, 5, 0), (0, 0, 40)), timeout=20, message="demand, beds and plans at the hub")
+    page = requests.get(province.url("hub", "/"), headers=province.headers("hub", auth.ANALYST), timeout=5).text
+    assert "Sentra Rehabilitasi Tabalong" in page and "Kekurangan" in page and "Usulan" in page

@@ -49,7 +49,13 @@ def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run
     assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
     with sqlite3.connect(cwd / "var/data/63/facilities.sqlite") as db:
         codes = {row[0] for row in db.execute("SELECT code FROM facility")}
+        referrals = db.execute("SELECT referring_node, status FROM referral_request").fetchall()
+        plans = db.execute("SELECT status FROM centre_plan").fetchall()
     assert codes == {"prsts-barakat-cangkal-bacari", "prspdnf-fajar-harapan"}  # demo panti of the province
+    # Node 6371 referred some of its cases to the provincial panti, through the hub; 63 answered them.
+    assert len(referrals) == 4 and {node for node, _ in referrals} == {"6371"}
+    assert sorted(status for _, status in referrals) == ["accepted", "accepted", "admitted", "admitted"]
+    assert sorted(status for (status,) in plans) == ["dibangun", "disetujui", "usulan"]
 
 
 def test_ctrl_c_stops_every_process_cleanly(run_dir):

@@ -63,6 +63,8 @@ def test_discharge_frees_the_bed_and_a_full_unit_refuses_more(make_province):
     full = requests.post(url(second, "accept"), json={"unit": "Wisma Laki-laki"}, headers=manager)
     assert full.status_code == 409 and full.json()["error"]["code"] == "no_free_bed"
     assert requests.post(url(second, "waitlist"), json={}, headers=manager).status_code == 200
+    facility = requests.get(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}"), headers=manager).json()
+    assert (facility["full"], facility["occupied"], facility["free"], facility["waitlisted"]) == (True, 1, 0, 1)
     assert requests.post(url(first, "admission"), json={"admitted_on": "2026-01-05"}, headers=manager).status_code == 200
     assert requests.post(url(first, "discharge"), json={"discharged_on": "2026-03-01", "outcome": "positive"},
                          headers=manager).status_code == 200

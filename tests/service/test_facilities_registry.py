@@ -1,4 +1,4 @@
-"""The facility registry of a node (issue 4, first slice): register, list, change; bad input."""
+"""The facility registry of a node: register, list, change, planned centres (bad input: test_facilities_bad_input)."""
 import pytest
 import requests
 
@@ -52,32 +52,6 @@ def test_registry_refusals(node):
     assert call(node, "POST", "/api/v1/facilities", {**PANTI, "code": "x"}, role=auth.OPERATOR).status_code == 403
     assert call(node, "GET", "/api/v1/facilities/nope").status_code == 404
     assert node.count("63", "facilities", "facility") == 1
-
-
-@pytest.mark.parametrize("body,fields", [
-    ({}, {"code", "name", "kind", "owner", "owner_name", "regency", "address", "categories", "units"}),
-    ({**PANTI, "code": "Bukan Kode"}, {"code"}),
-    ({**PANTI, "kind": "hotel", "owner": "private"}, {"kind", "owner"}),
-    ({**PANTI, "status": "full"}, {"status"}),  # fullness follows from occupancy, never typed
-    ({**PANTI, "units": []}, {"units"}),
-    ({**PANTI, "units": [{"name": "A", "sex": "male", "capacity": -1}]}, {"units"}),
-    ({**PANTI, "units": [{"name": "A", "sex": "male", "capacity": 1}, {"name": "A", "sex": "female", "capacity": 1}]},
-     {"units"}),
-    ({**PANTI, "categories": ["preman"], "contact_email": "bukan-email"}, {"categories", "contact_email"}),
-    ({**PANTI, "beds_free": 3}, {"beds_free"}),
-])
-def test_bad_facility_input_gets_per_field_messages_and_writes_nothing(node, body, fields):
-    resp = call(node, "POST", "/api/v1/facilities", body)
-    assert resp.status_code == 422, resp.text
-    assert set(resp.json()["error"]["fields"]) == fields
-    assert node.count("63", "facilities", "facility") == 0
-    assert node.count("63", "facilities", "outbox") == 0
-
-
-def test_an_empty_change_is_refused(node):
-    call(node, "POST", "/api/v1/facilities", PANTI)
-    resp = call(node, "PATCH", f"/api/v1/facilities/{PANTI['code']}", {})
-    assert resp.status_code == 422 and "_body" in resp.json()["error"]["fields"]
 
 
 def test_a_planned_centre_is_proposed_and_moves_forward_only(node):

@@ -6,15 +6,14 @@ One node serves the whole module: every check compares row counts before and aft
 request, and the audit checks filter on records they created themselves."""
 import itertools
 import uuid
-from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable
 
 import pytest
 import requests
 import sqlalchemy as sa
 
 from rehsos import auth
+from tests.bad_input import Endpoint, problems_with, well_formed, write_endpoints
 from tests.support import Province, case_body
 
 NODE = "6371"
@@ -55,15 +54,6 @@ def counts(node) -> dict:
             return {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in TABLES}
     finally:
         engine.dispose()
-
-
-def well_formed(messages) -> bool:
-    """A field's messages: a non-empty list of non-empty texts, or per key/item a dict of such."""
-    if isinstance(messages, list):
-        return bool(messages) and all(isinstance(m, str) and m.strip() for m in messages)
-    if isinstance(messages, dict):
-        return bool(messages) and all(well_formed(m) for m in messages.values())
-    return False
 
 
 # -- the state each endpoint needs -----------------------------------------------------------------
@@ -114,17 +104,6 @@ def case_at(*stages, assessed=False, consent=False, closure=None):
 
 def nothing(node) -> dict:
     return {}
-
-
-@dataclass
-class Endpoint:
-    name: str
-    method: str
-    path: str
-    prepare: Callable[[object], dict]
-    valid: dict | Callable[[], dict]
-    bad: list = field(default_factory=list)  # (label, body, expected fields)
-    role: str = auth.OPERATOR
 
 
 def _person_bad(valid):
@@ -262,52 +241,15 @@ ENDPOINTS = [
 def test_the_table_covers_every_post_put_and_patch_endpoint_of_intake(node):
     spec = requests.get(node.url(NODE, "/api/v1/openapi.json"), timeout=10)
     assert spec.status_code == 200, spec.text
-    declared = {(method.upper(), path) for path, ops in spec.json()["paths"].items() for method, op in ops.items()
-                if method in ("post", "put", "patch") and op["operationId"].startswith("intake.")}
+    declared = write_endpoints(spec.json(), "intake")
     assert len(declared) >= 15
     assert declared == {(e.method, e.path) for e in ENDPOINTS}
-
-
-UNREADABLE = [
-    ("not JSON", b"{not json", 400, "invalid_json"),
-    ("empty body", b"", 400, "empty_body"),
-    ("not UTF-8", b"\xff\xfe\x00", 400, "invalid_json"),
-    ("JSON array", b"[]", 422, "validation_failed"),
-    ("JSON null", b"null", 422, "validation_failed"),
-    ("JSON string", b'"hallo"', 422, "validation_failed"),
-]
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in ENDPOINTS])
 def test_bad_input_gets_per_field_messages_and_writes_nothing(node, endpoint):
     path = endpoint.path.format(**endpoint.prepare(node))
-    before = counts(node)
-    problems = []
-
-    for label, body, expected in endpoint.bad:
-        resp = call(node, endpoint.method, path, body, role=endpoint.role)
-        fields = resp.json().get("error", {}).get("fields") or {}
-        if resp.status_code != 422:
-            problems.append(f"{label}: status {resp.status_code} (expected 422): {resp.text[:300]}")
-        elif set(fields) != expected:
-            problems.append(f"{label}: fields {sorted(fields)} (expected {sorted(expected)})")
-        elif not all(well_formed(m) for m in fields.values()):
-            problems.append(f"{label}: malformed messages {fields}")
-        if counts(node) != before:
-            problems.append(f"{label}: rows written: {before} -> {counts(node)}")
-            before = counts(node)
-
-    for label, data, status, code in UNREADABLE:
-        resp = call(node, endpoint.method, path, data=data, role=endpoint.role)
-        error = resp.json().get("error", {})
-        if (resp.status_code, error.get("code")) != (status, code):
-            problems.append(f"{label}: {resp.status_code} {error.get('code')} (expected {status} {code})")
-        elif not well_formed((error.get("fields") or {}).get("_body")):
-            problems.append(f"{label}: no message for _body: {error}")
-        if counts(node) != before:
-            problems.append(f"{label}: rows written: {before} -> {counts(node)}")
-            before = counts(node)
-
+    problems = problems_with(endpoint, node.url(NODE, path), node.headers(NODE, endpoint.role), lambda: counts(node))
     assert not problems, "\n".join(problems)
     # The same request with a valid body goes through: the refusals above were about the input.
     valid = endpoint.valid() if callable(endpoint.valid) else endpoint.valid

@@ -1,6 +1,7 @@
 """The hub's consumer on a real hub vhost: trust from user_id, duplicates, quarantine."""
 import json
 import uuid
+from datetime import datetime, timezone
 
 import kombu
 import pytest
@@ -128,3 +129,53 @@ def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_then_q
     wait_until(quarantine_queue_depth(hub, broker), timeout=30, message="dead-lettered after the delivery limit")
     assert queue_depth(hub, topology.REPORTING_QUEUE) == 0
     assert hub.count("hub", "reporting", "inbox") == 0  # never half-applied
+
+
+def capacity_plan(hub, **query):
+    resp = requests.get(hub.url("hub", "/api/v1/capacity-plan"), params=query,
+                        headers=hub.headers("hub", auth.ANALYST), timeout=5)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def snapshot_event(node, free, as_of, sequence):
+    return contracts.make_event("capacity.changed", {
+        "facility_id": "rumah-singgah-banjarmasin", "name": "Rumah Singgah Banjarmasin", "kind": "rumah_singgah",
+        "regency": node, "categories": ["gelandangan"], "disability_types": [], "status": "operational",
+        "units": [{"name": "Ruang", "sex": "male", "capacity": 4, "occupied": 4 - free, "free": free}],
+        "as_of": as_of}, node=node, service="facilities").with_sequence(sequence)
+
+
+def plan_event(node, regency, sequence, status="usulan", plan_id=None):
+    return contracts.make_event("plan.proposed" if status == "usulan" else "plan.updated", {
+        "plan_id": plan_id or str(uuid.uuid4()), "regency": regency, "name": "Sentra Tabalong", "kind": "sentra",
+        "categories": ["gelandangan"], "planned_capacity": 30, "target_year": 2028, "status": status},
+        node=node, service="facilities").with_sequence(sequence)
+
+
+def test_demand_is_set_beside_beds_and_planned_centres(hub):
+    first, second = case_event(), case_event()
+    for event in (first, second, case_event(category="anak_jalanan").with_sequence(3)):
+        publish_as(hub, "6371", event.to_json())
+    closed = contracts.make_event("case.closed", {"case_id": first.payload["case_id"], "outcome": "positive",
+                                                  "stage_before": "resosialisasi"}, node="6371", service="intake")
+    publish_as(hub, "6371", closed.with_sequence(4).to_json())
+    # A newer snapshot, then an older one arriving late: the newer one stands.
+    publish_as(hub, "6371", snapshot_event("6371", 1, datetime(2026, 11, 24, 10, tzinfo=timezone.utc), 1).to_json())
+    publish_as(hub, "6371", snapshot_event("6371", 3, datetime(2026, 11, 24, 9, tzinfo=timezone.utc), 2).to_json())
+    plan = str(uuid.uuid4())
+    publish_as(hub, "63", plan_event("63", "6371", 1, plan_id=plan).to_json())
+    publish_as(hub, "63", plan_event("63", "6371", 2, status="disetujui", plan_id=plan).to_json())
+    publish_as(hub, "6371", plan_event("6371", "6309", 3).to_json())  # a regency planning for another
+    wait_until(lambda: hub.count("hub", "reporting", "inbox") == 8 and quarantine_rows(hub), message="all applied")
+
+    row = next(r for r in capacity_plan(hub)["regencies"] if r["regency"] == "6371")
+    assert (row["open_cases"], row["beds"], row["occupied"], row["free"], row["planned_beds"]) == (2, 4, 3, 1, 30)
+    assert row["shortfall"] == 0
+    street = next(r for r in capacity_plan(hub, category="anak_jalanan")["regencies"] if r["regency"] == "6371")
+    assert (street["open_cases"], street["beds"], street["planned_beds"], street["shortfall"]) == (1, 0, 0, 1)
+    assert [(p["plan_id"], p["status"]) for p in capacity_plan(hub)["plans"]] == [(plan, "disetujui")]
+    assert "outside its jurisdiction" in quarantine_rows(hub)[0]["reason"]
+    bad = requests.get(hub.url("hub", "/api/v1/capacity-plan"), params={"category": "x"},
+                       headers=hub.headers("hub", auth.ANALYST), timeout=5)
+    assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"category"}

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.orm import object_session
 
 from facilities.models import CentrePlan, DirectoryEntry, Facility, FacilityUnit, ReferralRequest
 from rehsos import reference
@@ -103,11 +104,23 @@ def list_facilities(session, query: dict) -> list[Facility]:
 
 
 def facility_view(facility: Facility, node: str) -> dict:
+    session = object_session(facility)
+    beds = occupancy(session, facility)
+    free = sum(u["free"] for u in beds)
     view = {c: getattr(facility, c) for c in ("code",) + _COLUMNS + ("demo",)}
     view.update(node=node, regency_name=reference.region_name(facility.regency),
                 capacity=sum(u.capacity for u in facility.units),
+                occupied=sum(u["occupied"] for u in beds), free=free,
+                # "full" follows from occupancy, never typed in: status says only whether it operates.
+                full=facility.status == "operational" and free == 0,
+                waitlisted=waitlist_length(session, facility.code),
                 units=[{"name": u.name, "sex": u.sex, "capacity": u.capacity} for u in facility.units])
     return view
+
+
+def waitlist_length(session, facility_code: str) -> int:
+    return session.execute(sa.select(sa.func.count()).select_from(ReferralRequest).where(
+        ReferralRequest.facility_code == facility_code, ReferralRequest.status == "waitlisted")).scalar_one()
 
 
 # -- referrals (facility side) ----------------------------------------------------------------------
@@ -185,8 +198,7 @@ def decide_referral(uow, referral_id: str, decision: str, data: dict, *, node: s
         referral.status, referral.reason = "rejected", data["reason"]
         _answer(uow, referral, "referral.rejected", node, reason=data["reason"])
     else:
-        position = 1 + session.execute(sa.select(sa.func.count()).select_from(ReferralRequest).where(
-            ReferralRequest.facility_code == referral.facility_code, ReferralRequest.status == "waitlisted")).scalar_one()
+        position = 1 + waitlist_length(session, referral.facility_code)
         referral.status = "waitlisted"
         _answer(uow, referral, "referral.waitlisted", node, position=position)
     referral.decided_at, referral.decided_by = at, actor

@@ -100,6 +100,10 @@ class FacilitySchema(f.Schema):
     disability_types = f.List(f.Str())
     status = f.Str()
     capacity = f.Int(metadata={"description": "beds over all units"})
+    occupied = f.Int(metadata={"description": "admitted persons and unexpired reservations"})
+    free = f.Int()
+    full = f.Bool(metadata={"description": "operational with no free bed (follows from occupancy)"})
+    waitlisted = f.Int(metadata={"description": "referrals on the facility's waiting list"})
     contact_person = f.Str(allow_none=True)
     contact_phone = f.Str(allow_none=True)
     contact_email = f.Str(allow_none=True)
@@ -187,7 +191,7 @@ class DirectoryAnswerSchema(f.Schema):
 PLAN_STATUSES = ("usulan", "disetujui", "dibangun", "beroperasi")
 
 
-class PlanSchema(f.Schema):
+class CentrePlanSchema(f.Schema):
     """A planned centre (status starts at *usulan*)."""
     regency = f.Str(required=True, validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
     name = _text(3, 200, required=True)
@@ -200,7 +204,7 @@ class PlanSchema(f.Schema):
     note = _text(1, 1000, load_default=None, allow_none=True)
 
 
-class PlanUpdateSchema(f.Schema):
+class CentrePlanUpdateSchema(f.Schema):
     status = f.Str(validate=_one_of(PLAN_STATUSES, "Status rencana"))
     planned_capacity = f.Int(strict=True, validate=validate.Range(1, 2000, error="1 sampai 2000."))
     target_year = f.Int(strict=True, validate=validate.Range(2024, 2045, error="Tahun 2024 sampai 2045."))
@@ -212,7 +216,7 @@ class PlanUpdateSchema(f.Schema):
             raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
 
 
-class PlanRecordSchema(f.Schema):
+class CentrePlanRecordSchema(f.Schema):
     id = f.Str()
     regency = f.Str()
     regency_name = f.Str()

@@ -148,24 +148,24 @@ class FacilitiesService:
             return s.ReferralRequestSchema().dump(domain.discharge(uow, referral_id, request.data, node=self.config.node))
 
     # -- planned centres --------------------------------------------------------------------
-    @api("POST", "/api/v1/plans", roles=MANAGERS, body=s.PlanSchema, response=s.PlanRecordSchema, status=201,
+    @api("POST", "/api/v1/plans", roles=MANAGERS, body=s.CentrePlanSchema, response=s.CentrePlanRecordSchema, status=201,
          tags=("plans",))
     def propose_plan(self, request):
         """Propose a new rehabilitation centre in a regency (status usulan)."""
         with domain_errors(), self.db.unit_of_work() as uow:
             plan = domain.propose_plan(uow, request.data, node=self.config.node, actor=request.principal.actor)
-            return 201, s.PlanRecordSchema().dump(domain.plan_view(plan))
+            return 201, s.CentrePlanRecordSchema().dump(domain.plan_view(plan))
 
-    @api("PATCH", "/api/v1/plans/<string(length=36):plan_id>", roles=MANAGERS, body=s.PlanUpdateSchema,
-         response=s.PlanRecordSchema, tags=("plans",))
+    @api("PATCH", "/api/v1/plans/<string(length=36):plan_id>", roles=MANAGERS, body=s.CentrePlanUpdateSchema,
+         response=s.CentrePlanRecordSchema, tags=("plans",))
     def update_plan(self, request, plan_id):
         """Move a plan on (disetujui, dibangun, beroperasi) or change its capacity or year."""
         with domain_errors(), self.db.unit_of_work() as uow:
-            return s.PlanRecordSchema().dump(domain.plan_view(
+            return s.CentrePlanRecordSchema().dump(domain.plan_view(
                 domain.update_plan(uow, plan_id, request.data, node=self.config.node)))
 
-    @api("GET", "/api/v1/plans", roles=READERS, response=s.PlanRecordSchema, many=True, tags=("plans",))
+    @api("GET", "/api/v1/plans", roles=READERS, response=s.CentrePlanRecordSchema, many=True, tags=("plans",))
     def list_plans(self, request):
         """Planned centres of this node, by target year."""
         with self.db.session() as session:
-            return s.PlanRecordSchema(many=True).dump([domain.plan_view(p) for p in domain.list_plans(session)])
+            return s.CentrePlanRecordSchema(many=True).dump([domain.plan_view(p) for p in domain.list_plans(session)])

@@ -10,7 +10,7 @@ from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.messaging import Quarantined
 from rehsos.outbox import MessagingTables
-from reporting.models import PersonPresence, RegisteredCase
+from reporting.models import CentrePlan, FacilityCapacity, PersonPresence, RegisteredCase
 
 SERVICE = "reporting"
 
@@ -62,9 +62,51 @@ def apply_person_identified(uow, event: Event) -> None:
     note_person(uow, event, payload["person_key"])
 
 
+def _case_open(closed: bool):
+    def apply(uow, event: Event) -> None:
+        # Only the node that registered the case may close or reopen it.
+        uow.session.execute(sa.update(RegisteredCase).where(
+            RegisteredCase.case_id == str(event.payload["case_id"]), RegisteredCase.node == event.node)
+            .values(closed=closed))
+    return apply
+
+
+def _check_jurisdiction(event: Event, regency: str, what: str) -> None:
+    if regency not in reference.regions_served_by(event.node):
+        raise Quarantined(f"node {event.node} reported {what} in region {regency}, outside its jurisdiction")
+
+
+def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
+    """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing."""
+    row = uow.session.get(model, key)
+    if row is not None and row.as_of >= as_of:
+        return
+    if row is None:
+        row = model(**{model.__mapper__.primary_key[0].key: key})
+        uow.session.add(row)
+    row.node, row.as_of = event.node, as_of
+    for column in columns:
+        setattr(row, column, event.payload[column])
+
+
+def apply_capacity_changed(uow, event: Event) -> None:
+    _check_jurisdiction(event, event.payload["regency"], "a facility")
+    _newest(uow, FacilityCapacity, event.payload["facility_id"], event, datetime.fromisoformat(event.payload["as_of"]),
+            ("name", "kind", "regency", "categories", "status", "units"))
+
+
+def apply_plan(uow, event: Event) -> None:
+    _check_jurisdiction(event, event.payload["regency"], "a planned centre")
+    _newest(uow, CentrePlan, str(event.payload["plan_id"]), event, event.occurred_at,
+            ("regency", "name", "kind", "categories", "planned_capacity", "target_year", "status"))
+
+
 # case.opened carries what case.registered did (plus the stage); the hub reads both.
 HANDLERS = {"case.registered": apply_case_registered, "case.opened": apply_case_registered,
-            "person.registered": apply_person_registered, "person.identified": apply_person_identified}
+            "person.registered": apply_person_registered, "person.identified": apply_person_identified,
+            "case.closed": _case_open(closed=True), "case.reopened": _case_open(closed=False),
+            "capacity.changed": apply_capacity_changed,
+            "plan.proposed": apply_plan, "plan.updated": apply_plan}
 
 
 def summary(session, tables: MessagingTables) -> dict:
@@ -113,3 +155,55 @@ def quarantine_list(session, tables: MessagingTables, limit: int = 100) -> list[
     rows = session.execute(sa.select(q).order_by(q.c.id.desc()).limit(limit)).all()
     return [{"id": r.id, "received_at": r.received_at.isoformat(), "queue": r.queue, "sender": r.sender,
              "routing_key": r.routing_key, "event_id": r.event_id, "reason": r.reason} for r in rows]
+
+
+# -- demand beside capacity and plans (where should the province build?) ----------------------------
+PLANNED = ("usulan", "disetujui", "dibangun")  # a plan that is beroperasi shows up as a facility instead
+
+
+def capacity_plan(session, category: str | None = None) -> dict:
+    """Per regency: open cases (demand), beds in operating facilities (from their newest
+    snapshots), and beds in planned centres not yet operating. With ``category``, only that
+    PPKS category's cases and the facilities and plans that serve it."""
+    def serves(categories):
+        return category is None or category in categories
+
+    rows = {code: {"regency": code, "name": region.name, "kind": region.kind, "open_cases": 0, "beds": 0,
+                   "occupied": 0, "free": 0, "facilities": 0, "planned_beds": 0, "plans": 0}
+            for code, region in reference.REGENCIES.items()}
+    cases = sa.select(RegisteredCase.region, sa.func.count()).where(RegisteredCase.closed.is_(False))
+    if category:
+        cases = cases.where(RegisteredCase.category == category)
+    for regency, n in session.execute(cases.group_by(RegisteredCase.region)):
+        rows[regency]["open_cases"] = n
+    oldest = None
+    for fac in session.scalars(sa.select(FacilityCapacity).where(FacilityCapacity.status == "operational")):
+        if not serves(fac.categories):
+            continue
+        row = rows[fac.regency]
+        row["facilities"] += 1
+        for unit in fac.units:
+            row["beds"] += unit["capacity"]
+            row["occupied"] += unit["occupied"]
+            row["free"] += unit["free"]
+        oldest = min(oldest or fac.as_of, fac.as_of)
+    plans = [p for p in session.scalars(sa.select(CentrePlan).order_by(CentrePlan.target_year, CentrePlan.regency))
+             if serves(p.categories)]
+    for plan in plans:
+        if plan.status in PLANNED:
+            rows[plan.regency]["planned_beds"] += plan.planned_capacity
+            rows[plan.regency]["plans"] += 1
+    for row in rows.values():
+        # Open cases beyond beds in place and planned: a pressure indicator, not a bed count
+        # (not every open case needs a panti bed; a provincial panti serves every regency).
+        row["shortfall"] = max(row["open_cases"] - row["beds"] - row["planned_beds"], 0)
+    return {
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "category": category,
+        "capacity_as_of": oldest.isoformat() if oldest else None,
+        "regencies": sorted(rows.values(), key=lambda r: (-r["shortfall"], r["regency"])),
+        "plans": [{"plan_id": p.plan_id, "node": p.node, "regency": p.regency,
+                   "regency_name": reference.region_name(p.regency), "name": p.name, "kind": p.kind,
+                   "categories": p.categories, "planned_capacity": p.planned_capacity,
+                   "target_year": p.target_year, "status": p.status} for p in plans],
+    }

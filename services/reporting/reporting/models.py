@@ -30,6 +30,7 @@ class RegisteredCase(Base):
     person_key: Mapped[str] = mapped_column(sa.String(64), index=True)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    closed: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class PersonPresence(Base):
@@ -40,3 +41,34 @@ class PersonPresence(Base):
     person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FacilityCapacity(Base):
+    """The newest ``capacity.changed`` snapshot of a facility (beds, not people)."""
+    __tablename__ = "facility_capacity"
+
+    facility_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    regency: Mapped[str] = mapped_column(sa.String(4), index=True)
+    categories: Mapped[list] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(24))
+    units: Mapped[list] = mapped_column(sa.JSON)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CentrePlan(Base):
+    """The newest state of a planned rehabilitation centre (``plan.proposed`` / ``plan.updated``)."""
+    __tablename__ = "centre_plan"
+
+    plan_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    regency: Mapped[str] = mapped_column(sa.String(4), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    categories: Mapped[list] = mapped_column(sa.JSON)
+    planned_capacity: Mapped[int] = mapped_column(sa.Integer)
+    target_year: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)

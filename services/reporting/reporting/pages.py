@@ -36,7 +36,42 @@ def _n(value: int) -> str:
     return f"{value:,}".replace(",", ".")  # Indonesian thousands separator
 
 
-def dashboard(summary: dict) -> str:
+PLAN_STATUS = {"usulan": "Usulan", "disetujui": "Disetujui", "dibangun": "Dibangun", "beroperasi": "Beroperasi"}
+KIND_NAMES = {"panti": "Panti", "sentra": "Sentra", "lks": "LKS", "rumah_singgah": "Rumah Singgah"}
+
+
+def capacity_section(plan: dict) -> str:
+    """Open cases beside beds and planned centres, per regency: where capacity is missing."""
+    rows = "".join(
+        f'<tr><td class="l">{"Kota" if r["kind"] == "kota" else "Kabupaten"} {escape(r["name"])}</td>'
+        f'<td class="num">{_n(r["open_cases"])}</td><td class="num">{_n(r["facilities"])}</td>'
+        f'<td class="num">{_n(r["beds"])}</td><td class="num">{_n(r["occupied"])}</td><td class="num">{_n(r["free"])}</td>'
+        f'<td class="num">{_n(r["planned_beds"])}</td>'
+        f'<td class="num{" warn" if r["shortfall"] else ""}">{_n(r["shortfall"])}</td></tr>'
+        for r in plan["regencies"])
+    plan_rows = "".join(
+        f'<tr><td class="l">{escape(p["name"])}</td><td class="l">{escape(KIND_NAMES.get(p["kind"], p["kind"]))}</td>'
+        f'<td class="l">{escape(p["regency_name"])}</td>'
+        f'<td class="l">{escape(", ".join(reference.PPKS_CATEGORIES[c].name_id for c in p["categories"]))}</td>'
+        f'<td class="num">{_n(p["planned_capacity"])}</td><td class="num">{p["target_year"]}</td>'
+        f'<td class="l">{PLAN_STATUS[p["status"]]}</td></tr>'
+        for p in plan["plans"])
+    as_of = plan["capacity_as_of"]
+    return (
+        "<h2>Kebutuhan, kapasitas, dan rencana per kabupaten/kota</h2>"
+        "<p><small>Kasus aktif = terdaftar dan belum ditutup. Tempat tidur dari fasilitas yang beroperasi"
+        + (f" (data tertua {escape(as_of[:16].replace('T', ' '))} UTC)" if as_of else "")
+        + ". Kekurangan = kasus aktif di atas tempat tidur yang ada dan yang direncanakan: petunjuk tekanan, "
+        "bukan jumlah tempat tidur yang dibutuhkan (panti provinsi melayani semua kabupaten/kota).</small></p>"
+        '<table><tr><th class="l">Kabupaten/Kota</th><th>Kasus aktif</th><th>Fasilitas</th><th>Tempat tidur</th>'
+        f"<th>Terisi</th><th>Kosong</th><th>Rencana (tempat tidur)</th><th>Kekurangan</th></tr>{rows}</table>"
+        "<h2>Rencana pusat rehabilitasi</h2>"
+        + (f'<table><tr><th class="l">Nama</th><th class="l">Jenis</th><th class="l">Kabupaten/Kota</th>'
+           f'<th class="l">Kategori PPKS</th><th>Kapasitas</th><th>Target</th><th class="l">Status</th></tr>{plan_rows}</table>'
+           if plan_rows else "<p>Belum ada rencana pusat rehabilitasi.</p>"))
+
+
+def dashboard(summary: dict, plan: dict) -> str:
     groups = list(GROUP_NAMES)
     regency_rows = []
     for r in summary["by_regency"]:
@@ -68,6 +103,7 @@ def dashboard(summary: dict) -> str:
         f"<h2>Kasus per kategori PPKS</h2>"
         + (f'<table><tr><th class="l">Kategori</th><th class="l">Kelompok</th><th>Jumlah</th></tr>{category_rows}</table>'
            if category_rows else "<p>Belum ada kasus yang diterima dari kabupaten/kota.</p>")
+        + capacity_section(plan)
         + "<h2>Aliran data dari node</h2>"
         + (f'<table><tr><th class="l">Node</th><th class="l">Layanan</th><th>Event diterima</th>'
            f"<th>Urutan terakhir</th><th>Hilang</th></tr>{stream_rows}</table>"

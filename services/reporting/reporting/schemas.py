@@ -1,4 +1,7 @@
-"""Shapes of reporting's API responses (documented in the OpenAPI document)."""
+"""Shapes of reporting's API requests and responses (documented in the OpenAPI document)."""
+from marshmallow import validate
+
+from rehsos import reference
 from rehsos.contracts import fields as f
 
 
@@ -51,3 +54,43 @@ class QuarantineEntrySchema(f.Schema):
     routing_key = f.Str(allow_none=True)
     event_id = f.Str(allow_none=True)
     reason = f.Str()
+
+
+class CapacityPlanQuerySchema(f.Schema):
+    category = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."),
+                     metadata={"description": "only this PPKS category's cases, facilities and plans"})
+
+
+class RegencyCapacitySchema(f.Schema):
+    regency = f.Str()
+    name = f.Str()
+    kind = f.Str()
+    open_cases = f.Int(metadata={"description": "cases registered and not closed (demand)"})
+    facilities = f.Int(metadata={"description": "operating facilities in the regency"})
+    beds = f.Int()
+    occupied = f.Int()
+    free = f.Int()
+    plans = f.Int(metadata={"description": "planned centres not yet operating"})
+    planned_beds = f.Int()
+    shortfall = f.Int(metadata={"description": "open cases beyond beds and planned beds (a pressure indicator)"})
+
+
+class PlanSummarySchema(f.Schema):
+    plan_id = f.Str()
+    node = f.Str()
+    regency = f.Str()
+    regency_name = f.Str()
+    name = f.Str()
+    kind = f.Str()
+    categories = f.List(f.Str())
+    planned_capacity = f.Int()
+    target_year = f.Int()
+    status = f.Str()
+
+
+class CapacityPlanSchema(f.Schema):
+    generated_at = f.Str()
+    category = f.Str(allow_none=True)
+    capacity_as_of = f.Str(allow_none=True, metadata={"description": "the oldest capacity snapshot used"})
+    regencies = f.List(f.Nested(RegencyCapacitySchema))
+    plans = f.List(f.Nested(PlanSummarySchema))

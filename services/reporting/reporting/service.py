@@ -10,7 +10,7 @@ from rehsos.providers import Config, Database
 
 from reporting import domain, pages
 from reporting.models import messaging
-from reporting.schemas import QuarantineEntrySchema, SummarySchema
+from reporting.schemas import CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, SummarySchema
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -38,6 +38,13 @@ class ReportingService:
         with self.db.session() as session:
             return domain.summary(session, self.db.tables)
 
+    @api("GET", "/api/v1/capacity-plan", roles=READERS, query=CapacityPlanQuerySchema, response=CapacityPlanSchema,
+         tags=("reporting",))
+    def get_capacity_plan(self, request):
+        """Per regency: open cases beside beds in operating facilities and in planned centres."""
+        with self.db.session() as session:
+            return domain.capacity_plan(session, request.query.get("category"))
+
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))
     def get_quarantine(self, request):
@@ -49,7 +56,7 @@ class ReportingService:
     def dashboard(self, request):
         """Dashboard page (Bahasa Indonesia)."""
         with self.db.session() as session:
-            return _html(pages.dashboard(domain.summary(session, self.db.tables)))
+            return _html(pages.dashboard(domain.summary(session, self.db.tables), domain.capacity_plan(session)))
 
     @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login_form(self, request):
