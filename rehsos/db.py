@@ -14,7 +14,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, make_transient, sessionmaker
+from sqlalchemy.orm import Session, make_transient
 
 from rehsos.contracts import Event
 from rehsos.outbox import Outbox

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import requests
+import sqlalchemy as sa
 
 UNREADABLE = [
     ("not JSON", b"{not json", 400, "invalid_json"),
@@ -43,6 +44,16 @@ def send(url: str, method: str, headers: dict, body=None, data: bytes | None = N
         return requests.request(method, url, data=data, headers={**headers, "Content-Type": "application/json"},
                                 timeout=10)
     return requests.request(method, url, json=body, headers=headers, timeout=10)
+
+
+def row_counts(province, node: str, service: str, tables) -> dict:
+    """Rows per table of a service's database at a node: the "nothing written" measure."""
+    engine = province.engine(node, service)
+    try:
+        with engine.connect() as conn:
+            return {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
+    finally:
+        engine.dispose()
 
 
 def write_endpoints(spec: dict, service: str) -> set[tuple[str, str]]:

@@ -1,12 +1,10 @@
 """`rehsos up` as a developer runs it: real processes, real broker, then Ctrl-C."""
 import json
-import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest

@@ -11,7 +11,7 @@ import requests
 import sqlalchemy as sa
 
 from rehsos import auth
-from tests.bad_input import Endpoint, problems_with, well_formed, write_endpoints
+from tests.bad_input import Endpoint, problems_with, row_counts, well_formed, write_endpoints
 from tests.support import Province
 
 NODE = "63"
@@ -38,12 +38,7 @@ def ok(resp):
 
 
 def counts(node) -> dict:
-    engine = node.engine(NODE, "facilities")
-    try:
-        with engine.connect() as conn:
-            return {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in TABLES}
-    finally:
-        engine.dispose()
+    return row_counts(node, NODE, "facilities", TABLES)
 
 
 # -- the state each endpoint needs -----------------------------------------------------------------

@@ -10,10 +10,9 @@ from datetime import date
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from rehsos import auth
-from tests.bad_input import Endpoint, problems_with, well_formed, write_endpoints
+from tests.bad_input import Endpoint, problems_with, row_counts, well_formed, write_endpoints
 from tests.support import Province, case_body
 
 NODE = "6371"
@@ -48,12 +47,7 @@ def fresh_nik() -> str:
 
 
 def counts(node) -> dict:
-    engine = node.engine(NODE, "intake")
-    try:
-        with engine.connect() as conn:
-            return {t: conn.execute(sa.text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in TABLES}
-    finally:
-        engine.dispose()
+    return row_counts(node, NODE, "intake", TABLES)
 
 
 # -- the state each endpoint needs -----------------------------------------------------------------
