@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime, timezone
 
 import eventlet
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -32,23 +33,30 @@ def waiting_referrals(node, count):
     return ids
 
 
-def test_fifty_concurrent_accepts_for_three_free_beds_book_exactly_three(make_province, pg):
+ACCEPT = ("accept", {"unit": "Wisma Laki-laki"})
+WALK_IN = ("admission", {"admitted_on": "2026-11-24", "unit": "Wisma Laki-laki"})
+
+
+@pytest.mark.parametrize("actions", [(ACCEPT,), (ACCEPT, WALK_IN)], ids=["accepts", "accepts-and-walk-in-admissions"])
+def test_fifty_concurrent_accepts_for_three_free_beds_book_exactly_three(make_province, pg, actions):
     node = make_province([NODE], start_hub=False, database="postgresql", pg=pg)
     manager = node.headers(NODE, auth.FACILITY_MANAGER)
     assert requests.post(node.url(NODE, "/api/v1/facilities"), json=PANTI, headers=manager, timeout=5).status_code == 201
     ids = waiting_referrals(node, 50)
 
-    def accept(referral_id):
-        return requests.post(node.url(NODE, f"/api/v1/referrals/{referral_id}/accept"),
-                             json={"unit": "Wisma Laki-laki"}, headers=manager, timeout=30).status_code
+    def book(numbered):
+        i, referral_id = numbered
+        action, body = actions[i % len(actions)]
+        return requests.post(node.url(NODE, f"/api/v1/referrals/{referral_id}/{action}"), json=body,
+                             headers=manager, timeout=30).status_code
 
-    statuses = list(eventlet.GreenPool(50).imap(accept, ids))
+    statuses = list(eventlet.GreenPool(50).imap(book, enumerate(ids)))
     assert sorted(statuses).count(200) == 3, statuses
     assert set(statuses) == {200, 409}
     occupancy = requests.get(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}/occupancy"), headers=manager,
                              timeout=5).json()
     assert occupancy[0]["occupied"] == 3 and occupancy[0]["free"] == 0
-    # Each acceptance told the referring node and sent a capacity snapshot; refusals sent nothing.
+    # Each booking told the referring node and sent a capacity snapshot; refusals sent nothing.
     assert node.count(NODE, "facilities", "outbox") == 2 + 3 * 2
 
 
@@ -65,6 +73,11 @@ def test_discharge_frees_the_bed_and_a_full_unit_refuses_more(make_province):
     assert requests.post(url(second, "waitlist"), json={}, headers=manager).status_code == 200
     facility = requests.get(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}"), headers=manager).json()
     assert (facility["full"], facility["occupied"], facility["free"], facility["waitlisted"]) == (True, 1, 0, 1)
+    for units in ([], [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 0}],
+                  [{"name": "Wisma Laki-laki", "sex": "female", "capacity": 5}]):
+        shrink = requests.patch(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}"), json={"units": units or [
+            {"name": "Wisma Baru", "sex": "male", "capacity": 5}]}, headers=manager)
+        assert shrink.status_code == 409 and shrink.json()["error"]["code"] == "unit_occupied", shrink.text
     assert requests.post(url(first, "admission"), json={"admitted_on": "2026-01-05"}, headers=manager).status_code == 200
     assert requests.post(url(first, "discharge"), json={"discharged_on": "2026-03-01", "outcome": "positive"},
                          headers=manager).status_code == 200

@@ -87,12 +87,34 @@ def update_facility(uow, code: str, data: dict, *, node: str) -> Facility:
         if column in data:
             setattr(facility, column, data[column])
     if "units" in data:
+        _check_units_keep_their_people(uow.session, facility, data["units"])
         facility.units = [FacilityUnit(**u) for u in data["units"]]
     facility.updated_at = now()
     uow.session.flush()
     _event(uow, "facility.updated", facility, node)
     snapshot(uow, facility, node)
     return facility
+
+
+def _check_units_keep_their_people(session, facility: Facility, units: list[dict]) -> None:
+    """A ward with people in it (or beds reserved) cannot vanish, shrink below them, or change sex."""
+    new = {u["name"]: u for u in units}
+    # Lock the units first, as accepts and admissions do, so no bed is taken while we compare.
+    session.execute(sa.select(FacilityUnit).where(FacilityUnit.facility_code == facility.code).with_for_update())
+    problems = []
+    for unit in occupancy(session, facility):
+        if not unit["occupied"]:
+            continue
+        after = new.get(unit["unit"])
+        if after is None:
+            problems.append(f"Unit {unit['unit']} masih terisi {unit['occupied']} orang; tidak dapat dihapus.")
+        elif after["capacity"] < unit["occupied"]:
+            problems.append(f"Unit {unit['unit']} masih terisi {unit['occupied']} orang; kapasitas tidak dapat "
+                            f"kurang dari itu.")
+        elif after["sex"] != unit["sex"]:
+            problems.append(f"Unit {unit['unit']} masih terisi; jenis kelamin unit tidak dapat diubah.")
+    if problems:
+        raise Refused("unit_occupied", " ".join(problems), {"units": problems})
 
 
 def list_facilities(session, query: dict) -> list[Facility]:
