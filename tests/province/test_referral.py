@@ -80,6 +80,11 @@ def test_a_referral_from_6371_is_accepted_at_node_63_and_the_case_moves_through_
     occupancy = requests.get(province.url("63", f"/api/v1/facilities/{PANTI['code']}/occupancy"), headers=manager,
                              timeout=5).json()
     assert occupancy[0]["free"] == 1
+    # The hub followed the referral too: nobody from Banjarmasin is waiting for a panti any more.
+    wait_until(lambda: province.count("hub", "reporting", "referral_status") == 1, message="referral at the hub")
+    plan = requests.get(province.url("hub", "/api/v1/capacity-plan"), timeout=5,
+                        headers=province.headers("hub", auth.ANALYST)).json()
+    assert next(r for r in plan["regencies"] if r["regency"] == "6371")["waiting"] == 0
 
 
 def test_an_answer_from_a_node_the_referral_did_not_go_to_is_quarantined(province):

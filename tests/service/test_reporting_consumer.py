@@ -179,3 +179,35 @@ def test_demand_is_set_beside_beds_and_planned_centres(hub):
     bad = requests.get(hub.url("hub", "/api/v1/capacity-plan"), params={"category": "x"},
                        headers=hub.headers("hub", auth.ANALYST), timeout=5)
     assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"category"}
+
+
+def referral_answer(event_type, referral, node="63", sequence=1, **extra):
+    return contracts.make_event(event_type, {
+        "referral_id": referral["referral_id"], "case_id": referral["case_id"], "referring_node": "6371",
+        "facility_id": "prsts-barakat-cangkal-bacari", **extra}, node=node, service="facilities").with_sequence(sequence)
+
+
+def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
+    case = case_event()
+    referral = {"referral_id": str(uuid.uuid4()), "case_id": case.payload["case_id"]}
+    requested = contracts.make_event("referral.requested", {
+        **referral, "facility_id": "prsts-barakat-cangkal-bacari", "facility_node": "63", "person_key": "ab" * 32,
+        "category": "gelandangan", "sex": "male", "age_band": "30-34", "consent_override": False},
+        node="6371", service="intake").with_sequence(2)
+    publish_as(hub, "6371", case.to_json())
+    publish_as(hub, "6371", requested.to_json())
+    publish_as(hub, "63", referral_answer("referral.waitlisted", referral, position=1).to_json())
+
+    def waiting(**query):
+        return next(r for r in capacity_plan(hub, **query)["regencies"] if r["regency"] == "6371")["waiting"]
+
+    wait_until(lambda: hub.count("hub", "reporting", "inbox") == 3, message="request and answer applied")
+    assert waiting() == 1 and waiting(category="gelandangan") == 1 and waiting(category="pengemis") == 0
+    # Only the node the referral went to may answer it.
+    publish_as(hub, "6303", referral_answer("admission.recorded", referral, node="6303",
+                                            admitted_on=datetime(2026, 11, 24).date()).to_json())
+    wait_until(lambda: quarantine_rows(hub), message="impostor quarantined")
+    assert "the referral went from 6371 to 63" in quarantine_rows(hub)[0]["reason"] and waiting() == 1
+    publish_as(hub, "63", referral_answer("admission.recorded", referral, sequence=2,
+                                          admitted_on=datetime(2026, 11, 24).date()).to_json())
+    wait_until(lambda: waiting() == 0, message="admitted: no longer waiting")

@@ -10,7 +10,7 @@ from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.messaging import Quarantined
 from rehsos.outbox import MessagingTables
-from reporting.models import CentrePlan, FacilityCapacity, PersonPresence, RegisteredCase
+from reporting.models import CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase
 
 SERVICE = "reporting"
 
@@ -101,12 +101,48 @@ def apply_plan(uow, event: Event) -> None:
             ("regency", "name", "kind", "categories", "planned_capacity", "target_year", "status"))
 
 
+def apply_referral_requested(uow, event: Event) -> None:
+    payload = event.payload
+    uow.session.add(ReferralStatus(
+        referral_id=str(payload["referral_id"]), case_id=str(payload["case_id"]), node=event.node,
+        facility_id=payload["facility_id"], facility_node=payload["facility_node"], category=payload["category"],
+        status="requested", updated_at=event.occurred_at))
+
+
+class ReferralNotYetKnown(Exception):
+    """An answer overtook its request (a redelivery): requeued, it applies once the request has."""
+
+
+def apply_referral_answer(uow, event: Event) -> None:
+    payload = event.payload
+    referral = uow.session.get(ReferralStatus, str(payload["referral_id"]))
+    if referral is None:
+        raise ReferralNotYetKnown(f"{event.event_type} for referral {payload['referral_id']} before its request")
+    if event.node != referral.facility_node or payload["referring_node"] != referral.node:
+        raise Quarantined(f"{event.event_type} from node {event.node}; the referral went from {referral.node} "
+                          f"to {referral.facility_node}")
+    # Answers may be redelivered out of order: a later state is never undone by an earlier one.
+    status = REFERRAL_STATES[event.event_type]
+    if REFERRAL_ORDER[status] >= REFERRAL_ORDER[referral.status]:
+        referral.status, referral.updated_at = status, event.occurred_at
+
+
+REFERRAL_STATES = {"referral.accepted": "accepted", "referral.rejected": "rejected",
+                   "referral.waitlisted": "waitlisted", "admission.recorded": "admitted",
+                   "discharge.recorded": "discharged"}
+# A waitlisted referral can still be accepted or rejected, an accepted one rejected (its
+# reservation lapsed); admission and discharge are final steps.
+REFERRAL_ORDER = {"requested": 0, "waitlisted": 1, "accepted": 2, "rejected": 3, "admitted": 3, "discharged": 4}
+WAITING = ("requested", "waitlisted", "accepted")
+
+
 # case.opened carries what case.registered did (plus the stage); the hub reads both.
 HANDLERS = {"case.registered": apply_case_registered, "case.opened": apply_case_registered,
             "person.registered": apply_person_registered, "person.identified": apply_person_identified,
             "case.closed": _case_open(closed=True), "case.reopened": _case_open(closed=False),
             "capacity.changed": apply_capacity_changed,
-            "plan.proposed": apply_plan, "plan.updated": apply_plan}
+            "plan.proposed": apply_plan, "plan.updated": apply_plan,
+            "referral.requested": apply_referral_requested} | dict.fromkeys(REFERRAL_STATES, apply_referral_answer)
 
 
 def summary(session, tables: MessagingTables) -> dict:
@@ -162,13 +198,14 @@ PLANNED = ("usulan", "disetujui", "dibangun")  # a plan that is beroperasi shows
 
 
 def capacity_plan(session, category: str | None = None) -> dict:
-    """Per regency: open cases (demand), beds in operating facilities (from their newest
-    snapshots), and beds in planned centres not yet operating. With ``category``, only that
+    """Per regency: open cases (demand), cases referred to a facility and not yet admitted
+    (waiting), beds in operating facilities (from their newest snapshots), and beds in planned
+    centres not yet operating. With ``category``, only that
     PPKS category's cases and the facilities and plans that serve it."""
     def serves(categories):
         return category is None or category in categories
 
-    rows = {code: {"regency": code, "name": region.name, "kind": region.kind, "open_cases": 0, "beds": 0,
+    rows = {code: {"regency": code, "name": region.name, "kind": region.kind, "open_cases": 0, "waiting": 0, "beds": 0,
                    "occupied": 0, "free": 0, "facilities": 0, "planned_beds": 0, "plans": 0}
             for code, region in reference.REGENCIES.items()}
     cases = sa.select(RegisteredCase.region, sa.func.count()).where(RegisteredCase.closed.is_(False))
@@ -176,6 +213,13 @@ def capacity_plan(session, category: str | None = None) -> dict:
         cases = cases.where(RegisteredCase.category == category)
     for regency, n in session.execute(cases.group_by(RegisteredCase.region)):
         rows[regency]["open_cases"] = n
+    waiting = (sa.select(RegisteredCase.region, sa.func.count())
+               .join(ReferralStatus, ReferralStatus.case_id == RegisteredCase.case_id)
+               .where(ReferralStatus.status.in_(WAITING)))
+    if category:
+        waiting = waiting.where(ReferralStatus.category == category)
+    for regency, n in session.execute(waiting.group_by(RegisteredCase.region)):
+        rows[regency]["waiting"] = n
     oldest = None
     for fac in session.scalars(sa.select(FacilityCapacity).where(FacilityCapacity.status == "operational")):
         if not serves(fac.categories):

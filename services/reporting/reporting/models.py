@@ -72,3 +72,17 @@ class CentrePlan(Base):
     target_year: Mapped[int] = mapped_column(sa.Integer)
     status: Mapped[str] = mapped_column(sa.String(16))
     as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReferralStatus(Base):
+    """Where a referral stands (requested, accepted, waitlisted, rejected, admitted, discharged)."""
+    __tablename__ = "referral_status"
+
+    referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    facility_id: Mapped[str] = mapped_column(sa.String(64))
+    facility_node: Mapped[str] = mapped_column(sa.String(8))
+    category: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

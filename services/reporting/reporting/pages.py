@@ -44,7 +44,8 @@ def capacity_section(plan: dict) -> str:
     """Open cases beside beds and planned centres, per regency: where capacity is missing."""
     rows = "".join(
         f'<tr><td class="l">{"Kota" if r["kind"] == "kota" else "Kabupaten"} {escape(r["name"])}</td>'
-        f'<td class="num">{_n(r["open_cases"])}</td><td class="num">{_n(r["facilities"])}</td>'
+        f'<td class="num">{_n(r["open_cases"])}</td><td class="num">{_n(r["waiting"])}</td>'
+        f'<td class="num">{_n(r["facilities"])}</td>'
         f'<td class="num">{_n(r["beds"])}</td><td class="num">{_n(r["occupied"])}</td><td class="num">{_n(r["free"])}</td>'
         f'<td class="num">{_n(r["planned_beds"])}</td>'
         f'<td class="num{" warn" if r["shortfall"] else ""}">{_n(r["shortfall"])}</td></tr>'
@@ -59,11 +60,12 @@ def capacity_section(plan: dict) -> str:
     as_of = plan["capacity_as_of"]
     return (
         "<h2>Kebutuhan, kapasitas, dan rencana per kabupaten/kota</h2>"
-        "<p><small>Kasus aktif = terdaftar dan belum ditutup. Tempat tidur dari fasilitas yang beroperasi"
+        "<p><small>Kasus aktif = terdaftar dan belum ditutup. Menunggu panti = sudah dirujuk, belum masuk "
+        "dan belum ditolak. Tempat tidur dari fasilitas yang beroperasi"
         + (f" (data tertua {escape(as_of[:16].replace('T', ' '))} UTC)" if as_of else "")
         + ". Kekurangan = kasus aktif di atas tempat tidur yang ada dan yang direncanakan: petunjuk tekanan, "
         "bukan jumlah tempat tidur yang dibutuhkan (panti provinsi melayani semua kabupaten/kota).</small></p>"
-        '<table><tr><th class="l">Kabupaten/Kota</th><th>Kasus aktif</th><th>Fasilitas</th><th>Tempat tidur</th>'
+        '<table><tr><th class="l">Kabupaten/Kota</th><th>Kasus aktif</th><th>Menunggu panti</th><th>Fasilitas</th><th>Tempat tidur</th>'
         f"<th>Terisi</th><th>Kosong</th><th>Rencana (tempat tidur)</th><th>Kekurangan</th></tr>{rows}</table>"
         "<h2>Rencana pusat rehabilitasi</h2>"
         + (f'<table><tr><th class="l">Nama</th><th class="l">Jenis</th><th class="l">Kabupaten/Kota</th>'

@@ -66,6 +66,7 @@ class RegencyCapacitySchema(f.Schema):
     name = f.Str()
     kind = f.Str()
     open_cases = f.Int(metadata={"description": "cases registered and not closed (demand)"})
+    waiting = f.Int(metadata={"description": "cases referred to a facility and not yet admitted or refused"})
     facilities = f.Int(metadata={"description": "operating facilities in the regency"})
     beds = f.Int()
     occupied = f.Int()
