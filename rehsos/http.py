@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -23,9 +24,10 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
 from werkzeug.routing import Map
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Request, Response
 
-from rehsos import auth, openapi
+from rehsos import auth, errors, openapi
 from rehsos.db import create_engine
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,23 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status, code = 409, "conflict"
+
+
+@contextmanager
+def domain_errors():
+    """The one translation of the domain's errors (``rehsos.errors``) into HTTP answers."""
+    try:
+        yield
+    except errors.NotFound as exc:
+        raise NotFound(str(exc)) from None
+    except errors.Refused as exc:
+        raise Conflict(exc.message, code=exc.code, fields=exc.fields) from None
+    except errors.Invalid as exc:
+        raise Unprocessable("Data yang dikirim tidak valid.", fields=exc.fields) from None
+    except IntegrityError:
+        # A concurrent request got there first (two registrations of one NIK, say).
+        raise Conflict("Data bentrok dengan perubahan lain yang baru saja tersimpan; ulangi permintaan.",
+                       code="concurrent_change") from None
 
 
 def error_body(status: int, code: str, message: str, fields: Any = None) -> dict:

@@ -14,28 +14,13 @@ from sqlalchemy.orm import object_session
 from facilities.models import CentrePlan, DirectoryEntry, Facility, FacilityUnit, ReferralRequest
 from rehsos import reference
 from rehsos.config import HUB
+from rehsos.errors import Invalid, NotFound, Refused
 from rehsos.contracts import make_event
 from rehsos.messaging import Quarantined
 
 SERVICE = "facilities"
 _COLUMNS = ("name", "kind", "owner", "owner_name", "regency", "address", "categories", "disability_types", "status",
             "contact_person", "contact_phone", "contact_email")
-
-
-class NotFound(Exception):
-    pass
-
-
-class Refused(Exception):
-    def __init__(self, code: str, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.code, self.message, self.fields = code, message, fields
-
-
-class Invalid(Exception):
-    def __init__(self, fields: dict):
-        super().__init__(str(fields))
-        self.fields = fields
 
 
 def now() -> datetime:

@@ -1,12 +1,8 @@
 """Facilities' entry points: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy.exc import IntegrityError
-
 from rehsos import auth, topology
-from rehsos.http import Conflict, NotFound, Unprocessable, api
+from rehsos.http import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database, settings_timer
 
@@ -16,22 +12,6 @@ from facilities.models import messaging
 
 MANAGERS = (auth.FACILITY_MANAGER, auth.ADMIN)
 READERS = (auth.OPERATOR, auth.SUPERVISOR, auth.FACILITY_MANAGER, auth.TRAINER, auth.ADMIN)
-
-
-@contextmanager
-def domain_errors():
-    """The one translation of the registry's domain errors into HTTP answers."""
-    try:
-        yield
-    except domain.NotFound as exc:
-        raise NotFound(str(exc)) from None
-    except domain.Refused as exc:
-        raise Conflict(exc.message, code=exc.code, fields=exc.fields) from None
-    except domain.Invalid as exc:
-        raise Unprocessable("Data yang dikirim tidak valid.", fields=exc.fields) from None
-    except IntegrityError:
-        raise Conflict("Data bentrok dengan perubahan lain yang baru saja tersimpan; ulangi permintaan.",
-                       code="concurrent_change") from None
 
 
 class FacilitiesService:

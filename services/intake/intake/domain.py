@@ -20,6 +20,7 @@ from intake.models import (Assessment, AuditEntry, Case, CaseHistory, Consent, C
 from rehsos import reference
 from rehsos.auth import Principal
 from rehsos.config import HUB
+from rehsos.errors import Invalid, NotFound, Refused
 from rehsos.contracts import make_event
 from rehsos.messaging import Quarantined
 from rehsos.privacy import age_band, age_on, person_key
@@ -42,29 +43,6 @@ TRANSITIONS = {
 }
 # Guardians consent for children and for persons whose disability affects legal capacity.
 GUARDIAN_DISABILITIES = {"intelektual", "mental"}
-
-
-# -- errors ----------------------------------------------------------------------------------------
-class NotFound(Exception):
-    pass
-
-
-class Refused(Exception):
-    """The request conflicts with the record's state (HTTP 409); ``code`` names the rule."""
-
-    def __init__(self, code: str, message: str, fields: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.fields = fields
-
-
-class Invalid(Exception):
-    """Input that passed its schema but not the domain's rules (HTTP 422)."""
-
-    def __init__(self, fields: dict):
-        super().__init__(str(fields))
-        self.fields = fields
 
 
 @dataclass(frozen=True)

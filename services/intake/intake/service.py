@@ -1,12 +1,8 @@
 """Intake's entry points: HTTP in, domain functions, JSON out. Nothing else lives here."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy.exc import IntegrityError
-
 from rehsos import auth, topology
-from rehsos.http import Conflict, NotFound, Unprocessable, api
+from rehsos.http import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
 
@@ -16,23 +12,6 @@ from intake.models import messaging
 
 CASE_WORKERS = (auth.OPERATOR, auth.SUPERVISOR, auth.ADMIN)
 SUPERVISORS = (auth.SUPERVISOR, auth.ADMIN)
-
-
-@contextmanager
-def domain_errors():
-    """The one translation of intake's domain errors into HTTP answers."""
-    try:
-        yield
-    except domain.NotFound as exc:
-        raise NotFound(str(exc)) from None
-    except domain.Refused as exc:
-        raise Conflict(exc.message, code=exc.code, fields=exc.fields) from None
-    except domain.Invalid as exc:
-        raise Unprocessable("Data yang dikirim tidak valid.", fields=exc.fields) from None
-    except IntegrityError:
-        # A concurrent request got there first (two registrations of one NIK, say).
-        raise Conflict("Data bentrok dengan perubahan lain yang baru saja tersimpan; ulangi permintaan.",
-                       code="concurrent_change") from None
 
 
 class IntakeService:
