@@ -4,7 +4,10 @@ API field names stay English; the messages are what an operator reads, so they a
 """
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema as _Schema
+from marshmallow import ValidationError
 from marshmallow import fields as _f
 
 _COMMON = {
@@ -32,6 +35,14 @@ UUID = _indonesian(_f.UUID, invalid_uuid="Harus berupa UUID yang valid.", invali
 Dict = _indonesian(_f.Dict, invalid="Harus berupa objek.")
 List = _indonesian(_f.List, invalid="Harus berupa daftar.")
 Nested = _indonesian(_f.Nested, type="Harus berupa objek.")
+
+
+def not_future(what: str):
+    """Validator for a date that records something done: it cannot lie after today."""
+    def check(value):
+        if value is not None and value > date.today():
+            raise ValidationError(f"{what} tidak boleh di masa depan.")
+    return check
 
 
 class Schema(_Schema):

@@ -126,12 +126,19 @@ ENDPOINTS = [
         ("wrong types", {"note": 5}, {"note"}),
         ("unknown field", {"position": 1}, {"position"}),
     ], role=auth.FACILITY_MANAGER),
+    Endpoint("record walk-in admission", "POST", "/api/v1/referrals/{referral_id}/admission", a_referral(),
+             {"admitted_on": "2026-11-20", "unit": "Wisma Laki-laki"}, [
+        ("no unit and no reservation", {"admitted_on": "2026-11-20"}, {"unit"}),
+        ("a unit the facility does not have", {"admitted_on": "2026-11-20", "unit": "Wisma Anak"}, {"unit"}),
+    ], role=auth.FACILITY_MANAGER),
     Endpoint("record admission", "POST", "/api/v1/referrals/{referral_id}/admission", a_referral("accept"),
              {"admitted_on": "2026-11-20"}, [
         ("missing required fields", {}, {"admitted_on"}),
         ("wrong types", {"admitted_on": 20261120, "unit": 5}, {"admitted_on", "unit"}),
         ("unknown field", {"admitted_on": "2026-11-20", "bed": 2}, {"bed"}),
         ("not a date", {"admitted_on": "kemarin"}, {"admitted_on"}),
+        ("in the future", {"admitted_on": "2999-01-01"}, {"admitted_on"}),
+        ("another unit than the reserved one", {"admitted_on": "2026-11-20", "unit": "Wisma Lain"}, {"unit"}),
     ], role=auth.FACILITY_MANAGER),
     Endpoint("record discharge", "POST", "/api/v1/referrals/{referral_id}/discharge",
              a_referral("accept", "admission"),
@@ -140,6 +147,8 @@ ENDPOINTS = [
         ("wrong types", {"discharged_on": 1, "outcome": True}, {"discharged_on", "outcome"}),
         ("unknown field", {"discharged_on": "2026-11-24", "outcome": "positive", "to": "keluarga"}, {"to"}),
         ("invalid enum values", {"discharged_on": "2026-13-01", "outcome": "baik"}, {"discharged_on", "outcome"}),
+        ("in the future", {"discharged_on": "2999-01-01", "outcome": "positive"}, {"discharged_on"}),
+        ("before the admission", {"discharged_on": "2026-11-19", "outcome": "positive"}, {"discharged_on"}),
     ], role=auth.FACILITY_MANAGER),
     Endpoint("propose plan", "POST", "/api/v1/plans", nothing, PLAN, [
         ("missing required fields", {}, {"regency", "name", "kind", "categories", "planned_capacity", "target_year"}),

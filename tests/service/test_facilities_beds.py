@@ -71,6 +71,8 @@ def test_discharge_frees_the_bed_and_a_full_unit_refuses_more(make_province):
     full = requests.post(url(second, "accept"), json={"unit": "Wisma Laki-laki"}, headers=manager)
     assert full.status_code == 409 and full.json()["error"]["code"] == "no_free_bed"
     assert requests.post(url(second, "waitlist"), json={}, headers=manager).status_code == 200
+    again = requests.post(url(second, "waitlist"), json={}, headers=manager)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_decided"
     facility = requests.get(node.url(NODE, f"/api/v1/facilities/{PANTI['code']}"), headers=manager).json()
     assert (facility["full"], facility["occupied"], facility["free"], facility["waitlisted"]) == (True, 1, 0, 1)
     for units in ([], [{"name": "Wisma Laki-laki", "sex": "male", "capacity": 0}],

@@ -1,7 +1,8 @@
-"""The facility registry of a node: what happens when a manager registers or changes a panti.
+"""Facilities of a node: the registry, referrals at the facility, beds, the province-wide
+directory and planned centres.
 
-Plain functions on a unit of work. Occupancy is never typed in: it will follow from admissions
-and discharges (the referral flow), so the registry holds capacity per unit only.
+Plain functions on a unit of work. Occupancy is never typed in: it follows from reservations,
+admissions and discharges (the referral flow), so the registry holds capacity per unit only.
 """
 from __future__ import annotations
 
@@ -141,15 +142,14 @@ def receive_referral(uow, event, node: str) -> None:
         raise Quarantined(f"referral for node {payload['facility_node']} from {event.node} reached node {node}")
     facility = uow.session.get(Facility, payload["facility_id"])
     status, reason = ("requested", None) if facility else ("rejected", "Fasilitas tidak dikenal di node ini.")
-    uow.session.add(ReferralRequest(
+    referral = ReferralRequest(
         referral_id=str(payload["referral_id"]), case_id=str(payload["case_id"]), referring_node=event.node,
         facility_code=payload["facility_id"] if facility else None, person_key=payload["person_key"],
         category=payload["category"], sex=payload["sex"], age_band=payload["age_band"],
-        consent_override=payload["consent_override"], status=status, reason=reason, received_at=now()))
+        consent_override=payload["consent_override"], status=status, reason=reason, received_at=now())
+    uow.session.add(referral)
     if facility is None:  # answer at once: the referring office must not wait for nobody
-        uow.session.flush()
-        _answer(uow, uow.session.get(ReferralRequest, str(payload["referral_id"])), "referral.rejected", node,
-                reason=reason, facility_id=payload["facility_id"])
+        _answer(uow, referral, "referral.rejected", node, reason=reason, facility_id=payload["facility_id"])
 
 
 def _answer(uow, referral: ReferralRequest, event_type: str, node: str, facility_id: str | None = None, **extra):
@@ -159,12 +159,16 @@ def _answer(uow, referral: ReferralRequest, event_type: str, node: str, facility
                         node=node, service=SERVICE), target=referral.referring_node)
 
 
-def occupied(session, facility_code: str, unit_name: str, at: datetime) -> int:
-    """Beds taken in a unit: admitted persons and unexpired reservations. Never typed in."""
+def taken_beds(session, facility_code: str, at: datetime, unit_name: str | None = None) -> dict[str, int]:
+    """Beds taken per unit: admitted persons and unexpired reservations. Never typed in."""
     r = ReferralRequest
-    return session.execute(sa.select(sa.func.count()).select_from(r).where(
-        r.facility_code == facility_code, r.unit_name == unit_name,
-        sa.or_(r.status == "admitted", sa.and_(r.status == "accepted", r.reserved_until > at)))).scalar_one()
+    query = (sa.select(r.unit_name, sa.func.count()).where(
+        r.facility_code == facility_code,
+        sa.or_(r.status == "admitted", sa.and_(r.status == "accepted", r.reserved_until > at)))
+        .group_by(r.unit_name))
+    if unit_name is not None:
+        query = query.where(r.unit_name == unit_name)
+    return dict(session.execute(query).all())
 
 
 def _referral(session, referral_id: str, for_update: bool = False) -> ReferralRequest:
@@ -185,7 +189,7 @@ def _take_bed(session, referral: ReferralRequest, unit_name: str, at: datetime) 
         raise Invalid({"unit": [f"Unit {unit_name} tidak ada di fasilitas ini."]})
     if unit.sex != "mixed" and unit.sex != referral.sex:
         raise Invalid({"unit": [f"Unit {unit_name} untuk {unit.sex}, bukan {referral.sex}."]})
-    if occupied(session, referral.facility_code, unit_name, at) >= unit.capacity:
+    if taken_beds(session, referral.facility_code, at, unit_name).get(unit_name, 0) >= unit.capacity:
         raise Refused("no_free_bed", f"Tidak ada tempat tidur kosong di unit {unit_name}.")
 
 
@@ -193,7 +197,8 @@ def decide_referral(uow, referral_id: str, decision: str, data: dict, *, node: s
     """The manager accepts (a bed reserved until an expiry), rejects with a reason, or waitlists."""
     session = uow.session
     referral = _referral(session, referral_id, for_update=True)
-    if referral.status not in ("requested", "waitlisted"):
+    # A waitlisted referral can still be accepted or rejected, but not waitlisted again.
+    if referral.status not in (("requested",) if decision == "waitlist" else ("requested", "waitlisted")):
         raise Refused("already_decided", f"Rujukan ini sudah berstatus {referral.status}.")
     at = now()
     if decision == "accept":
@@ -220,16 +225,20 @@ def admit(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
     session = uow.session
     referral = _referral(session, referral_id, for_update=True)
     at = now()
-    held = referral.status == "accepted" and referral.reserved_until and referral.reserved_until > at
+    held = referral.status == "accepted" and referral.reserved_until > at
+    unit = data.get("unit") or referral.unit_name
+    if held and unit != referral.unit_name:
+        raise Invalid({"unit": [f"Tempat tidur sudah dipesan di unit {referral.unit_name}; catat masuk di unit itu."]})
     if not held:
         if referral.status == "expired":
             raise Refused("reservation_expired", "Reservasi sudah kedaluwarsa dan kantor perujuk sudah diberi tahu; "
                                                  "minta kantor perujuk merujuk ulang.")
-        if referral.status not in ("accepted", "waitlisted", "requested") or not data.get("unit", referral.unit_name):
-            raise Refused("not_admissible", f"Rujukan berstatus {referral.status} tidak dapat diterima masuk.",
-                          {"unit": ["Pilih unit bila reservasi sudah kedaluwarsa."]})
-        _take_bed(session, referral, data.get("unit") or referral.unit_name, at)
-        referral.unit_name = data.get("unit") or referral.unit_name
+        if referral.status not in ("accepted", "waitlisted", "requested"):
+            raise Refused("not_admissible", f"Rujukan berstatus {referral.status} tidak dapat dicatat masuk.")
+        if not unit:
+            raise Invalid({"unit": ["Belum ada tempat tidur yang dipesan untuk rujukan ini: pilih unitnya."]})
+        _take_bed(session, referral, unit, at)
+        referral.unit_name = unit
     referral.status, referral.admitted_on = "admitted", data["admitted_on"]
     _answer(uow, referral, "admission.recorded", node, admitted_on=data["admitted_on"])
     session.flush()
@@ -241,6 +250,9 @@ def discharge(uow, referral_id: str, data: dict, *, node: str) -> ReferralReques
     referral = _referral(uow.session, referral_id, for_update=True)
     if referral.status != "admitted":
         raise Refused("not_admitted", "Hanya penghuni yang sudah masuk yang dapat dikeluarkan.")
+    if data["discharged_on"] < referral.admitted_on:
+        raise Invalid({"discharged_on": [f"Tanggal keluar tidak boleh sebelum tanggal masuk "
+                                         f"({referral.admitted_on:%d-%m-%Y})."]})
     referral.status, referral.discharged_on, referral.outcome = "discharged", data["discharged_on"], data["outcome"]
     _answer(uow, referral, "discharge.recorded", node, discharged_on=data["discharged_on"], outcome=data["outcome"])
     uow.session.flush()
@@ -277,10 +289,9 @@ def list_referrals(session, facility_code: str | None, status: str | None) -> li
 
 
 def occupancy(session, facility: Facility) -> list[dict]:
-    at = now()
-    return [{"unit": u.name, "sex": u.sex, "capacity": u.capacity,
-             "occupied": (taken := occupied(session, facility.code, u.name, at)), "free": max(u.capacity - taken, 0)}
-            for u in facility.units]
+    taken = taken_beds(session, facility.code, now())
+    return [{"unit": u.name, "sex": u.sex, "capacity": u.capacity, "occupied": taken.get(u.name, 0),
+             "free": max(u.capacity - taken.get(u.name, 0), 0)} for u in facility.units]
 
 
 # -- the province-wide capacity directory ------------------------------------------------------------
@@ -299,6 +310,10 @@ def apply_snapshot(uow, event) -> None:
     payload = event.payload
     as_of = datetime.fromisoformat(payload["as_of"])
     entry = uow.session.get(DirectoryEntry, payload["facility_id"])
+    # A facility is its registering node's: no other node may speak for it.
+    if payload["regency"] not in reference.regions_served_by(event.node) or (entry and entry.node != event.node):
+        raise Quarantined(f"node {event.node} sent beds of facility {payload['facility_id']} "
+                          f"in {payload['regency']}, which is not its own")
     if entry is not None and entry.as_of >= as_of:
         return
     if entry is None:
@@ -361,9 +376,8 @@ def update_plan(uow, plan_id: str, data: dict, *, node: str) -> CentrePlan:
     return plan
 
 
-def list_plans(session, regency: str | None = None) -> list[CentrePlan]:
-    query = sa.select(CentrePlan).order_by(CentrePlan.target_year, CentrePlan.regency)
-    return list(session.scalars(query.where(CentrePlan.regency == regency) if regency else query))
+def list_plans(session) -> list[CentrePlan]:
+    return list(session.scalars(sa.select(CentrePlan).order_by(CentrePlan.target_year, CentrePlan.regency)))
 
 
 def plan_view(plan: CentrePlan) -> dict:

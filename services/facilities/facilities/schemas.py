@@ -125,12 +125,12 @@ class WaitlistSchema(f.Schema):
 
 
 class AdmissionSchema(f.Schema):
-    admitted_on = f.Date(required=True)
+    admitted_on = f.Date(required=True, validate=f.not_future("Tanggal masuk"))
     unit = _text(1, 100, load_default=None, allow_none=True)
 
 
 class DischargeSchema(f.Schema):
-    discharged_on = f.Date(required=True)
+    discharged_on = f.Date(required=True, validate=f.not_future("Tanggal keluar"))
     outcome = f.Str(required=True, validate=_one_of(("positive", "neutral", "negative"), "Hasil"))
 
 

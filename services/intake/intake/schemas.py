@@ -187,13 +187,8 @@ class ConsentSchema(f.Schema):
     purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
     legal_basis = f.Str(required=True, validate=_one_of(LEGAL_BASES, "Dasar hukum"))
     given_by = f.Str(required=True, validate=_one_of(("person", "guardian"), "Pemberi persetujuan"))
-    recorded_on = f.Date(load_default=None, allow_none=True)
+    recorded_on = f.Date(load_default=None, allow_none=True, validate=f.not_future("Tanggal persetujuan"))
     note = _text(1, 500, load_default=None, allow_none=True)
-
-    @validates("recorded_on")
-    def _not_future(self, value, **kwargs):
-        if value is not None and value > date.today():
-            raise ValidationError("Tanggal persetujuan tidak boleh di masa depan.")
 
 
 class ConsentWithdrawalSchema(f.Schema):
@@ -235,14 +230,9 @@ class PlanSchema(f.Schema):
 
 class ServiceSchema(f.Schema):
     component = f.Str(required=True, validate=_one_of(ATENSI, "Komponen ATENSI"))
-    delivered_on = f.Date(required=True)
+    delivered_on = f.Date(required=True, validate=f.not_future("Tanggal layanan"))
     description = _text(3, 1000, required=True)
     worker = _text(2, 200, required=True)
-
-    @validates("delivered_on")
-    def _not_future(self, value, **kwargs):
-        if value > date.today():
-            raise ValidationError("Tanggal layanan tidak boleh di masa depan.")
 
 
 class ClosureRequestSchema(f.Schema):
