@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import eventlet
+import kombu
 import requests
 import sqlalchemy as sa
 
@@ -181,6 +182,16 @@ class Province:
 
     def node_password(self, node: str) -> str:
         return devrun.node_links([self.settings[node]])[0].password
+
+    def publish_as(self, node: str, body, *, user_id=None, exchange=None, content_type="application/json",
+                   routing_key=None):
+        """Publish on the hub the way a node's shovel does: logged in as the node, user_id stamped."""
+        user = self.names.node_user(node)
+        with kombu.Connection(self.hub_amqp(user, self.node_password(node)),
+                              transport_options={"confirm_publish": True}) as conn:
+            conn.Producer().publish(body, exchange=exchange or topology.uplink_exchange(node),
+                                    routing_key=routing_key or f"{node}.intake.x", user_id=user_id or user,
+                                    content_type=content_type, content_encoding="utf-8", retry=False)
 
     # -- outages --------------------------------------------------------------------------------
     def block_hub(self):

@@ -7,7 +7,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from rehsos import auth
+from rehsos import auth, contracts
 from tests.support import case_body, wait_until
 
 PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
@@ -115,3 +115,29 @@ def test_the_hub_sets_beds_and_planned_centres_beside_demand(province):
         (1, 0, 0), (0, 5, 0), (0, 0, 40)), timeout=20, message="demand, beds and plans at the hub")
     page = requests.get(province.url("hub", "/"), headers=province.headers("hub", auth.ANALYST), timeout=5).text
     assert "Sentra Rehabilitasi Tabalong" in page and "Kekurangan" in page and "Usulan" in page
+
+
+def test_no_node_may_speak_for_another_nodes_facility(province):
+    assert requests.post(province.url("6371", "/api/v1/facilities"), json=SINGGAH, timeout=5,
+                         headers=province.headers("6371", auth.FACILITY_MANAGER)).status_code == 201
+    wait_until(lambda: directory(province, "63", category="gelandangan", sex="male")[0] == [
+        ("rumah-singgah-banjarmasin", 1, False)], timeout=20, message="directory at 63")
+
+    # The province's node claims Banjarmasin's rumah singgah is full: every node refuses it.
+    forged = contracts.make_event("capacity.changed", {
+        "facility_id": SINGGAH["code"], "name": SINGGAH["name"], "kind": "rumah_singgah", "regency": "6371",
+        "categories": ["gelandangan"], "disability_types": [], "status": "operational",
+        "units": [{"name": "Ruang Laki-laki", "sex": "male", "capacity": 1, "occupied": 1, "free": 0}],
+        "as_of": datetime.now(timezone.utc)}, node="63", service="facilities").with_sequence(99)
+    province.publish_as("63", forged.to_json(), routing_key="63.facilities.capacity.changed.to.all")
+    for node in ("63", "6371"):
+        wait_until(lambda: province.count(node, "facilities", "quarantine") == 1, timeout=20,
+                   message=f"quarantined at {node}")
+    assert directory(province, "6371", category="gelandangan", sex="male")[0] == [
+        ("rumah-singgah-banjarmasin", 1, True)]
+    # The hub's view keeps the owner's figures too.
+    plan = requests.get(province.url("hub", "/api/v1/capacity-plan"), timeout=5,
+                        headers=province.headers("hub", auth.ANALYST)).json()
+    assert next(r for r in plan["regencies"] if r["regency"] == "6371")["free"] == 1
+    assert any("belongs to node 6371" in row["reason"] for row in requests.get(
+        province.url("hub", "/api/v1/quarantine"), headers=province.headers("hub", auth.ANALYST), timeout=5).json())

@@ -26,13 +26,8 @@ def case_event(node="6371", region=None, **payload):
     return event.with_sequence(1)
 
 
-def publish_as(hub, node, body, *, user_id=None, exchange=None, content_type="application/json"):
-    """Publish on the hub the way a node's shovel does: logged in as the node, user_id stamped."""
-    user = hub.names.node_user(node)
-    with kombu.Connection(hub.hub_amqp(user, hub.node_password(node)), transport_options={"confirm_publish": True}) as conn:
-        conn.Producer().publish(body, exchange=exchange or topology.uplink_exchange(node), routing_key=f"{node}.intake.x",
-                                user_id=user_id or user, content_type=content_type, content_encoding="utf-8",
-                                retry=False)
+def publish_as(hub, node, body, **kwargs):
+    hub.publish_as(node, body, **kwargs)
 
 
 def quarantine_rows(hub):

@@ -79,6 +79,8 @@ def _check_jurisdiction(event: Event, regency: str, what: str) -> None:
 def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
     """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing."""
     row = uow.session.get(model, key)
+    if row is not None and row.node != event.node:  # a facility or plan is its announcing node's
+        raise Quarantined(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
     if row is not None and row.as_of >= as_of:
         return
     if row is None:
