@@ -165,7 +165,7 @@ def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASE
     operator, supervisor = _Client(base_url, tokens["operator"]), _Client(base_url, tokens["supervisor"])
     manager = _Client(base_url, tokens["facility_manager"])
     for facility in FACILITIES.get(node, []):
-        manager.post("/api/v1/facilities", facility, ok=(201, 409))
+        manager.post("/api/v1/facilities", {**facility, "demo": True}, ok=(201, 409))
     for plan, status in PLANS.get(node, []):
         created_plan = manager.post("/api/v1/plans", plan)
         if status != "usulan":

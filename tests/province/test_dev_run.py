@@ -46,7 +46,7 @@ def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run
     assert f"hub counts {seeded} cases" in result.stdout  # every demo case arrived at the hub
     assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
     with sqlite3.connect(cwd / "var/data/63/facilities.sqlite") as db:
-        codes = {row[0] for row in db.execute("SELECT code FROM facility")}
+        codes = {row[0] for row in db.execute("SELECT code FROM facility WHERE demo")}
         referrals = db.execute("SELECT referring_node, status FROM referral_request").fetchall()
         plans = db.execute("SELECT status FROM centre_plan").fetchall()
     assert codes == {"prsts-barakat-cangkal-bacari", "prspdnf-fajar-harapan"}  # demo panti of the province

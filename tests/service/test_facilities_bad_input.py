@@ -88,8 +88,8 @@ ENDPOINTS = [
     Endpoint("register facility", "POST", "/api/v1/facilities", nothing, facility_body, [
         ("missing required fields", {}, {"code", "name", "kind", "owner", "owner_name", "regency", "address",
                                          "categories", "units"}),
-        ("wrong types", {**FACILITY, "name": 5, "categories": "gelandangan", "units": {"name": "A"}},
-         {"name", "categories", "units"}),
+        ("wrong types", {**FACILITY, "name": 5, "categories": "gelandangan", "units": {"name": "A"}, "demo": "ya"},
+         {"name", "categories", "units", "demo"}),
         ("unknown field", {**FACILITY, "beds_free": 3}, {"beds_free"}),
         ("invalid enum values", {**FACILITY, "kind": "hotel", "owner": "swasta", "regency": "9999",
                                  "categories": ["preman"], "status": "full"},

@@ -43,11 +43,11 @@ def _event(uow, event_type: str, facility: Facility, node: str) -> None:
         node=node, service=SERVICE))
 
 
-def register_facility(uow, data: dict, *, node: str, demo: bool = False) -> Facility:
+def register_facility(uow, data: dict, *, node: str) -> Facility:
     _check_region(node, data["regency"])
     if uow.session.get(Facility, data["code"]) is not None:
         raise Refused("duplicate_code", f"Kode fasilitas {data['code']} sudah terdaftar.", {"code": ["Sudah dipakai."]})
-    facility = Facility(code=data["code"], demo=demo, created_at=now(),
+    facility = Facility(code=data["code"], demo=data.get("demo", False), created_at=now(),
                         **{c: data.get(c) for c in _COLUMNS if c not in ("disability_types", "status")},
                         disability_types=data.get("disability_types") or [], status=data.get("status") or "operational",
                         units=[FacilityUnit(**u) for u in data["units"]])

@@ -65,6 +65,7 @@ FacilityRegistrationSchema = type("FacilityRegistrationSchema", (_UniqueUnits,),
     "code": f.Str(required=True, validate=validate.Regexp(
         r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Kode hanya huruf kecil, angka dan tanda hubung (contoh: prsts-barakat)."),
         metadata={"description": "identifier across the province; referrals name it"}),
+    "demo": f.Bool(load_default=False, metadata={"description": "made-up figures for demonstration and training"}),
     "__doc__": "A facility to register at this node, with its units.",
 })
 
