@@ -18,7 +18,8 @@ from sqlalchemy.orm import sessionmaker
 
 from intake import domain
 from intake.models import Case, Person, messaging
-from rehsos import auth, db, demo, reference
+from rehsos import auth, db, reference
+from rehsos_tools import demo
 from rehsos.outbox import Outbox
 
 

@@ -9,10 +9,10 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from rehsos.clock import now
 from rehsos.sqltypes import UtcDateTime
 
 # Roles (architecture.md, "Security"). Operators register; supervisors approve closures;
@@ -103,13 +103,13 @@ class TokenStore:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(tokens).values(
                 token_hash=hash_token(token), name=name, role=role, node=node,
-                created_at=datetime.now(timezone.utc)))
+                created_at=now()))
         return token
 
     def revoke(self, token_id: int) -> bool:
         with self.engine.begin() as conn:
             result = conn.execute(sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
-                                  .values(revoked_at=datetime.now(timezone.utc)))
+                                  .values(revoked_at=now()))
         return result.rowcount == 1
 
     def list(self) -> list[dict]:
@@ -123,7 +123,7 @@ class TokenStore:
         """Refused attempts go to the node's audit trail (UU 27/2022: who tried what, when)."""
         with self.engine.begin() as conn:
             conn.execute(sa.insert(access_denials).values(
-                at=datetime.now(timezone.utc), token_id=principal.token_id if principal else None,
+                at=now(), token_id=principal.token_id if principal else None,
                 token_node=principal.node if principal else token_node, role=principal.role if principal else None,
                 method=method, path=path[:500], reason=reason[:500]))
 

@@ -1,8 +1,9 @@
 """Persistence shared by the services: engines, the unit of work, and Alembic migrations.
 
 Each service owns its database (SQLite file by default, PostgreSQL when configured: one
-database per service) and its migrations, kept in ``<service>/migrations`` with a version table
-of its own (``alembic_version_<service>``), so a migration never mistakes another's history.
+database per service) and its migrations, kept in ``<service>/migrations`` (the registry says
+where) with a version table of its own (``alembic_version_<service>``), so a migration never
+mistakes another's history. The node's token store (``auth``) is the kernel's own.
 """
 from __future__ import annotations
 
@@ -16,21 +17,18 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, make_transient
 
+from rehsos import registry
 from rehsos.contracts import Event
 from rehsos.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-# Where each migration tree lives: a package holding env.py and versions/.
-MIGRATION_PACKAGES = {
-    "auth": "rehsos.migrations.auth",
-    "intake": "intake.migrations",
-    "facilities": "facilities.migrations",
-    "training": "training.migrations",
-    "reporting": "reporting.migrations",
-}
-NODE_SERVICES = ("intake", "facilities", "training")
-HUB_SERVICES = ("reporting",)
+AUTH = "auth"  # the token store's database and migrations, part of the kernel
+
+
+def migration_package(name: str) -> str:
+    """The package holding the Alembic env.py and versions/ of ``auth`` or a registered service."""
+    return "rehsos.migrations.auth" if name == AUTH else registry.get(name).migrations
 
 _green_patched = False
 
@@ -136,7 +134,7 @@ class UnitOfWork:
 def _alembic_config(service: str, uri: str):
     from alembic.config import Config
 
-    script_location = str(resources.files(MIGRATION_PACKAGES[service]))
+    script_location = str(resources.files(migration_package(service)))
     cfg = Config()
     cfg.set_main_option("script_location", script_location)
     cfg.set_main_option("sqlalchemy.url", uri.replace("%", "%%"))
@@ -170,3 +168,18 @@ def current_revision(service: str, uri: str) -> str | None:
             return ctx.get_current_revision()
     finally:
         engine.dispose()
+
+
+def services_of(settings) -> tuple[registry.ServiceSpec, ...]:
+    """The registered services a node (or the hub) runs."""
+    return registry.at(registry.HUB if settings.is_hub else registry.NODE)
+
+
+def migrate_all(settings) -> list[str]:
+    """Apply the token store's and every service's migrations; returns what was migrated."""
+    migrate(AUTH, settings.auth_database_uri)
+    done = [AUTH]
+    for spec in services_of(settings):
+        migrate(spec.name, settings.database_uri_for(spec.database))
+        done.append(spec.name)
+    return done

@@ -1,5 +1,6 @@
-"""What domain functions raise when a request cannot be carried out. Plain exceptions, no HTTP:
-``rehsos.http.domain_errors`` is the one place that turns them into answers."""
+"""What domain functions raise when a request or an incoming event cannot be carried out. Plain
+exceptions, no HTTP and no broker: ``rehsos.api.domain_errors`` turns the first three into
+answers, and the event consumer (``rehsos.messaging.receive``) quarantines a :class:`RefusedEvent`."""
 from __future__ import annotations
 
 
@@ -23,3 +24,12 @@ class Invalid(Exception):
     def __init__(self, fields: dict):
         super().__init__(str(fields))
         self.fields = fields
+
+
+class RefusedEvent(Exception):
+    """An incoming event that must never be applied (its sender may not speak for the record, or
+    it answers a referral that does not exist): the consumer quarantines it."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

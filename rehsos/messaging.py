@@ -4,8 +4,9 @@ nameko's own ``@event_handler`` acknowledges a message whose handler raised (it 
 lets a body that fails to decode break the consumer loop. Here instead:
 
 - the handler gets the raw :class:`Delivery` (body bytes, validated ``user_id``, routing key);
-- :class:`Quarantined` rejects the message without requeue: the queue dead-letters it to the
-  quarantine queue, and :func:`receive` has already written it to the quarantine table;
+- a message that is invalid, from an impostor, or that the domain refuses
+  (:class:`rehsos.errors.RefusedEvent`) is written to the quarantine table and rejected without
+  requeue: the queue dead-letters it to the quarantine queue;
 - any other error requeues it; the quorum queue's delivery limit then dead-letters a message
   that keeps failing, so nothing is retried forever and nothing is silently acknowledged;
 - a body kombu cannot decode still reaches the handler (and so the quarantine).
@@ -19,18 +20,20 @@ from functools import partial
 from typing import Callable
 
 import sqlalchemy as sa
-from kombu import Queue
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 
-from rehsos.config import HUB
+from rehsos import topology
+from rehsos.clock import now
+from rehsos.config import HUB, Settings
 from rehsos.contracts import Event, InvalidEvent, parse_event
-from rehsos.outbox import MessagingTables, utcnow
+from rehsos.errors import RefusedEvent
+from rehsos.outbox import MessagingTables
 
 log = logging.getLogger(__name__)
 
 class Quarantined(Exception):
-    """This message must not be applied; it goes to the quarantine, not back to the queue."""
+    """Raised by :func:`receive` once a message is in the quarantine table: reject, do not requeue."""
 
     def __init__(self, reason: str, details=None):
         super().__init__(reason)
@@ -44,7 +47,6 @@ class Delivery:
     user_id: str | None
     routing_key: str | None
     queue: str
-    redelivered: bool = False
 
 
 class FastStopQueueConsumer(QueueConsumer):
@@ -75,7 +77,6 @@ class EventConsumer(Consumer):
             user_id=message.properties.get("user_id"),
             routing_key=message.delivery_info.get("routing_key"),
             queue=self.queue.name,
-            redelivered=bool(message.delivery_info.get("redelivered")),
         )
         handle_result = partial(self.handle_result, message)
         try:
@@ -95,9 +96,10 @@ class EventConsumer(Consumer):
             message.requeue()
 
 
-def event_consumer(queue: Queue):
-    """Decorate a service method ``(self, delivery)`` to consume ``queue``."""
-    return EventConsumer.decorator(queue)
+def event_consumer(service: str):
+    """Decorate a service method ``(self, delivery)`` to consume the service's inbound queue
+    (from the registry: a node service's downlink, a hub service's uplink)."""
+    return EventConsumer.decorator(topology.inbound_queue(service))
 
 
 def quarantine(engine: sa.Engine, tables: MessagingTables, delivery: Delivery, reason: str,
@@ -105,7 +107,7 @@ def quarantine(engine: sa.Engine, tables: MessagingTables, delivery: Delivery, r
     """Keep a copy of a refused message where the hub's operators can see it."""
     with engine.begin() as conn:
         conn.execute(sa.insert(tables.quarantine).values(
-            received_at=utcnow(), queue=delivery.queue, sender=delivery.user_id,
+            received_at=now(), queue=delivery.queue, sender=delivery.user_id,
             routing_key=delivery.routing_key, event_id=event_id, reason=reason,
             details=json.dumps(details, ensure_ascii=False) if details is not None else None,
             body=delivery.body.decode("utf-8", errors="replace"),
@@ -121,26 +123,26 @@ def accept_once(session, tables: MessagingTables, event: Event) -> bool:
         return False
     session.execute(sa.insert(inbox).values(
         event_id=str(event.event_id), node=event.node, service=event.service, sequence=event.sequence,
-        event_type=event.event_type, received_at=utcnow()))
+        event_type=event.event_type, received_at=now()))
     return True
 
 
 Handler = Callable[[object, Event], None]
 
 
-def receive(db, delivery: Delivery, handlers: dict[str, Handler],
-            sender_node: Callable[[str | None], str | None], *, from_hub: bool = False) -> str:
-    """Validate, authenticate, deduplicate and apply one uplink event.
+def receive(db, delivery: Delivery, handlers: dict[str, Handler], settings: Settings) -> str:
+    """Validate, authenticate, deduplicate and apply one event.
 
-    ``db`` is the service's database dependency (``unit_of_work()``, ``engine``, ``tables``);
-    ``sender_node`` maps the broker-validated ``user_id`` to a node (``Names.sender_node``).
-    The sender is who the broker says (``user_id``), never what the payload says. Returns
-    ``applied``, ``duplicate`` or ``ignored``; raises :class:`Quarantined` after recording it.
+    ``db`` is the service's database dependency (``unit_of_work()``, ``engine``, ``tables``).
+    The sender is who the broker says (the validated ``user_id`` of a node's shovel), never what
+    the payload says. Returns ``applied``, ``duplicate`` or ``ignored``; raises
+    :class:`Quarantined` after recording the message.
 
-    ``from_hub`` (a node's downlink): events of other nodes still carry the ``user_id`` their
-    shovel stamped; an event without a node ``user_id`` was published on the hub broker itself,
-    which no node can write to except through its own stamped uplink, so it must say ``node: hub``.
+    On a node (its downlink) events of other nodes still carry the ``user_id`` their shovel
+    stamped; an event without a node ``user_id`` was published on the hub broker itself, which no
+    node can write to except through its own stamped uplink, so it must say ``node: hub``.
     """
+    from_hub = not settings.is_hub
     def refuse(reason, details=None, event_id=None):
         quarantine(db.engine, db.tables, delivery, reason, details, event_id)
         raise Quarantined(reason, details)
@@ -149,7 +151,7 @@ def receive(db, delivery: Delivery, handlers: dict[str, Handler],
         event = parse_event(delivery.body)
     except InvalidEvent as exc:
         refuse(f"invalid event: {exc.reason}", exc.details)
-    sender = sender_node(delivery.user_id)
+    sender = settings.names.sender_node(delivery.user_id)
     if sender is None and from_hub:
         sender = HUB
     if sender is None:
@@ -163,8 +165,8 @@ def receive(db, delivery: Delivery, handlers: dict[str, Handler],
                 return "duplicate"
             if handler is not None:
                 handler(uow, event)
-    except Quarantined as exc:
-        refuse(exc.reason, exc.details, str(event.event_id))
+    except RefusedEvent as exc:
+        refuse(exc.reason, event_id=str(event.event_id))
     except sa.exc.IntegrityError:
         # Two copies raced past the inbox check; the loser's insert failed. Retry sees it as seen.
         with db.engine.connect() as conn:

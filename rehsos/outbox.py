@@ -12,27 +12,23 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from rehsos.sqltypes import UtcDateTime
+from amqp.exceptions import ChannelError, ConnectionError as AmqpConnectionError, RecoverableConnectionError
 from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
-from amqp.exceptions import ChannelError, ConnectionError as AmqpConnectionError, RecoverableConnectionError
 from sqlalchemy.orm import Session
 
+from rehsos.clock import now
 from rehsos.contracts import Event, routing_key
 from rehsos.contracts.envelope import CONTENT_TYPE
+from rehsos.sqltypes import UtcDateTime
+from rehsos.topology import EVENTS_EXCHANGE
 
 log = logging.getLogger(__name__)
 
-EVENTS_EXCHANGE = "rehsos.events"  # the node broker's exchange for domain events; see topology
 _BROKER_ERRORS = (OSError, OperationalError, ChannelError, AmqpConnectionError, RecoverableConnectionError)
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,7 @@ class Outbox:
         session.execute(sa.insert(self.tables.outbox).values(
             event_id=str(numbered.event_id), service=self.service, sequence=sequence,
             event_type=numbered.event_type, routing_key=routing_key(numbered, target),
-            body=numbered.to_json(), created_at=utcnow(),
+            body=numbered.to_json(), created_at=now(),
         ))
         return numbered
 
@@ -195,7 +191,7 @@ class OutboxRelay:
     def _mark_sent(self, ids: list[int]) -> None:
         t = self.tables.outbox
         with self.engine.begin() as conn:
-            conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(published_at=utcnow()))
+            conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(published_at=now()))
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:

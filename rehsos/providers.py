@@ -12,9 +12,10 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 from sqlalchemy.orm import sessionmaker
 
+from rehsos import registry, topology
 from rehsos.config import Settings
 from rehsos.db import UnitOfWork, create_engine
-from rehsos.outbox import EVENTS_EXCHANGE, MessagingTables, Outbox, OutboxRelay
+from rehsos.outbox import MessagingTables, Outbox, OutboxRelay
 
 
 class Config(DependencyProvider):
@@ -43,15 +44,17 @@ class ServiceDatabase:
 
 
 class Database(DependencyProvider):
-    def __init__(self, service: str, tables: MessagingTables, relay: bool = True, exchange: str = EVENTS_EXCHANGE):
+    def __init__(self, service: str, tables: MessagingTables, relay: bool = True):
+        self.spec = registry.get(service)
         self.service = service
         self.tables = tables
         self.run_relay = relay
-        self.exchange = exchange  # where the relay publishes: the node's events, or the hub's downlink
+        # Where the relay publishes: a node's events go up the uplink, the hub's straight down.
+        self.exchange = topology.publish_exchange(self.spec.site)
 
     def setup(self):
         settings: Settings = self.container.config["REHSOS"]
-        self.engine = create_engine(settings.database_uri_for(self.service))
+        self.engine = create_engine(settings.database_uri_for(self.spec.database))
         relay = None
         if self.run_relay:
             relay = OutboxRelay(self.engine, self.tables, self.service, settings.broker_uri, exchange=self.exchange,

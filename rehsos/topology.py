@@ -11,41 +11,31 @@ queue ``downlink.<code>``, which the node's ``downlink`` shovel pulls into the n
 ``rehsos.downlink`` exchange. Routing is bindings only: an event a node addresses to another node
 travels up and down without forwarding code.
 
-:func:`bootstrap` applies all of it through the management HTTP API, idempotently.
+Each service's inbound queue comes from the registry (``rehsos.registry``): a node service's
+``<service>.downlink`` bound to the event types it consumes, a hub service's ``<service>.events``
+bound to every node's uplink. This module only describes the topology (definitions-file shape
+and the kombu objects services consume); ``rehsos_tools.broker`` applies it.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import requests
 from kombu import Exchange, Queue
 
-EVENTS_EXCHANGE = "rehsos.events"
+from rehsos import registry
+
+EVENTS_EXCHANGE = "rehsos.events"  # the node broker's exchange for domain events
 DOWNLINK_EXCHANGE = "rehsos.downlink"
 NODE_UNROUTED_EXCHANGE = "rehsos.unrouted"
 UPLINK_QUEUE = "uplink"
 NODE_UNROUTED_QUEUE = "unrouted"
 NODE_QUARANTINE_EXCHANGE = "rehsos.quarantine"
-NODE_QUARANTINE_QUEUE = "quarantine"
-INTAKE_DOWNLINK_QUEUE = "intake.downlink"
-FACILITIES_DOWNLINK_QUEUE = "facilities.downlink"
-# What facilities take from the downlink: referrals addressed to this node's facilities, and
-# every facility's capacity snapshots (sent to all nodes) for the province-wide directory.
-FACILITIES_DOWNLINK_EVENTS = ("referral.requested", "capacity.changed")
-# What intake takes from the downlink: the hub's findings and the answers to its referrals.
-INTAKE_DOWNLINK_EVENTS = ("person.duplicate_detected", "referral.accepted", "referral.rejected",
-                          "referral.waitlisted", "admission.recorded", "discharge.recorded")
+QUARANTINE_QUEUE = "quarantine"
 
 HUB_EVENTS_EXCHANGE = "hub.events"
 HUB_DOWNLINK_EXCHANGE = "hub.downlink"
 HUB_QUARANTINE_EXCHANGE = "hub.quarantine"
-REPORTING_QUEUE = "reporting.events"
-REPORTING_QUARANTINE_QUEUE = "reporting.quarantine"
 # A message that keeps failing is dead-lettered to the quarantine after this many deliveries.
 DELIVERY_LIMIT = 5
 
@@ -58,6 +48,11 @@ def uplink_exchange(node: str) -> str:
 
 def downlink_queue(node: str) -> str:
     return f"downlink.{node}"
+
+
+def publish_exchange(site: str) -> str:
+    """Where a service's outbox relay publishes: a node's events go up, the hub's straight down."""
+    return HUB_DOWNLINK_EXCHANGE if site == registry.HUB else EVENTS_EXCHANGE
 
 
 @dataclass(frozen=True)
@@ -98,8 +93,11 @@ def _binding(vhost, source, destination, routing_key, destination_type="queue"):
             "destination_type": destination_type, "routing_key": routing_key, "arguments": {}}
 
 
-def reporting_queue_arguments() -> dict:
-    return consumer_queue_arguments(HUB_QUARANTINE_EXCHANGE)
+def consumer_queue_arguments(site: str) -> dict:
+    """Bounded redelivery, then the site's quarantine exchange."""
+    quarantine = HUB_QUARANTINE_EXCHANGE if site == registry.HUB else NODE_QUARANTINE_EXCHANGE
+    return {"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": quarantine,
+            "x-dead-letter-strategy": "at-most-once"}
 
 
 def hub_declarations(names: Names, nodes: list[str]) -> dict:
@@ -110,16 +108,15 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
             _exchange(v, HUB_DOWNLINK_EXCHANGE),
             _exchange(v, HUB_QUARANTINE_EXCHANGE, "fanout"),
         ],
-        "queues": [
-            _queue(v, REPORTING_QUEUE, reporting_queue_arguments()),
-            _queue(v, REPORTING_QUARANTINE_QUEUE),
-        ],
+        "queues": [_queue(v, QUARANTINE_QUEUE)],
         "bindings": [
-            _binding(v, HUB_EVENTS_EXCHANGE, REPORTING_QUEUE, "#"),
-            _binding(v, HUB_QUARANTINE_EXCHANGE, REPORTING_QUARANTINE_QUEUE, ""),
+            _binding(v, HUB_QUARANTINE_EXCHANGE, QUARANTINE_QUEUE, ""),
             _binding(v, HUB_EVENTS_EXCHANGE, HUB_DOWNLINK_EXCHANGE, "#", "exchange"),
         ],
     }
+    for spec in registry.at(registry.HUB):
+        decl["queues"].append(_queue(v, spec.queue, consumer_queue_arguments(registry.HUB)))
+        decl["bindings"].append(_binding(v, HUB_EVENTS_EXCHANGE, spec.queue, "#"))
     for node in nodes:
         decl["exchanges"].append(_exchange(v, uplink_exchange(node)))
         decl["queues"].append(_queue(v, downlink_queue(node)))
@@ -131,14 +128,9 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
     return decl
 
 
-def consumer_queue_arguments(quarantine_exchange: str) -> dict:
-    return {"x-delivery-limit": DELIVERY_LIMIT, "x-dead-letter-exchange": quarantine_exchange,
-            "x-dead-letter-strategy": "at-most-once"}
-
-
 def node_declarations(names: Names, node: str) -> dict:
     v = names.node_vhost(node)
-    return {
+    decl = {
         "exchanges": [
             _exchange(v, EVENTS_EXCHANGE),
             # Downlink messages no service has bound yet wait in `unrouted` instead of vanishing.
@@ -146,18 +138,19 @@ def node_declarations(names: Names, node: str) -> dict:
             _exchange(v, NODE_UNROUTED_EXCHANGE, "fanout"),
             _exchange(v, NODE_QUARANTINE_EXCHANGE, "fanout"),
         ],
-        "queues": [_queue(v, UPLINK_QUEUE), _queue(v, NODE_UNROUTED_QUEUE), _queue(v, NODE_QUARANTINE_QUEUE),
-                   _queue(v, INTAKE_DOWNLINK_QUEUE, consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE)),
-                   _queue(v, FACILITIES_DOWNLINK_QUEUE, consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE))],
+        "queues": [_queue(v, UPLINK_QUEUE), _queue(v, NODE_UNROUTED_QUEUE), _queue(v, QUARANTINE_QUEUE)],
         "bindings": [
             _binding(v, EVENTS_EXCHANGE, UPLINK_QUEUE, "#"),
             _binding(v, NODE_UNROUTED_EXCHANGE, NODE_UNROUTED_QUEUE, ""),
-            _binding(v, NODE_QUARANTINE_EXCHANGE, NODE_QUARANTINE_QUEUE, ""),
-        ] + [_binding(v, DOWNLINK_EXCHANGE, INTAKE_DOWNLINK_QUEUE, f"#.{event}.to.#")
-             for event in INTAKE_DOWNLINK_EVENTS]
-          + [_binding(v, DOWNLINK_EXCHANGE, FACILITIES_DOWNLINK_QUEUE, f"#.{event}.to.#")
-             for event in FACILITIES_DOWNLINK_EVENTS],
+            _binding(v, NODE_QUARANTINE_EXCHANGE, QUARANTINE_QUEUE, ""),
+        ],
     }
+    for spec in registry.at(registry.NODE):
+        if spec.queue is None:
+            continue
+        decl["queues"].append(_queue(v, spec.queue, consumer_queue_arguments(registry.NODE)))
+        decl["bindings"] += [_binding(v, DOWNLINK_EXCHANGE, spec.queue, f"#.{event}.to.#") for event in spec.consumes]
+    return decl
 
 
 def hub_permissions(names: Names, node: str) -> dict:
@@ -188,211 +181,14 @@ def shovels(names: Names, node: str, hub_uri: str) -> dict[str, dict]:
 
 
 # -- kombu objects for the services (never declared by them: the bootstrap owns the topology) -----
-def reporting_queue() -> Queue:
-    exchange = Exchange(HUB_EVENTS_EXCHANGE, type="topic", durable=True, no_declare=True)
-    return Queue(REPORTING_QUEUE, exchange=exchange, routing_key="#", durable=True, no_declare=True,
-                 queue_arguments={**QUORUM, **reporting_queue_arguments()})
-
-
-def downlink_queue_for(name: str) -> Queue:
-    """A node service's downlink queue (declared by the bootstrap, consumed by the service)."""
-    return Queue(name, durable=True, no_declare=True,
-                 queue_arguments={**QUORUM, **consumer_queue_arguments(NODE_QUARANTINE_EXCHANGE)})
-
-
-def intake_downlink_queue() -> Queue:
-    return downlink_queue_for(INTAKE_DOWNLINK_QUEUE)
-
-
-def facilities_downlink_queue() -> Queue:
-    return downlink_queue_for(FACILITIES_DOWNLINK_QUEUE)
-
-
-# -- bootstrap through the management API ---------------------------------------------------------
-class ManagementUnavailable(Exception):
-    pass
-
-
-PLUGIN_HINT = ("Enable the plugins on the RabbitMQ server (as root):\n"
-               "  rabbitmq-plugins enable rabbitmq_management rabbitmq_shovel rabbitmq_shovel_management")
-
-
-class Management:
-    def __init__(self, uri: str, timeout: float = 10.0):
-        parts = urlsplit(uri)
-        self.base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 15672}", "/api", "", ""))
-        self.auth = (parts.username or "guest", parts.password or "guest")
-        self.timeout = timeout
-        self.session = requests.Session()
-        self.changes: list[str] = []
-
-    def _url(self, *segments: str) -> str:
-        return self.base + "/" + "/".join(quote(s, safe="") for s in segments)
-
-    def request(self, method: str, *segments: str, body=None, ok=(200, 201, 204)):
-        try:
-            resp = self.session.request(method, self._url(*segments), auth=self.auth, timeout=self.timeout,
-                                        json=body)
-        except requests.ConnectionError:
-            raise ManagementUnavailable(
-                f"RabbitMQ management API is not reachable at {self.base}.\n{PLUGIN_HINT}") from None
-        if resp.status_code == 401:
-            raise ManagementUnavailable(f"RabbitMQ management API refused the credentials for {self.base}.")
-        if resp.status_code not in ok:
-            raise RuntimeError(f"{method} {'/'.join(segments)} -> {resp.status_code}: {resp.text[:300]}")
-        return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
-
-    def get(self, *segments):
-        try:
-            return self.request("GET", *segments)
-        except RuntimeError as exc:
-            if "-> 404" in str(exc):
-                return None
-            raise
-
-    def ensure(self, what: str, current, desired: dict, *segments: str):
-        """PUT ``desired`` unless ``current`` already has it: a second bootstrap changes nothing."""
-        if current is not None and all(current.get(k) == v for k, v in desired.items()):
-            return
-        self.request("PUT", *segments, body=desired)
-        self.changes.append(what)
-
-    def overview(self) -> dict:
-        return self.request("GET", "overview")
-
-    def check_shovel_plugin(self) -> None:
-        kinds = {e.get("name") for e in self.overview().get("exchange_types", [])}
-        if not kinds:
-            raise ManagementUnavailable("RabbitMQ management API answered without exchange types.")
-        try:
-            self.request("GET", "shovels")
-        except RuntimeError:
-            raise ManagementUnavailable(f"The RabbitMQ shovel plugin is not enabled.\n{PLUGIN_HINT}") from None
-
-
-@dataclass
-class NodeLink:
-    node: str
-    password: str
-    hub_amqp_uri: str  # where the node's shovels reach the hub (host/port; credentials are added)
-
-
-@dataclass
-class BootstrapReport:
-    changes: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-
-def _apply(mgmt: Management, decl: dict) -> None:
-    for ex in decl["exchanges"]:
-        desired = {k: ex[k] for k in ("type", "durable", "auto_delete", "internal", "arguments")}
-        mgmt.ensure(f"exchange {ex['vhost']}/{ex['name']}", mgmt.get("exchanges", ex["vhost"], ex["name"]),
-                    desired, "exchanges", ex["vhost"], ex["name"])
-    for q in decl["queues"]:
-        desired = {k: q[k] for k in ("durable", "auto_delete", "arguments")}
-        mgmt.ensure(f"queue {q['vhost']}/{q['name']}", mgmt.get("queues", q["vhost"], q["name"]),
-                    desired, "queues", q["vhost"], q["name"])
-    for b in decl["bindings"]:
-        kind = "q" if b["destination_type"] == "queue" else "e"
-        existing = mgmt.get("bindings", b["vhost"], "e", b["source"], kind, b["destination"]) or []
-        if not any(e.get("routing_key") == b["routing_key"] for e in existing):
-            mgmt.request("POST", "bindings", b["vhost"], "e", b["source"], kind, b["destination"],
-                         body={"routing_key": b["routing_key"], "arguments": {}})
-            mgmt.changes.append(f"binding {b['vhost']}/{b['source']}->{b['destination']} {b['routing_key']}")
-
-
-def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_user: str | None = None,
-              node_mgmt: dict[str, Management] | None = None) -> BootstrapReport:
-    """Create or confirm vhosts, users, permissions, exchanges, queues, bindings and shovels.
-
-    ``mgmt`` is the hub broker's management API; ``node_mgmt`` maps a node to its own broker's
-    (in development every node shares the hub's broker, and the default is ``mgmt``).
-    """
-    node_mgmt = node_mgmt or {}
-    managers = list({id(m): m for m in [mgmt, *node_mgmt.values()]}.values())
-    for m in managers:
-        m.check_shovel_plugin()
-        m.changes = []
-    full = {"configure": ".*", "write": ".*", "read": ".*"}
-
-    def ensure_vhost(m: Management, vhost: str) -> None:
-        if m.get("vhosts", vhost) is None:
-            m.request("PUT", "vhosts", vhost, body={"description": "rehsos", "tracing": False})
-            m.changes.append(f"vhost {vhost}")
-        admin = admin_user or m.auth[0]
-        m.ensure(f"permissions {admin}@{vhost}", m.get("permissions", vhost, admin), full, "permissions", vhost, admin)
-
-    # The hub broker: its vhost, topology, and one user per node with least privilege.
-    ensure_vhost(mgmt, names.hub_vhost)
-    _apply(mgmt, hub_declarations(names, [link.node for link in links]))
-    for link in links:
-        user = names.node_user(link.node)
-        if not _password_works(mgmt, user, link.password):
-            mgmt.request("PUT", "users", user, body={"password": link.password, "tags": ""})
-            mgmt.changes.append(f"user {user}")
-        perm = hub_permissions(names, link.node)
-        mgmt.ensure(f"permissions {user}@{perm['vhost']}", mgmt.get("permissions", perm["vhost"], user),
-                    {k: perm[k] for k in ("configure", "write", "read")}, "permissions", perm["vhost"], user)
-    # Each node's broker: its vhost, topology, and the shovels that dial out to the hub.
-    for link in links:
-        m = node_mgmt.get(link.node, mgmt)
-        vhost = names.node_vhost(link.node)
-        ensure_vhost(m, vhost)
-        _apply(m, node_declarations(names, link.node))
-        hub_uri = with_credentials(link.hub_amqp_uri, names.node_user(link.node), link.password, names.hub_vhost)
-        for name, value in shovels(names, link.node, hub_uri).items():
-            current = m.get("parameters", "shovel", vhost, name)
-            if current is None or current.get("value") != value:
-                m.request("PUT", "parameters", "shovel", vhost, name, body={"value": value})
-                m.changes.append(f"shovel {vhost}/{name}")
-    return BootstrapReport([c for m in managers for c in m.changes])
-
-
-def _password_works(mgmt: Management, user: str, password: str) -> bool:
-    current = mgmt.get("users", user)
-    return current is not None and _hash_matches(current, password)
-
-
-def _hash_matches(user: dict, password: str) -> bool:
-    """Check ``password`` against RabbitMQ's salted SHA-256 hash (4-byte salt + digest)."""
-    encoded = user.get("password_hash")
-    if not encoded or user.get("hashing_algorithm") != "rabbit_password_hashing_sha256":
-        return False
-    raw = base64.b64decode(encoded)
-    salt, digest = raw[:4], raw[4:]
-    return hashlib.sha256(salt + password.encode()).digest() == digest
-
-
-def teardown(mgmt: Management, names: Names, nodes: list[str], *,
-             node_mgmt: dict[str, Management] | None = None) -> None:
-    """Remove the vhosts and node users of a namespace (tests; `rehsos bootstrap --remove`)."""
-    for node in nodes:
-        (node_mgmt or {}).get(node, mgmt).request("DELETE", "vhosts", names.node_vhost(node), ok=(200, 204, 404))
-        mgmt.request("DELETE", "users", names.node_user(node), ok=(200, 204, 404))
-    mgmt.request("DELETE", "vhosts", names.hub_vhost, ok=(200, 204, 404))
-
-
-def new_password() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def definitions(names: Names, nodes: list[str], broker: str) -> dict:
-    """A RabbitMQ definitions document for one broker of a containerised province.
-
-    Users, passwords and shovels carry secrets and are applied by ``rehsos bootstrap`` from the
-    environment; the definitions hold only the secret-free topology.
-    """
-    if broker == "hub":
-        decl = hub_declarations(names, nodes)
-        vhosts = [names.hub_vhost]
-    else:
-        decl = node_declarations(names, broker)
-        vhosts = [names.node_vhost(broker)]
-    return {"rabbit_version": "3.10.8", "vhosts": [{"name": v} for v in vhosts], **decl}
-
-
-def dumps(doc: dict) -> str:
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+def inbound_queue(service: str) -> Queue:
+    """The queue a service consumes (see the module docstring), as its bootstrap declared it."""
+    spec = registry.get(service)
+    if spec.queue is None:
+        raise ValueError(f"{service} consumes no events: give it `consumes` in the registry")
+    arguments = {**QUORUM, **consumer_queue_arguments(spec.site)}
+    if spec.site == registry.HUB:
+        exchange = Exchange(HUB_EVENTS_EXCHANGE, type="topic", durable=True, no_declare=True)
+        return Queue(spec.queue, exchange=exchange, routing_key="#", durable=True, no_declare=True,
+                     queue_arguments=arguments)
+    return Queue(spec.queue, durable=True, no_declare=True, queue_arguments=arguments)

@@ -9,7 +9,8 @@ eventlet.monkey_patch()
 
 import pytest  # noqa: E402
 
-from rehsos import devrun, topology  # noqa: E402
+from rehsos import topology
+from rehsos_tools import broker as mq, devrun  # noqa: E402
 from tests.support import MANAGEMENT_URI, PostgresDatabases, Province  # noqa: E402
 
 
@@ -18,9 +19,9 @@ def broker():
     """The local RabbitMQ with its management and shovel plugins (enabled here when we may)."""
     try:
         devrun.ensure_management(MANAGEMENT_URI)
-    except topology.ManagementUnavailable as exc:
+    except mq.ManagementUnavailable as exc:
         pytest.fail(f"RabbitMQ management/shovel plugins unavailable: {exc}")
-    return topology.Management(MANAGEMENT_URI)
+    return mq.Management(MANAGEMENT_URI)
 
 
 @pytest.fixture

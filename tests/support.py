@@ -14,7 +14,8 @@ import kombu
 import requests
 import sqlalchemy as sa
 
-from rehsos import auth, config, devrun, runner, topology
+from rehsos import auth, config, db, serve, topology
+from rehsos_tools import broker as mq, devrun
 from rehsos.db import create_engine
 
 MANAGEMENT_URI = "http://guest:guest@127.0.0.1:15672"
@@ -90,7 +91,7 @@ class Province:
         self.nodes = nodes
         self.namespace = f"t{uuid.uuid4().hex[:8]}-"
         self.names = topology.Names(self.namespace)
-        self.mgmt = topology.Management(MANAGEMENT_URI)
+        self.mgmt = mq.Management(MANAGEMENT_URI)
         self.paths = devrun.Paths(root)
         self.paths.make()
         port_base, hub_port = free_port_base(nodes)
@@ -102,7 +103,7 @@ class Province:
         for name, path in files.items():
             s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2)
             if database == "postgresql":
-                s = dataclasses.replace(s, database_uri=pg.per_service(runner.service_names(s)))
+                s = dataclasses.replace(s, database_uri=pg.per_service([spec.database for spec in db.services_of(s)]))
             self.settings[name] = s
         self.start_hub = start_hub
         self.start_nodes = start_nodes
@@ -113,9 +114,9 @@ class Province:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> "Province":
         links = devrun.node_links([self.settings[n] for n in self.nodes])
-        self.bootstrap_report = topology.bootstrap(self.mgmt, self.names, links)
+        self.bootstrap_report = mq.bootstrap(self.mgmt, self.names, links)
         for name, s in self.settings.items():
-            runner.migrate_all(s)
+            db.migrate_all(s)
             roles = auth.HUB_ROLES if s.is_hub else auth.NODE_ROLES
             store = auth.TokenStore(create_engine(s.auth_database_uri))
             self.tokens[name] = {role: store.issue(name=f"test {role}", role=role, node=s.node) for role in roles}
@@ -127,7 +128,7 @@ class Province:
         return self
 
     def start_runner(self, name: str):
-        r = runner.make_runner(self.settings[name])
+        r = serve.make_runner(self.settings[name])
         r.start()
         self.runners[name] = r
         return r
@@ -143,7 +144,7 @@ class Province:
     def close(self):
         for name in list(self.runners):
             self.stop_runner(name)
-        topology.teardown(self.mgmt, self.names, self.nodes)
+        mq.teardown(self.mgmt, self.names, self.nodes)
 
     # -- helpers ------------------------------------------------------------------------------
     def url(self, name: str, path: str) -> str:

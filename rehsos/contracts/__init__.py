@@ -5,7 +5,6 @@ version. Producers build events with :func:`make_event`; consumers parse raw mes
 :func:`parse_event`. Both run the same schemas.
 """
 from rehsos.contracts.envelope import (  # noqa: F401
-    ENVELOPE_VERSION,
     Event,
     EventSchema,
     InvalidEvent,

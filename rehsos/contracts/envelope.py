@@ -9,18 +9,18 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError, validate, validates_schema
 
+from rehsos import registry
+from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import fields as f
 from rehsos.contracts.events import PAYLOAD_SCHEMAS, latest_version, payload_schema
 from rehsos.reference import NODES
 
-ENVELOPE_VERSION = 1
-SERVICES = ("intake", "facilities", "training", "reporting")
 CONTENT_TYPE = "application/json"
 
 
@@ -41,7 +41,7 @@ class Event:
     service: str
     payload: dict
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
-    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    occurred_at: datetime = field(default_factory=now)
     sequence: int | None = None  # assigned by the outbox in the producing transaction
 
     def with_sequence(self, sequence: int) -> "Event":
@@ -57,7 +57,7 @@ class EventSchema(f.Schema):
         sorted({t for t, _ in PAYLOAD_SCHEMAS}), error="Jenis event tidak dikenal."))
     schema_version = f.Int(required=True, strict=True, validate=validate.Range(min=1))
     node = f.Str(required=True, validate=validate.OneOf(NODES + (HUB,), error="Node tidak dikenal."))
-    service = f.Str(required=True, validate=validate.OneOf(SERVICES))
+    service = f.Str(required=True, validate=validate.OneOf(registry.NAMES, error="Layanan tidak dikenal."))
     sequence = f.Int(required=True, strict=True, validate=validate.Range(min=1))
     occurred_at = f.AwareDateTime(required=True)
     payload = f.Dict(required=True, keys=f.Str())
@@ -77,7 +77,10 @@ class EventSchema(f.Schema):
 
 def make_event(event_type: str, payload: dict, *, node: str, service: str,
                schema_version: int | None = None) -> Event:
-    """Build an event the way producers must: the payload goes through its contract schema."""
+    """Build an event the way producers must: the payload goes through its contract schema, and
+    the service publishes this type (its registry entry says so)."""
+    if not registry.publishes(service, event_type):
+        raise ValueError(f"{service} does not publish {event_type}: add it to its entry in rehsos.registry")
     version = schema_version or latest_version(event_type)
     schema = payload_schema(event_type, version)
     # dump() would silently drop undeclared keys; a producer that adds one (a name, a NIK) must hear of it.

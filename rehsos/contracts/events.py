@@ -12,19 +12,6 @@ from rehsos.contracts import fields as f
 from rehsos.privacy import AGE_BANDS, PERSON_KEY_KINDS, SEXES
 
 
-class CaseRegisteredV1(f.Schema):
-    """``case.registered`` v1: a regency registered a PPKS case (*kasus*).
-
-    Superseded by ``person.registered`` + ``case.opened``; the hub still reads it."""
-    case_id = f.UUID(required=True)
-    person_key = f.Str(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
-    person_key_kind = f.Str(required=True, validate=validate.OneOf(PERSON_KEY_KINDS))
-    age_band = f.Str(required=True, validate=validate.OneOf(AGE_BANDS))
-    sex = f.Str(required=True, validate=validate.OneOf(SEXES))
-    category = f.Str(required=True, validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES)))
-    region = f.Str(required=True, validate=validate.OneOf(tuple(reference.REGENCIES)))
-
-
 _PERSON_KEY = dict(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 _CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES))
 _REGION = validate.OneOf(tuple(reference.REGENCIES))
@@ -203,7 +190,6 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("referral.waitlisted", 1): ReferralWaitlistedV1,
     ("admission.recorded", 1): AdmissionRecordedV1,
     ("discharge.recorded", 1): DischargeRecordedV1,
-    ("case.registered", 1): CaseRegisteredV1,
     ("person.registered", 1): PersonRegisteredV1,
     ("person.identified", 1): PersonIdentifiedV1,
     ("case.opened", 1): CaseOpenedV1,

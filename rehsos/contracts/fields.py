@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from marshmallow import Schema as _Schema
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate, validates_schema
 from marshmallow import fields as _f
 
 _COMMON = {
@@ -52,3 +52,26 @@ class Schema(_Schema):
         "unknown": "Kolom tidak dikenal.",
         "type": "Data harus berupa objek JSON.",
     }
+
+
+# -- helpers the services' API schemas share ---------------------------------------------------------
+def one_of(choices, what: str) -> validate.OneOf:
+    """``what`` names the field for the operator: "Jenis fasilitas tidak dikenal; pilihan: ..."."""
+    return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
+
+
+def text(lo: int, hi: int, **kwargs) -> Str:
+    return Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
+
+
+# Indonesian numbers: mobile 08xx (10 to 13 digits), landline with area code (0511 ...), or +62.
+PHONE = validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit.")
+
+
+class ChangeSchema(Schema):
+    """Base of a PATCH body: every field optional, but an empty change is refused."""
+
+    @validates_schema
+    def _something_to_change(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")

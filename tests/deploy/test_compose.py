@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from rehsos import config, db, devrun, topology
-
+from rehsos import config, db, registry, topology
+from rehsos_tools import broker as mq, devrun
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DEPLOY = ROOT / "deploy"
@@ -143,7 +143,7 @@ def test_every_office_has_its_own_broker_database_migration_and_services(key):
     settings = config.load(CONFIG_DIR / offices()[key], environ=service_environ(app_service(key)))
     assert urlsplit(settings.broker_uri).hostname == f"broker-{key}"
     assert urlsplit(settings.management_uri).hostname == f"broker-{key}"
-    for service in db.HUB_SERVICES if key == "hub" else db.NODE_SERVICES:
+    for service in (s.name for s in registry.at(key if key == "hub" else "node")):
         assert urlsplit(settings.database_uri_for(service)).hostname == f"db-{key}"
     assert urlsplit(settings.auth_database_uri).hostname == f"db-{key}"
     if key != "hub":
@@ -395,7 +395,7 @@ def test_database_container_creates_every_database_of_its_office(key):
     created = {env["POSTGRES_DB"], *env["POSTGRES_EXTRA_DATABASES"].split()}
     settings = config.load(CONFIG_DIR / offices()[key], environ=service_environ(app_service(key)))
     wanted = {urlsplit(settings.auth_database_uri).path.lstrip("/")}
-    for service in db.HUB_SERVICES if key == "hub" else db.NODE_SERVICES:
+    for service in (s.name for s in registry.at(key if key == "hub" else "node")):
         uri = urlsplit(settings.database_uri_for(service))
         wanted.add(uri.path.lstrip("/"))
         assert uri.username == env["POSTGRES_USER"]
@@ -547,7 +547,7 @@ def test_rehsos_bootstrap_reads_per_config_overrides(monkeypatch):
     devrun.node_links(nodes)
 
 
-class RecordingManagement(topology.Management):
+class RecordingManagement(mq.Management):
     """A management API that has nothing yet and records which broker each change goes to."""
     calls: list[tuple[str, str, tuple[str, ...]]] = []
 
@@ -569,7 +569,7 @@ def test_rehsos_bootstrap_configures_each_broker_through_its_own_management_api(
             monkeypatch.delenv(key)
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(topology, "Management", RecordingManagement)
+    monkeypatch.setattr(mq, "Management", RecordingManagement)
     RecordingManagement.calls = []
     devrun.bootstrap_from_configs(CONFIG_DIR)
     assert RecordingManagement.calls

@@ -1,4 +1,4 @@
-"""The event envelope and the case.registered contract (rehsos/contracts)."""
+"""The event envelope and the case.opened contract (rehsos/contracts)."""
 import json
 import uuid
 
@@ -11,18 +11,18 @@ def payload(**changes):
     body = {
         "case_id": "5f0c8a3e-1f7e-4d0a-9a55-3c8f0f6c2b11",
         "person_key": "ab" * 32,
-        "person_key_kind": "nik",
         "age_band": "30-34",
         "sex": "female",
         "category": "gelandangan",
         "region": "6371",
+        "stage": "pendekatan_awal",
     }
     body.update(changes)
     return body
 
 
 def event(**payload_changes):
-    return make_event("case.registered", payload(**payload_changes), node="6371", service="intake").with_sequence(7)
+    return make_event("case.opened", payload(**payload_changes), node="6371", service="intake").with_sequence(7)
 
 
 def wire(**envelope_changes):
@@ -63,7 +63,7 @@ def test_parse_event_refuses_a_body_that_is_not_json(body):
         parse_event(body)
 
 
-@pytest.mark.parametrize("body", ["[]", "[1, 2]", '"case.registered"', "42", "null"])
+@pytest.mark.parametrize("body", ["[]", "[1, 2]", '"case.opened"', "42", "null"])
 def test_parse_event_refuses_json_that_is_not_an_object(body):
     with pytest.raises(InvalidEvent, match="not a JSON object"):
         parse_event(body)
@@ -108,15 +108,15 @@ def test_parse_event_checks_the_payload_against_its_contract():
     assert list(reasons(data)["payload"]) == ["region"]
 
 
-# -- the case.registered payload -------------------------------------------------------------------
+# -- the case.opened payload -------------------------------------------------------------------
 @pytest.mark.parametrize("field, value", [
     ("name", "Budi Santoso"),
     ("nik", "6371011505900001"),
     ("birth_date", "1990-05-15"),
     ("address", "Jl. Pramuka, Banjarmasin"),
 ])
-def test_case_registered_payload_refuses_personal_data(field, value):
-    errors = payload_schema("case.registered", 1).validate(payload(**{field: value}))
+def test_case_opened_payload_refuses_personal_data(field, value):
+    errors = payload_schema("case.opened", 1).validate(payload(**{field: value}))
     assert errors == {field: ["Kolom tidak dikenal."]}
 
 
@@ -127,19 +127,19 @@ def test_consumer_refuses_an_event_carrying_personal_data(field):
     assert reasons(data) == {"payload": {field: ["Kolom tidak dikenal."]}}
 
 
-def test_case_registered_region_must_be_a_regency_not_the_province():
-    errors = payload_schema("case.registered", 1).validate(payload(region="63"))
+def test_case_opened_region_must_be_a_regency_not_the_province():
+    errors = payload_schema("case.opened", 1).validate(payload(region="63"))
     assert list(errors) == ["region"]
 
 
 @pytest.mark.parametrize("category", ["tunawisma", "GELANDANGAN", ""])
-def test_case_registered_refuses_an_unknown_category(category):
-    errors = payload_schema("case.registered", 1).validate(payload(category=category))
+def test_case_opened_refuses_an_unknown_category(category):
+    errors = payload_schema("case.opened", 1).validate(payload(category=category))
     assert list(errors) == ["category"]
 
 
-def test_valid_case_registered_payload_has_no_errors():
-    assert payload_schema("case.registered", 1).validate(payload()) == {}
+def test_valid_case_opened_payload_has_no_errors():
+    assert payload_schema("case.opened", 1).validate(payload()) == {}
 
 
 # -- make_event ------------------------------------------------------------------------------------
@@ -152,24 +152,24 @@ def test_valid_case_registered_payload_has_no_errors():
 ], ids=lambda c: next(iter(c)))
 def test_make_event_raises_value_error_on_a_payload_that_breaks_the_contract(changes):
     with pytest.raises(ValueError, match="does not match its contract"):
-        make_event("case.registered", payload(**changes), node="6371", service="intake")
+        make_event("case.opened", payload(**changes), node="6371", service="intake")
 
 
 def test_make_event_raises_value_error_on_a_missing_payload_field():
     body = payload()
     del body["sex"]
     with pytest.raises(ValueError, match="sex"):
-        make_event("case.registered", body, node="6371", service="intake")
+        make_event("case.opened", body, node="6371", service="intake")
 
 
 @pytest.mark.parametrize("field", ["name", "nik"])
 def test_make_event_refuses_personal_data_in_the_payload_instead_of_dropping_it(field):
     with pytest.raises(ValueError, match=field):
-        make_event("case.registered", payload(**{field: "6371011505900001"}), node="6371", service="intake")
+        make_event("case.opened", payload(**{field: "6371011505900001"}), node="6371", service="intake")
 
 
 def test_make_event_uses_the_latest_schema_version_and_has_no_sequence_yet():
-    made = make_event("case.registered", payload(), node="6371", service="intake")
+    made = make_event("case.opened", payload(), node="6371", service="intake")
     assert made.schema_version == 1
     assert made.sequence is None
     assert made.payload == payload()
@@ -177,9 +177,9 @@ def test_make_event_uses_the_latest_schema_version_and_has_no_sequence_yet():
 
 # -- routing ---------------------------------------------------------------------------------------
 def test_routing_key_without_target_is_node_service_event_type():
-    assert routing_key(event()) == "6371.intake.case.registered"
+    assert routing_key(event()) == "6371.intake.case.opened"
 
 
 def test_routing_key_with_target_ends_in_to_target():
-    assert routing_key(event(), "63") == "6371.intake.case.registered.to.63"
-    assert routing_key(event(), "all") == "6371.intake.case.registered.to.all"
+    assert routing_key(event(), "63") == "6371.intake.case.opened.to.63"
+    assert routing_key(event(), "all") == "6371.intake.case.opened.to.all"

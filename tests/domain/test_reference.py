@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from rehsos import reference
-
 SHARED_DOMAIN = Path(__file__).resolve().parents[2].parent / "shared" / "domain"
 
 

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit, unquote
 
 import pytest
 
-from rehsos import topology
+from rehsos import registry, topology
 from rehsos.topology import Names
 
 NODES = ["63", "6371", "6303"]
@@ -117,11 +117,11 @@ def test_every_declared_queue_is_a_durable_quorum_queue():
 
 def test_reporting_queue_dead_letters_to_a_bound_quarantine_after_a_delivery_limit():
     decl = topology.hub_declarations(Names(), NODES)
-    reporting = next(q for q in decl["queues"] if q["name"] == topology.REPORTING_QUEUE)
+    reporting = next(q for q in decl["queues"] if q["name"] == registry.get("reporting").queue)
     assert reporting["arguments"]["x-delivery-limit"] >= 1
     dlx = reporting["arguments"]["x-dead-letter-exchange"]
     assert dlx in {e["name"] for e in decl["exchanges"]}
-    assert route(decl, dlx, "6371.intake.case.registered") == {topology.REPORTING_QUARANTINE_QUEUE}
+    assert route(decl, dlx, "6371.intake.case.opened") == {topology.QUARANTINE_QUEUE}
 
 
 def test_every_nodes_downlink_queue_is_bound_to_its_node_and_to_all():
@@ -132,10 +132,21 @@ def test_every_nodes_downlink_queue_is_bound_to_its_node_and_to_all():
         assert keys == {f"#.to.{node}", "#.to.all"}
 
 
-def test_reporting_queue_kombu_object_matches_the_declared_arguments():
-    decl = topology.hub_declarations(Names(), NODES)
-    declared = next(q for q in decl["queues"] if q["name"] == topology.REPORTING_QUEUE)
-    assert topology.reporting_queue().queue_arguments == declared["arguments"]
+@pytest.mark.parametrize("spec", [s for s in registry.SERVICES if s.queue], ids=lambda s: s.name)
+def test_every_consuming_service_reads_the_queue_the_bootstrap_declares_with_its_arguments(spec):
+    decl = (topology.hub_declarations(Names(), NODES) if spec.site == registry.HUB
+            else topology.node_declarations(Names(), "6371"))
+    declared = next(q for q in decl["queues"] if q["name"] == spec.queue)
+    assert topology.inbound_queue(spec.name).queue_arguments == declared["arguments"]
+
+
+@pytest.mark.parametrize("spec", [s for s in registry.at(registry.NODE) if s.consumes], ids=lambda s: s.name)
+def test_a_node_service_receives_from_the_downlink_exactly_the_events_it_consumes(spec):
+    decl = topology.node_declarations(Names(), "6371")
+    every_type = {t for s in registry.SERVICES for t in (*s.publishes, *s.consumes)}
+    reached = {t for t in every_type
+               if spec.queue in route(decl, topology.DOWNLINK_EXCHANGE, f"63.x.{t}.to.6371")}
+    assert reached == set(spec.consumes)
 
 
 # -- routing through the declared bindings ---------------------------------------------------------
@@ -143,7 +154,7 @@ def test_event_addressed_to_the_province_reaches_only_the_provinces_downlink():
     decl = topology.hub_declarations(Names(), NODES)
     reached = route(decl, "uplink.6371", "6371.intake.referral.requested.to.63")
     assert {q for q in reached if q.startswith("downlink.")} == {"downlink.63"}
-    assert topology.REPORTING_QUEUE in reached
+    assert registry.get("reporting").queue in reached
 
 
 def test_event_addressed_to_all_reaches_every_nodes_downlink():
@@ -154,12 +165,12 @@ def test_event_addressed_to_all_reaches_every_nodes_downlink():
 
 def test_event_without_target_reaches_reporting_and_no_downlink():
     decl = topology.hub_declarations(Names(), NODES)
-    assert route(decl, "uplink.6303", "6303.intake.case.registered") == {topology.REPORTING_QUEUE}
+    assert route(decl, "uplink.6303", "6303.intake.case.opened") == {registry.get("reporting").queue}
 
 
 def test_every_event_published_on_a_node_waits_in_its_uplink_queue():
     decl = topology.node_declarations(Names(), "6371")
-    assert route(decl, topology.EVENTS_EXCHANGE, "6371.intake.case.registered") == {topology.UPLINK_QUEUE}
+    assert route(decl, topology.EVENTS_EXCHANGE, "6371.intake.case.opened") == {topology.UPLINK_QUEUE}
 
 
 def test_downlink_message_no_service_bound_waits_in_unrouted():

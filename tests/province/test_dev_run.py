@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from rehsos import topology
+from rehsos_tools import broker as mq
 from tests.support import MANAGEMENT_URI, free_port_base, wait_until
 
 NODES = ["63", "6371"]
@@ -20,13 +21,13 @@ NODES = ["63", "6371"]
 def run_dir(tmp_path, broker):
     namespace = f"t{uuid.uuid4().hex[:8]}-"
     yield tmp_path, namespace
-    topology.teardown(topology.Management(MANAGEMENT_URI), topology.Names(namespace), NODES)
+    mq.teardown(mq.Management(MANAGEMENT_URI), topology.Names(namespace), NODES)
 
 
 def _up(run_dir, *extra):
     cwd, namespace = run_dir
     port_base, hub_port = free_port_base(NODES)
-    cmd = [sys.executable, "-m", "rehsos.cli", "up", "--nodes", ",".join(NODES), "--port-base", str(port_base),
+    cmd = [sys.executable, "-m", "rehsos_tools.cli", "up", "--nodes", ",".join(NODES), "--port-base", str(port_base),
            "--hub-port", str(hub_port), "--namespace", namespace, *extra]
     return cmd, cwd, port_base, hub_port
 

@@ -105,12 +105,13 @@ def test_no_message_reaching_the_hub_carries_a_name_nik_address_or_birth_date(pr
 
 
 def test_running_the_bootstrap_again_changes_nothing(province, broker):
-    from rehsos import devrun, topology
+    from rehsos import topology
+    from rehsos_tools import broker as mq, devrun
 
     before = {v: broker.request("GET", "definitions", v) for v in
               [province.names.hub_vhost] + [province.names.node_vhost(n) for n in NODES]}
     links = devrun.node_links([province.settings[n] for n in NODES])
-    report = topology.bootstrap(topology.Management(broker.base.replace("/api", "").replace("http://", "http://guest:guest@")),
+    report = mq.bootstrap(mq.Management(broker.base.replace("/api", "").replace("http://", "http://guest:guest@")),
                                 province.names, links)
     assert report.changes == []
     after = {v: broker.request("GET", "definitions", v) for v in before}

@@ -5,7 +5,8 @@ import uuid
 
 import pytest
 
-from rehsos import devrun, topology
+from rehsos import topology
+from rehsos_tools import broker as mq, devrun
 from tests.support import MANAGEMENT_URI
 
 
@@ -19,7 +20,7 @@ def _configs(tmp_path, namespace, management_uri=MANAGEMENT_URI):
 
 
 def _bootstrap(config_dir):
-    return subprocess.run([sys.executable, "-m", "rehsos.cli", "bootstrap", "--config-dir", str(config_dir)],
+    return subprocess.run([sys.executable, "-m", "rehsos_tools.cli", "bootstrap", "--config-dir", str(config_dir)],
                           capture_output=True, text=True, timeout=120)
 
 
@@ -27,7 +28,7 @@ def _bootstrap(config_dir):
 def namespace(broker):
     ns = f"t{uuid.uuid4().hex[:8]}-"
     yield ns
-    topology.teardown(topology.Management(MANAGEMENT_URI), topology.Names(ns), ["6371"])
+    mq.teardown(mq.Management(MANAGEMENT_URI), topology.Names(ns), ["6371"])
 
 
 def test_bootstrap_twice_creates_the_topology_once_and_then_changes_nothing(tmp_path, namespace):

@@ -3,7 +3,6 @@ import pytest
 import requests
 
 from rehsos import auth
-
 PANTI = {
     "code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal Bacari", "kind": "panti",
     "owner": "province", "owner_name": "Dinas Sosial Provinsi Kalimantan Selatan", "regency": "6372",

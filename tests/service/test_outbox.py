@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from intake.models import messaging
-from rehsos import contracts, db, topology
+from rehsos import contracts, db, registry, topology
 from rehsos.outbox import Outbox, OutboxRelay
 from tests.support import wait_until
 
@@ -34,8 +34,8 @@ def uow(engine):
 
 
 def event(i=0):
-    return contracts.make_event("case.registered", {
-        "case_id": f"00000000-0000-0000-0000-{i:012d}", "person_key": "cd" * 32, "person_key_kind": "local",
+    return contracts.make_event("case.opened", {
+        "case_id": f"00000000-0000-0000-0000-{i:012d}", "person_key": "cd" * 32, "stage": "pendekatan_awal",
         "age_band": "75+", "sex": "female", "category": "lansia_telantar", "region": NODE}, node=NODE, service="intake")
 
 
@@ -52,7 +52,7 @@ def delivered_sequences(node, expected):
     """Sequences as they reach the hub's reporting queue (through the node's uplink shovel)."""
     seqs = []
     with kombu.Connection(node.hub_amqp()) as conn:
-        queue = kombu.Queue(topology.REPORTING_QUEUE, no_declare=True)(conn.channel())
+        queue = kombu.Queue(registry.get("reporting").queue, no_declare=True)(conn.channel())
 
         def drained():
             while (m := queue.get(no_ack=True)) is not None:

@@ -8,7 +8,7 @@ import pytest
 import requests
 from amqp.exceptions import AccessRefused, PreconditionFailed
 
-from rehsos import auth, contracts, topology
+from rehsos import auth, contracts, registry, topology
 from tests.support import wait_until
 
 NODES = ["6371", "6303", "63"]
@@ -20,8 +20,8 @@ def hub(make_province):
 
 
 def case_event(node="6371", region=None, **payload):
-    event = contracts.make_event("case.registered", {
-        "case_id": str(uuid.uuid4()), "person_key": "ab" * 32, "person_key_kind": "nik", "age_band": "30-34",
+    event = contracts.make_event("case.opened", {
+        "case_id": str(uuid.uuid4()), "person_key": "ab" * 32, "stage": "pendekatan_awal", "age_band": "30-34",
         "sex": "male", "category": "gelandangan", "region": region or node, **payload}, node=node, service="intake")
     return event.with_sequence(1)
 
@@ -42,7 +42,7 @@ def queue_depth(hub, queue):
 
 
 def quarantine_queue_depth(hub, broker):
-    return lambda: queue_depth(hub, topology.REPORTING_QUARANTINE_QUEUE)
+    return lambda: queue_depth(hub, topology.QUARANTINE_QUEUE)
 
 
 def test_a_valid_event_is_counted_under_its_region(hub):
@@ -57,7 +57,7 @@ def test_the_same_event_delivered_twice_is_counted_once(hub):
     publish_as(hub, "6371", body)
     publish_as(hub, "6371", case_event().to_json())  # a different event after the duplicate
     wait_until(lambda: hub.count("hub", "reporting", "inbox") == 2 and hub.hub_cases() == 2, message="two events")
-    wait_until(lambda: queue_depth(hub, topology.REPORTING_QUEUE) == 0, message="queue drained")
+    wait_until(lambda: queue_depth(hub, registry.get("reporting").queue) == 0, message="queue drained")
     assert hub.hub_cases() == 2
     assert quarantine_rows(hub) == []
 
@@ -81,7 +81,7 @@ def test_a_regency_reporting_a_case_in_another_regency_is_quarantined_but_the_pr
 
 @pytest.mark.parametrize("body,content_type", [
     ("{this is not json", "application/json"),
-    (json.dumps({"event_type": "case.registered"}), "application/json"),
+    (json.dumps({"event_type": "case.opened"}), "application/json"),
     (b"\x80\x04\x95 pickle-ish", "application/x-python-serialize"),
     (json.dumps([1, 2, 3]), "application/json"),
 ], ids=["broken-json", "missing-envelope", "undecodable-content-type", "json-array"])
@@ -96,7 +96,7 @@ def test_a_malformed_message_is_quarantined_and_the_consumer_keeps_going(hub, br
 def test_a_message_without_a_node_identity_is_quarantined(hub):
     with kombu.Connection(hub.hub_amqp()) as conn:  # guest, straight into the hub exchange
         conn.Producer().publish(case_event().to_json(), exchange=topology.HUB_EVENTS_EXCHANGE,
-                                routing_key="6371.intake.case.registered", content_type="application/json")
+                                routing_key="6371.intake.case.opened", content_type="application/json")
     wait_until(lambda: quarantine_rows(hub), message="quarantined")
     assert "no node identity" in quarantine_rows(hub)[0]["reason"]
     assert hub.hub_cases() == 0
@@ -122,7 +122,7 @@ def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_then_q
     engine.dispose()
     publish_as(hub, "6371", case_event().to_json())
     wait_until(quarantine_queue_depth(hub, broker), timeout=30, message="dead-lettered after the delivery limit")
-    assert queue_depth(hub, topology.REPORTING_QUEUE) == 0
+    assert queue_depth(hub, registry.get("reporting").queue) == 0
     assert hub.count("hub", "reporting", "inbox") == 0  # never half-applied
 
 

@@ -7,31 +7,21 @@ admissions and discharges (the referral flow), so the registry holds capacity pe
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import object_session
 
 from facilities.models import CentrePlan, DirectoryEntry, Facility, FacilityUnit, ReferralRequest
-from rehsos import reference
+from rehsos import jurisdiction, reference
+from rehsos.clock import now
 from rehsos.config import HUB
-from rehsos.errors import Invalid, NotFound, Refused
+from rehsos.errors import Invalid, NotFound, Refused, RefusedEvent
 from rehsos.contracts import make_event
-from rehsos.messaging import Quarantined
 
 SERVICE = "facilities"
 _COLUMNS = ("name", "kind", "owner", "owner_name", "regency", "address", "categories", "disability_types", "status",
             "contact_person", "contact_phone", "contact_email")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _check_region(node: str, regency: str) -> None:
-    # A regency office registers facilities in its own regency; the province, anywhere.
-    if regency not in reference.regions_served_by(node):
-        raise Invalid({"regency": [f"Node {node} hanya mendaftarkan fasilitas di wilayahnya sendiri, bukan {regency}."]})
 
 
 def _event(uow, event_type: str, facility: Facility, node: str) -> None:
@@ -44,7 +34,7 @@ def _event(uow, event_type: str, facility: Facility, node: str) -> None:
 
 
 def register_facility(uow, data: dict, *, node: str) -> Facility:
-    _check_region(node, data["regency"])
+    jurisdiction.require_for_request(node, data["regency"], "fasilitas")
     if uow.session.get(Facility, data["code"]) is not None:
         raise Refused("duplicate_code", f"Kode fasilitas {data['code']} sudah terdaftar.", {"code": ["Sudah dipakai."]})
     facility = Facility(code=data["code"], demo=data.get("demo", False), created_at=now(),
@@ -68,7 +58,7 @@ def get_facility(session, code: str) -> Facility:
 def update_facility(uow, code: str, data: dict, *, node: str) -> Facility:
     facility = get_facility(uow.session, code)
     if "regency" in data:
-        _check_region(node, data["regency"])
+        jurisdiction.require_for_request(node, data["regency"], "fasilitas")
     for column in _COLUMNS:
         if column in data:
             setattr(facility, column, data[column])
@@ -139,7 +129,7 @@ def receive_referral(uow, event, node: str) -> None:
     """``referral.requested`` addressed to this node: it waits for the facility manager."""
     payload = event.payload
     if event.node == HUB or payload["facility_node"] != node:
-        raise Quarantined(f"referral for node {payload['facility_node']} from {event.node} reached node {node}")
+        raise RefusedEvent(f"referral for node {payload['facility_node']} from {event.node} reached node {node}")
     facility = uow.session.get(Facility, payload["facility_id"])
     status, reason = ("requested", None) if facility else ("rejected", "Fasilitas tidak dikenal di node ini.")
     referral = ReferralRequest(
@@ -310,10 +300,10 @@ def apply_snapshot(uow, event) -> None:
     payload = event.payload
     as_of = datetime.fromisoformat(payload["as_of"])
     entry = uow.session.get(DirectoryEntry, payload["facility_id"])
-    # A facility is its registering node's: no other node may speak for it.
-    if payload["regency"] not in reference.regions_served_by(event.node) or (entry and entry.node != event.node):
-        raise Quarantined(f"node {event.node} sent beds of facility {payload['facility_id']} "
-                          f"in {payload['regency']}, which is not its own")
+    jurisdiction.require_for_event(event, payload["regency"], f"beds of facility {payload['facility_id']}")
+    if entry and entry.node != event.node:  # a facility is its registering node's
+        raise RefusedEvent(f"node {event.node} sent beds of facility {payload['facility_id']}, "
+                           f"which belongs to node {entry.node}")
     if entry is not None and entry.as_of >= as_of:
         return
     if entry is None:
@@ -355,7 +345,7 @@ def _plan_event(uow, event_type: str, plan: CentrePlan, node: str) -> None:
 
 
 def propose_plan(uow, data: dict, *, node: str, actor: str) -> CentrePlan:
-    _check_region(node, data["regency"])
+    jurisdiction.require_for_request(node, data["regency"], "fasilitas")
     plan = CentrePlan(id=str(uuid.uuid4()), status="usulan", created_by=actor, created_at=now(), **data)
     uow.session.add(plan)
     uow.session.flush()

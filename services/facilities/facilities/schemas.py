@@ -13,17 +13,9 @@ STATUSES = ("operational", "temporarily_closed", "planned")
 UNIT_SEXES = ("male", "female", "mixed")
 
 
-def _one_of(choices, what):
-    return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
-
-
-def _text(lo, hi, **kwargs):
-    return f.Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
-
-
 class UnitSchema(f.Schema):
-    name = _text(1, 100, required=True, metadata={"description": "ward or unit, e.g. 'Wisma Laki-laki'"})
-    sex = f.Str(required=True, validate=_one_of(UNIT_SEXES, "Jenis kelamin unit"))
+    name = f.text(1, 100, required=True, metadata={"description": "ward or unit, e.g. 'Wisma Laki-laki'"})
+    sex = f.Str(required=True, validate=f.one_of(UNIT_SEXES, "Jenis kelamin unit"))
     capacity = f.Int(required=True, strict=True, validate=validate.Range(0, 2000, error="Kapasitas 0 sampai 2000."))
 
 
@@ -31,21 +23,20 @@ def _facility_fields(required: bool) -> dict:
     """The facility's fields: all required to register, each optional to update."""
     need = {"required": True} if required else {}
     return {
-        "name": _text(3, 200, **need),
-        "kind": f.Str(validate=_one_of(KINDS, "Jenis fasilitas"), **need),
-        "owner": f.Str(validate=_one_of(OWNERS, "Pemilik"), **need),
-        "owner_name": _text(3, 200, metadata={"description": "e.g. Dinas Sosial Provinsi Kalimantan Selatan"},
+        "name": f.text(3, 200, **need),
+        "kind": f.Str(validate=f.one_of(KINDS, "Jenis fasilitas"), **need),
+        "owner": f.Str(validate=f.one_of(OWNERS, "Pemilik"), **need),
+        "owner_name": f.text(3, 200, metadata={"description": "e.g. Dinas Sosial Provinsi Kalimantan Selatan"},
                             **need),
-        "regency": f.Str(validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"), **need),
-        "address": _text(3, 300, **need),
+        "regency": f.Str(validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"), **need),
+        "address": f.text(3, 300, **need),
         "categories": f.List(f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                                                            error="Kategori PPKS tidak dikenal.")),
                              validate=validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."), **need),
-        "disability_types": f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas"))),
-        "status": f.Str(validate=_one_of(STATUSES, "Status")),
-        "contact_person": _text(2, 200, allow_none=True),
-        "contact_phone": f.Str(allow_none=True, validate=validate.Regexp(
-            r"^\+?[0-9]{6,15}$", error="Nomor telepon harus 6 sampai 15 digit.")),
+        "disability_types": f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas"))),
+        "status": f.Str(validate=f.one_of(STATUSES, "Status")),
+        "contact_person": f.text(2, 200, allow_none=True),
+        "contact_phone": f.Str(allow_none=True, validate=f.PHONE),
         "contact_email": f.Email(allow_none=True),
         "units": f.List(f.Nested(UnitSchema), validate=validate.Length(min=1, error="Isi sedikitnya satu unit."),
                         **need),
@@ -70,21 +61,14 @@ FacilityRegistrationSchema = type("FacilityRegistrationSchema", (_UniqueUnits,),
 })
 
 
-class _SomethingToChange(_UniqueUnits):
-    @validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
-
-
-FacilityUpdateSchema = type("FacilityUpdateSchema", (_SomethingToChange,), {
+FacilityUpdateSchema = type("FacilityUpdateSchema", (_UniqueUnits, f.ChangeSchema), {
     **_facility_fields(required=False), "__doc__": "Changes to a facility (units replace the old list)."})
 
 
 class FacilityQuerySchema(f.Schema):
-    regency = f.Str(validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
+    regency = f.Str(validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
     category = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."))
-    kind = f.Str(validate=_one_of(KINDS, "Jenis fasilitas"))
+    kind = f.Str(validate=f.one_of(KINDS, "Jenis fasilitas"))
 
 
 class FacilitySchema(f.Schema):
@@ -113,31 +97,31 @@ class FacilitySchema(f.Schema):
 
 
 class AcceptSchema(f.Schema):
-    unit = _text(1, 100, required=True)
+    unit = f.text(1, 100, required=True)
     reserved_days = f.Int(load_default=3, strict=True, validate=validate.Range(1, 30, error="1 sampai 30 hari."))
 
 
 class RejectSchema(f.Schema):
-    reason = _text(3, 500, required=True)
+    reason = f.text(3, 500, required=True)
 
 
 class WaitlistSchema(f.Schema):
-    note = _text(1, 500, load_default=None, allow_none=True)
+    note = f.text(1, 500, load_default=None, allow_none=True)
 
 
 class AdmissionSchema(f.Schema):
     admitted_on = f.Date(required=True, validate=f.not_future("Tanggal masuk"))
-    unit = _text(1, 100, load_default=None, allow_none=True)
+    unit = f.text(1, 100, load_default=None, allow_none=True)
 
 
 class DischargeSchema(f.Schema):
     discharged_on = f.Date(required=True, validate=f.not_future("Tanggal keluar"))
-    outcome = f.Str(required=True, validate=_one_of(("positive", "neutral", "negative"), "Hasil"))
+    outcome = f.Str(required=True, validate=f.one_of(("positive", "neutral", "negative"), "Hasil"))
 
 
 class ReferralQuerySchema(f.Schema):
-    facility = _text(1, 64)
-    status = f.Str(validate=_one_of(("requested", "accepted", "rejected", "waitlisted", "expired", "admitted", "discharged"),
+    facility = f.text(1, 64)
+    status = f.Str(validate=f.one_of(("requested", "accepted", "rejected", "waitlisted", "expired", "admitted", "discharged"),
                                     "Status"))
 
 
@@ -171,8 +155,8 @@ class UnitOccupancySchema(f.Schema):
 class DirectoryQuerySchema(f.Schema):
     category = f.Str(required=True, validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                                                             error="Kategori PPKS tidak dikenal."))
-    sex = f.Str(required=True, validate=_one_of(("male", "female"), "Jenis kelamin"))
-    regency = f.Str(validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
+    sex = f.Str(required=True, validate=f.one_of(("male", "female"), "Jenis kelamin"))
+    regency = f.Str(validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
                     metadata={"description": "where the person is; defaults to this node's regency"})
 
 
@@ -194,27 +178,22 @@ PLAN_STATUSES = ("usulan", "disetujui", "dibangun", "beroperasi")
 
 class CentrePlanSchema(f.Schema):
     """A planned centre (status starts at *usulan*)."""
-    regency = f.Str(required=True, validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
-    name = _text(3, 200, required=True)
-    kind = f.Str(required=True, validate=_one_of(KINDS, "Jenis fasilitas"))
+    regency = f.Str(required=True, validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"))
+    name = f.text(3, 200, required=True)
+    kind = f.Str(required=True, validate=f.one_of(KINDS, "Jenis fasilitas"))
     categories = f.List(f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                                                       error="Kategori PPKS tidak dikenal.")), required=True,
                         validate=validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."))
     planned_capacity = f.Int(required=True, strict=True, validate=validate.Range(1, 2000, error="1 sampai 2000."))
     target_year = f.Int(required=True, strict=True, validate=validate.Range(2024, 2045, error="Tahun 2024 sampai 2045."))
-    note = _text(1, 1000, load_default=None, allow_none=True)
+    note = f.text(1, 1000, load_default=None, allow_none=True)
 
 
-class CentrePlanUpdateSchema(f.Schema):
-    status = f.Str(validate=_one_of(PLAN_STATUSES, "Status rencana"))
+class CentrePlanUpdateSchema(f.ChangeSchema):
+    status = f.Str(validate=f.one_of(PLAN_STATUSES, "Status rencana"))
     planned_capacity = f.Int(strict=True, validate=validate.Range(1, 2000, error="1 sampai 2000."))
     target_year = f.Int(strict=True, validate=validate.Range(2024, 2045, error="Tahun 2024 sampai 2045."))
-    note = _text(1, 1000, allow_none=True)
-
-    @validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
+    note = f.text(1, 1000, allow_none=True)
 
 
 class CentrePlanRecordSchema(f.Schema):

@@ -1,8 +1,8 @@
 """Facilities' entry points: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
-from rehsos import auth, topology
-from rehsos.http import api, domain_errors
+from rehsos import auth
+from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database, settings_timer
 
@@ -21,7 +21,7 @@ class FacilitiesService:
     db = Database("facilities", messaging)
 
     def _view(self, facility) -> dict:
-        return s.FacilitySchema().dump(domain.facility_view(facility, self.config.node))
+        return domain.facility_view(facility, self.config.node)
 
     @api("POST", "/api/v1/facilities", roles=MANAGERS, body=s.FacilityRegistrationSchema, response=s.FacilitySchema,
          status=201, tags=("facilities",))
@@ -56,16 +56,16 @@ class FacilitiesService:
     def occupancy(self, request, code):
         """Beds per unit: capacity, taken (admissions and unexpired reservations) and free."""
         with domain_errors(), self.db.session() as session:
-            return s.UnitOccupancySchema(many=True).dump(domain.occupancy(session, domain.get_facility(session, code)))
+            return domain.occupancy(session, domain.get_facility(session, code))
 
     # -- referrals from any node -------------------------------------------------------------
-    @event_consumer(topology.facilities_downlink_queue())
+    @event_consumer("facilities")
     def on_downlink_event(self, delivery):
         """Referrals addressed to this node's facilities."""
         node = self.config.node
         handlers = {"referral.requested": lambda uow, e: domain.receive_referral(uow, e, node),
                     "capacity.changed": domain.apply_snapshot}
-        return receive(self.db, delivery, handlers, self.config.names.sender_node, from_hub=True)
+        return receive(self.db, delivery, handlers, self.config)
 
     @api("GET", "/api/v1/directory", roles=READERS, query=s.DirectoryQuerySchema, response=s.DirectoryAnswerSchema,
          many=True, tags=("facilities",))
@@ -73,7 +73,7 @@ class FacilitiesService:
         """Which facility in the province can take this person now (same regency first, then free beds)."""
         with self.db.session() as session:
             answers = domain.find_beds(session, node=self.config.node, **{"regency": None, **request.query})
-            return s.DirectoryAnswerSchema(many=True).dump(answers)
+            return answers
 
     @settings_timer("reservation_sweep_interval")
     def expire_reservations(self):
@@ -87,13 +87,13 @@ class FacilitiesService:
         """Referrals received by this node's facilities, oldest first."""
         with self.db.session() as session:
             rows = domain.list_referrals(session, request.query.get("facility"), request.query.get("status"))
-            return s.ReferralRequestSchema(many=True).dump(rows)
+            return rows
 
     def _decide(self, request, referral_id, decision):
         with domain_errors(), self.db.unit_of_work() as uow:
             referral = domain.decide_referral(uow, referral_id, decision, request.data, node=self.config.node,
                                               actor=request.principal.actor)
-            return s.ReferralRequestSchema().dump(referral)
+            return referral
 
     @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/accept", roles=MANAGERS, body=s.AcceptSchema,
          response=s.ReferralRequestSchema, tags=("referrals",))
@@ -118,14 +118,14 @@ class FacilitiesService:
     def admit(self, request, referral_id):
         """Record the admission (masuk panti): the reservation becomes an occupied bed."""
         with domain_errors(), self.db.unit_of_work() as uow:
-            return s.ReferralRequestSchema().dump(domain.admit(uow, referral_id, request.data, node=self.config.node))
+            return domain.admit(uow, referral_id, request.data, node=self.config.node)
 
     @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/discharge", roles=MANAGERS,
          body=s.DischargeSchema, response=s.ReferralRequestSchema, tags=("referrals",))
     def discharge(self, request, referral_id):
         """Record the discharge with its outcome: the bed is free again."""
         with domain_errors(), self.db.unit_of_work() as uow:
-            return s.ReferralRequestSchema().dump(domain.discharge(uow, referral_id, request.data, node=self.config.node))
+            return domain.discharge(uow, referral_id, request.data, node=self.config.node)
 
     # -- planned centres --------------------------------------------------------------------
     @api("POST", "/api/v1/plans", roles=MANAGERS, body=s.CentrePlanSchema, response=s.CentrePlanRecordSchema, status=201,
@@ -134,18 +134,18 @@ class FacilitiesService:
         """Propose a new rehabilitation centre in a regency (status usulan)."""
         with domain_errors(), self.db.unit_of_work() as uow:
             plan = domain.propose_plan(uow, request.data, node=self.config.node, actor=request.principal.actor)
-            return 201, s.CentrePlanRecordSchema().dump(domain.plan_view(plan))
+            return 201, domain.plan_view(plan)
 
     @api("PATCH", "/api/v1/plans/<string(length=36):plan_id>", roles=MANAGERS, body=s.CentrePlanUpdateSchema,
          response=s.CentrePlanRecordSchema, tags=("plans",))
     def update_plan(self, request, plan_id):
         """Move a plan on (disetujui, dibangun, beroperasi) or change its capacity or year."""
         with domain_errors(), self.db.unit_of_work() as uow:
-            return s.CentrePlanRecordSchema().dump(domain.plan_view(
-                domain.update_plan(uow, plan_id, request.data, node=self.config.node)))
+            return domain.plan_view(
+                domain.update_plan(uow, plan_id, request.data, node=self.config.node))
 
     @api("GET", "/api/v1/plans", roles=READERS, response=s.CentrePlanRecordSchema, many=True, tags=("plans",))
     def list_plans(self, request):
         """Planned centres of this node, by target year."""
         with self.db.session() as session:
-            return s.CentrePlanRecordSchema(many=True).dump([domain.plan_view(p) for p in domain.list_plans(session)])
+            return [domain.plan_view(p) for p in domain.list_plans(session)]

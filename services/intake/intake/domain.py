@@ -17,12 +17,12 @@ import sqlalchemy as sa
 
 from intake.models import (Assessment, AuditEntry, Case, CaseHistory, Consent, CrossNodeMatch, DuplicateReview,
                            InterventionPlan, Person, PersonCategory, PersonDisability, Referral, ServiceDelivery)
-from rehsos import reference
+from rehsos import jurisdiction, reference, registry
+from rehsos.clock import now
 from rehsos.auth import Principal
 from rehsos.config import HUB
-from rehsos.errors import Invalid, NotFound, Refused
+from rehsos.errors import Invalid, NotFound, Refused, RefusedEvent
 from rehsos.contracts import make_event
-from rehsos.messaging import Quarantined
 from rehsos.privacy import age_band, age_on, person_key
 
 SERVICE = "intake"
@@ -57,10 +57,6 @@ class Office:
     """The node this intake serves, and the provincial key for person hashes."""
     node: str
     secret: str
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _refused(entry: AuditEntry) -> None:
@@ -121,9 +117,7 @@ def _check_nik_free(session, nik: str) -> None:
 
 def register_person(uow, data: dict, *, office: Office, access: Access, today: date | None = None) -> Person:
     """Register a person, with or without a NIK; emits ``person.registered``."""
-    if data["regency"] not in reference.regions_served_by(office.node):
-        raise Invalid({"regency": [f"Node {office.node} hanya mendaftarkan orang di wilayahnya sendiri, "
-                                   f"bukan {data['regency']}."]})
+    jurisdiction.require_for_request(office.node, data["regency"], "orang")
     session, today = uow.session, today or date.today()
     nik = data.get("nik") or None
     if nik:
@@ -288,7 +282,7 @@ def review_duplicate(uow, person_id: str, other_id: str, decision: str, *, offic
 def apply_duplicate_detected(uow, event, node: str) -> None:
     """The hub says a person registered here is registered at other nodes too."""
     if event.node != HUB:  # only the hub sees every node; another node saying so is not believed
-        raise Quarantined(f"person.duplicate_detected from node {event.node}, not from the hub")
+        raise RefusedEvent(f"person.duplicate_detected from node {event.node}, not from the hub")
     others = sorted(set(event.payload["nodes"]) - {node})
     match = uow.session.get(CrossNodeMatch, event.payload["person_key"])
     if match is None:
@@ -548,9 +542,6 @@ def request_referral(uow, case_id: str, data: dict, *, office: Office, access: A
     return referral
 
 
-REFERRAL_ANSWERS = {"referral.accepted": "accepted", "referral.rejected": "rejected",
-                    "referral.waitlisted": "waitlisted", "admission.recorded": "admitted",
-                    "discharge.recorded": "discharged"}
 def apply_referral_answer(uow, event, node: str) -> None:
     """The facility's node answered a referral of ours; the case moves with it.
 
@@ -560,11 +551,11 @@ def apply_referral_answer(uow, event, node: str) -> None:
     payload = event.payload
     referral = uow.session.get(Referral, str(payload["referral_id"]))
     if referral is None or referral.case_id != str(payload["case_id"]) or payload["referring_node"] != node:
-        raise Quarantined(f"{event.event_type} for unknown referral {payload['referral_id']}")
+        raise RefusedEvent(f"{event.event_type} for unknown referral {payload['referral_id']}")
     if event.node != referral.facility_node:
-        raise Quarantined(f"{event.event_type} from node {event.node}; the referral went to {referral.facility_node}")
+        raise RefusedEvent(f"{event.event_type} from node {event.node}; the referral went to {referral.facility_node}")
     case = uow.session.get(Case, referral.case_id)
-    referral.status, referral.answered_at = REFERRAL_ANSWERS[event.event_type], now()
+    referral.status, referral.answered_at = registry.REFERRAL_ANSWERS[event.event_type], now()
     referral.answer_note = payload.get("reason")
     access = Access(Principal(0, f"fasilitas {payload['facility_id']} (node {event.node})", "system", event.node),
                     "jawaban rujukan")

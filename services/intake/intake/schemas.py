@@ -32,17 +32,6 @@ CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                           error="Kategori PPKS tidak dikenal; gunakan salah satu dari 26 kode PPKS.")
 
 
-PHONE = validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai 15 digit.")
-
-
-def _one_of(choices, what):
-    return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
-
-
-def _text(lo, hi, **kwargs):
-    return f.Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
-
-
 class _Stripped(f.Schema):
     @pre_load
     def _strip_text(self, data, **kwargs):
@@ -53,7 +42,7 @@ class _Stripped(f.Schema):
 
 class PersonRegistrationSchema(_Stripped):
     """A person, with or without identity papers."""
-    name = _text(2, 200, required=True)
+    name = f.text(2, 200, required=True)
     nik = f.Str(load_default=None, allow_none=True,
                 metadata={"description": "16-digit NIK; omit for people found without papers (attach it later)"})
     sex = f.Str(required=True, validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
@@ -61,21 +50,21 @@ class PersonRegistrationSchema(_Stripped):
     estimated_age = f.Int(load_default=None, allow_none=True, strict=True,
                           validate=validate.Range(0, OLDEST_AGE_YEARS, error="Perkiraan umur harus 0 sampai 120."),
                           metadata={"description": "years, when the birth date is unknown"})
-    regency = f.Str(required=True, validate=_one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
+    regency = f.Str(required=True, validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
                     metadata={"description": "Kemendagri code of the kabupaten/kota, e.g. 6371"})
-    kecamatan = _text(2, 100, required=True)
-    desa = _text(2, 100, load_default=None, allow_none=True)
-    address = _text(3, 300, load_default=None, allow_none=True)
+    kecamatan = f.text(2, 100, required=True)
+    desa = f.text(2, 100, load_default=None, allow_none=True)
+    address = f.text(3, 300, load_default=None, allow_none=True)
     phone = f.Str(load_default=None, allow_none=True,
-                  validate=PHONE)
+                  validate=f.PHONE)
     categories = f.List(f.Str(validate=CATEGORY),
                         load_default=list, metadata={"description": "PPKS categories (codes of the 26)"})
-    disabilities = f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")),
+    disabilities = f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")),
                           load_default=list)
-    guardian_name = _text(2, 200, load_default=None, allow_none=True)
-    guardian_relationship = _text(2, 50, load_default=None, allow_none=True)
+    guardian_name = f.text(2, 200, load_default=None, allow_none=True)
+    guardian_relationship = f.text(2, 50, load_default=None, allow_none=True)
     guardian_phone = f.Str(load_default=None, allow_none=True,
-                           validate=PHONE)
+                           validate=f.PHONE)
 
     @validates("nik")
     def _nik_plausible(self, value, **kwargs):
@@ -104,32 +93,30 @@ class PersonRegistrationSchema(_Stripped):
             raise ValidationError("Kategori tidak boleh berulang.", "categories")
 
 
-class PersonUpdateSchema(_Stripped):
+class PersonUpdateSchema(_Stripped, f.ChangeSchema):
     """Corrections and changes to a person's record; the NIK has its own route, the regency
     stays (a move to another regency is a new registration there)."""
-    name = _text(2, 200)
+    name = f.text(2, 200)
     sex = f.Str(validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
     birth_date = f.Date(allow_none=True)
     estimated_age = f.Int(allow_none=True, strict=True,
                           validate=validate.Range(0, OLDEST_AGE_YEARS, error="Perkiraan umur harus 0 sampai 120."))
-    kecamatan = _text(2, 100)
-    desa = _text(2, 100, allow_none=True)
-    address = _text(3, 300, allow_none=True)
+    kecamatan = f.text(2, 100)
+    desa = f.text(2, 100, allow_none=True)
+    address = f.text(3, 300, allow_none=True)
     phone = f.Str(allow_none=True,
-                  validate=PHONE)
+                  validate=f.PHONE)
     categories = f.List(f.Str(validate=CATEGORY))
-    disabilities = f.List(f.Str(validate=_one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")))
-    guardian_name = _text(2, 200, allow_none=True)
-    guardian_relationship = _text(2, 50, allow_none=True)
+    disabilities = f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")))
+    guardian_name = f.text(2, 200, allow_none=True)
+    guardian_relationship = f.text(2, 50, allow_none=True)
     guardian_phone = f.Str(allow_none=True,
-                           validate=PHONE)
+                           validate=f.PHONE)
 
     _birth_date_plausible = PersonRegistrationSchema._birth_date_plausible
 
     @validates_schema
-    def _something(self, data, **kwargs):
-        if not data:
-            raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
+    def _age_consistent(self, data, **kwargs):
         if data.get("birth_date") is not None and data.get("estimated_age") is not None:
             raise ValidationError("Isi salah satu: tanggal lahir atau perkiraan umur.", "estimated_age")
         if "birth_date" in data and data["birth_date"] is None and data.get("estimated_age") is None:
@@ -141,13 +128,13 @@ class CaseRegistrationSchema(PersonRegistrationSchema):
     category = f.Str(required=True, validate=CATEGORY,
                      metadata={"description": "PPKS category of the case (one of the 26)",
                                "enum": list(reference.PPKS_CATEGORIES)})
-    worker = _text(2, 200, load_default=None, allow_none=True, metadata={"description": "responsible social worker"})
+    worker = f.text(2, 200, load_default=None, allow_none=True, metadata={"description": "responsible social worker"})
 
 
 class CaseOpenSchema(_Stripped):
     """A further case for a person already registered."""
     category = f.Str(required=True, validate=CATEGORY)
-    worker = _text(2, 200, load_default=None, allow_none=True)
+    worker = f.text(2, 200, load_default=None, allow_none=True)
 
 
 class NikSchema(_Stripped):
@@ -161,7 +148,7 @@ class NikSchema(_Stripped):
 
 
 class DuplicateDecisionSchema(f.Schema):
-    decision = f.Str(required=True, validate=_one_of(("dismiss", "merge"), "Keputusan"),
+    decision = f.Str(required=True, validate=f.one_of(("dismiss", "merge"), "Keputusan"),
                      metadata={"description": "dismiss: not the same person; merge: the other joins this one"})
 
 
@@ -184,29 +171,29 @@ class CrossNodeMatchSchema(f.Schema):
 
 
 class ConsentSchema(f.Schema):
-    purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
-    legal_basis = f.Str(required=True, validate=_one_of(LEGAL_BASES, "Dasar hukum"))
-    given_by = f.Str(required=True, validate=_one_of(("person", "guardian"), "Pemberi persetujuan"))
+    purpose = f.Str(required=True, validate=f.one_of(CONSENT_PURPOSES, "Tujuan"))
+    legal_basis = f.Str(required=True, validate=f.one_of(LEGAL_BASES, "Dasar hukum"))
+    given_by = f.Str(required=True, validate=f.one_of(("person", "guardian"), "Pemberi persetujuan"))
     recorded_on = f.Date(load_default=None, allow_none=True, validate=f.not_future("Tanggal persetujuan"))
-    note = _text(1, 500, load_default=None, allow_none=True)
+    note = f.text(1, 500, load_default=None, allow_none=True)
 
 
 class ConsentWithdrawalSchema(f.Schema):
-    purpose = f.Str(required=True, validate=_one_of(CONSENT_PURPOSES, "Tujuan"))
-    given_by = f.Str(required=True, validate=_one_of(("person", "guardian"), "Pemberi persetujuan"))
-    note = _text(1, 500, load_default=None, allow_none=True)
+    purpose = f.Str(required=True, validate=f.one_of(CONSENT_PURPOSES, "Tujuan"))
+    given_by = f.Str(required=True, validate=f.one_of(("person", "guardian"), "Pemberi persetujuan"))
+    note = f.text(1, 500, load_default=None, allow_none=True)
 
 
 class StageChangeSchema(f.Schema):
-    stage = f.Str(required=True, validate=_one_of(STAGES, "Tahap"))
-    note = _text(1, 500, load_default=None, allow_none=True)
+    stage = f.Str(required=True, validate=f.one_of(STAGES, "Tahap"))
+    note = f.text(1, 500, load_default=None, allow_none=True)
 
 
 class AssessmentSchema(f.Schema):
-    needs = f.Dict(keys=f.Str(validate=_one_of(ATENSI, "Komponen ATENSI")), values=_text(1, 1000), required=True,
+    needs = f.Dict(keys=f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), values=f.text(1, 1000), required=True,
                    metadata={"description": "need described per ATENSI component code"})
-    risk_level = f.Str(required=True, validate=_one_of(RISK_LEVELS, "Tingkat risiko"))
-    recommendation = _text(3, 2000, required=True)
+    risk_level = f.Str(required=True, validate=f.one_of(RISK_LEVELS, "Tingkat risiko"))
+    recommendation = f.text(3, 2000, required=True)
 
     @validates("needs")
     def _some_need(self, value, **kwargs):
@@ -215,10 +202,10 @@ class AssessmentSchema(f.Schema):
 
 
 class PlanSchema(f.Schema):
-    components = f.List(f.Str(validate=_one_of(ATENSI, "Komponen ATENSI")), required=True,
+    components = f.List(f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), required=True,
                         validate=validate.Length(min=1, error="Pilih sedikitnya satu komponen."))
-    responsible_worker = _text(2, 200, required=True)
-    target_dates = f.Dict(keys=f.Str(validate=_one_of(ATENSI, "Komponen ATENSI")), values=f.Date(), load_default=dict)
+    responsible_worker = f.text(2, 200, required=True)
+    target_dates = f.Dict(keys=f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), values=f.Date(), load_default=dict)
 
     @validates_schema
     def _targets_planned(self, data, **kwargs):
@@ -229,39 +216,39 @@ class PlanSchema(f.Schema):
 
 
 class ServiceSchema(f.Schema):
-    component = f.Str(required=True, validate=_one_of(ATENSI, "Komponen ATENSI"))
+    component = f.Str(required=True, validate=f.one_of(ATENSI, "Komponen ATENSI"))
     delivered_on = f.Date(required=True, validate=f.not_future("Tanggal layanan"))
-    description = _text(3, 1000, required=True)
-    worker = _text(2, 200, required=True)
+    description = f.text(3, 1000, required=True)
+    worker = f.text(2, 200, required=True)
 
 
 class ClosureRequestSchema(f.Schema):
-    reason = _text(3, 500, required=True)
-    outcome = f.Str(required=True, validate=_one_of(OUTCOMES, "Hasil"))
+    reason = f.text(3, 500, required=True)
+    outcome = f.Str(required=True, validate=f.one_of(OUTCOMES, "Hasil"))
 
 
 class ClosureDecisionSchema(f.Schema):
     approve = f.Bool(required=True)
-    note = _text(1, 500, load_default=None, allow_none=True)
+    note = f.text(1, 500, load_default=None, allow_none=True)
 
 
 class ReopenSchema(f.Schema):
-    reason = _text(3, 500, required=True)
+    reason = f.text(3, 500, required=True)
 
 
 class ReferralSchema(f.Schema):
-    facility_id = _text(1, 64, required=True)
-    facility_node = f.Str(required=True, validate=_one_of(reference.NODES, "Node fasilitas"))
-    consent_override = _text(10, 500, load_default=None, allow_none=True,
+    facility_id = f.text(1, 64, required=True)
+    facility_node = f.Str(required=True, validate=f.one_of(reference.NODES, "Node fasilitas"))
+    consent_override = f.text(10, 500, load_default=None, allow_none=True,
                              metadata={"description": "why the referral proceeds without consent (supervisor)"})
 
 
 class CaseSearchSchema(f.Schema):
     category = f.Str(validate=CATEGORY)
-    stage = f.Str(validate=_one_of(STAGES, "Tahap"))
-    status = f.Str(validate=_one_of(("open", "closure_requested", "closed"), "Status"))
-    kecamatan = _text(1, 100)
-    worker = _text(1, 200)
+    stage = f.Str(validate=f.one_of(STAGES, "Tahap"))
+    status = f.Str(validate=f.one_of(("open", "closure_requested", "closed"), "Status"))
+    kecamatan = f.text(1, 100)
+    worker = f.text(1, 200)
     registered_from = f.Date()
     registered_to = f.Date()
     q = f.Str(validate=[validate.Length(2, 100, error="Panjang harus 2 sampai 100 karakter."),
@@ -269,14 +256,14 @@ class CaseSearchSchema(f.Schema):
               metadata={"description": "free text on the person's name"})
     page = f.Int(load_default=1, validate=validate.Range(min=1, error="Halaman mulai dari 1."))
     per_page = f.Int(load_default=20, validate=validate.Range(1, 100, error="per_page harus 1 sampai 100."))
-    sort = f.Str(load_default="-registered_at", validate=_one_of(
+    sort = f.Str(load_default="-registered_at", validate=f.one_of(
         ("registered_at", "-registered_at", "name", "-name", "stage", "-stage"), "Urutan"))
 
 
 class AuditQuerySchema(f.Schema):
-    actor = _text(1, 255)
-    record_id = _text(1, 64)
-    action = _text(1, 64)
+    actor = f.text(1, 255)
+    record_id = f.text(1, 64)
+    action = f.text(1, 64)
     since = f.AwareDateTime()
     page = f.Int(load_default=1, validate=validate.Range(min=1))
     per_page = f.Int(load_default=50, validate=validate.Range(1, 500))
@@ -381,3 +368,46 @@ class AuditEntrySchema(f.Schema):
     record_id = f.Str()
     purpose = f.Str()
     outcome = f.Str()
+
+
+class RecordedSchema(f.Schema):
+    """The answer to a new assessment, plan or service record: its id."""
+    id = f.Int()
+
+
+class _Coded(f.Schema):
+    code = f.Str()
+    name = f.Str()
+
+
+class _Category(_Coded):
+    no = f.Int()
+    group = f.Str()
+
+
+class _CategoryList(f.Schema):
+    version = f.Int()
+    items = f.List(f.Nested(_Category))
+
+
+class _DisabilityType(_Coded):
+    parent = f.Str(allow_none=True)
+
+
+class _Stage(_Coded):
+    order = f.Int()
+    next = f.List(f.Str())
+
+
+class _Region(_Coded):
+    kind = f.Str()
+
+
+class ReferenceListsSchema(f.Schema):
+    ppks_categories = f.Nested(_CategoryList)
+    disability_types = f.List(f.Nested(_DisabilityType))
+    stages = f.List(f.Nested(_Stage))
+    atensi_components = f.List(f.Nested(_Coded))
+    regions = f.List(f.Nested(_Region))
+    consent_purposes = f.List(f.Str())
+    legal_bases = f.List(f.Str())

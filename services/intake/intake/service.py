@@ -1,8 +1,8 @@
 """Intake's entry points: HTTP in, domain functions, JSON out. Nothing else lives here."""
 from __future__ import annotations
 
-from rehsos import auth, topology
-from rehsos.http import api, domain_errors
+from rehsos import auth, registry
+from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
 
@@ -30,9 +30,10 @@ class IntakeService:
         return domain.Access(request.principal, purpose)
 
     def _case(self, case) -> dict:
-        return s.CaseSchema().dump(domain.case_view(case, self.config.node))
+        return domain.case_view(case, self.config.node)
 
-    @api("GET", "/api/v1/reference", roles=CASE_WORKERS + (auth.FACILITY_MANAGER, auth.TRAINER), tags=("reference",))
+    @api("GET", "/api/v1/reference", roles=CASE_WORKERS + (auth.FACILITY_MANAGER, auth.TRAINER),
+         response=s.ReferenceListsSchema, tags=("reference",))
     def reference_data(self, request):
         """Reference lists for forms: the 26 PPKS categories (versioned), disability types,
         stages, ATENSI components, regions, consent purposes and legal bases."""
@@ -46,7 +47,7 @@ class IntakeService:
         with domain_errors(), self.db.unit_of_work() as uow:
             person = domain.register_person(uow, request.data, office=self._office(),
                                             access=self._access(request, "pendaftaran"))
-            return 201, s.PersonSchema().dump(domain.person_view(person))
+            return 201, domain.person_view(person)
 
     @api("GET", "/api/v1/persons/<string(length=36):person_id>", roles=CASE_WORKERS, response=s.PersonSchema,
          tags=("persons",))
@@ -54,7 +55,7 @@ class IntakeService:
         """Read a person's identity (audit-logged)."""
         with domain_errors(), self.db.unit_of_work() as uow:
             person = domain.get_person(uow, person_id, access=self._access(request, "melihat data orang"))
-            return s.PersonSchema().dump(domain.person_view(person))
+            return domain.person_view(person)
 
     @api("PATCH", "/api/v1/persons/<string(length=36):person_id>", roles=CASE_WORKERS, body=s.PersonUpdateSchema,
          response=s.PersonSchema, tags=("persons",))
@@ -62,7 +63,7 @@ class IntakeService:
         """Correct or update a person's record (name, birth date, address, guardian, categories...)."""
         with domain_errors(), self.db.unit_of_work() as uow:
             person = domain.update_person(uow, person_id, request.data, access=self._access(request, "ubah data orang"))
-            return s.PersonSchema().dump(domain.person_view(person))
+            return domain.person_view(person)
 
     @api("PUT", "/api/v1/persons/<string(length=36):person_id>/nik", roles=CASE_WORKERS, body=s.NikSchema,
          response=s.PersonSchema, tags=("persons",))
@@ -71,7 +72,7 @@ class IntakeService:
         with domain_errors(), self.db.unit_of_work() as uow:
             person = domain.attach_nik(uow, person_id, request.data["nik"], office=self._office(),
                                        access=self._access(request, "melengkapi identitas"))
-            return s.PersonSchema().dump(domain.person_view(person))
+            return domain.person_view(person)
 
     @api("GET", "/api/v1/persons/<string(length=36):person_id>/duplicates", roles=CASE_WORKERS,
          response=s.DuplicateCandidateSchema, many=True, tags=("persons",))
@@ -79,7 +80,7 @@ class IntakeService:
         """Persons who may be the same as this one, for the operator to confirm or dismiss."""
         with domain_errors(), self.db.unit_of_work() as uow:
             candidates = domain.likely_duplicates(uow, person_id, access=self._access(request, "cek duplikat"))
-            return s.DuplicateCandidateSchema(many=True).dump(candidates)
+            return candidates
 
     @api("POST", "/api/v1/persons/<string(length=36):person_id>/duplicates/<string(length=36):other_id>",
          roles=CASE_WORKERS, body=s.DuplicateDecisionSchema, response=s.PersonSchema, tags=("persons",))
@@ -88,7 +89,7 @@ class IntakeService:
         with domain_errors(), self.db.unit_of_work() as uow:
             person = domain.review_duplicate(uow, person_id, other_id, request.data["decision"],
                                              office=self._office(), access=self._access(request, "duplikat"))
-            return s.PersonSchema().dump(domain.person_view(person))
+            return domain.person_view(person)
 
     @api("POST", "/api/v1/persons/<string(length=36):person_id>/cases", roles=CASE_WORKERS, body=s.CaseOpenSchema,
          response=s.CaseSchema, status=201, tags=("cases",))
@@ -106,16 +107,16 @@ class IntakeService:
         """Persons of this node that the hub found registered at other nodes too."""
         with domain_errors(), self.db.unit_of_work() as uow:
             rows = domain.cross_node_matches(uow, access=self._access(request, "cek duplikat antarwilayah"))
-            return s.CrossNodeMatchSchema(many=True).dump(rows)
+            return rows
 
-    @event_consumer(topology.intake_downlink_queue())
+    @event_consumer("intake")
     def on_downlink_event(self, delivery):
         """Events from the hub and other nodes addressed to this node."""
         node = self.config.node
         handlers = {"person.duplicate_detected": lambda uow, event: domain.apply_duplicate_detected(uow, event, node)}
         handlers.update({event_type: lambda uow, event: domain.apply_referral_answer(uow, event, node)
-                         for event_type in domain.REFERRAL_ANSWERS})
-        return receive(self.db, delivery, handlers, self.config.names.sender_node, from_hub=True)
+                         for event_type in registry.REFERRAL_ANSWERS})
+        return receive(self.db, delivery, handlers, self.config)
 
     # -- consent --------------------------------------------------------------------------------
     @api("GET", "/api/v1/persons/<string(length=36):person_id>/consents", roles=CASE_WORKERS,
@@ -124,7 +125,7 @@ class IntakeService:
         """Consent records of a person, oldest first."""
         with domain_errors(), self.db.unit_of_work() as uow:
             records = domain.consents(uow, person_id, access=self._access(request, "melihat persetujuan"))
-            return s.ConsentRecordSchema(many=True).dump(records)
+            return records
 
     @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents", roles=CASE_WORKERS,
          body=s.ConsentSchema, response=s.ConsentRecordSchema, status=201, tags=("consent",))
@@ -133,7 +134,7 @@ class IntakeService:
         with domain_errors(), self.db.unit_of_work() as uow:
             record = domain.record_consent(uow, person_id, request.data, office=self._office(),
                                            access=self._access(request, "mencatat persetujuan"))
-            return 201, s.ConsentRecordSchema().dump(record)
+            return 201, record
 
     @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents/withdrawal", roles=CASE_WORKERS,
          body=s.ConsentWithdrawalSchema, response=s.ConsentRecordSchema, status=201, tags=("consent",))
@@ -142,7 +143,7 @@ class IntakeService:
         with domain_errors(), self.db.unit_of_work() as uow:
             record = domain.record_consent(uow, person_id, request.data, status="withdrawn", office=self._office(),
                                            access=self._access(request, "pencabutan persetujuan"))
-            return 201, s.ConsentRecordSchema().dump(record)
+            return 201, record
 
     # -- cases ----------------------------------------------------------------------------------
     @api("POST", "/api/v1/cases", roles=CASE_WORKERS, body=s.CaseRegistrationSchema, response=s.CaseSchema,
@@ -160,7 +161,7 @@ class IntakeService:
         """List and filter cases, paginated and sorted."""
         with domain_errors(), self.db.unit_of_work() as uow:
             page = domain.search_cases(uow, request.query, access=self._access(request, "daftar kasus"))
-            return s.CasePageSchema().dump(page)
+            return page
 
     @api("GET", "/api/v1/cases/<string(length=36):case_id>", roles=CASE_WORKERS, response=s.CaseSchema,
          tags=("cases",))
@@ -175,7 +176,7 @@ class IntakeService:
         """Everything that happened in a case, in order."""
         with domain_errors(), self.db.unit_of_work() as uow:
             entries = domain.timeline(uow, case_id, access=self._access(request, "melihat riwayat kasus"))
-            return s.TimelineEntrySchema(many=True).dump(entries)
+            return entries
 
     @api("POST", "/api/v1/cases/<string(length=36):case_id>/stage", roles=CASE_WORKERS, body=s.StageChangeSchema,
          response=s.CaseSchema, tags=("cases",))
@@ -187,29 +188,29 @@ class IntakeService:
             return self._case(case)
 
     @api("POST", "/api/v1/cases/<string(length=36):case_id>/assessments", roles=CASE_WORKERS,
-         body=s.AssessmentSchema, status=201, tags=("cases",))
+         body=s.AssessmentSchema, response=s.RecordedSchema, status=201, tags=("cases",))
     def record_assessment(self, request, case_id):
         """Record an assessment (asesmen): needs per ATENSI component, risk, recommendation."""
         with domain_errors(), self.db.unit_of_work() as uow:
             assessment = domain.record_assessment(uow, case_id, request.data, office=self._office(),
                                                   access=self._access(request, "asesmen"))
-            return 201, {"id": assessment.id}
+            return 201, assessment
 
     @api("POST", "/api/v1/cases/<string(length=36):case_id>/plans", roles=CASE_WORKERS, body=s.PlanSchema,
-         status=201, tags=("cases",))
+         response=s.RecordedSchema, status=201, tags=("cases",))
     def record_plan(self, request, case_id):
         """Record an intervention plan (rencana intervensi)."""
         with domain_errors(), self.db.unit_of_work() as uow:
             plan = domain.record_plan(uow, case_id, request.data, access=self._access(request, "rencana intervensi"))
-            return 201, {"id": plan.id}
+            return 201, plan
 
     @api("POST", "/api/v1/cases/<string(length=36):case_id>/services", roles=CASE_WORKERS, body=s.ServiceSchema,
-         status=201, tags=("cases",))
+         response=s.RecordedSchema, status=201, tags=("cases",))
     def record_service(self, request, case_id):
         """Log a service delivered to the person."""
         with domain_errors(), self.db.unit_of_work() as uow:
             service = domain.record_service(uow, case_id, request.data, access=self._access(request, "layanan"))
-            return 201, {"id": service.id}
+            return 201, service
 
     @api("POST", "/api/v1/cases/<string(length=36):case_id>/closure", roles=CASE_WORKERS,
          body=s.ClosureRequestSchema, response=s.CaseSchema, tags=("cases",))
@@ -245,7 +246,7 @@ class IntakeService:
             referral = domain.request_referral(uow, case_id, request.data, office=self._office(),
                                                access=self._access(request, "rujukan"),
                                                may_override=request.principal.role in SUPERVISORS)
-            return 201, s.ReferralRecordSchema().dump(referral)
+            return 201, referral
 
     # -- audit ----------------------------------------------------------------------------------
     @api("GET", "/api/v1/audit", roles=(auth.ADMIN,), query=s.AuditQuerySchema, response=s.AuditEntrySchema,
@@ -253,5 +254,5 @@ class IntakeService:
     def query_audit(self, request):
         """Who read or changed which personal record, when and why (admin)."""
         with self.db.session() as session:
-            return s.AuditEntrySchema(many=True).dump(domain.query_audit(session, request.query))
+            return domain.query_audit(session, request.query)
 

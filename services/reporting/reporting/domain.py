@@ -1,14 +1,15 @@
 """The hub's read model: what each event means for the province-wide figures."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import sqlalchemy as sa
 
-from rehsos import reference
+from rehsos import jurisdiction, reference, registry
+from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
-from rehsos.messaging import Quarantined
+from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting.models import CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase
 
@@ -36,18 +37,14 @@ def apply_person_registered(uow, event: Event) -> None:
         note_person(uow, event, event.payload["person_key"])
 
 
-def apply_case_registered(uow, event: Event) -> None:
+def apply_case_opened(uow, event: Event) -> None:
     payload = payload_schema(event.event_type, event.schema_version).load(event.payload)
     region = payload["region"]
-    # A regency office registers its own regency's cases; only the province may speak for any.
-    if region not in reference.regions_served_by(event.node):
-        raise Quarantined(f"node {event.node} reported a case in region {region}, outside its jurisdiction")
+    jurisdiction.require_for_event(event, region, "a case")
     uow.session.add(RegisteredCase(
         case_id=str(payload["case_id"]), node=event.node, region=region, category=payload["category"],
         sex=payload["sex"], age_band=payload["age_band"], person_key=payload["person_key"],
         registered_at=event.occurred_at, event_id=str(event.event_id)))
-    if payload.get("person_key_kind") == "nik":  # case.registered v1 names the kind; case.opened follows person.registered
-        note_person(uow, event, payload["person_key"])
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -71,16 +68,11 @@ def _case_open(closed: bool):
     return apply
 
 
-def _check_jurisdiction(event: Event, regency: str, what: str) -> None:
-    if regency not in reference.regions_served_by(event.node):
-        raise Quarantined(f"node {event.node} reported {what} in region {regency}, outside its jurisdiction")
-
-
 def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
     """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing."""
     row = uow.session.get(model, key)
     if row is not None and row.node != event.node:  # a facility or plan is its announcing node's
-        raise Quarantined(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
+        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
     if row is not None and row.as_of >= as_of:
         return
     if row is None:
@@ -92,13 +84,13 @@ def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[
 
 
 def apply_capacity_changed(uow, event: Event) -> None:
-    _check_jurisdiction(event, event.payload["regency"], "a facility")
+    jurisdiction.require_for_event(event, event.payload["regency"], "a facility")
     _newest(uow, FacilityCapacity, event.payload["facility_id"], event, datetime.fromisoformat(event.payload["as_of"]),
             ("name", "kind", "regency", "categories", "status", "units"))
 
 
 def apply_plan(uow, event: Event) -> None:
-    _check_jurisdiction(event, event.payload["regency"], "a planned centre")
+    jurisdiction.require_for_event(event, event.payload["regency"], "a planned centre")
     _newest(uow, CentrePlan, str(event.payload["plan_id"]), event, event.occurred_at,
             ("regency", "name", "kind", "categories", "planned_capacity", "target_year", "status"))
 
@@ -121,30 +113,26 @@ def apply_referral_answer(uow, event: Event) -> None:
     if referral is None:
         raise ReferralNotYetKnown(f"{event.event_type} for referral {payload['referral_id']} before its request")
     if event.node != referral.facility_node or payload["referring_node"] != referral.node:
-        raise Quarantined(f"{event.event_type} from node {event.node}; the referral went from {referral.node} "
+        raise RefusedEvent(f"{event.event_type} from node {event.node}; the referral went from {referral.node} "
                           f"to {referral.facility_node}")
     # Answers may be redelivered out of order: a later state is never undone by an earlier one.
-    status = REFERRAL_STATES[event.event_type]
+    status = registry.REFERRAL_ANSWERS[event.event_type]
     if REFERRAL_ORDER[status] >= REFERRAL_ORDER[referral.status]:
         referral.status, referral.updated_at = status, event.occurred_at
 
 
-REFERRAL_STATES = {"referral.accepted": "accepted", "referral.rejected": "rejected",
-                   "referral.waitlisted": "waitlisted", "admission.recorded": "admitted",
-                   "discharge.recorded": "discharged"}
 # A waitlisted referral can still be accepted or rejected, an accepted one rejected (its
 # reservation lapsed); admission and discharge are final steps.
 REFERRAL_ORDER = {"requested": 0, "waitlisted": 1, "accepted": 2, "rejected": 3, "admitted": 3, "discharged": 4}
 WAITING = ("requested", "waitlisted", "accepted")
 
 
-# case.opened carries what case.registered did (plus the stage); the hub reads both.
-HANDLERS = {"case.registered": apply_case_registered, "case.opened": apply_case_registered,
+HANDLERS = {"case.opened": apply_case_opened,
             "person.registered": apply_person_registered, "person.identified": apply_person_identified,
             "case.closed": _case_open(closed=True), "case.reopened": _case_open(closed=False),
             "capacity.changed": apply_capacity_changed,
             "plan.proposed": apply_plan, "plan.updated": apply_plan,
-            "referral.requested": apply_referral_requested} | dict.fromkeys(REFERRAL_STATES, apply_referral_answer)
+            "referral.requested": apply_referral_requested} | dict.fromkeys(registry.REFERRAL_ANSWERS, apply_referral_answer)
 
 
 def summary(session, tables: MessagingTables) -> dict:
@@ -165,7 +153,7 @@ def summary(session, tables: MessagingTables) -> dict:
     unique_persons = session.execute(
         sa.select(sa.func.count(sa.distinct(RegisteredCase.person_key)))).scalar_one()
     return {
-        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "generated_at": now().isoformat(),
         "total_cases": sum(c["cases"] for c in cells),
         "unique_persons": unique_persons,
         "by_regency": list(by_regency.values()),
@@ -244,7 +232,7 @@ def capacity_plan(session, category: str | None = None) -> dict:
         # (not every open case needs a panti bed; a provincial panti serves every regency).
         row["shortfall"] = max(row["open_cases"] - row["beds"] - row["planned_beds"], 0)
     return {
-        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "generated_at": now().isoformat(),
         "category": category,
         "capacity_as_of": oldest.isoformat() if oldest else None,
         "regencies": sorted(rows.values(), key=lambda r: (-r["shortfall"], r["regency"])),

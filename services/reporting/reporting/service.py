@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Response
 
-from rehsos import auth, topology
-from rehsos.http import LOGIN_PATH, TOKEN_COOKIE, Tokens, api
+from rehsos import auth
+from rehsos.api import LOGIN_PATH, TOKEN_COOKIE, Tokens, api
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
 
@@ -24,13 +24,13 @@ class ReportingService:
 
     config = Config()
     # The hub's own events (findings for the nodes) go straight down, addressed per node.
-    db = Database("reporting", messaging, exchange=topology.HUB_DOWNLINK_EXCHANGE)
+    db = Database("reporting", messaging)
     authorize = Tokens()
 
-    @event_consumer(topology.reporting_queue())
+    @event_consumer("reporting")
     def on_uplink_event(self, delivery):
         """Apply one event from a node; duplicates are skipped, impostors quarantined."""
-        return receive(self.db, delivery, domain.HANDLERS, self.config.names.sender_node)
+        return receive(self.db, delivery, domain.HANDLERS, self.config)
 
     @api("GET", "/api/v1/summary", roles=READERS, response=SummarySchema, tags=("reporting",))
     def get_summary(self, request):

@@ -22,12 +22,10 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.rpc import Rpc, RpcConsumer
 
 from rehsos import auth
-from rehsos.http import ApiError, TokenStoreExtension, error_body_of, load_data
+from rehsos.api.bodies import answer, load_data
+from rehsos.api.errors import ApiError, RpcApiError
+from rehsos.api.tokens import TokenStoreExtension
 from rehsos.messaging import FastStopQueueConsumer
-
-
-class RpcApiError(Exception):
-    """Carries the HTTP API's error body as JSON, so RPC clients get the same answer."""
 
 
 @dataclass
@@ -50,10 +48,14 @@ class RpcApiEntrypoint(Rpc):
     tokens = TokenStoreExtension()
 
     def __init__(self, *, roles: tuple[str, ...], body: type[Schema] | None = None,
-                 query: type[Schema] | None = None, **kwargs):
+                 query: type[Schema] | None = None, response: type[Schema] | None = None,
+                 status: int = 200, many: bool = False, **kwargs):
         self.roles = roles
         self.body_schema = body
         self.query_schema = query
+        self.response_schema = response
+        self.success_status = status
+        self.many = many
         kwargs.setdefault("expected_exceptions", (ApiError, auth.AuthError))
         super().__init__(**kwargs)
 
@@ -89,13 +91,12 @@ class RpcApiEntrypoint(Rpc):
         return request, kwargs
 
     def handle_result(self, message, worker_ctx, result, exc_info):
+        if exc_info is None:
+            try:
+                _, result = answer(result, schema=self.response_schema, many=self.many,
+                                   status=self.success_status)
+            except Exception:  # noqa: BLE001 - a result that cannot be dumped is answered as an error
+                exc_info = sys.exc_info()
         if exc_info is not None:
-            exc_info = (RpcApiError, RpcApiError(json.dumps(error_body_of(exc_info[1]), ensure_ascii=False)),
-                        exc_info[2])
-        elif isinstance(result, tuple):
-            result = result[1]
+            exc_info = (RpcApiError, RpcApiError.of(exc_info[1]), exc_info[2])
         return self.rpc_consumer.handle_result(message, result, exc_info)
-
-
-def rpc_api(**kwargs):
-    return RpcApiEntrypoint.decorator(**kwargs)

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from rehsos import auth, config, reference, topology
-from rehsos import demo as demo_data
-from rehsos.db import create_engine
+from rehsos import auth, config, db, reference, topology
+from rehsos_tools import broker
+from rehsos_tools import demo as demo_data
 
 DEMO_TOKEN_ROLES = {"hub": auth.HUB_ROLES, "node": auth.NODE_ROLES}
 
@@ -63,10 +63,10 @@ def node_port(node: str, port_base: int) -> int:
 # -- secrets and configs ---------------------------------------------------------------------------
 def load_secrets(paths: Paths, nodes: list[str]) -> dict:
     secrets_doc = json.loads(paths.secrets.read_text()) if paths.secrets.exists() else {}
-    secrets_doc.setdefault("person_key_secret", topology.new_password() + topology.new_password())
+    secrets_doc.setdefault("person_key_secret", broker.new_password() + broker.new_password())
     passwords = secrets_doc.setdefault("broker_passwords", {})
     for node in nodes:
-        passwords.setdefault(node, topology.new_password())
+        passwords.setdefault(node, broker.new_password())
     paths.secrets.write_text(json.dumps(secrets_doc, indent=2))
     paths.secrets.chmod(0o600)
     return secrets_doc
@@ -112,31 +112,31 @@ def load_configs(config_dir, environ=None) -> tuple[config.Settings, list[config
     return hub, nodes
 
 
-def node_links(nodes: list[config.Settings]) -> list[topology.NodeLink]:
+def node_links(nodes: list[config.Settings]) -> list[broker.NodeLink]:
     links = []
     for settings in nodes:
         uri = urlsplit(settings.hub_broker_uri)
         expected = settings.names.node_user(settings.node)
         if uri.username != expected or not uri.password:
             raise config.ConfigError(f"node {settings.node}: hub_broker_uri must log in as {expected} with a password")
-        links.append(topology.NodeLink(settings.node, uri.password, settings.hub_broker_uri))
+        links.append(broker.NodeLink(settings.node, uri.password, settings.hub_broker_uri))
     return links
 
 
 def bootstrap_from_configs(config_dir, remove: bool = False):
     """Each broker through its own management API: the hub's, and each node's (one in development)."""
     hub, nodes = load_configs(config_dir)
-    managers: dict[str, topology.Management] = {}
+    managers: dict[str, broker.Management] = {}
 
-    def manager(uri: str) -> topology.Management:
-        return managers.setdefault(uri, topology.Management(uri))
+    def manager(uri: str) -> broker.Management:
+        return managers.setdefault(uri, broker.Management(uri))
 
     hub_mgmt = manager(hub.management_uri)
     node_mgmt = {n.node: manager(n.management_uri) for n in nodes}
     if remove:
-        topology.teardown(hub_mgmt, hub.names, [n.node for n in nodes], node_mgmt=node_mgmt)
+        broker.teardown(hub_mgmt, hub.names, [n.node for n in nodes], node_mgmt=node_mgmt)
         return None
-    return topology.bootstrap(hub_mgmt, hub.names, node_links(nodes), node_mgmt=node_mgmt)
+    return broker.bootstrap(hub_mgmt, hub.names, node_links(nodes), node_mgmt=node_mgmt)
 
 
 def write_definitions(out: str, nodes_spec: str) -> list[Path]:
@@ -145,9 +145,9 @@ def write_definitions(out: str, nodes_spec: str) -> list[Path]:
     nodes = parse_nodes(nodes_spec)
     names = topology.Names()
     written = []
-    for broker in ["hub"] + nodes:
-        path = out_dir / (f"{broker}.definitions.json" if broker == "hub" else f"node-{broker}.definitions.json")
-        path.write_text(topology.dumps(topology.definitions(names, nodes, broker)))
+    for office in ["hub"] + nodes:
+        path = out_dir / (f"{office}.definitions.json" if office == "hub" else f"node-{office}.definitions.json")
+        path.write_text(broker.dumps(broker.definitions(names, nodes, office)))
         written.append(path)
     return written
 
@@ -155,11 +155,11 @@ def write_definitions(out: str, nodes_spec: str) -> list[Path]:
 # -- the broker's plugins -----------------------------------------------------------------------------
 def ensure_management(uri: str, wait: float = 40.0) -> None:
     """Reach the management API; enable the plugins first when this user may (root on the broker host)."""
-    mgmt = topology.Management(uri)
+    mgmt = broker.Management(uri)
     try:
         mgmt.check_shovel_plugin()
         return
-    except topology.ManagementUnavailable as first:
+    except broker.ManagementUnavailable as first:
         tool = shutil.which("rabbitmq-plugins")
         if tool is None or os.geteuid() != 0:
             raise first
@@ -171,7 +171,7 @@ def ensure_management(uri: str, wait: float = 40.0) -> None:
         try:
             mgmt.check_shovel_plugin()
             return
-        except topology.ManagementUnavailable:
+        except broker.ManagementUnavailable:
             if time.monotonic() > deadline:
                 raise
             time.sleep(1)
@@ -180,7 +180,7 @@ def ensure_management(uri: str, wait: float = 40.0) -> None:
 # -- tokens ---------------------------------------------------------------------------------------------
 def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
     """Demo tokens, one per role; kept in topology.json (development only) and reused while valid."""
-    store = auth.TokenStore(create_engine(settings.auth_database_uri))
+    store = auth.TokenStore(db.create_engine(settings.auth_database_uri))
     roles = DEMO_TOKEN_ROLES["hub" if settings.is_hub else "node"]
     tokens = {}
     for role in roles:
@@ -196,7 +196,7 @@ def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
 # -- processes ------------------------------------------------------------------------------------------
 def start_process(name: str, config_file: Path, paths: Paths) -> subprocess.Popen:
     log = open(paths.log / f"{name}.log", "ab")
-    return subprocess.Popen([sys.executable, "-m", "rehsos.cli", "serve", "--config", str(config_file)],
+    return subprocess.Popen([sys.executable, "-m", "rehsos.serve", "--config", str(config_file)],
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -245,8 +245,6 @@ def wait_for_hub_cases(hub_url: str, token: str, expected: int, timeout: float =
 
 def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, demo: bool = True,
        detach_after_start: bool = False, root: Path | None = None, namespace: str = "") -> int:
-    from rehsos import runner
-
     paths = Paths(root or Path.cwd())
     paths.make()
     node_list = parse_nodes(nodes)
@@ -257,17 +255,17 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
 
     try:
         ensure_management(settings["hub"].management_uri)
-    except (topology.ManagementUnavailable, subprocess.CalledProcessError) as exc:
+    except (broker.ManagementUnavailable, subprocess.CalledProcessError) as exc:
         print(f"rehsos up: {exc}", file=sys.stderr)
         return 2
-    report = topology.bootstrap(topology.Management(settings["hub"].management_uri), settings["hub"].names,
+    report = broker.bootstrap(broker.Management(settings["hub"].management_uri), settings["hub"].names,
                                 node_links([settings[n] for n in node_list]))
     print(f"rehsos: broker topology ready ({len(report.changes)} changes)", flush=True)
 
     previous = json.loads(paths.topology.read_text()) if paths.topology.exists() else {}
     doc = {"hub": {}, "nodes": {}, "log_dir": str(paths.log), "config_dir": str(paths.config)}
     for name, s in settings.items():
-        runner.migrate_all(s)
+        db.migrate_all(s)
         before = previous.get("hub", {}) if name == "hub" else previous.get("nodes", {}).get(name, {})
         entry = {"base_url": s.base_url, "tokens": ensure_demo_tokens(s, before.get("tokens", {}))}
         if name == "hub":

@@ -1,42 +1,17 @@
-"""Running a node or the hub: which services, migrations, and the nameko service runner.
+"""A node's (or the hub's) service process: ``rehsos-serve --config FILE`` (or ``python -m rehsos.serve``).
 
-This is the composition root: the only place that names the services of a node and of the hub.
+It runs the registered services of its site with nameko until SIGINT/SIGTERM. It is part of
+the kernel so that a service process imports nothing of the tooling.
 """
 from __future__ import annotations
 
-import importlib
+import argparse
 import logging
 import signal
+import sys
 
-from rehsos import db
+from rehsos import config, db
 from rehsos.config import Settings
-
-NODE_SERVICE_CLASSES = ("intake.service:IntakeService", "facilities.service:FacilitiesService",
-                        "training.service:TrainingService")
-HUB_SERVICE_CLASSES = ("reporting.service:ReportingService",)
-
-
-def service_names(settings: Settings) -> tuple[str, ...]:
-    return db.HUB_SERVICES if settings.is_hub else db.NODE_SERVICES
-
-
-def service_classes(settings: Settings) -> list[type]:
-    result = []
-    for dotted in HUB_SERVICE_CLASSES if settings.is_hub else NODE_SERVICE_CLASSES:
-        module, _, cls = dotted.partition(":")
-        result.append(getattr(importlib.import_module(module), cls))
-    return result
-
-
-def migrate_all(settings: Settings) -> list[str]:
-    """Apply the token store's and every service's migrations; returns what was migrated."""
-    done = []
-    db.migrate("auth", settings.auth_database_uri)
-    done.append("auth")
-    for service in service_names(settings):
-        db.migrate(service, settings.database_uri_for(service))
-        done.append(service)
-    return done
 
 
 class _QuietExpectedErrors(logging.Filter):
@@ -52,8 +27,8 @@ def make_runner(settings: Settings):
     from nameko.runners import ServiceRunner
 
     runner = ServiceRunner(settings.nameko_config())
-    for cls in service_classes(settings):
-        runner.add_service(cls)
+    for spec in db.services_of(settings):
+        runner.add_service(spec.load())
     return runner
 
 
@@ -87,3 +62,34 @@ def serve(settings: Settings) -> None:
         return
     log.warning("%s did not stop within 20s; killing", settings.node)
     runner.kill()
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Green sockets, threads and psycopg2 must be in place before anything imports them.
+    import warnings
+
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+    import eventlet
+
+    eventlet.monkey_patch()
+    parser = argparse.ArgumentParser(prog="rehsos-serve", description="Run the services of one node or the hub")
+    parser.add_argument("--config", help="the node's or hub's YAML file (default: $REHSOS_CONFIG)")
+    parser.add_argument("--migrate", action="store_true", help="apply migrations before starting")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"rehsos-serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level,
+                        format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
+    if settings.is_dev_secret:
+        logging.getLogger("rehsos").warning("person_key_secret is the development default; set REHSOS_PERSON_KEY_SECRET")
+    if args.migrate:
+        db.migrate_all(settings)
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,5 @@
-"""HTTP plumbing shared by every service: one web server per node process, one auth check,
-one body parser, one mapping from errors to status codes.
+"""The HTTP side of ``@api``: one web server per node process, the auth check, bodies and
+answers through their schemas, errors as JSON bodies.
 
 Why our own web server: nameko shares a ``WebServer`` per *container*, and eventlet listens
 with ``SO_REUSEPORT``, so several services in one process each bind the same port and the kernel
@@ -10,104 +10,27 @@ refuses to share a port with anything else.
 """
 from __future__ import annotations
 
-import json
-import logging
-from contextlib import contextmanager
 from functools import partial
-from typing import Any
 
 import eventlet
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 from nameko.constants import WEB_SERVER_CONFIG_KEY
-from nameko.extensions import DependencyProvider, Extension, SharedExtension
+from nameko.extensions import Extension
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
 from werkzeug.routing import Map
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Request, Response
 
-from rehsos import auth, errors, openapi
-from rehsos.db import create_engine
-
-log = logging.getLogger(__name__)
+from rehsos import auth
+from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as build_openapi
+from rehsos.api.bodies import answer, json_response, load_body, load_query
+from rehsos.api.errors import ApiError, error_body, error_body_of
+from rehsos.api.tokens import TokenStoreExtension
 
 # Pages for people in a browser sign in once and carry the token in an HttpOnly cookie.
 TOKEN_COOKIE = "rehsos_token"
 LOGIN_PATH = "/masuk"
-
-
-# -- errors ------------------------------------------------------------------------------------
-class ApiError(Exception):
-    """An answer for the client: status, machine-readable code, Indonesian message, field errors."""
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, fields: Any = None, code: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
-        if code:
-            self.code = code
-        if status:
-            self.status = status
-
-
-class BadRequest(ApiError):
-    status, code = 400, "bad_request"
-
-
-class Unprocessable(ApiError):
-    status, code = 422, "validation_failed"
-
-
-class NotFound(ApiError):
-    status, code = 404, "not_found"
-
-
-class Conflict(ApiError):
-    status, code = 409, "conflict"
-
-
-@contextmanager
-def domain_errors():
-    """The one translation of the domain's errors (``rehsos.errors``) into HTTP answers."""
-    try:
-        yield
-    except errors.NotFound as exc:
-        raise NotFound(str(exc)) from None
-    except errors.Refused as exc:
-        raise Conflict(exc.message, code=exc.code, fields=exc.fields) from None
-    except errors.Invalid as exc:
-        raise Unprocessable("Data yang dikirim tidak valid.", fields=exc.fields) from None
-    except IntegrityError:
-        # A concurrent request got there first (two registrations of one NIK, say).
-        raise Conflict("Data bentrok dengan perubahan lain yang baru saja tersimpan; ulangi permintaan.",
-                       code="concurrent_change") from None
-
-
-def error_body(status: int, code: str, message: str, fields: Any = None) -> dict:
-    body = {"error": {"status": status, "code": code, "message": message}}
-    if fields:
-        body["error"]["fields"] = fields
-    return body
-
-
-def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(payload, ensure_ascii=False, separators=(",", ":")), status=status,
-                    mimetype="application/json", headers=headers)
-
-
-def error_body_of(exc: Exception) -> dict:
-    """The one mapping from an exception to the answer a client gets (HTTP and RPC)."""
-    if isinstance(exc, ApiError):
-        return error_body(exc.status, exc.code, exc.message, exc.fields)
-    if isinstance(exc, auth.AuthError):
-        return error_body(exc.status, "unauthenticated" if exc.status == 401 else "forbidden", str(exc))
-    if type(exc).__name__ == "RpcApiError":
-        return json.loads(str(exc))
-    log.error("unhandled error in API handler", exc_info=exc)
-    return error_body(500, "internal_error", "Terjadi kesalahan pada server.")
 
 
 def error_response(exc: Exception) -> Response:
@@ -115,43 +38,6 @@ def error_response(exc: Exception) -> Response:
     status = body["error"]["status"]
     headers = {"WWW-Authenticate": 'Bearer realm="rehsos"'} if status == 401 else None
     return json_response(body, status, headers)
-
-
-# -- request body --------------------------------------------------------------------------------
-def read_json(request: Request, max_bytes: int) -> Any:
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise BadRequest(f"Ukuran data melebihi batas {max_bytes} byte.", code="payload_too_large",
-                         fields={"_body": [f"Maksimal {max_bytes} byte."]})
-    raw = request.stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise BadRequest(f"Ukuran data melebihi batas {max_bytes} byte.", code="payload_too_large",
-                         fields={"_body": [f"Maksimal {max_bytes} byte."]})
-    if not raw.strip():
-        raise BadRequest("Isi permintaan kosong; kirim objek JSON.", code="empty_body",
-                         fields={"_body": ["Wajib berisi objek JSON."]})
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("Isi permintaan bukan JSON yang valid.", code="invalid_json",
-                         fields={"_body": ["Bukan JSON yang valid."]}) from None
-
-
-def load_data(data: Any, schema: Schema, what: str = "Data yang dikirim tidak valid.") -> Any:
-    if not isinstance(data, dict):
-        raise Unprocessable("Data harus berupa objek JSON.", fields={"_body": ["Harus berupa objek JSON."]})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise Unprocessable(what, fields=exc.messages) from None
-
-
-def load_body(request: Request, schema: Schema, max_bytes: int) -> Any:
-    return load_data(read_json(request, max_bytes), schema)
-
-
-def load_query(request: Request, schema: Schema) -> Any:
-    return load_data(request.args.to_dict(), schema, what="Parameter tidak valid.")
 
 
 # -- the shared web server -----------------------------------------------------------------------
@@ -247,7 +133,7 @@ class NodeWsgiApp:
 
     def _openapi(self) -> Response:
         if self._spec is None or self._spec_version != self.server._routes_version:
-            self._spec = openapi.build(self.server.node, self.server.providers)
+            self._spec = build_openapi(self.server.node, self.server.providers)
             self._spec_version = self.server._routes_version
         return json_response(self._spec)
 
@@ -259,11 +145,11 @@ class NodeWsgiApp:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path == openapi.OPENAPI_PATH:
+        if path == OPENAPI_PATH:
             return self._openapi()(environ, start_response)
-        if path == openapi.HEALTH_PATH:
+        if path == HEALTH_PATH:
             return json_response(self.server.health())(environ, start_response)
-        if path == openapi.DENIALS_PATH:
+        if path == DENIALS_PATH:
             return self._denials(Request(environ))(environ, start_response)
         request = Request(environ, shallow=True)
         adapter = self.url_map().bind_to_environ(environ)
@@ -281,36 +167,15 @@ class NodeWsgiApp:
         return response(environ, start_response)
 
 
-# -- token store, shared per container -----------------------------------------------------------
-class TokenStoreExtension(SharedExtension):
-    """The node's token store (its own small database, owned by the shared package)."""
-
-    def setup(self):
-        settings = self.container.config["REHSOS"]
-        self.engine = create_engine(settings.auth_database_uri)
-        self.store = auth.TokenStore(self.engine)
-
-    def stop(self):
-        self.engine.dispose()
-
-
-class Tokens(DependencyProvider):
-    """For the few handlers that check a token themselves (the sign-in page)."""
-    tokens = TokenStoreExtension()
-
-    def get_dependency(self, worker_ctx):
-        settings = self.container.config["REHSOS"]
-        return partial(auth.authorize, self.tokens.store, node=settings.node)
-
-
 # -- the entrypoint -------------------------------------------------------------------------------
 class ApiEntrypoint(HttpRequestHandler):
     """``@api(method, url, roles=..., body=Schema, response=Schema)``.
 
     Before the service method runs, the token is checked against ``roles`` and the node, and a
     declared ``body`` schema is loaded; the method finds ``request.principal`` and
-    ``request.data``. It returns a Response, or ``(status, payload)`` / ``payload`` as JSON.
-    ``public=True`` routes (pages, the OpenAPI document, health) skip the token check.
+    ``request.data``. It returns a Response (pages), or ``payload`` / ``(status, payload)``,
+    which goes out through the declared ``response`` schema. ``public=True`` routes (sign-in
+    pages) skip the token check.
     """
 
     server = NodeWebServer()
@@ -322,6 +187,8 @@ class ApiEntrypoint(HttpRequestHandler):
                  many: bool = False, html: bool = False, **kwargs):
         if not roles and not public:
             raise ValueError(f"{method} {url}: declare the roles allowed, or public=True")
+        if response is None and not html:
+            raise ValueError(f"{method} {url}: declare the response schema the answer goes through")
         self.roles = tuple(roles)
         self.public = public
         self.body_schema = body
@@ -383,19 +250,9 @@ class ApiEntrypoint(HttpRequestHandler):
     def response_from_result(self, result):
         if isinstance(result, Response):
             return result
-        status, payload = result if isinstance(result, tuple) else (self.success_status, result)
+        status, payload = answer(result, schema=self.response_schema, many=self.many, status=self.success_status)
         return json_response(payload, status)
 
     def response_from_exception(self, exc):
         return error_response(exc)
 
-
-def api(method, url, **kwargs):
-    """An HTTP route; unless it is a page or public, also an RPC method of the same name."""
-    http = ApiEntrypoint.decorator(method, url, **kwargs)
-    if kwargs.get("public") or kwargs.get("html"):
-        return http
-    from rehsos.rpc import RpcApiEntrypoint  # rehsos.rpc builds on this module
-
-    rpc = RpcApiEntrypoint.decorator(roles=kwargs["roles"], body=kwargs.get("body"), query=kwargs.get("query"))
-    return lambda fn: rpc(http(fn))

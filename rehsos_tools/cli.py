@@ -1,7 +1,7 @@
 """``rehsos``: the operator's command.
 
   rehsos up [--nodes default|all|6371,6303]   run hub + nodes locally (development)
-  rehsos serve --config FILE                   run one node or the hub
+  rehsos serve --config FILE                   run one node or the hub (= rehsos-serve)
   rehsos migrate --config FILE                 apply database migrations
   rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
   rehsos token create|list|revoke --config FILE
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import os
 import sys
 
 
@@ -25,34 +25,27 @@ def _settings(args):
 
 
 def cmd_serve(args) -> int:
-    settings = _settings(args)
-    logging.basicConfig(level=settings.log_level,
-                        format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
-    if settings.is_dev_secret:
-        logging.getLogger("rehsos").warning("person_key_secret is the development default; set REHSOS_PERSON_KEY_SECRET")
-    from rehsos import runner
-
-    if args.migrate:
-        runner.migrate_all(settings)
-    runner.serve(settings)
-    return 0
+    # The service process is the kernel's own (rehsos.serve): it imports nothing of the tooling.
+    argv = [sys.executable, "-m", "rehsos.serve"] + (["--config", args.config] if args.config else [])
+    os.execv(sys.executable, argv + (["--migrate"] if args.migrate else []))
 
 
 def cmd_migrate(args) -> int:
-    from rehsos import runner
+    from rehsos import db
 
     settings = _settings(args)
-    for name in runner.migrate_all(settings):
+    for name in db.migrate_all(settings):
         print(f"migrated {settings.node}/{name}")
     return 0
 
 
 def cmd_bootstrap(args) -> int:
-    from rehsos import config, devrun, topology
+    from rehsos import config
+    from rehsos_tools import broker, devrun
 
     try:
         report = devrun.bootstrap_from_configs(args.config_dir, remove=args.remove)
-    except topology.ManagementUnavailable as exc:
+    except broker.ManagementUnavailable as exc:
         print(f"rehsos bootstrap: {exc}", file=sys.stderr)
         return 2
     except config.ConfigError as exc:
@@ -94,7 +87,7 @@ def cmd_token(args) -> int:
 
 
 def cmd_definitions(args) -> int:
-    from rehsos import devrun
+    from rehsos_tools import devrun
 
     for path in devrun.write_definitions(args.out, args.nodes):
         print(f"wrote {path}")
@@ -102,7 +95,7 @@ def cmd_definitions(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from rehsos import devrun
+    from rehsos_tools import devrun
 
     return devrun.up(nodes=args.nodes, port_base=args.port_base, hub_port=args.hub_port,
                      demo=not args.no_demo, detach_after_start=args.check, namespace=args.namespace)
@@ -151,16 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["serve"]:
-        # Green sockets, threads and psycopg2 must be in place before anything imports them.
-        import warnings
-
-        warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
-        import eventlet
-
-        eventlet.monkey_patch()
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     return args.func(args)
 
 

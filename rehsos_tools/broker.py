@@ -1,0 +1,206 @@
+"""The broker's set-up through the RabbitMQ management HTTP API: bootstrap, teardown, definitions.
+
+Operations tooling (``rehsos bootstrap``, ``rehsos up``, the tests): it applies the topology the
+kernel describes (``rehsos.topology``) and needs ``requests``, which no service process imports.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import requests
+
+from rehsos.topology import (Names, hub_declarations, hub_permissions, node_declarations, shovels,
+                             with_credentials)
+
+class ManagementUnavailable(Exception):
+    pass
+
+
+PLUGIN_HINT = ("Enable the plugins on the RabbitMQ server (as root):\n"
+               "  rabbitmq-plugins enable rabbitmq_management rabbitmq_shovel rabbitmq_shovel_management")
+
+
+class Management:
+    def __init__(self, uri: str, timeout: float = 10.0):
+        parts = urlsplit(uri)
+        self.base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 15672}", "/api", "", ""))
+        self.auth = (parts.username or "guest", parts.password or "guest")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.changes: list[str] = []
+
+    def _url(self, *segments: str) -> str:
+        return self.base + "/" + "/".join(quote(s, safe="") for s in segments)
+
+    def request(self, method: str, *segments: str, body=None, ok=(200, 201, 204)):
+        try:
+            resp = self.session.request(method, self._url(*segments), auth=self.auth, timeout=self.timeout,
+                                        json=body)
+        except requests.ConnectionError:
+            raise ManagementUnavailable(
+                f"RabbitMQ management API is not reachable at {self.base}.\n{PLUGIN_HINT}") from None
+        if resp.status_code == 401:
+            raise ManagementUnavailable(f"RabbitMQ management API refused the credentials for {self.base}.")
+        if resp.status_code not in ok:
+            raise RuntimeError(f"{method} {'/'.join(segments)} -> {resp.status_code}: {resp.text[:300]}")
+        return resp.json() if resp.content and resp.headers.get("content-type", "").startswith("application/json") else None
+
+    def get(self, *segments):
+        try:
+            return self.request("GET", *segments)
+        except RuntimeError as exc:
+            if "-> 404" in str(exc):
+                return None
+            raise
+
+    def ensure(self, what: str, current, desired: dict, *segments: str):
+        """PUT ``desired`` unless ``current`` already has it: a second bootstrap changes nothing."""
+        if current is not None and all(current.get(k) == v for k, v in desired.items()):
+            return
+        self.request("PUT", *segments, body=desired)
+        self.changes.append(what)
+
+    def overview(self) -> dict:
+        return self.request("GET", "overview")
+
+    def check_shovel_plugin(self) -> None:
+        kinds = {e.get("name") for e in self.overview().get("exchange_types", [])}
+        if not kinds:
+            raise ManagementUnavailable("RabbitMQ management API answered without exchange types.")
+        try:
+            self.request("GET", "shovels")
+        except RuntimeError:
+            raise ManagementUnavailable(f"The RabbitMQ shovel plugin is not enabled.\n{PLUGIN_HINT}") from None
+
+
+@dataclass
+class NodeLink:
+    node: str
+    password: str
+    hub_amqp_uri: str  # where the node's shovels reach the hub (host/port; credentials are added)
+
+
+@dataclass
+class BootstrapReport:
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changes)
+
+
+def _apply(mgmt: Management, decl: dict) -> None:
+    for ex in decl["exchanges"]:
+        desired = {k: ex[k] for k in ("type", "durable", "auto_delete", "internal", "arguments")}
+        mgmt.ensure(f"exchange {ex['vhost']}/{ex['name']}", mgmt.get("exchanges", ex["vhost"], ex["name"]),
+                    desired, "exchanges", ex["vhost"], ex["name"])
+    for q in decl["queues"]:
+        desired = {k: q[k] for k in ("durable", "auto_delete", "arguments")}
+        mgmt.ensure(f"queue {q['vhost']}/{q['name']}", mgmt.get("queues", q["vhost"], q["name"]),
+                    desired, "queues", q["vhost"], q["name"])
+    for b in decl["bindings"]:
+        kind = "q" if b["destination_type"] == "queue" else "e"
+        existing = mgmt.get("bindings", b["vhost"], "e", b["source"], kind, b["destination"]) or []
+        if not any(e.get("routing_key") == b["routing_key"] for e in existing):
+            mgmt.request("POST", "bindings", b["vhost"], "e", b["source"], kind, b["destination"],
+                         body={"routing_key": b["routing_key"], "arguments": {}})
+            mgmt.changes.append(f"binding {b['vhost']}/{b['source']}->{b['destination']} {b['routing_key']}")
+
+
+def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_user: str | None = None,
+              node_mgmt: dict[str, Management] | None = None) -> BootstrapReport:
+    """Create or confirm vhosts, users, permissions, exchanges, queues, bindings and shovels.
+
+    ``mgmt`` is the hub broker's management API; ``node_mgmt`` maps a node to its own broker's
+    (in development every node shares the hub's broker, and the default is ``mgmt``).
+    """
+    node_mgmt = node_mgmt or {}
+    managers = list({id(m): m for m in [mgmt, *node_mgmt.values()]}.values())
+    for m in managers:
+        m.check_shovel_plugin()
+        m.changes = []
+    full = {"configure": ".*", "write": ".*", "read": ".*"}
+
+    def ensure_vhost(m: Management, vhost: str) -> None:
+        if m.get("vhosts", vhost) is None:
+            m.request("PUT", "vhosts", vhost, body={"description": "rehsos", "tracing": False})
+            m.changes.append(f"vhost {vhost}")
+        admin = admin_user or m.auth[0]
+        m.ensure(f"permissions {admin}@{vhost}", m.get("permissions", vhost, admin), full, "permissions", vhost, admin)
+
+    # The hub broker: its vhost, topology, and one user per node with least privilege.
+    ensure_vhost(mgmt, names.hub_vhost)
+    _apply(mgmt, hub_declarations(names, [link.node for link in links]))
+    for link in links:
+        user = names.node_user(link.node)
+        if not _password_works(mgmt, user, link.password):
+            mgmt.request("PUT", "users", user, body={"password": link.password, "tags": ""})
+            mgmt.changes.append(f"user {user}")
+        perm = hub_permissions(names, link.node)
+        mgmt.ensure(f"permissions {user}@{perm['vhost']}", mgmt.get("permissions", perm["vhost"], user),
+                    {k: perm[k] for k in ("configure", "write", "read")}, "permissions", perm["vhost"], user)
+    # Each node's broker: its vhost, topology, and the shovels that dial out to the hub.
+    for link in links:
+        m = node_mgmt.get(link.node, mgmt)
+        vhost = names.node_vhost(link.node)
+        ensure_vhost(m, vhost)
+        _apply(m, node_declarations(names, link.node))
+        hub_uri = with_credentials(link.hub_amqp_uri, names.node_user(link.node), link.password, names.hub_vhost)
+        for name, value in shovels(names, link.node, hub_uri).items():
+            current = m.get("parameters", "shovel", vhost, name)
+            if current is None or current.get("value") != value:
+                m.request("PUT", "parameters", "shovel", vhost, name, body={"value": value})
+                m.changes.append(f"shovel {vhost}/{name}")
+    return BootstrapReport([c for m in managers for c in m.changes])
+
+
+def _password_works(mgmt: Management, user: str, password: str) -> bool:
+    current = mgmt.get("users", user)
+    return current is not None and _hash_matches(current, password)
+
+
+def _hash_matches(user: dict, password: str) -> bool:
+    """Check ``password`` against RabbitMQ's salted SHA-256 hash (4-byte salt + digest)."""
+    encoded = user.get("password_hash")
+    if not encoded or user.get("hashing_algorithm") != "rabbit_password_hashing_sha256":
+        return False
+    raw = base64.b64decode(encoded)
+    salt, digest = raw[:4], raw[4:]
+    return hashlib.sha256(salt + password.encode()).digest() == digest
+
+
+def teardown(mgmt: Management, names: Names, nodes: list[str], *,
+             node_mgmt: dict[str, Management] | None = None) -> None:
+    """Remove the vhosts and node users of a namespace (tests; `rehsos bootstrap --remove`)."""
+    for node in nodes:
+        (node_mgmt or {}).get(node, mgmt).request("DELETE", "vhosts", names.node_vhost(node), ok=(200, 204, 404))
+        mgmt.request("DELETE", "users", names.node_user(node), ok=(200, 204, 404))
+    mgmt.request("DELETE", "vhosts", names.hub_vhost, ok=(200, 204, 404))
+
+
+def new_password() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def definitions(names: Names, nodes: list[str], broker: str) -> dict:
+    """A RabbitMQ definitions document for one broker of a containerised province.
+
+    Users, passwords and shovels carry secrets and are applied by ``rehsos bootstrap`` from the
+    environment; the definitions hold only the secret-free topology.
+    """
+    if broker == "hub":
+        decl = hub_declarations(names, nodes)
+        vhosts = [names.hub_vhost]
+    else:
+        decl = node_declarations(names, broker)
+        vhosts = [names.node_vhost(broker)]
+    return {"rabbit_version": "3.10.8", "vhosts": [{"name": v} for v in vhosts], **decl}
+
+
+def dumps(doc: dict) -> str:
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
