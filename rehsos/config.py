@@ -37,6 +37,8 @@ class _HttpSchema(Schema):
     port = fields.Int(load_default=8000, validate=validate.Range(1, 65535))
     public_url = fields.Str(load_default=None, allow_none=True)
     max_body_bytes = fields.Int(load_default=64 * 1024, validate=validate.Range(min=1024))
+    # Files (training materials) and batches (offline check-ins as CSV) may be larger.
+    max_upload_bytes = fields.Int(load_default=10 * 1024 * 1024, validate=validate.Range(min=1024))
 
 
 class _RelaySchema(Schema):

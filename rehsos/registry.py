@@ -70,7 +70,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         publishes=("facility.registered", "facility.updated", "capacity.changed", *REFERRAL_ANSWERS,
                    "plan.proposed", "plan.updated"),
         consumes=("referral.requested", "capacity.changed")),
-    ServiceSpec("training", "training.service:TrainingService", NODE),
+    ServiceSpec(
+        "training", "training.service:TrainingService", NODE,
+        publishes=("training.event_changed", "training.summary", "training.nominated",
+                   "training.nomination_answered"),
+        consumes=("training.event_changed", "training.nominated", "training.nomination_answered")),
     ServiceSpec(
         "reporting", "reporting.service:ReportingService", HUB,
         publishes=("person.duplicate_detected",)),

@@ -121,7 +121,10 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
         decl["exchanges"].append(_exchange(v, uplink_exchange(node)))
         decl["queues"].append(_queue(v, downlink_queue(node)))
         decl["bindings"] += [
-            _binding(v, uplink_exchange(node), HUB_EVENTS_EXCHANGE, "#", "exchange"),
+            # A node's events start with its own code; its direct events (officials' names, for one
+            # other node) skip hub.events, and so every hub consumer, straight to the downlinks.
+            _binding(v, uplink_exchange(node), HUB_EVENTS_EXCHANGE, f"{node}.#", "exchange"),
+            _binding(v, uplink_exchange(node), HUB_DOWNLINK_EXCHANGE, f"direct.{node}.#", "exchange"),
             _binding(v, HUB_DOWNLINK_EXCHANGE, downlink_queue(node), f"#.to.{node}"),
             _binding(v, HUB_DOWNLINK_EXCHANGE, downlink_queue(node), "#.to.all"),
         ]

@@ -12,10 +12,11 @@ from rehsos.api.tokens import Tokens  # noqa: F401
 
 
 def api(method, url, **kwargs):
-    """An HTTP route; unless it is a page or public, also an RPC method of the same name."""
+    """An HTTP route; unless it is a page, public, or a file going in or out, also an RPC method of
+    the same name."""
     http = ApiEntrypoint.decorator(method, url, **kwargs)
-    if kwargs.get("public") or kwargs.get("html"):
-        return http
+    if kwargs.get("public") or kwargs.get("html") or kwargs.get("produces") or kwargs.get("upload"):
+        return http  # pages and files are HTTP only
     rpc = RpcApiEntrypoint.decorator(**{k: kwargs[k] for k in ("roles", "body", "query", "response", "status", "many")
                                         if k in kwargs})
     return lambda fn: rpc(http(fn))

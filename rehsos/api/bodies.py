@@ -3,6 +3,8 @@ through their declared schema on the way in, answers through theirs on the way o
 OpenAPI document and what clients receive cannot drift apart."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from typing import Any
 
@@ -37,6 +39,40 @@ def read_json(request: Request, max_bytes: int) -> Any:
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("Isi permintaan bukan JSON yang valid.", code="invalid_json",
                          fields={"_body": ["Bukan JSON yang valid."]}) from None
+
+
+def _read_limited(request: Request, max_bytes: int) -> bytes:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise _too_large(max_bytes)
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise _too_large(max_bytes)
+    return raw
+
+
+def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
+    """A file sent as the body (name in ``?filename=``) or as the ``file`` part of a form."""
+    if request.mimetype == "multipart/form-data":
+        request.max_content_length = max_bytes
+        part = request.files.get("file")
+        if part is None:
+            raise Unprocessable("Berkas tidak ada.", fields={"file": ["Wajib diisi."]})
+        content = part.stream.read(max_bytes + 1)
+        if len(content) > max_bytes:
+            raise _too_large(max_bytes)
+        return part.filename or "", content
+    return request.args.get("filename", ""), _read_limited(request, max_bytes)
+
+
+def read_csv_rows(request: Request, max_bytes: int) -> list[dict]:
+    """A CSV body with a header line, as rows of its non-empty cells (what a spreadsheet saves)."""
+    try:
+        text = _read_limited(request, max_bytes).decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error):
+        raise BadRequest("Isi permintaan bukan CSV UTF-8 yang valid.", code="invalid_csv",
+                         fields={"_body": ["Bukan CSV yang valid."]}) from None
+    return [{k.strip(): v.strip() for k, v in row.items() if k and v and v.strip()} for row in rows]
 
 
 def load_data(data: Any, schema: Schema, what: str = "Data yang dikirim tidak valid.") -> Any:

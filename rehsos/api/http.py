@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from rehsos import auth
 from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as build_openapi
-from rehsos.api.bodies import answer, json_response, load_body, load_query
+from rehsos.api.bodies import answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload
 from rehsos.api.errors import ApiError, error_body, error_body_of
 from rehsos.api.tokens import TokenStoreExtension
 
@@ -184,10 +184,11 @@ class ApiEntrypoint(HttpRequestHandler):
     def __init__(self, method, url, *, roles: tuple[str, ...] = (), public: bool = False,
                  body: type[Schema] | None = None, query: type[Schema] | None = None,
                  response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = (),
-                 many: bool = False, html: bool = False, **kwargs):
+                 many: bool = False, html: bool = False, produces: str | None = None, upload: bool = False,
+                 csv: str | None = None, **kwargs):
         if not roles and not public:
             raise ValueError(f"{method} {url}: declare the roles allowed, or public=True")
-        if response is None and not html:
+        if response is None and not html and not produces:
             raise ValueError(f"{method} {url}: declare the response schema the answer goes through")
         self.roles = tuple(roles)
         self.public = public
@@ -198,6 +199,9 @@ class ApiEntrypoint(HttpRequestHandler):
         self.tags = tags
         self.many = many
         self.html = html
+        self.produces = produces  # a file (PDF, SVG, ...) rather than JSON: the handler returns a Response
+        self.upload = upload  # the body is a file (raw, or the `file` part of a form): request.upload
+        self.csv = csv  # a text/csv body is read as a list of rows under this field, then loaded as JSON would be
         # Answers to bad requests are expected: nameko logs them as warnings, not errors.
         kwargs.setdefault("expected_exceptions", (ApiError, auth.AuthError))
         super().__init__(method, url, **kwargs)
@@ -229,7 +233,12 @@ class ApiEntrypoint(HttpRequestHandler):
                     raise
             if self.query_schema is not None:
                 request.query = load_query(request, self.query_schema())
-            if self.body_schema is not None:
+            if self.upload:
+                request.upload = read_upload(request, self.settings.http["max_upload_bytes"])
+            elif self.csv and request.mimetype == "text/csv":
+                rows = read_csv_rows(request, self.settings.http["max_upload_bytes"])
+                request.data = load_data({self.csv: rows}, self.body_schema())
+            elif self.body_schema is not None:
                 request.data = load_body(request, self.body_schema(), self.settings.http["max_body_bytes"])
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)

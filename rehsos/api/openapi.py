@@ -60,13 +60,26 @@ def build(node: str, providers) -> dict:
             if p.query_schema is not None:
                 op["parameters"] = op.get("parameters", []) + [{"in": "query", "schema": p.query_schema}]
             if p.body_schema is not None:
-                op["requestBody"] = {"required": True, "content": {"application/json": {"schema": p.body_schema}}}
+                content = {"application/json": {"schema": p.body_schema}}
+                if p.csv:
+                    content["text/csv"] = {"schema": {"type": "string", "description": f"a header line, then one "
+                                                      f"{p.csv} row per line"}}
+                op["requestBody"] = {"required": True, "content": content}
+            if p.upload:
+                op["requestBody"] = {"required": True, "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "file": {"type": "string", "format": "binary"}}}}}}
+                op["parameters"] = op.get("parameters", []) + [
+                    {"name": "filename", "in": "query", "required": False, "schema": {"type": "string"}}]
             ok: dict = {"description": "OK"}
+            if p.produces:
+                ok["content"] = {p.produces: {"schema": {"type": "string", "format": "binary"}}}
             if p.response_schema is not None:
                 schema = {"type": "array", "items": p.response_schema} if p.many else p.response_schema
                 ok["content"] = {"application/json": {"schema": schema}}
             responses = {str(p.success_status): ok}
-            codes = ["400", "422"] if p.body_schema or p.query_schema else []
+            codes = ["400", "422"] if p.body_schema or p.query_schema or p.upload else []
             if not p.public:
                 op["security"] = [{"bearer": []}]
                 op["x-roles"] = list(p.roles)

@@ -18,7 +18,7 @@ from rehsos import registry
 from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import fields as f
-from rehsos.contracts.events import PAYLOAD_SCHEMAS, latest_version, payload_schema
+from rehsos.contracts.events import DIRECT_EVENTS, PAYLOAD_SCHEMAS, latest_version, payload_schema
 from rehsos.reference import NODES
 
 CONTENT_TYPE = "application/json"
@@ -111,6 +111,15 @@ def parse_event(body: bytes | str) -> Event:
 
 
 def routing_key(event: Event, target: str | None = None) -> str:
-    """``<node>.<service>.<event_type>[.to.<target>]``; ``to.<node>`` routes down to one node."""
+    """``<node>.<service>.<event_type>[.to.<target>]``; ``to.<node>`` routes down to one node.
+
+    A direct event (personal data of officials, ``DIRECT_EVENTS``) is ``direct.<node>...to.<node>``:
+    the hub's broker passes it from the sender's uplink to the target's downlink only, past its
+    event exchange, so no hub consumer ever receives or stores it.
+    """
     key = f"{event.node}.{event.service}.{event.event_type}"
+    if event.event_type in DIRECT_EVENTS:
+        if not target or target == "all":
+            raise ValueError(f"{event.event_type} goes to one node: name the target")
+        return f"direct.{key}.to.{target}"
     return f"{key}.to.{target}" if target else key

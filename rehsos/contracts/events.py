@@ -1,7 +1,9 @@
 """Payload contracts, one schema per (event_type, schema_version).
 
 Payloads that leave a node are pseudonymous: no name, NIK, address or exact birth date
-(domain.md, UU 27/2022). A person is a keyed hash (`person_key`), an age is a band.
+(domain.md, UU 27/2022). A person is a keyed hash (`person_key`), an age is a band. The only
+exception are ``DIRECT_EVENTS`` (a training nominee, an official, from one office to the one
+organising the training), which take the direct route past the hub's consumers.
 """
 from __future__ import annotations
 
@@ -178,6 +180,86 @@ class CentrePlanV1(f.Schema):
     status = f.Str(required=True, validate=validate.OneOf(("usulan", "disetujui", "dibangun", "beroperasi")))
 
 
+# -- training (*Bimtek*, *Rakor*) ----------------------------------------------------------------
+TRAINING_KINDS = ("bimtek", "rakor", "workshop", "sosialisasi")
+TRAINING_STATUSES = ("draft", "open", "ongoing", "completed", "cancelled")
+TRAINING_ROLES = ("pekerja_sosial", "pendamping_disabilitas", "staf_panti", "tksk", "other")
+
+
+class _RegencyQuota(f.Schema):
+    regency = f.Str(required=True, validate=_REGION)
+    quota = f.Int(required=True, validate=validate.Range(min=0))
+
+
+class TrainingEventChangedV1(f.Schema):
+    """``training.event_changed`` (to all): an event as every office should know it, sent when it
+    opens and at every change of status, so regency nodes can nominate (an invitation)."""
+    event_id = f.UUID(required=True)
+    kind = f.Str(required=True, validate=validate.OneOf(TRAINING_KINDS))
+    title = f.Str(required=True, validate=validate.Length(1, 300))
+    theme = f.Str(required=True, validate=validate.Length(1, 300))
+    venue = f.Str(required=True, validate=validate.Length(1, 300))
+    start_date = f.Date(required=True)
+    end_date = f.Date(required=True)
+    quota = f.Int(required=True, validate=validate.Range(min=1))
+    regency_quotas = f.List(f.Nested(_RegencyQuota), required=True)
+    target_roles = f.List(f.Str(validate=validate.OneOf(TRAINING_ROLES)), required=True)
+    status = f.Str(required=True, validate=validate.OneOf(TRAINING_STATUSES))
+    topics = f.List(f.Str(validate=validate.Length(1, 300)), required=True)
+    demo = f.Bool(required=True)
+    as_of = f.AwareDateTime(required=True)
+
+
+class _TrainingCell(f.Schema):
+    regency = f.Str(required=True, validate=validate.OneOf(reference.NODES))
+    role = f.Str(required=True, validate=validate.OneOf(TRAINING_ROLES))
+    registered = f.Int(required=True, validate=validate.Range(min=0))
+    waitlisted = f.Int(required=True, validate=validate.Range(min=0))
+    attended = f.Int(required=True, validate=validate.Range(min=0))
+    completed = f.Int(required=True, validate=validate.Range(min=0))
+    scored = f.Int(required=True, validate=validate.Range(min=0))
+    pre_total = f.Int(required=True, validate=validate.Range(min=0))
+    post_total = f.Int(required=True, validate=validate.Range(min=0))
+
+
+class TrainingSummaryV1(f.Schema):
+    """``training.summary`` (to the hub): counts by regency and role, never names. ``scored``
+    participants have both test scores; their totals give the average gain."""
+    event_id = f.UUID(required=True)
+    status = f.Str(required=True, validate=validate.OneOf(TRAINING_STATUSES))
+    days = f.Int(required=True, validate=validate.Range(min=1))
+    cells = f.List(f.Nested(_TrainingCell), required=True)
+    as_of = f.AwareDateTime(required=True)
+
+
+_PARTICIPANT_ROLE = validate.OneOf(TRAINING_ROLES)
+
+
+class TrainingNominatedV1(f.Schema):
+    """``training.nominated`` (direct, to the organiser's node only): a regency's nominee. Names
+    travel only between the two offices: the hub relays it without reading or storing it."""
+    nomination_id = f.UUID(required=True)
+    event_id = f.UUID(required=True)
+    name = f.Str(required=True, validate=validate.Length(2, 200))
+    position = f.Str(required=True, validate=validate.Length(2, 200))
+    office = f.Str(required=True, validate=validate.Length(2, 200))
+    regency = f.Str(required=True, validate=validate.OneOf(reference.NODES))
+    role = f.Str(required=True, validate=_PARTICIPANT_ROLE)
+    phone = f.Str(required=True, allow_none=True, validate=validate.Length(max=20))
+    email = f.Str(required=True, allow_none=True, validate=validate.Length(max=200))
+
+
+class TrainingNominationAnsweredV1(f.Schema):
+    """``training.nomination_answered`` (direct, back to the nominating node): registered,
+    waitlisted (with position), rejected (with reason) or cancelled; sent again on promotion."""
+    nomination_id = f.UUID(required=True)
+    event_id = f.UUID(required=True)
+    status = f.Str(required=True, validate=validate.OneOf(("registered", "waitlisted", "rejected", "cancelled")))
+    position = f.Int(required=True, allow_none=True, validate=validate.Range(min=1))
+    reason = f.Str(required=True, allow_none=True, validate=validate.Length(max=500))
+    checkin_code = f.Str(required=True, allow_none=True, validate=validate.Length(max=16))
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("plan.proposed", 1): CentrePlanV1,
     ("plan.updated", 1): CentrePlanV1,
@@ -199,7 +281,14 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("case.closed", 1): CaseClosedV1,
     ("case.reopened", 1): CaseReopenedV1,
     ("consent.withdrawn", 1): ConsentWithdrawnV1,
+    ("training.event_changed", 1): TrainingEventChangedV1,
+    ("training.summary", 1): TrainingSummaryV1,
+    ("training.nominated", 1): TrainingNominatedV1,
+    ("training.nomination_answered", 1): TrainingNominationAnsweredV1,
 }
+# Events that carry personal data of officials and go from one node to one other node only, on
+# the direct route (``routing_key``), which bypasses the hub's event exchange and its consumers.
+DIRECT_EVENTS = frozenset({"training.nominated", "training.nomination_answered"})
 
 
 def latest_version(event_type: str) -> int:

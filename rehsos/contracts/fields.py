@@ -28,6 +28,7 @@ Float = _indonesian(_f.Float, invalid="Harus berupa angka.", special="Angka tida
 Email = _indonesian(_f.Email, invalid="Alamat email tidak valid.")
 Date = _indonesian(_f.Date, invalid="Harus berupa tanggal dengan format YYYY-MM-DD.",
                    format="Format tanggal tidak dapat dibaca.")
+Time = _indonesian(_f.Time, invalid="Harus berupa jam dengan format HH:MM.", format="Format jam tidak dapat dibaca.")
 AwareDateTime = _indonesian(_f.AwareDateTime, invalid="Harus berupa waktu ISO 8601.",
                             invalid_awareness="Waktu harus menyertakan zona waktu.",
                             format="Format waktu tidak dapat dibaca.")

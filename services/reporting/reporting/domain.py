@@ -11,7 +11,8 @@ from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
-from reporting.models import CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase
+from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
+                              TrainingRecord)
 
 SERVICE = "reporting"
 
@@ -127,7 +128,43 @@ REFERRAL_ORDER = {"requested": 0, "waitlisted": 1, "accepted": 2, "rejected": 3,
 WAITING = ("requested", "waitlisted", "accepted")
 
 
+def _training_record(uow, event: Event) -> TrainingRecord:
+    """The event's record; only its organiser (the node that first spoke of it) may change it."""
+    event_id = str(event.payload["event_id"])
+    record = uow.session.get(TrainingRecord, event_id)
+    if record is None:
+        record = TrainingRecord(event_id=event_id, node=event.node, status=event.payload["status"])
+        uow.session.add(record)
+    elif record.node != event.node:
+        raise RefusedEvent(f"node {event.node} sent {event.event_type} for training {event_id} of node {record.node}")
+    return record
+
+
+def apply_training_event_changed(uow, event: Event) -> None:
+    record = _training_record(uow, event)
+    as_of = datetime.fromisoformat(event.payload["as_of"])
+    if record.announced_as_of is not None and record.announced_as_of >= as_of:
+        return  # a late, older announcement
+    payload = event.payload
+    for field in ("kind", "title", "theme", "quota", "topics", "demo", "status"):
+        setattr(record, field, payload[field])
+    record.start_date = datetime.fromisoformat(payload["start_date"]).date()
+    record.end_date = datetime.fromisoformat(payload["end_date"]).date()
+    record.announced_as_of = as_of
+
+
+def apply_training_summary(uow, event: Event) -> None:
+    record = _training_record(uow, event)
+    as_of = datetime.fromisoformat(event.payload["as_of"])
+    if record.counted_as_of is not None and record.counted_as_of >= as_of:
+        return
+    record.days, record.cells, record.counted_as_of = event.payload["days"], event.payload["cells"], as_of
+    if record.announced_as_of is None:
+        record.status = event.payload["status"]
+
+
 HANDLERS = {"case.opened": apply_case_opened,
+            "training.event_changed": apply_training_event_changed, "training.summary": apply_training_summary,
             "person.registered": apply_person_registered, "person.identified": apply_person_identified,
             "case.closed": _case_open(closed=True), "case.reopened": _case_open(closed=False),
             "capacity.changed": apply_capacity_changed,
@@ -241,3 +278,60 @@ def capacity_plan(session, category: str | None = None) -> dict:
                    "categories": p.categories, "planned_capacity": p.planned_capacity,
                    "target_year": p.target_year, "status": p.status} for p in plans],
     }
+
+
+# -- training: who was trained, from where, did they learn, and where is the caseload? ----------------
+TRAINED_ROLES = ("pekerja_sosial", "pendamping_disabilitas")
+_COUNTS = ("registered", "waitlisted", "attended", "completed", "scored", "pre_total", "post_total")
+
+
+def _gain(cells) -> dict:
+    scored = sum(c["scored"] for c in cells)
+    if not scored:
+        return {"scored": 0, "pre_average": None, "post_average": None, "gain": None}
+    pre = sum(c["pre_total"] for c in cells) / scored
+    post = sum(c["post_total"] for c in cells) / scored
+    return {"scored": scored, "pre_average": round(pre, 1), "post_average": round(post, 1),
+            "gain": round(post - pre, 1)}
+
+
+def training_overview(session) -> dict:
+    """Events with their counts and gains; per regency the trained social workers and disability
+    companions (completions) beside its open cases; gains per role and per theme."""
+    records = list(session.scalars(sa.select(TrainingRecord).order_by(TrainingRecord.start_date.desc().nulls_last(),
+                                                                      TrainingRecord.event_id)))
+    events = []
+    for r in records:
+        cells = r.cells or []
+        events.append({"event_id": r.event_id, "node": r.node, "kind": r.kind, "title": r.title, "theme": r.theme,
+                       "start_date": r.start_date, "end_date": r.end_date, "days": r.days, "quota": r.quota,
+                       "status": r.status, "topics": r.topics or [], "demo": bool(r.demo),
+                       **{k: sum(c[k] for c in cells) for k in ("registered", "waitlisted", "attended", "completed")},
+                       **_gain(cells)})
+    open_cases = dict(session.execute(sa.select(RegisteredCase.region, sa.func.count())
+                                      .where(RegisteredCase.closed.is_(False)).group_by(RegisteredCase.region)).all())
+    regions = {code: {"regency": code, "name": reference.region_name(code), "open_cases": open_cases.get(code, 0),
+                      "registered": 0, "attended": 0, "completed": 0,
+                      **{f"trained_{role}": 0 for role in TRAINED_ROLES}}
+               for code in reference.NODES}
+    roles: dict[str, list] = {}
+    themes: dict[str, list] = {}
+    for r in records:
+        if r.status == "cancelled":
+            continue
+        for cell in r.cells or []:
+            row = regions[cell["regency"]]
+            for k in ("registered", "attended", "completed"):
+                row[k] += cell[k]
+            if cell["role"] in TRAINED_ROLES:
+                row[f"trained_{cell['role']}"] += cell["completed"]
+            roles.setdefault(cell["role"], []).append(cell)
+            themes.setdefault(r.theme or "", []).append(cell)
+    for row in regions.values():
+        trained = sum(row[f"trained_{role}"] for role in TRAINED_ROLES)
+        row["trained_per_100_open_cases"] = round(100 * trained / row["open_cases"], 1) if row["open_cases"] else None
+    return {"generated_at": now().isoformat(), "events": events,
+            "regencies": [regions[code] for code in reference.NODES],
+            "by_role": [{"role": role, **_gain(cells), "completed": sum(c["completed"] for c in cells)}
+                        for role, cells in sorted(roles.items())],
+            "by_theme": [{"theme": theme, **_gain(cells)} for theme, cells in sorted(themes.items())]}

@@ -1,7 +1,7 @@
 """Reporting's tables: pseudonymous facts only (no name, NIK, address or birth date ever arrive)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -86,3 +86,24 @@ class ReferralStatus(Base):
     category: Mapped[str] = mapped_column(sa.String(64))
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TrainingRecord(Base):
+    """A training event as its organiser last announced it, and its newest counts (no names)."""
+    __tablename__ = "training_record"
+
+    event_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    kind: Mapped[str | None] = mapped_column(sa.String(16))
+    title: Mapped[str | None] = mapped_column(sa.String(300))
+    theme: Mapped[str | None] = mapped_column(sa.String(300))
+    start_date: Mapped[date | None] = mapped_column(sa.Date)
+    end_date: Mapped[date | None] = mapped_column(sa.Date)
+    quota: Mapped[int | None] = mapped_column(sa.Integer)
+    topics: Mapped[list | None] = mapped_column(sa.JSON)
+    demo: Mapped[bool | None] = mapped_column(sa.Boolean)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    announced_as_of: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    days: Mapped[int | None] = mapped_column(sa.Integer)
+    cells: Mapped[list | None] = mapped_column(sa.JSON)  # by regency and role: registered, attended, completed...
+    counted_as_of: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -95,3 +95,58 @@ class CapacityPlanSchema(f.Schema):
     capacity_as_of = f.Str(allow_none=True, metadata={"description": "the oldest capacity snapshot used"})
     regencies = f.List(f.Nested(RegencyCapacitySchema))
     plans = f.List(f.Nested(PlanSummarySchema))
+
+
+class _Gain(f.Schema):
+    scored = f.Int(metadata={"description": "participants with both a pre-test and a post-test score"})
+    pre_average = f.Float(allow_none=True)
+    post_average = f.Float(allow_none=True)
+    gain = f.Float(allow_none=True, metadata={"description": "average post-test minus average pre-test"})
+
+
+class TrainingEventCountsSchema(_Gain):
+    event_id = f.Str()
+    node = f.Str(metadata={"description": "the organiser"})
+    kind = f.Str(allow_none=True)
+    title = f.Str(allow_none=True)
+    theme = f.Str(allow_none=True)
+    start_date = f.Date(allow_none=True)
+    end_date = f.Date(allow_none=True)
+    days = f.Int(allow_none=True)
+    quota = f.Int(allow_none=True)
+    status = f.Str()
+    topics = f.List(f.Str())
+    demo = f.Bool()
+    registered = f.Int()
+    waitlisted = f.Int()
+    attended = f.Int(metadata={"description": "registered participants present on at least one day"})
+    completed = f.Int()
+
+
+class TrainingCoverageSchema(f.Schema):
+    regency = f.Str()
+    name = f.Str()
+    open_cases = f.Int()
+    registered = f.Int()
+    attended = f.Int()
+    completed = f.Int()
+    trained_pekerja_sosial = f.Int(metadata={"description": "completions by social workers from the regency"})
+    trained_pendamping_disabilitas = f.Int(metadata={"description": "completions by disability companions"})
+    trained_per_100_open_cases = f.Float(allow_none=True)
+
+
+class _RoleGain(_Gain):
+    role = f.Str()
+    completed = f.Int()
+
+
+class _ThemeGain(_Gain):
+    theme = f.Str()
+
+
+class TrainingOverviewSchema(f.Schema):
+    generated_at = f.Str()
+    events = f.List(f.Nested(TrainingEventCountsSchema))
+    regencies = f.List(f.Nested(TrainingCoverageSchema))
+    by_role = f.List(f.Nested(_RoleGain))
+    by_theme = f.List(f.Nested(_ThemeGain))

@@ -10,7 +10,8 @@ from rehsos.providers import Config, Database
 
 from reporting import domain, pages
 from reporting.models import messaging
-from reporting.schemas import CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, SummarySchema
+from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, SummarySchema,
+                               TrainingOverviewSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -44,6 +45,13 @@ class ReportingService:
         """Per regency: open cases beside beds in operating facilities and in planned centres."""
         with self.db.session() as session:
             return domain.capacity_plan(session, request.query.get("category"))
+
+    @api("GET", "/api/v1/training", roles=READERS, response=TrainingOverviewSchema, tags=("reporting",))
+    def get_training(self, request):
+        """Training events with counts (never names), trained social workers and disability companions
+        per regency beside open cases, and the average pre/post-test gain per role and theme."""
+        with self.db.session() as session:
+            return domain.training_overview(session)
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))
