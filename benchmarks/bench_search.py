@@ -16,7 +16,9 @@ from datetime import date, datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from intake import domain
+from intake.domain import search
+from intake.domain.cases import STAGES
+from intake.domain.common import Access, name_key
 from intake.models import Case, Person, messaging
 from rehsos import auth, db, reference
 from rehsos_tools import demo
@@ -37,13 +39,13 @@ def fill(engine, count: int) -> None:
                 pid = str(uuid.uuid4())
                 name = f"{rng.choice(names)} {rng.choice(surnames)}"
                 persons.append({"id": pid, "registration_no": f"6371-2026-{i:08d}", "name": name,
-                                "name_key": domain.name_key(name), "nik": None, "sex": rng.choice(("male", "female")),
+                                "name_key": name_key(name), "nik": None, "sex": rng.choice(("male", "female")),
                                 "birth_date": date(1950, 1, 1) + timedelta(days=rng.randrange(20000)),
                                 "regency": regency, "kecamatan": rng.choice(kecamatan), "person_key": uuid.uuid4().hex * 2,
                                 "created_at": now})
                 cases.append({"id": str(uuid.uuid4()), "person_id": pid, "category": rng.choice(list(reference.PPKS_CATEGORIES)),
                               "regency": regency, "kecamatan": persons[-1]["kecamatan"],
-                              "stage": rng.choice(domain.STAGES), "status": rng.choice(("open", "open", "closed")),
+                              "stage": rng.choice(STAGES), "status": rng.choice(("open", "open", "closed")),
                               "worker": rng.choice(demo.WORKERS), "registered_at": now - timedelta(days=rng.randrange(900)),
                               "registered_by": "bench", "reopen_count": 0})
             conn.execute(sa.insert(Person.__table__), persons)
@@ -71,7 +73,7 @@ def main() -> None:
     started = time.perf_counter()
     fill(engine, count)
     filled = time.perf_counter() - started
-    access = domain.Access(auth.Principal(0, "bench", auth.OPERATOR, "6371"), "benchmark")
+    access = Access(auth.Principal(0, "bench", auth.OPERATOR, "6371"), "benchmark")
     factory = sessionmaker(engine)
     results = {}
     for label, query in QUERIES.items():
@@ -79,7 +81,7 @@ def main() -> None:
         for _ in range(repeats):
             with db.UnitOfWork(factory, Outbox(messaging, "intake")) as uow:
                 t = time.perf_counter()
-                page = domain.search_cases(uow, {"page": 1, "per_page": 20, "sort": "-registered_at", **query},
+                page = search.search_cases(uow, {"page": 1, "per_page": 20, "sort": "-registered_at", **query},
                                            access=access)
                 timings.append((time.perf_counter() - t) * 1000)
                 total = page["total"]

@@ -9,13 +9,13 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from intake import domain
+from intake.domain import cases
 from rehsos import auth
 from rehsos.db import create_engine
 from tests.support import case_body
 
 NODE = "6371"
-OPEN_STAGES = [s for s in domain.STAGES if s not in ("terminasi", "bimbingan_lanjut")]
+OPEN_STAGES = [s for s in cases.STAGES if s not in ("terminasi", "bimbingan_lanjut")]
 ASSESSMENT = {"needs": {"terapi": "Konseling psikososial", "dukungan_keluarga": "Penelusuran keluarga"},
               "risk_level": "medium", "recommendation": "Rujuk ke panti bila keluarga tidak ditemukan."}
 PLAN = {"components": ["terapi"], "responsible_worker": "Rahmawati", "target_dates": {"terapi": "2030-01-31"}}
@@ -49,16 +49,16 @@ def move(node, case_id, stage, role=auth.OPERATOR):
 
 def path_to(stage: str) -> list[str]:
     """The stages to walk through from the first one to ``stage``, by allowed moves only."""
-    previous = {domain.FIRST_STAGE: None}
-    queue = deque([domain.FIRST_STAGE])
+    previous = {cases.FIRST_STAGE: None}
+    queue = deque([cases.FIRST_STAGE])
     while queue:
         current = queue.popleft()
-        for following in sorted(domain.TRANSITIONS[current]):
+        for following in sorted(cases.TRANSITIONS[current]):
             if following not in previous:
                 previous[following] = current
                 queue.append(following)
     steps = []
-    while stage != domain.FIRST_STAGE:
+    while stage != cases.FIRST_STAGE:
         steps.append(stage)
         stage = previous[stage]
     return steps[::-1]
@@ -123,7 +123,7 @@ def get_case(node, case_id) -> dict:
 
 # -- transitions -----------------------------------------------------------------------------------
 def test_every_allowed_stage_move_succeeds_and_emits_stage_changed(node):
-    moves = [(a, b) for a, targets in domain.TRANSITIONS.items() for b in sorted(targets)]
+    moves = [(a, b) for a, targets in cases.TRANSITIONS.items() for b in sorted(targets)]
     assert len(moves) >= 8
     for from_stage, to_stage in moves:
         case = new_case(node)
@@ -143,8 +143,8 @@ def test_disallowed_stage_moves_are_409_transition_not_allowed_and_change_nothin
         case = new_case(node)
         reach(node, case["id"], from_stage)
         before = counts(node, "case_history", "outbox")
-        for to_stage in domain.STAGES:
-            if to_stage in domain.TRANSITIONS[from_stage] or to_stage == "terminasi":
+        for to_stage in cases.STAGES:
+            if to_stage in cases.TRANSITIONS[from_stage] or to_stage == "terminasi":
                 continue
             resp = move(node, case["id"], to_stage)
             assert resp.status_code == 409, (from_stage, to_stage, resp.text)

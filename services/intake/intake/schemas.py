@@ -5,6 +5,7 @@ from datetime import date
 
 from marshmallow import ValidationError, pre_load, validate, validates, validates_schema
 
+from intake.domain.consent import CONSENT_PURPOSES, LEGAL_BASES
 from rehsos import reference
 from rehsos.contracts import fields as f
 from rehsos.privacy import SEXES, nik_problem
@@ -12,9 +13,6 @@ from rehsos.privacy import SEXES, nik_problem
 OLDEST_AGE_YEARS = 120
 ATENSI = tuple(reference.ATENSI_COMPONENTS)
 STAGES = tuple(s["code"] for s in reference.REHAB_STAGES)
-CONSENT_PURPOSES = ("registration", "assessment", "referral", "data_sharing")
-# UU 27/2022 art. 20: the lawful bases for processing personal data.
-LEGAL_BASES = ("consent", "contract", "legal_obligation", "vital_interest", "public_task", "legitimate_interest")
 RISK_LEVELS = ("low", "medium", "high")
 OUTCOMES = ("positive", "neutral", "negative")
 _TEXT_FIELDS = ("name", "nik", "kecamatan", "desa", "address", "phone", "category", "regency", "worker",

@@ -1,0 +1,117 @@
+"""Likely duplicates within the node (review, merge), and the hub's word on persons registered at other nodes."""
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+
+import sqlalchemy as sa
+
+from intake.domain.cases import record_history
+from intake.domain.common import SERVICE, Access, Office, audit
+from intake.domain.persons import get_person
+from intake.models import Consent, CrossNodeMatch, DuplicateReview, Person, PersonCategory, PersonDisability
+from rehsos.clock import now
+from rehsos.config import HUB
+from rehsos.contracts import make_event
+from rehsos.errors import Invalid, Refused, RefusedEvent
+
+DUPLICATE_THRESHOLD = 0.75
+
+
+def _similarity(a: str, b: str) -> float:
+    """Name likeness on folded names; word order ignored (\"Siti Aisyah\" ~ \"Aisyah Siti\")."""
+    return max(SequenceMatcher(None, a, b).ratio(),
+               SequenceMatcher(None, " ".join(sorted(a.split())), " ".join(sorted(b.split()))).ratio())
+
+
+def likely_duplicates(uow, person_id: str, *, access: Access) -> list[dict]:
+    """Persons who may be the same as this one: similar name, same sex, close birth year or the
+    same kecamatan. Pairs an operator already decided on are left out."""
+    person = get_person(uow, person_id, access=access, action="person.duplicates")
+    year = person.birth_year
+    reviewed = set(uow.session.scalars(sa.select(DuplicateReview.other_id)
+                                       .where(DuplicateReview.person_id == person_id)))
+    reviewed |= set(uow.session.scalars(sa.select(DuplicateReview.person_id)
+                                        .where(DuplicateReview.other_id == person_id)))
+    birth_year = sa.func.coalesce(sa.extract("year", Person.birth_date), Person.birth_year_estimated)
+    nearby = sa.or_(Person.kecamatan == person.kecamatan, sa.between(birth_year, year - 2, year + 2),
+                    Person.name_key == person.name_key)
+    candidates = uow.session.scalars(sa.select(Person).where(
+        Person.id != person.id, Person.sex == person.sex, Person.merged_into.is_(None), nearby))
+    result = []
+    for other in candidates:
+        if other.id in reviewed or (person.nik and other.nik and person.nik != other.nik):
+            continue  # two different NIKs are two different people
+        name = _similarity(person.name_key, other.name_key)
+        if name < 0.7:
+            continue
+        close_year = other.birth_year is not None and abs(other.birth_year - year) <= 2
+        same_place = other.kecamatan == person.kecamatan
+        score = round(0.6 * name + 0.2 * close_year + 0.2 * same_place, 2)
+        if score >= DUPLICATE_THRESHOLD:
+            result.append({"person_id": other.id, "registration_no": other.registration_no, "name": other.name,
+                           "birth_year": other.birth_year, "kecamatan": other.kecamatan, "score": score,
+                           "reasons": [r for r, hit in (("nama mirip", True), ("tahun lahir dekat", close_year),
+                                                        ("kecamatan sama", same_place)) if hit]})
+    return sorted(result, key=lambda c: -c["score"])
+
+
+def review_duplicate(uow, person_id: str, other_id: str, decision: str, *, office: Office, access: Access) -> Person:
+    """Dismiss a likely duplicate, or merge ``other`` into ``person``: cases, categories,
+    disabilities and consent move over; ``other`` stays, marked ``merged_into``, so history holds."""
+    person = get_person(uow, person_id, access=access, action=f"person.duplicate_{decision}")
+    other = get_person(uow, other_id, access=access, action=f"person.duplicate_{decision}")
+    if person.id == other.id:
+        raise Invalid({"other_id": ["Tidak dapat membandingkan orang dengan dirinya sendiri."]})
+    if person.merged_into or other.merged_into:
+        raise Refused("merged", "Salah satu orang sudah digabung sebelumnya.")
+    uow.session.add(DuplicateReview(person_id=person.id, other_id=other.id, decision=decision,
+                                    decided_by=access.principal.actor, decided_at=now()))
+    if decision == "dismiss":
+        return person
+    if person.nik and other.nik and person.nik != other.nik:
+        raise Refused("different_nik", "Kedua orang memiliki NIK berbeda; tidak dapat digabung.")
+    for case in list(other.cases):
+        case.person = person
+        record_history(uow.session, case, access, "person_merged", from_person=other.id, into_person=person.id)
+    known = {c.category for c in person.categories}
+    person.categories += [PersonCategory(category=c.category, reference_version=c.reference_version)
+                          for c in other.categories if c.category not in known]
+    known = {d.disability for d in person.disabilities}
+    person.disabilities += [PersonDisability(disability=d.disability) for d in other.disabilities
+                            if d.disability not in known]
+    uow.session.execute(sa.update(Consent).where(Consent.person_id == other.id).values(person_id=person.id))
+    previous_key = person.person_key
+    if other.nik and not person.nik:
+        nik, other.nik = other.nik, None
+        uow.session.flush()  # free the unique NIK before the survivor takes it
+        person.nik = nik
+        person.person_key = other.person_key
+    other.merged_into, other.updated_at, person.updated_at = person.id, now(), now()
+    # The hub counts persons by key: tell it the merged key now belongs to the survivor's.
+    for old_key in {other.person_key, previous_key} - {person.person_key}:
+        uow.emit(make_event("person.identified", {"previous_person_key": old_key, "person_key": person.person_key},
+                            node=office.node, service=SERVICE))
+    return person
+
+
+def apply_duplicate_detected(uow, event, node: str) -> None:
+    """The hub says a person registered here is registered at other nodes too."""
+    if event.node != HUB:  # only the hub sees every node; another node saying so is not believed
+        raise RefusedEvent(f"person.duplicate_detected from node {event.node}, not from the hub")
+    others = sorted(set(event.payload["nodes"]) - {node})
+    match = uow.session.get(CrossNodeMatch, event.payload["person_key"])
+    if match is None:
+        uow.session.add(CrossNodeMatch(person_key=event.payload["person_key"], nodes=others,
+                                       detected_at=event.occurred_at))
+    else:
+        match.nodes, match.detected_at = sorted(set(match.nodes) | set(others)), event.occurred_at
+
+
+def cross_node_matches(uow, *, access: Access) -> list[dict]:
+    rows = uow.session.execute(sa.select(Person, CrossNodeMatch.nodes, CrossNodeMatch.detected_at)
+                               .join(CrossNodeMatch, CrossNodeMatch.person_key == Person.person_key)
+                               .order_by(CrossNodeMatch.detected_at.desc())).all()
+    audit(uow, access, "person.cross_node_list", "person", "*")
+    return [{"person_id": p.id, "registration_no": p.registration_no, "name": p.name, "other_nodes": nodes,
+             "detected_at": at} for p, nodes, at in rows]
+

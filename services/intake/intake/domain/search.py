@@ -1,0 +1,72 @@
+"""Looking things up: the node's cases, the audit log, and the reference lists forms choose from."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from intake.domain.cases import STAGES, TRANSITIONS
+from intake.domain.common import REFERENCE_VERSION, Access, audit, name_key
+from intake.domain.consent import CONSENT_PURPOSES, LEGAL_BASES
+from intake.models import AuditEntry, Case, Person
+from rehsos import reference
+
+# Stages sort in the order of rehabilitation, not alphabetically.
+_STAGE_ORDER = sa.case({code: i for i, code in enumerate(STAGES)}, value=Case.stage)
+_SORTS = {"registered_at": Case.registered_at, "name": Person.name_key, "stage": _STAGE_ORDER}
+
+
+def search_cases(uow, query: dict, *, access: Access) -> dict:
+    """Filter, sort and page the node's cases; the search itself is audit-logged (it shows names)."""
+    conditions = []
+    for column in ("category", "stage", "status", "kecamatan", "worker"):
+        if query.get(column):
+            conditions.append(getattr(Case, column) == query[column])
+    if query.get("registered_from"):
+        conditions.append(Case.registered_at >= datetime.combine(query["registered_from"], datetime.min.time(),
+                                                                 timezone.utc))
+    if query.get("registered_to"):
+        conditions.append(Case.registered_at < datetime.combine(query["registered_to"], datetime.max.time(),
+                                                                timezone.utc))
+    if query.get("q"):
+        key = name_key(query["q"])  # letters only, so no LIKE wildcards get through
+        conditions.append(Person.name_key.like(f"%{key}%") if key else sa.false())
+    base = sa.select(Case.id).join(Person, Case.person_id == Person.id).where(*conditions)
+    total = uow.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+    sort = query.get("sort", "-registered_at")
+    column = _SORTS[sort.lstrip("-")]
+    order = column.desc() if sort.startswith("-") else column.asc()
+    page, per_page = query.get("page", 1), query.get("per_page", 20)
+    rows = uow.session.execute(
+        sa.select(Case.id, Case.category, Case.stage, Case.status, Case.kecamatan, Case.worker, Case.registered_at,
+                  Person.id.label("person_id"), Person.name.label("person_name"), Person.registration_no)
+        .join(Person, Case.person_id == Person.id).where(*conditions)
+        .order_by(order, Case.id).limit(per_page).offset((page - 1) * per_page)).all()
+    audit(uow, access, "case.search", "case", "*")
+    return {"items": [dict(r._mapping) for r in rows], "page": page, "per_page": per_page, "total": total}
+
+
+def query_audit(session, query: dict) -> list[AuditEntry]:
+    conditions = [getattr(AuditEntry, k) == query[k] for k in ("actor", "record_id", "action") if query.get(k)]
+    if query.get("since"):
+        conditions.append(AuditEntry.at >= query["since"])
+    page, per_page = query.get("page", 1), query.get("per_page", 50)
+    return list(session.scalars(sa.select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc())
+                                .limit(per_page).offset((page - 1) * per_page)))
+
+
+def reference_lists() -> dict:
+    return {
+        "ppks_categories": {"version": REFERENCE_VERSION, "items": [
+            {"code": c.code, "no": c.no, "name": c.name_id, "group": c.group}
+            for c in reference.PPKS_CATEGORIES.values()]},
+        "disability_types": [{"code": code, "name": d["name_id"], "parent": d["parent"] or None}
+                             for code, d in reference.DISABILITY_TYPES.items()],
+        "stages": [{"code": st["code"], "order": int(st["order"]), "name": st["name_id"],
+                    "next": sorted(TRANSITIONS[st["code"]])} for st in reference.REHAB_STAGES],
+        "atensi_components": [{"code": code, "name": name} for code, name in reference.ATENSI_COMPONENTS.items()],
+        "regions": [{"code": r.code, "name": r.name, "kind": r.kind} for r in reference.REGIONS.values()],
+        "consent_purposes": list(CONSENT_PURPOSES),
+        "legal_bases": list(LEGAL_BASES),
+    }
+
