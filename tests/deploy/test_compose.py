@@ -538,13 +538,30 @@ def test_bootstrap_env_gives_every_config_its_own_secrets():
 
 
 def test_rehsos_bootstrap_reads_per_config_overrides(monkeypatch):
+    """From the process environment, each config takes its own scoped URIs and no other config's."""
+    environ = service_environ("bootstrap")
     for key in list(os.environ):
         if key.startswith("REHSOS_"):
             monkeypatch.delenv(key)
-    for key, value in service_environ("bootstrap").items():
+    for key, value in environ.items():
         monkeypatch.setenv(key, value)
     hub, nodes = devrun.load_configs(CONFIG_DIR)
-    devrun.node_links(nodes)
+    assert hub.management_uri == environ["REHSOS_HUB__MANAGEMENT_URI"]
+    assert hub.hub_broker_uri is None
+    assert hub.broker_uri == raw_config("hub.yaml")["broker_uri"]
+    assert [n.node for n in nodes] == sorted(NODES)
+    for settings in nodes:
+        scope = f"REHSOS_NODE_{settings.node}__"
+        assert settings.management_uri == environ[scope + "MANAGEMENT_URI"]
+        assert settings.hub_broker_uri == environ[scope + "HUB_BROKER_URI"]
+        # The bootstrap job has no application passwords: broker_uri stays the file's.
+        assert settings.broker_uri == raw_config(f"node-{settings.node}.yaml")["broker_uri"]
+        assert urlsplit(settings.management_uri).password == \
+            PLACEHOLDER_ENV[f"broker-{settings.node}.env"]["BROKER_ADMIN_PASSWORD"]
+    links = devrun.node_links(nodes)
+    assert [(link.node, link.password) for link in links] == [
+        (n.node, urlsplit(environ[f"REHSOS_NODE_{n.node}__HUB_BROKER_URI"]).password) for n in nodes]
+    assert len({link.password for link in links}) == len(links)
 
 
 class RecordingManagement(mq.Management):
