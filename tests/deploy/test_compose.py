@@ -6,6 +6,7 @@ deploy/README.md for the layout they check.
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -16,6 +17,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 import yaml
 
@@ -538,13 +540,30 @@ def test_bootstrap_env_gives_every_config_its_own_secrets():
 
 
 def test_rehsos_bootstrap_reads_per_config_overrides(monkeypatch):
+    """From the process environment, each config takes its own scoped URIs and no other config's."""
+    environ = service_environ("bootstrap")
     for key in list(os.environ):
         if key.startswith("REHSOS_"):
             monkeypatch.delenv(key)
-    for key, value in service_environ("bootstrap").items():
+    for key, value in environ.items():
         monkeypatch.setenv(key, value)
     hub, nodes = devrun.load_configs(CONFIG_DIR)
-    devrun.node_links(nodes)
+    assert hub.management_uri == environ["REHSOS_HUB__MANAGEMENT_URI"]
+    assert hub.hub_broker_uri is None
+    assert hub.broker_uri == raw_config("hub.yaml")["broker_uri"]
+    assert [n.node for n in nodes] == sorted(NODES)
+    for settings in nodes:
+        scope = f"REHSOS_NODE_{settings.node}__"
+        assert settings.management_uri == environ[scope + "MANAGEMENT_URI"]
+        assert settings.hub_broker_uri == environ[scope + "HUB_BROKER_URI"]
+        # The bootstrap job has no application passwords: broker_uri stays the file's.
+        assert settings.broker_uri == raw_config(f"node-{settings.node}.yaml")["broker_uri"]
+        assert urlsplit(settings.management_uri).password == \
+            PLACEHOLDER_ENV[f"broker-{settings.node}.env"]["BROKER_ADMIN_PASSWORD"]
+    links = devrun.node_links(nodes)
+    assert [(link.node, link.password) for link in links] == [
+        (n.node, urlsplit(environ[f"REHSOS_NODE_{n.node}__HUB_BROKER_URI"]).password) for n in nodes]
+    assert len({link.password for link in links}) == len(links)
 
 
 class RecordingManagement(mq.Management):
@@ -581,7 +600,47 @@ def test_rehsos_bootstrap_configures_each_broker_through_its_own_management_api(
             assert vhost.startswith("node-") and host == f"broker-{vhost[len('node-'):]}", (host, method, segments)
 
 
-# -- docker compose itself, where the client has the plugin ------------------------------------------------
+# -- the Compose Specification's schema (vendored, see README.md beside this file) -------------------------
+COMPOSE_SCHEMA = json.loads((Path(__file__).with_name("compose-spec.json")).read_text())
+
+
+def compose_errors(doc: dict) -> list[str]:
+    validator = jsonschema.Draft202012Validator(COMPOSE_SCHEMA)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+def test_the_vendored_compose_schema_is_a_valid_schema():
+    jsonschema.Draft202012Validator.check_schema(COMPOSE_SCHEMA)
+
+
+def test_docker_compose_yml_follows_the_compose_specification():
+    assert compose_errors(COMPOSE) == []
+
+
+def _set(path: str, value):
+    def change(doc):
+        *parents, last = path.split("/")
+        target = doc
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    return change
+
+
+@pytest.mark.parametrize("label, change", [
+    ("ports not a list", _set("services/hub/ports", 5)),
+    ("unknown depends_on condition", _set("services/hub/depends_on/broker-hub/condition", "service_ready")),
+    ("unknown service key", _set("services/hub/restart_policy", "always")),
+    ("nested environment value", _set("services/bootstrap/environment", {"REHSOS_HUB": {"uri": "x"}})),
+])
+def test_the_compose_schema_refuses_a_broken_file(label, change):
+    broken = copy.deepcopy(COMPOSE)
+    change(broken)
+    assert compose_errors(broken), label
+
+
+# -- docker compose itself, where the client has the plugin: it also interpolates, reads the env files
+# and resolves references to networks, volumes and services, which the schema cannot -------------------------
 def _compose_available() -> bool:
     docker = shutil.which("docker")
     if not docker:
