@@ -187,7 +187,7 @@ TRAINING_ROLES = ("pekerja_sosial", "pendamping_disabilitas", "staf_panti", "tks
 
 
 class _RegencyQuota(f.Schema):
-    regency = f.Str(required=True, validate=_REGION)
+    regency = f.Str(required=True, validate=validate.OneOf(reference.NODES))  # the province's own staff too
     quota = f.Int(required=True, validate=validate.Range(min=0))
 
 
