@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -121,6 +122,12 @@ class _Client:
         self.session = requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {token}", "X-Purpose": "data demo"})
 
+    def get(self, path: str, **params) -> list | dict:
+        resp = self.session.get(self.base_url + path, params=params, timeout=15)
+        if not resp.ok:
+            raise RuntimeError(f"demo: GET {path} -> {resp.status_code} {resp.text[:300]}")
+        return resp.json()
+
     def post(self, path: str, body: dict, ok=(200, 201)) -> dict:
         resp = self.session.post(self.base_url + path, json=body, timeout=15)
         if resp.status_code not in ok:
@@ -157,9 +164,11 @@ def _walk(operator: _Client, supervisor: _Client, case: dict, person: dict, step
     supervisor.post(f"/api/v1/cases/{cid}/closure/decision", {"approve": True})
 
 
-def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASES_PER_NODE) -> tuple[int, int]:
+def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASES_PER_NODE, *,
+         province_running: bool) -> tuple[int, int]:
     """Register the node's demo facilities, plans and ``count`` demo cases, once (a marker file
-    remembers); returns how many cases, and how many of them were referred to node 63."""
+    remembers); returns how many cases, and how many of them were referred to node 63 (none when
+    node 63 is not running: nobody would answer)."""
     if marker.exists():
         return 0, 0
     operator, supervisor = _Client(base_url, tokens["operator"]), _Client(base_url, tokens["supervisor"])
@@ -171,6 +180,7 @@ def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASE
         if status != "usulan":
             manager.session.patch(f"{base_url}/api/v1/plans/{created_plan['id']}", json={"status": status}, timeout=15)
     rng = random.Random(f"walk-{node}")
+    may_refer = province_running and node != reference.PROVINCE
     created = referred = 0
     for body in people(node, count, seed=int(node)):
         resp = operator.session.post(base_url + "/api/v1/cases", json=body, timeout=15)
@@ -182,7 +192,7 @@ def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASE
         case = resp.json()
         steps = rng.choice((0, 1, 1, 2, 2, 3))
         _walk(operator, supervisor, case, body, steps, rng)
-        if (node != reference.PROVINCE and referred < REFERRALS_PER_NODE and steps in (1, 2)
+        if (may_refer and referred < REFERRALS_PER_NODE and steps in (1, 2)
                 and body["category"] in PROVINCIAL_PANTI["categories"] and not body.get("guardian_name")):
             operator.post(f"/api/v1/persons/{case['person']['id']}/consents",
                           {"purpose": "referral", "legal_basis": "consent", "given_by": "person"})
@@ -193,20 +203,38 @@ def seed(base_url: str, tokens: dict, node: str, marker: Path, count: int = CASE
     return created, referred
 
 
-def answer_referrals(base_url: str, manager_token: str, expected: int, timeout: float = 30.0) -> int:
-    """At node 63: wait for the regencies' demo referrals to arrive, accept each into a ward for
-    the person's sex and admit every other one, so beds and the directory have something to show."""
+def answer_referrals(base_url: str, manager_token: str, expected: int, timeout: float = 60.0) -> Counter:
+    """At node 63: wait for the regencies' demo referrals to arrive and answer each from the beds
+    the facility reports, as a manager would: accept into a unit for the person's sex with a free
+    bed (and admit every other one accepted), or put it on the waiting list when there is none.
+    Returns how many were admitted, accepted (bed reserved) and waitlisted."""
     manager = _Client(base_url, manager_token)
-    units = {u["sex"]: u["name"] for u in PROVINCIAL_PANTI["units"]}
     deadline = time.monotonic() + timeout
     waiting = []
     while time.monotonic() < deadline:
-        waiting = manager.session.get(f"{base_url}/api/v1/referrals", params={"status": "requested"}, timeout=15).json()
+        waiting = manager.get("/api/v1/referrals", status="requested")
         if len(waiting) >= expected:
             break
         time.sleep(0.5)
-    for i, referral in enumerate(waiting):
-        manager.post(f"/api/v1/referrals/{referral['referral_id']}/accept", {"unit": units[referral["sex"]]})
-        if i % 2 == 0:
-            manager.post(f"/api/v1/referrals/{referral['referral_id']}/admission", {"admitted_on": date.today().isoformat()})
-    return len(waiting)
+    answers = Counter()
+    for referral in waiting:
+        path = f"/api/v1/referrals/{referral['referral_id']}"
+        unit = _unit_with_free_bed(manager, referral["facility_code"], referral["sex"])
+        if unit is None:
+            manager.post(f"{path}/waitlist", {"note": "Semua tempat tidur untuk jenis kelamin ini terisi (DEMO)."})
+            answers["waitlisted"] += 1
+            continue
+        manager.post(f"{path}/accept", {"unit": unit})
+        if (answers["admitted"] + answers["accepted"]) % 2 == 0:
+            manager.post(f"{path}/admission", {"admitted_on": date.today().isoformat()})
+            answers["admitted"] += 1
+        else:
+            answers["accepted"] += 1
+    return answers
+
+
+def _unit_with_free_bed(manager: _Client, facility_code: str, sex: str) -> str | None:
+    """The unit for this sex (or mixed) with the most free beds now, counted by the facility."""
+    units = [u for u in manager.get(f"/api/v1/facilities/{facility_code}/occupancy")
+             if u["sex"] in (sex, "mixed") and u["free"] > 0]
+    return max(units, key=lambda u: u["free"])["unit"] if units else None

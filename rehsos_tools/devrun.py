@@ -244,7 +244,8 @@ def wait_for_hub_cases(hub_url: str, token: str, expected: int, timeout: float =
 
 
 def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, demo: bool = True,
-       detach_after_start: bool = False, root: Path | None = None, namespace: str = "") -> int:
+       demo_cases: int = demo_data.CASES_PER_NODE, detach_after_start: bool = False, root: Path | None = None,
+       namespace: str = "") -> int:
     paths = Paths(root or Path.cwd())
     paths.make()
     node_list = parse_nodes(nodes)
@@ -276,22 +277,30 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
     procs = {name: start_process(name, files[name], paths) for name in files}
     try:
         wait_healthy(procs, {name: s.base_url for name, s in settings.items()}, paths)
-        seeded = referred = 0
+        seeded = referred = answered = 0
         if demo:
-            for node in node_list:
+            province_running = reference.PROVINCE in node_list
+            # Node 63 first: its panti must be registered before the regencies' referrals reach it.
+            for node in sorted(node_list, key=lambda n: n != reference.PROVINCE):
                 cases, referrals = demo_data.seed(settings[node].base_url, doc["nodes"][node]["tokens"], node,
-                                                  paths.data / node / "demo-seeded")
+                                                  paths.data / node / "demo-seeded", demo_cases,
+                                                  province_running=province_running)
                 seeded, referred = seeded + cases, referred + referrals
-            if referred and reference.PROVINCE in node_list:  # the referrals travel node → hub → 63
-                demo_data.answer_referrals(settings[reference.PROVINCE].base_url,
-                                           doc["nodes"][reference.PROVINCE]["tokens"][auth.FACILITY_MANAGER], referred)
+            if referred:  # the referrals travel node → hub → 63
+                answers = demo_data.answer_referrals(
+                    settings[reference.PROVINCE].base_url,
+                    doc["nodes"][reference.PROVINCE]["tokens"][auth.FACILITY_MANAGER], referred)
+                answered = sum(answers.values())
+                print(f"rehsos: node 63 answered {answered} of {referred} demo referrals: "
+                      f"{answers['admitted']} admitted, {answers['accepted']} accepted, "
+                      f"{answers['waitlisted']} waitlisted", flush=True)
         paths.topology.write_text(json.dumps(doc, indent=2))
         paths.topology.chmod(0o600)
         _print_urls(doc, paths, seeded)
         if detach_after_start:
             hub_total = wait_for_hub_cases(doc["hub"]["base_url"], doc["hub"]["tokens"][auth.ANALYST], seeded)
             print(f"rehsos: hub counts {hub_total} cases", flush=True)
-            return 0
+            return 0 if hub_total >= seeded and answered >= referred else 1
         stop = []
         # Handle SIGINT ourselves too: a shell that starts us in the background ignores it,
         # and Python then never raises KeyboardInterrupt.
