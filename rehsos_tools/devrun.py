@@ -23,6 +23,7 @@ import yaml
 from rehsos import auth, config, db, reference, topology
 from rehsos_tools import broker
 from rehsos_tools import demo as demo_data
+from rehsos_tools import demo_training
 
 DEMO_TOKEN_ROLES = {"hub": auth.HUB_ROLES, "node": auth.NODE_ROLES}
 
@@ -294,6 +295,13 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
                 print(f"rehsos: node 63 answered {answered} of {referred} demo referrals: "
                       f"{answers['admitted']} admitted, {answers['accepted']} accepted, "
                       f"{answers['waitlisted']} waitlisted", flush=True)
+            if province_running:  # the province's 2024 Bimtek and Rakor, and an event open for nomination
+                tokens = doc["nodes"][reference.PROVINCE]["tokens"]
+                events = demo_training.seed(settings[reference.PROVINCE].base_url, tokens[auth.TRAINER])
+                nominated = sum(demo_training.nominate(settings[n].base_url, doc["nodes"][n]["tokens"][auth.OPERATOR], n)
+                                for n in node_list if n != reference.PROVINCE)
+                print(f"rehsos: {events} demo training events at node 63; {nominated} nominations from the "
+                      f"regencies", flush=True)
         paths.topology.write_text(json.dumps(doc, indent=2))
         paths.topology.chmod(0o600)
         _print_urls(doc, paths, seeded)
