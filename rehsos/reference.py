@@ -39,6 +39,7 @@ PPKS_CATEGORIES: dict[str, PpksCategory] = {
 }
 DISABILITY_TYPES: dict[str, dict] = {r["code"]: r for r in _rows("disability_types.csv")}
 REHAB_STAGES: list[dict] = sorted(_rows("rehab_stages.csv"), key=lambda r: int(r["order"]))
+STAGES: tuple[str, ...] = tuple(s["code"] for s in REHAB_STAGES)  # in the order of rehabilitation
 ATENSI_COMPONENTS: dict[str, str] = {r["code"]: r["name_id"] for r in _rows("atensi_components.csv")}
 
 # Every office is a node: the province office and the 13 kabupaten/kota.

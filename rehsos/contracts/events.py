@@ -17,7 +17,7 @@ from rehsos.privacy import AGE_BANDS, PERSON_KEY_KINDS, SEXES
 _PERSON_KEY = dict(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 _CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES))
 _REGION = validate.OneOf(tuple(reference.REGENCIES))
-_STAGE = validate.OneOf(tuple(s["code"] for s in reference.REHAB_STAGES))
+_STAGE = validate.OneOf(reference.STAGES)
 
 
 class PersonRegisteredV1(f.Schema):

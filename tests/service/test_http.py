@@ -19,10 +19,11 @@ def test_every_request_reaches_its_own_service_when_services_share_the_node_port
                 for _ in range(40)}
     assert statuses == {422}
     health = requests.get(province.url("6371", "/api/v1/health"), timeout=5).json()
-    assert health == {"status": "ok", "node": "6371", "services": ["facilities", "intake"]}
+    assert health == {"status": "ok", "node": "6371", "services": ["facilities", "intake", "training"]}
 
 
-@pytest.mark.parametrize("name,path", [("6371", "/api/v1/cases"), ("hub", "/api/v1/summary")])
+@pytest.mark.parametrize("name,path", [("6371", "/api/v1/cases"), ("6371", "/api/v1/trainings/{event_id}/attendance/batch"),
+                                       ("hub", "/api/v1/summary"), ("hub", "/api/v1/training")])
 def test_node_and_hub_serve_a_valid_openapi_3_document_generated_from_their_schemas(province, name, path):
     resp = requests.get(province.url(name, "/api/v1/openapi.json"), timeout=5)
     assert resp.status_code == 200

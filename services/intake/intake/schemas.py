@@ -12,7 +12,6 @@ from rehsos.privacy import SEXES, nik_problem
 
 OLDEST_AGE_YEARS = 120
 ATENSI = tuple(reference.ATENSI_COMPONENTS)
-STAGES = tuple(s["code"] for s in reference.REHAB_STAGES)
 RISK_LEVELS = ("low", "medium", "high")
 OUTCOMES = ("positive", "neutral", "negative")
 _TEXT_FIELDS = ("name", "nik", "kecamatan", "desa", "address", "phone", "category", "regency", "worker",
@@ -183,7 +182,7 @@ class ConsentWithdrawalSchema(f.Schema):
 
 
 class StageChangeSchema(f.Schema):
-    stage = f.Str(required=True, validate=f.one_of(STAGES, "Tahap"))
+    stage = f.Str(required=True, validate=f.one_of(reference.STAGES, "Tahap"))
     note = f.text(1, 500, load_default=None, allow_none=True)
 
 
@@ -243,7 +242,7 @@ class ReferralSchema(f.Schema):
 
 class CaseSearchSchema(f.Schema):
     category = f.Str(validate=CATEGORY)
-    stage = f.Str(validate=f.one_of(STAGES, "Tahap"))
+    stage = f.Str(validate=f.one_of(reference.STAGES, "Tahap"))
     status = f.Str(validate=f.one_of(("open", "closure_requested", "closed"), "Status"))
     kecamatan = f.text(1, 100)
     worker = f.text(1, 200)

@@ -16,7 +16,7 @@ from rehsos.clock import now
 from rehsos.contracts import make_event
 from rehsos.errors import NotFound, Refused
 
-STAGES = [s["code"] for s in reference.REHAB_STAGES]
+STAGES = list(reference.STAGES)
 FIRST_STAGE = STAGES[0]  # pendekatan_awal
 
 # Allowed stage moves. Terminasi is reached only through an approved closure; a plan can be
