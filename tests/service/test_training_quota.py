@@ -122,3 +122,33 @@ def test_a_freed_place_goes_to_the_first_waiting_person_who_fits_not_simply_the_
     twice = call(node, "POST", f"/api/v1/trainings/{event['id']}/participants",
                  person("6303", name=third_waiting["name"].upper()))
     assert twice.status_code == 409 and twice.json()["error"]["code"] == "already_registered"
+
+
+def test_places_added_to_an_event_go_to_the_waitlist_first(node):
+    event = new_event(node, "open", quota=2, regency_quotas=[{"regency": "6371", "quota": 2},
+                                                             {"regency": "6303", "quota": 1}])
+    for regency in ("6371", "6371"):
+        register(node, event["id"], regency=regency)
+    waiting = [register(node, event["id"], regency=r) for r in ("6371", "6303", "6303")]
+    assert [p["status"] for p in waiting] == ["waitlisted"] * 3
+    # Two more places overall: 6371 is still at its own quota and 6303 has one place, so one moves up.
+    view = ok(call(node, "PATCH", f"/api/v1/trainings/{event['id']}", {"quota": 4}))
+    assert (view["registered"], view["waitlisted"]) == (3, 2)
+    by_id = {p["id"]: p for p in participants(node, event["id"])}
+    assert [by_id[p["id"]]["status"] for p in waiting] == ["waitlisted", "registered", "waitlisted"]
+    # A newcomer from a regency with room does not jump the queue of those who fit.
+    ok(call(node, "PATCH", f"/api/v1/trainings/{event['id']}", {"regency_quotas": [
+        {"regency": "6371", "quota": 3}, {"regency": "6303", "quota": 1}]}))
+    by_id = {p["id"]: p for p in participants(node, event["id"])}
+    assert [by_id[p["id"]]["status"] for p in waiting] == ["registered", "registered", "waitlisted"]
+    assert register(node, event["id"], regency="6371")["status"] == "waitlisted"  # the event is full again
+
+
+def test_the_participant_list_reads_registered_then_the_waitlist_in_order_then_cancelled(node):
+    event = new_event(node, "open", quota=2)
+    people = [register(node, event["id"]) for _ in range(5)]
+    ok(call(node, "POST", f"/api/v1/trainings/{event['id']}/participants/{people[0]['id']}/cancellation"))
+    listed = participants(node, event["id"])
+    assert [(p["id"], p["status"], p["waitlist_position"]) for p in listed] == [
+        (people[1]["id"], "registered", None), (people[2]["id"], "registered", None),
+        (people[3]["id"], "waitlisted", 1), (people[4]["id"], "waitlisted", 2), (people[0]["id"], "cancelled", None)]
