@@ -1,11 +1,14 @@
 """Attendance on a real node (RabbitMQ vhost + SQLite): a check-in is idempotent and says so; an
 offline batch (JSON or CSV) uploaded twice counts once; rows that cannot apply come back one by
 one with their reason while the others still apply."""
+from datetime import datetime, timezone
+
 import pytest
 
 from rehsos import auth
 from tests.service.training_support import NODE, RAKOR, call, move, new_event, ok, participants, register
 from tests.support import Province
+from training.domain import attendance as attendance_domain
 
 DAY_1, DAY_2 = RAKOR["start_date"], RAKOR["end_date"]
 
@@ -176,3 +179,14 @@ def test_attendance_is_for_trainers_and_admins(node, rakor):
     assert resp.status_code == 403
     assert ok(call(node, "POST", f"/api/v1/trainings/{rakor['event']['id']}/attendance", body,
                    role=auth.ADMIN))["status"] == "checked_in"
+
+
+def test_a_check_in_without_a_day_is_for_the_day_at_the_venue(node, rakor, monkeypatch):
+    """07:30 in Banjarmasin (WITA, UTC+8) on the first day is still the day before in UTC."""
+    monkeypatch.setattr(attendance_domain, "now", lambda: datetime(2024, 9, 25, 23, 30, tzinfo=timezone.utc))
+    person = rakor["registered"][0]
+    path = f"/api/v1/trainings/{rakor['event']['id']}/attendance"
+    answer = ok(call(node, "POST", path, {"code": person["checkin_code"]}))
+    assert (answer["status"], answer["day"]) == ("checked_in", DAY_1)
+    assert ok(call(node, "POST", path, {"participant_id": person["id"]}))["status"] == "already_checked_in"
+    assert attendance(node, rakor["event"]["id"]) == [(person["id"], DAY_1, "code")]
