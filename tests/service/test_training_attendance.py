@@ -1,8 +1,10 @@
 """Attendance on a real node (RabbitMQ vhost + SQLite): a check-in is idempotent and says so; an
 offline batch (JSON or CSV) uploaded twice counts once; rows that cannot apply come back one by
-one with their reason while the others still apply."""
+one with their reason while the others still apply; desks scanning at once on PostgreSQL record
+each person once."""
 from datetime import datetime, timezone
 
+import eventlet
 import pytest
 
 from rehsos import auth
@@ -190,3 +192,26 @@ def test_a_check_in_without_a_day_is_for_the_day_at_the_venue(node, rakor, monke
     assert (answer["status"], answer["day"]) == ("checked_in", DAY_1)
     assert ok(call(node, "POST", path, {"participant_id": person["id"]}))["status"] == "already_checked_in"
     assert attendance(node, rakor["event"]["id"]) == [(person["id"], DAY_1, "code")]
+
+
+def test_two_scanners_at_the_door_at_once_record_one_check_in(pg, make_province):
+    """On PostgreSQL, the same code scanned at several desks at the same moment, and an offline batch
+    arriving meanwhile: one check-in, every other answer says it was already recorded."""
+    desks = make_province([NODE], start_hub=False, database="postgresql", pg=pg)
+    event = new_event(desks, "open", body=RAKOR)
+    people = [register(desks, event["id"]) for _ in range(3)]
+    move(desks, event["id"], "ongoing")
+    path = f"/api/v1/trainings/{event['id']}/attendance"
+    batch = {"rows": [{"code": p["checkin_code"], "day": DAY_1} for p in people]}
+
+    def scan(i):
+        if i % 5 == 4:
+            return call(desks, "POST", path + "/batch", batch)
+        return call(desks, "POST", path, {"code": people[i % 3]["checkin_code"], "day": DAY_1})
+
+    answers = list(eventlet.GreenPool(20).imap(scan, range(20)))
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers if a.status_code != 200][:2]
+    statuses = [a.json()["status"] for a in answers if "status" in a.json()]
+    statuses += [r["status"] for a in answers if "rows" in a.json() for r in a.json()["rows"]]
+    assert statuses.count("checked_in") == 3 and set(statuses) == {"checked_in", "already_checked_in"}
+    assert len(attendance(desks, event["id"])) == 3

@@ -69,7 +69,9 @@ def _require_checking_in(event: TrainingEvent) -> None:
 
 def check_in(uow, event_id: str, row: dict, *, source: str, organiser: Organiser) -> tuple[str, Participant, date]:
     """One check-in; a second one of the same person on the same day changes nothing and says so."""
-    event = get_event(uow.session, event_id)
+    # Locked like a registration: the same code scanned at two desks at once is one check-in and
+    # one "already", not a clash of two inserts.
+    event = get_event(uow.session, event_id, for_update=True)
     _require_checking_in(event)
     row = {**row, "day": row.get("day") or venue_today()}
     try:
@@ -84,7 +86,7 @@ def check_in(uow, event_id: str, row: dict, *, source: str, organiser: Organiser
 def apply_batch(uow, event_id: str, rows: list[dict], *, organiser: Organiser) -> list[dict]:
     """An offline batch: every row applied once (a row already recorded says so), conflicts
     reported per row with the reason, nothing dropped silently."""
-    event = get_event(uow.session, event_id)
+    event = get_event(uow.session, event_id, for_update=True)
     _require_checking_in(event)
     report = []
     for number, row in enumerate(rows, start=1):
