@@ -8,7 +8,7 @@ import eventlet
 import pytest
 
 from rehsos import auth
-from tests.service.training_support import NODE, RAKOR, call, move, new_event, ok, participants, register
+from tests.service.training_support import NODE, RAKOR, call, move, new_event, ok, register
 from tests.support import Province
 from training.domain import attendance as attendance_domain
 
