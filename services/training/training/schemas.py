@@ -25,9 +25,11 @@ def _event_fields(required: bool) -> dict:
         "start_date": f.Date(**need),
         "end_date": f.Date(**need),
         "quota": f.Int(strict=True, validate=validate.Range(1, 1000, error="Kuota 1 sampai 1000."), **need),
-        "regency_quotas": f.List(f.Nested(RegencyQuotaSchema), validate=validate.Length(max=14)),
+        "regency_quotas": f.List(f.Nested(RegencyQuotaSchema),
+                                 validate=validate.Length(max=14, error="Paling banyak 14 wilayah.")),
         "target_roles": f.List(f.Str(validate=f.one_of(TRAINING_ROLES, "Peran sasaran")),
-                               validate=validate.Length(max=len(TRAINING_ROLES))),
+                               validate=validate.Length(max=len(TRAINING_ROLES),
+                                                        error=f"Paling banyak {len(TRAINING_ROLES)} peran.")),
         "min_attendance": f.Float(validate=validate.Range(0.1, 1.0, error="Antara 0,1 dan 1 (bagian hari yang "
                                                                           "dihadiri).")),
         "min_post_score": f.Int(strict=True, allow_none=True, validate=validate.Range(0, 100, error="0 sampai 100.")),
@@ -56,7 +58,8 @@ class AgendaSessionSchema(f.Schema):
     starts_at = f.Time(required=True)
     ends_at = f.Time(required=True)
     topic = f.text(3, 300, required=True)
-    speaker_ids = f.List(f.Int(strict=True), load_default=list, validate=validate.Length(max=20))
+    speaker_ids = f.List(f.Int(strict=True), load_default=list,
+                         validate=validate.Length(max=20, error="Paling banyak 20 narasumber."))
 
 
 class ParticipantSchema(f.Schema):
@@ -66,7 +69,8 @@ class ParticipantSchema(f.Schema):
     regency = f.Str(required=True, validate=f.one_of(OFFICES, "Kode wilayah"))
     role = f.Str(required=True, validate=f.one_of(TRAINING_ROLES, "Peran"))
     phone = f.Str(load_default=None, allow_none=True, validate=f.PHONE)
-    email = f.Email(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    email = f.Email(load_default=None, allow_none=True,
+                    validate=validate.Length(max=200, error="Paling panjang 200 karakter."))
 
 
 class ParticipantQuerySchema(f.Schema):
@@ -111,7 +115,7 @@ class ScoresSchema(f.ChangeSchema):
 
 
 class FeedbackSchema(f.Schema):
-    participant_id = f.Str(required=True, validate=validate.Length(36, 36))
+    participant_id = f.Str(required=True, validate=validate.Length(36, 36, error="ID peserta 36 karakter."))
     score = f.Int(required=True, strict=True, validate=validate.Range(1, 5, error="1 sampai 5."))
 
 
@@ -325,4 +329,4 @@ class NominationViewSchema(f.Schema):
 
 
 class NominationQuerySchema(f.Schema):
-    event_id = f.Str(validate=validate.Length(36, 36))
+    event_id = f.Str(validate=validate.Length(36, 36, error="ID kegiatan 36 karakter."))

@@ -66,9 +66,10 @@ class TrainingService:
     @api("PATCH", EVENT, roles=MANAGERS, body=s.TrainingEventUpdateSchema, response=s.TrainingEventViewSchema,
          tags=("training",))
     def update_event(self, request, event_id):
-        """Change an event while it is a draft or open (quotas cannot fall below those registered)."""
+        """Change an event while it is a draft or open (quotas cannot fall below those registered;
+        places added go to the waitlist first)."""
         with domain_errors(), self.db.unit_of_work() as uow:
-            event = events.update_event(uow, event_id, request.data, organiser=self._organiser(request))
+            event = participants.change_event(uow, event_id, request.data, organiser=self._organiser(request))
             return self._event(uow.session, event)
 
     @api("POST", EVENT + "/status", roles=MANAGERS, body=s.StatusChangeSchema, response=s.TrainingEventViewSchema,

@@ -2,7 +2,7 @@
 batches recorded where the venue had no connection, applied row by row with a report."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta, timezone
 
 import sqlalchemy as sa
 
@@ -13,6 +13,13 @@ from training.domain.events import get_event
 from training.models import Attendance, Participant, TrainingEvent
 
 CHECKING_IN = ("ongoing",)
+# Kalimantan Selatan keeps WITA, UTC+8 all year: a check-in at 07:30 at the venue is that day's,
+# whatever zone the server runs in (at 07:30 WITA it is still yesterday in UTC).
+WITA = timezone(timedelta(hours=8))
+
+
+def venue_today() -> date:
+    return now().astimezone(WITA).date()
 
 
 class Conflict(Exception):
@@ -41,7 +48,7 @@ def _participant(session, event: TrainingEvent, code: str | None, participant_id
 
 
 def _record(session, event: TrainingEvent, row: dict, source: str, actor: str) -> tuple[str, Participant]:
-    day = row.get("day") or date.today()
+    day = row.get("day") or venue_today()
     participant = _participant(session, event, row.get("code"), row.get("participant_id"))
     if not event.start_date <= day <= event.end_date:
         raise Conflict("day_outside_event", f"Tanggal {day.isoformat()} di luar hari kegiatan "
@@ -62,21 +69,24 @@ def _require_checking_in(event: TrainingEvent) -> None:
 
 def check_in(uow, event_id: str, row: dict, *, source: str, organiser: Organiser) -> tuple[str, Participant, date]:
     """One check-in; a second one of the same person on the same day changes nothing and says so."""
-    event = get_event(uow.session, event_id)
+    # Locked like a registration: the same code scanned at two desks at once is one check-in and
+    # one "already", not a clash of two inserts.
+    event = get_event(uow.session, event_id, for_update=True)
     _require_checking_in(event)
+    row = {**row, "day": row.get("day") or venue_today()}
     try:
         status, participant = _record(uow.session, event, row, source, organiser.actor)
     except Conflict as exc:
         raise Refused(exc.code, exc.message, {"code" if row.get("code") else "participant_id": [exc.message]}) from None
     if status == "checked_in":
         emit_summary(uow, event, organiser)
-    return status, participant, row.get("day") or date.today()
+    return status, participant, row["day"]
 
 
 def apply_batch(uow, event_id: str, rows: list[dict], *, organiser: Organiser) -> list[dict]:
     """An offline batch: every row applied once (a row already recorded says so), conflicts
     reported per row with the reason, nothing dropped silently."""
-    event = get_event(uow.session, event_id)
+    event = get_event(uow.session, event_id, for_update=True)
     _require_checking_in(event)
     report = []
     for number, row in enumerate(rows, start=1):

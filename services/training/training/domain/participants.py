@@ -14,7 +14,7 @@ from rehsos.clock import now
 from rehsos.contracts import make_event
 from rehsos.errors import Invalid, NotFound, Refused
 from training.domain.common import SERVICE, Organiser, emit_summary, fold_name
-from training.domain.events import get_event
+from training.domain.events import get_event, update_event
 from training.models import Attendance, Participant, TrainingEvent
 
 REGISTERING = ("open", "ongoing")  # walk-ins register on the day too
@@ -47,7 +47,8 @@ def list_participants(session, event_id: str, query: dict) -> list[Participant]:
     for field in ("status", "regency", "role"):
         if query.get(field):
             q = q.where(getattr(Participant, field) == query[field])
-    return list(session.scalars(q.order_by(Participant.status, Participant.applied_at)))
+    order = sa.case({"registered": 0, "waitlisted": 1}, value=Participant.status, else_=2)
+    return list(session.scalars(q.order_by(order, Participant.applied_at)))
 
 
 def _invited(event: TrainingEvent, regency: str, role: str) -> None:
@@ -124,6 +125,18 @@ def cancel(uow, event_id: str, participant_id: str, *, organiser: Organiser) -> 
         promote_next(uow, event, organiser)
     emit_summary(uow, event, organiser)
     return participant
+
+
+def change_event(uow, event_id: str, data: dict, *, organiser: Organiser) -> TrainingEvent:
+    """Change an event (``events.update_event``); places its larger quotas add go to the waitlist
+    first, in order, before any newcomer can take them."""
+    event = update_event(uow, event_id, data, organiser=organiser)
+    promoted = 0
+    while promote_next(uow, event, organiser) is not None:
+        promoted += 1
+    if promoted:
+        emit_summary(uow, event, organiser)
+    return event
 
 
 def promote_next(uow, event: TrainingEvent, organiser: Organiser) -> Participant | None:
