@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from rehsos.api.errors import BadRequest, Unprocessable
@@ -53,8 +54,12 @@ def _read_limited(request: Request, max_bytes: int) -> bytes:
 def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
     """A file sent as the body (name in ``?filename=``) or as the ``file`` part of a form."""
     if request.mimetype == "multipart/form-data":
-        request.max_content_length = max_bytes
-        part = request.files.get("file")
+        # The form's boundaries and headers come on top of the file: a little room for them.
+        request.max_content_length = max_bytes + 16 * 1024
+        try:
+            part = request.files.get("file")
+        except RequestEntityTooLarge:
+            raise _too_large(max_bytes) from None
         if part is None:
             raise Unprocessable("Berkas tidak ada.", fields={"file": ["Wajib diisi."]})
         content = part.stream.read(max_bytes + 1)

@@ -147,8 +147,15 @@ def test_a_revoked_certificate_says_so_on_the_public_page(node):
     revoked = ok(call(node, "POST", path, {"reason": "Diterbitkan karena salah input"}, role=auth.ADMIN))
     assert revoked["number"] == number and revoked["revoked_at"] and revoked["revoked_reason"]
     page = verify(node, number)
+    assert page.status_code == 410
     assert "dicabut" in page.text and "Sertifikat sah" not in page.text and "salah input" in page.text
     assert ok(certificate(node, event["id"], people["Rahmawati Noor"]["id"]))["revoked_at"] == revoked["revoked_at"]
+    pdf = call(node, "GET", f"/api/v1/trainings/{event['id']}/participants/{people['Rahmawati Noor']['id']}"
+                            "/certificate.pdf")
+    assert pdf.status_code == 409 and pdf.json()["error"]["code"] == "revoked"  # no PDF of a revoked one
+    # Typed from paper: lower case, spaces, and 0/1 for O/I still find it.
+    typed = number.lower().replace("o", "0").replace("i", "1").replace("-", " - ", 1)
+    assert "dicabut" in verify(node, typed).text
     again = call(node, "POST", path, {"reason": "Sekali lagi"}, role=auth.ADMIN)
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_revoked"
     assert call(node, "POST", "/api/v1/certificates/RK-AAAA-AAAA-AAAA/revocation", {"reason": "Palsu"},

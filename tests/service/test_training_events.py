@@ -219,9 +219,7 @@ def test_a_form_without_a_file_is_422_naming_file(node, agenda):
     assert resp.status_code == 422 and list(resp.json()["error"]["fields"]) == ["file"], resp.text
 
 
-@pytest.mark.parametrize("form", [pytest.param(True, marks=pytest.mark.xfail(
-    strict=True, reason="kernel: rehsos.api.bodies.read_upload lets werkzeug's RequestEntityTooLarge through "
-                        "(500) for a multipart body over the limit")), False], ids=["form", "raw-body"])
+@pytest.mark.parametrize("form", [True, False], ids=["form", "raw-body"])
 def test_a_file_over_the_size_limit_is_refused(node, agenda, form):
     limit = node.settings[NODE].http["max_upload_bytes"]
     before = material_count(node)

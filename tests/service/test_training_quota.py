@@ -152,3 +152,14 @@ def test_the_participant_list_reads_registered_then_the_waitlist_in_order_then_c
     assert [(p["id"], p["status"], p["waitlist_position"]) for p in listed] == [
         (people[1]["id"], "registered", None), (people[2]["id"], "registered", None),
         (people[3]["id"], "waitlisted", 1), (people[4]["id"], "waitlisted", 2), (people[0]["id"], "cancelled", None)]
+
+
+def test_a_regency_with_registered_participants_cannot_be_dropped_from_the_quotas(node):
+    event = new_event(node, "open", quota=4, regency_quotas=[{"regency": "6371", "quota": 2},
+                                                             {"regency": "6303", "quota": 2}])
+    register(node, event["id"], regency="6303")
+    resp = call(node, "PATCH", f"/api/v1/trainings/{event['id']}", {"regency_quotas": [{"regency": "6371", "quota": 4}]})
+    assert resp.status_code == 409 and resp.json()["error"]["code"] == "quota_below_registered", resp.text
+    assert "Banjar" in resp.json()["error"]["message"]
+    regencies = {r["regency"]: r["quota"] for r in ok(call(node, "GET", f"/api/v1/trainings/{event['id']}"))["regencies"]}
+    assert regencies == {"6371": 2, "6303": 2}  # nothing changed

@@ -231,7 +231,7 @@ class TrainingService:
     def certificate_pdf(self, request, event_id, participant_id):
         """The certificate as a PDF, in Bahasa Indonesia."""
         with domain_errors(), self.db.session() as session:
-            certificate = completion.certificate_of(session, event_id, participant_id)
+            certificate = completion.certificate_of(session, event_id, participant_id, valid=True)
             event = events.get_event(session, event_id)
             pdf = certificate_pdf.render(certificate, event, organiser_node=self.config.node, hours=events.hours(event),
                                          verify_url=f"{self.config.base_url}/verifikasi/{certificate.number}")
@@ -251,7 +251,9 @@ class TrainingService:
         with self.db.session() as session:
             certificate = completion.find_certificate(session, number)
             html = pages.verification(number, certificate, node=self.config.node)
-            return Response(html, status=200 if certificate else 404, mimetype="text/html")
+            # 404: no such certificate; 410: it existed and was revoked.
+            status = 404 if certificate is None else 410 if certificate.revoked_at else 200
+            return Response(html, status=status, mimetype="text/html")
 
     # -- invitations and nominations -------------------------------------------------------------------------
     @api("GET", "/api/v1/trainings/invitations", roles=READERS, query=s.EventQuerySchema,

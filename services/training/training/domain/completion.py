@@ -47,16 +47,20 @@ def complete(uow, event_id: str, *, organiser: Organiser) -> TrainingEvent:
     return change_status(uow, event_id, "completed", organiser=organiser, on_complete=decide)
 
 
-def certificate_of(session, event_id: str, participant_id: str) -> Certificate:
+def certificate_of(session, event_id: str, participant_id: str, *, valid: bool = False) -> Certificate:
+    """The participant's certificate; with ``valid``, a revoked one is refused (no PDF of it)."""
     certificate = session.scalars(sa.select(Certificate).join(Participant).where(
         Participant.id == participant_id, Participant.event_id == event_id)).first()
     if certificate is None:
         raise NotFound("Peserta ini tidak memiliki sertifikat (belum selesai atau tidak memenuhi syarat).")
+    if valid and certificate.revoked_at is not None:
+        raise Refused("revoked", f"Sertifikat {certificate.number} telah dicabut.", {"number": ["Dicabut."]})
     return certificate
 
 
 def normalise(number: str) -> str:
-    return number.strip().upper()
+    """As typed from paper: case and spaces ignored, 0 read as O and 1 as I (the numbers have no 0 or 1)."""
+    return number.strip().upper().replace(" ", "").replace("0", "O").replace("1", "I")
 
 
 def find_certificate(session, number: str) -> Certificate | None:

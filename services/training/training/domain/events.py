@@ -94,6 +94,12 @@ def update_event(uow, event_id: str, data: dict, *, organiser: Organiser) -> Tra
         raise Refused("quota_below_registered", f"Sudah {sum(registered.values())} peserta terdaftar; "
                       "kuota tidak boleh lebih kecil.", {"quota": ["Lebih kecil dari jumlah terdaftar."]})
     if regency_quotas is not None:
+        dropped = sorted(r for r in registered if regency_quotas and r not in {q["regency"] for q in regency_quotas})
+        if dropped:
+            raise Refused("quota_below_registered",
+                          f"{', '.join(reference.region_name(r) for r in dropped)} sudah mengirim peserta; "
+                          "wilayah itu tidak dapat dihapus dari kuota.", {"regency_quotas": ["Wilayah dengan peserta "
+                                                                                            "terdaftar hilang."]})
         for rq in regency_quotas:
             if registered.get(rq["regency"], 0) > rq["quota"]:
                 raise Refused("quota_below_registered",
