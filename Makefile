@@ -1,10 +1,11 @@
-# Rehsos Kalsel. `make run` starts a province locally; `make test` runs every test.
+# Rehsos Kalsel. `make run` starts a province locally; `make test` runs every test, `make test-fast`
+# those that need neither RabbitMQ nor PostgreSQL (seconds, and the servers may be down).
 PYTHON ?= python3
 VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test install definitions clean bench
+.PHONY: run test test-fast install definitions clean bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ run: install
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -m "not broker and not postgres" $(PYTEST_ARGS)
 
 # Regenerate the RabbitMQ definitions files used by docker-compose.yml.
 definitions: install

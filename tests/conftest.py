@@ -1,4 +1,5 @@
-"""Shared fixtures. eventlet must patch the standard library before anything else imports it."""
+"""Shared fixtures and the server markers. eventlet must patch the standard library before anything
+else imports it."""
 import warnings
 
 warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
@@ -7,11 +8,50 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import socket  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import psycopg2  # noqa: E402
 import pytest  # noqa: E402
 
-from rehsos import topology
 from rehsos_tools import broker as mq, devrun  # noqa: E402
 from tests.support import MANAGEMENT_URI, PostgresDatabases, Province  # noqa: E402
+
+TESTS = Path(__file__).parent
+# Every test in these folders talks to RabbitMQ, through a fixture or not.
+BROKER_FOLDERS = {"service", "province"}
+BROKER_PORTS = {5672, 15672}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark what needs the servers, so that ``-m "not broker and not postgres"`` runs without them.
+    ``fixturenames`` is the whole closure: a fixture built on ``broker`` or ``pg`` counts too."""
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if folder in BROKER_FOLDERS or "broker" in item.fixturenames:
+            item.add_marker(pytest.mark.broker)
+        if "pg" in item.fixturenames:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _servers_only_when_marked(request, monkeypatch):
+    """A test that reaches RabbitMQ or PostgreSQL without its marker fails on every run, not only
+    where the servers happen to be down."""
+    if not request.node.get_closest_marker("broker"):
+        connect = socket.socket.connect
+
+        def connect_unless_broker(sock, address):
+            if isinstance(address, tuple) and address[1] in BROKER_PORTS:
+                raise AssertionError(f"{request.node.nodeid} reaches RabbitMQ at {address}: mark it broker")
+            return connect(sock, address)
+
+        monkeypatch.setattr(socket.socket, "connect", connect_unless_broker)
+    if not request.node.get_closest_marker("postgres"):
+        def refuse(*args, **kwargs):
+            raise AssertionError(f"{request.node.nodeid} reaches PostgreSQL: mark it postgres or use the pg fixture")
+
+        monkeypatch.setattr(psycopg2, "connect", refuse)
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +84,30 @@ def make_province(broker, tmp_path):
     yield make
     for province in provinces:
         province.close()
+
+
+@pytest.fixture(scope="module")
+def _module_province(broker, tmp_path_factory):
+    provinces: list[Province] = []
+    by_setup: dict[tuple, Province] = {}
+
+    def make(nodes, **options):
+        setup = (tuple(nodes), tuple(sorted(options.items())))
+        if setup not in by_setup:
+            province = Province(tmp_path_factory.mktemp("shared"), list(nodes), **options)
+            provinces.append(province)
+            by_setup[setup] = province.start()
+        return by_setup[setup]
+
+    yield make
+    for province in provinces:
+        province.close()
+
+
+@pytest.fixture
+def shared_province(request, make_province, _module_province):
+    """``make_province`` for tests that add their own records and read back only those: the first
+    call in a module starts the province, later calls with the same nodes and options get the same
+    one, torn down after the module (so not on the pg fixture, which lives for one test). A test
+    marked ``own_province`` (it counts every row, needs an empty database...) gets a fresh one."""
+    return make_province if request.node.get_closest_marker("own_province") else _module_province

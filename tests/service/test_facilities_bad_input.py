@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from rehsos import auth
 from tests.bad_input import Endpoint, problems_with, row_counts, well_formed, write_endpoints
-from tests.support import Province
 
 NODE = "63"
 # Not capacity_directory: the node's own snapshots reach it by message, whatever a request does.
@@ -20,11 +19,9 @@ TABLES = ("facility", "facility_unit", "referral_request", "centre_plan", "outbo
 _serials = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def node(broker, tmp_path_factory):
-    province = Province(tmp_path_factory.mktemp("province"), [NODE], start_hub=False).start()
-    yield province
-    province.close()
+@pytest.fixture
+def node(shared_province):
+    return shared_province([NODE], start_hub=False)
 
 
 def call(node, method, path, body=None, params=None):

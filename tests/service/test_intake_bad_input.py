@@ -13,7 +13,7 @@ import requests
 
 from rehsos import auth
 from tests.bad_input import Endpoint, problems_with, row_counts, well_formed, write_endpoints
-from tests.support import Province, case_body
+from tests.support import case_body
 
 NODE = "6371"
 TABLES = ("person", "case", "consent", "case_history", "assessment", "intervention_plan", "service_delivery",
@@ -21,11 +21,9 @@ TABLES = ("person", "case", "consent", "case_history", "assessment", "interventi
 _serials = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def node(broker, tmp_path_factory):
-    province = Province(tmp_path_factory.mktemp("province"), [NODE], start_hub=False).start()
-    yield province
-    province.close()
+@pytest.fixture
+def node(shared_province):
+    return shared_province([NODE], start_hub=False)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Persons and their consent on a real node (RabbitMQ vhost + SQLite): registration without a NIK,
-the NIK attached later, duplicates by NIK, consent by the person or their guardian, withdrawal."""
+the NIK attached later, duplicates by NIK, consent by the person or their guardian, withdrawal.
+
+The module shares one node: each test registers its own NIKs and looks at the rows and events
+added since it began."""
+import itertools
 import json
 import re
 from datetime import date, timedelta
@@ -13,15 +17,16 @@ from tests.support import case_body
 
 NODE = "6371"
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
+_serials = itertools.count(1)
 
 
 @pytest.fixture
-def node(make_province):
-    return make_province([NODE], start_hub=False)
+def node(shared_province):
+    return shared_province([NODE], start_hub=False)
 
 
-def nik(serial: int) -> str:
-    return f"637105120385{serial:04d}"
+def fresh_nik() -> str:
+    return f"637105120385{next(_serials):04d}"
 
 
 def person_body(**overrides) -> dict:
@@ -66,6 +71,10 @@ def counts(node) -> dict:
     return {t: node.count(NODE, "intake", t) for t in ("person", "case", "consent", "outbox")}
 
 
+def added(node, before) -> dict:
+    return {t: n - before[t] for t, n in counts(node).items()}
+
+
 def years_ago(years: int, today: date | None = None) -> date:
     today = today or date.today()
     try:
@@ -76,13 +85,14 @@ def years_ago(years: int, today: date | None = None) -> date:
 
 # -- registration and NIK --------------------------------------------------------------------------
 def test_a_person_found_without_papers_is_registered_with_a_registration_number_and_no_nik(node):
+    before = counts(node)
     person = register(node, name="Ahmad Fauzi", estimated_age=40)
     assert person["nik"] is None
     assert re.fullmatch(rf"{NODE}-{date.today().year}-[2-9A-HJ-NP-Z]{{6}}", person["registration_no"])
     assert person["birth_year_estimated"] == date.today().year - 40
     assert person["categories"] == ["gelandangan"]
-    assert counts(node) == {"person": 1, "case": 0, "consent": 0, "outbox": 1}
-    event = outbox(node)[0]
+    assert added(node, before) == {"person": 1, "case": 0, "consent": 0, "outbox": 1}
+    event = outbox(node)[before["outbox"]]
     assert event["type"] == "person.registered"
     assert event["payload"]["person_key_kind"] == "local"
     assert event["payload"]["age_band"] == "40-44"
@@ -94,34 +104,37 @@ def test_a_person_found_without_papers_is_registered_with_a_registration_number_
 
 
 def test_attaching_a_nik_later_identifies_the_person_under_a_new_key(node):
+    nik, since = fresh_nik(), len(outbox(node))
     person = register(node)
-    resp = call(node, "PUT", f"/api/v1/persons/{person['id']}/nik", {"nik": f" {nik(1)} "})
+    resp = call(node, "PUT", f"/api/v1/persons/{person['id']}/nik", {"nik": f" {nik} "})
     assert resp.status_code == 200, resp.text
-    assert resp.json()["nik"] == nik(1)
+    assert resp.json()["nik"] == nik
     assert resp.json()["registration_no"] == person["registration_no"]
-    assert call(node, "GET", f"/api/v1/persons/{person['id']}").json()["nik"] == nik(1)
+    assert call(node, "GET", f"/api/v1/persons/{person['id']}").json()["nik"] == nik
 
-    registered, identified = outbox(node)
+    registered, identified = outbox(node)[since:]
     assert identified["type"] == "person.identified"
     assert identified["payload"]["previous_person_key"] == registered["payload"]["person_key"]
     assert identified["payload"]["person_key"] != registered["payload"]["person_key"]
-    assert nik(1) not in identified["body"]
+    assert nik not in identified["body"]
 
 
 def test_a_person_who_already_has_a_nik_cannot_get_another(node):
-    person = register(node, nik=nik(1))
+    nik, other_nik = fresh_nik(), fresh_nik()
+    person = register(node, nik=nik)
     before = counts(node)
-    resp = call(node, "PUT", f"/api/v1/persons/{person['id']}/nik", {"nik": nik(2)})
+    resp = call(node, "PUT", f"/api/v1/persons/{person['id']}/nik", {"nik": other_nik})
     assert resp.status_code == 409
     assert resp.json()["error"]["code"] == "nik_present"
-    assert call(node, "GET", f"/api/v1/persons/{person['id']}").json()["nik"] == nik(1)
+    assert call(node, "GET", f"/api/v1/persons/{person['id']}").json()["nik"] == nik
     assert counts(node) == before
 
 
 def test_registering_a_nik_already_registered_is_409_naming_the_existing_person(node):
-    existing = register(node, nik=nik(1))
+    nik = fresh_nik()
+    existing = register(node, nik=nik)
     before = counts(node)
-    resp = call(node, "POST", "/api/v1/persons", person_body(name="Orang Lain", nik=f"{nik(1)} "))
+    resp = call(node, "POST", "/api/v1/persons", person_body(name="Orang Lain", nik=f"{nik} "))
     assert resp.status_code == 409
     err = resp.json()["error"]
     assert err["code"] == "duplicate_nik"
@@ -132,10 +145,11 @@ def test_registering_a_nik_already_registered_is_409_naming_the_existing_person(
 
 
 def test_attaching_a_nik_that_belongs_to_someone_else_is_409_naming_them_and_keeps_the_person_unidentified(node):
-    existing = register(node, nik=nik(1))
+    nik = fresh_nik()
+    existing = register(node, nik=nik)
     newcomer = register(node, name="Budi Santoso")
     before = counts(node)
-    resp = call(node, "PUT", f"/api/v1/persons/{newcomer['id']}/nik", {"nik": nik(1)})
+    resp = call(node, "PUT", f"/api/v1/persons/{newcomer['id']}/nik", {"nik": nik})
     assert resp.status_code == 409
     assert resp.json()["error"]["code"] == "duplicate_nik"
     assert resp.json()["error"]["fields"]["person_id"] == existing["id"]
@@ -144,8 +158,9 @@ def test_attaching_a_nik_that_belongs_to_someone_else_is_409_naming_them_and_kee
 
 
 def test_unknown_persons_are_404_for_reads_nik_cases_and_consent(node):
+    before = counts(node)
     for method, path, body in [("GET", f"/api/v1/persons/{UNKNOWN}", None),
-                               ("PUT", f"/api/v1/persons/{UNKNOWN}/nik", {"nik": nik(1)}),
+                               ("PUT", f"/api/v1/persons/{UNKNOWN}/nik", {"nik": fresh_nik()}),
                                ("POST", f"/api/v1/persons/{UNKNOWN}/cases", {"category": "gelandangan"}),
                                ("GET", f"/api/v1/persons/{UNKNOWN}/consents", None),
                                ("POST", f"/api/v1/persons/{UNKNOWN}/consents",
@@ -153,10 +168,11 @@ def test_unknown_persons_are_404_for_reads_nik_cases_and_consent(node):
         resp = call(node, method, path, body)
         assert resp.status_code == 404, (method, path, resp.text)
         assert resp.json()["error"]["message"] == "Orang tidak ditemukan."
-    assert counts(node) == {"person": 0, "case": 0, "consent": 0, "outbox": 0}
+    assert counts(node) == before
 
 
 def test_a_further_case_for_a_registered_person_adds_its_category_to_the_person(node):
+    since = len(outbox(node))
     person = register(node)
     resp = call(node, "POST", f"/api/v1/persons/{person['id']}/cases",
                 {"category": "pengemis", "worker": "Rahmawati"})
@@ -166,7 +182,7 @@ def test_a_further_case_for_a_registered_person_adds_its_category_to_the_person(
         "pengemis", "pendekatan_awal", "open", "Rahmawati")
     assert case["person"]["id"] == person["id"]
     assert case["person"]["categories"] == ["gelandangan", "pengemis"]
-    assert [e["type"] for e in outbox(node)] == ["person.registered", "case.opened"]
+    assert [e["type"] for e in outbox(node)[since:]] == ["person.registered", "case.opened"]
 
 
 # -- consent ---------------------------------------------------------------------------------------
@@ -195,23 +211,25 @@ def test_a_recorded_consent_is_answered_with_its_id(node):
 
 
 def test_a_child_consents_through_a_recorded_guardian_only(node):
+    before = node.count(NODE, "intake", "consent")
     child = register(node, name="Rina", sex="female", estimated_age=12, categories=["anak_jalanan"],
                      guardian_name="Hasanah", guardian_relationship="ibu")
     resp = consent(node, child["id"], given_by="person")
     assert resp.status_code == 422
     assert resp.json()["error"]["fields"]["given_by"]
-    assert node.count(NODE, "intake", "consent") == 0
+    assert node.count(NODE, "intake", "consent") == before
     resp = consent(node, child["id"], given_by="guardian")
     assert resp.status_code == 201, resp.text
     assert resp.json()["given_by"] == "guardian"
 
 
 def test_guardian_consent_is_refused_when_no_guardian_is_recorded(node):
+    before = node.count(NODE, "intake", "consent")
     child = register(node, name="Rina", sex="female", estimated_age=12, categories=["anak_jalanan"])
     resp = consent(node, child["id"], given_by="guardian")
     assert resp.status_code == 422
     assert "Wali" in resp.json()["error"]["fields"]["given_by"][0]
-    assert node.count(NODE, "intake", "consent") == 0
+    assert node.count(NODE, "intake", "consent") == before
 
 
 def test_the_eighteenth_birthday_decides_who_consents(node):
@@ -225,6 +243,7 @@ def test_the_eighteenth_birthday_decides_who_consents(node):
 
 
 def test_adults_with_intellectual_or_mental_disability_consent_through_a_guardian(node):
+    before = node.count(NODE, "intake", "consent")
     for disabilities, person_may_consent in [(["intelektual"], False), (["mental"], False),
                                              (["fisik", "mental"], False), (["fisik"], True), (["netra"], True)]:
         person = register(node, categories=["penyandang_disabilitas"], disabilities=disabilities,
@@ -236,13 +255,14 @@ def test_adults_with_intellectual_or_mental_disability_consent_through_a_guardia
             assert resp.status_code == 422, (disabilities, resp.text)
             assert resp.json()["error"]["fields"]["given_by"]
             assert consent(node, person["id"], given_by="guardian").status_code == 201
-    assert node.count(NODE, "intake", "consent") == 5
+    assert node.count(NODE, "intake", "consent") == before + 5
     listed = call(node, "GET", f"/api/v1/persons/{person['id']}/consents").json()
     assert [r["given_by"] for r in listed] == ["person"]
 
 
 def test_withdrawing_consent_records_it_and_emits_a_pseudonymous_consent_withdrawn_event(node):
-    person = register(node, nik=nik(1))
+    nik, since = fresh_nik(), len(outbox(node))
+    person = register(node, nik=nik)
     assert consent(node, person["id"]).status_code == 201
     resp = withdraw(node, person["id"])
     assert resp.status_code == 201, resp.text
@@ -250,15 +270,16 @@ def test_withdrawing_consent_records_it_and_emits_a_pseudonymous_consent_withdra
 
     listed = call(node, "GET", f"/api/v1/persons/{person['id']}/consents").json()
     assert [r["status"] for r in listed] == ["given", "withdrawn"]
-    registered, withdrawn = outbox(node)
+    registered, withdrawn = outbox(node)[since:]
     assert withdrawn["type"] == "consent.withdrawn"
     assert withdrawn["routing_key"] == f"{NODE}.intake.consent.withdrawn"
     assert withdrawn["payload"] == {"person_key": registered["payload"]["person_key"], "purpose": "referral"}
-    assert nik(1) not in withdrawn["body"] and "Ahmad" not in withdrawn["body"]
+    assert nik not in withdrawn["body"] and "Ahmad" not in withdrawn["body"]
 
     engine = node.engine(NODE, "intake")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT event_type FROM outbox WHERE event_type = 'consent.withdrawn'")).all()
+    with engine.connect() as conn:  # sequences are gap-free from 1: the test's rows come after ``since``
+        rows = conn.execute(sa.text("SELECT event_type FROM outbox WHERE event_type = 'consent.withdrawn'"
+                                    " AND sequence > :since"), {"since": since}).all()
     engine.dispose()
     assert len(rows) == 1
 
@@ -300,6 +321,7 @@ def test_a_person_record_can_be_corrected_but_not_emptied_and_case_categories_st
 
 
 def test_withdrawn_consent_for_assessment_stops_assessments_plans_and_services(node):
+    before = node.count(NODE, "intake", "assessment")
     created = node.register(NODE, case_body(nik=None)).json()
     headers = node.headers(NODE, auth.OPERATOR)
     person_url = node.url(NODE, f"/api/v1/persons/{created['person']['id']}/consents")
@@ -312,4 +334,4 @@ def test_withdrawn_consent_for_assessment_stops_assessments_plans_and_services(n
     refused = requests.post(case_url + "/assessments", headers=headers, timeout=5, json={
         "needs": {"terapi": "Konseling"}, "risk_level": "low", "recommendation": "Pendampingan"})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "consent_withdrawn"
-    assert node.count(NODE, "intake", "assessment") == 0
+    assert node.count(NODE, "intake", "assessment") == before

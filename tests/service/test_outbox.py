@@ -13,7 +13,7 @@ from tests.support import wait_until
 NODE = "6371"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def node(request, make_province):
     kwargs = {"database": request.param}
     if request.param == "postgresql":

@@ -1,4 +1,8 @@
-"""The hub's consumer on a real hub vhost: trust from user_id, duplicates, quarantine."""
+"""The hub's consumer on a real hub vhost: trust from user_id, duplicates, quarantine.
+
+The module shares one hub: each test counts from the state it found (:func:`hub_state`) and waits
+until its own messages are applied or dead-lettered, so the next test starts from a settled hub."""
+import dataclasses
 import json
 import uuid
 from datetime import datetime, timezone
@@ -15,8 +19,8 @@ NODES = ["6371", "6303", "63"]
 
 
 @pytest.fixture
-def hub(make_province):
-    return make_province(NODES, start_nodes=False)
+def hub(shared_province):
+    return shared_province(NODES, start_nodes=False)
 
 
 def case_event(node="6371", region=None, **payload):
@@ -30,9 +34,10 @@ def publish_as(hub, node, body, **kwargs):
     hub.publish_as(node, body, **kwargs)
 
 
-def quarantine_rows(hub):
+def quarantine_rows(hub, since=0):
+    """The hub's quarantine table, newest first; only the rows after id ``since``."""
     resp = requests.get(hub.url("hub", "/api/v1/quarantine"), headers=hub.headers("hub", auth.ANALYST), timeout=5)
-    return resp.json()
+    return [row for row in resp.json() if row["id"] > since]
 
 
 def queue_depth(hub, queue):
@@ -41,42 +46,67 @@ def queue_depth(hub, queue):
         return conn.channel().queue_declare(queue, passive=True).message_count
 
 
-def quarantine_queue_depth(hub, broker):
-    return lambda: queue_depth(hub, topology.QUARANTINE_QUEUE)
+def dead_lettered(hub):
+    return queue_depth(hub, topology.QUARANTINE_QUEUE)
+
+
+def regency_cases(hub, regency):
+    return next(r for r in hub.summary()["by_regency"] if r["regency"] == regency)["cases"]
+
+
+@dataclasses.dataclass
+class HubState:
+    cases: int
+    inbox: int
+    last_quarantined: int
+    dead_lettered: int
+
+
+def hub_state(hub) -> HubState:
+    rows = quarantine_rows(hub)
+    return HubState(hub.hub_cases(), hub.count("hub", "reporting", "inbox"), rows[0]["id"] if rows else 0,
+                    dead_lettered(hub))
 
 
 def test_a_valid_event_is_counted_under_its_region(hub):
+    start, in_6371 = hub_state(hub), regency_cases(hub, "6371")
     publish_as(hub, "6371", case_event().to_json())
-    wait_until(lambda: hub.hub_cases() == 1, message="counted")
-    assert next(r for r in hub.summary()["by_regency"] if r["regency"] == "6371")["cases"] == 1
+    wait_until(lambda: hub.hub_cases() == start.cases + 1, message="counted")
+    assert regency_cases(hub, "6371") == in_6371 + 1
 
 
 def test_the_same_event_delivered_twice_is_counted_once(hub):
+    start = hub_state(hub)
     body = case_event().to_json()
     publish_as(hub, "6371", body)
     publish_as(hub, "6371", body)
     publish_as(hub, "6371", case_event().to_json())  # a different event after the duplicate
-    wait_until(lambda: hub.count("hub", "reporting", "inbox") == 2 and hub.hub_cases() == 2, message="two events")
+    wait_until(lambda: hub.count("hub", "reporting", "inbox") == start.inbox + 2 and hub.hub_cases() == start.cases + 2,
+               message="two events")
     wait_until(lambda: queue_depth(hub, registry.get("reporting").queue) == 0, message="queue drained")
-    assert hub.hub_cases() == 2
-    assert quarantine_rows(hub) == []
+    assert hub.hub_cases() == start.cases + 2
+    assert quarantine_rows(hub, start.last_quarantined) == []
 
 
-def test_an_event_whose_payload_claims_another_node_is_quarantined(hub, broker):
+def test_an_event_whose_payload_claims_another_node_is_quarantined(hub):
+    start = hub_state(hub)
     publish_as(hub, "6371", case_event(node="6303").to_json())  # sent by 6371, claims 6303
-    wait_until(lambda: quarantine_rows(hub), message="quarantine row")
-    [row] = quarantine_rows(hub)
+    wait_until(lambda: quarantine_rows(hub, start.last_quarantined), message="quarantine row")
+    [row] = quarantine_rows(hub, start.last_quarantined)
     assert "claims node 6303" in row["reason"] and row["sender"] == hub.names.node_user("6371")
-    wait_until(quarantine_queue_depth(hub, broker), message="dead-lettered to the quarantine queue")
-    assert hub.hub_cases() == 0
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered to the quarantine queue")
+    assert hub.hub_cases() == start.cases
 
 
 def test_a_regency_reporting_a_case_in_another_regency_is_quarantined_but_the_province_may(hub):
+    start, in_6303 = hub_state(hub), regency_cases(hub, "6303")
     publish_as(hub, "6371", case_event(node="6371", region="6303").to_json())
     publish_as(hub, "63", case_event(node="63", region="6303").to_json())
-    wait_until(lambda: hub.hub_cases() == 1 and quarantine_rows(hub), message="one counted, one quarantined")
-    assert "outside its jurisdiction" in quarantine_rows(hub)[0]["reason"]
-    assert next(r for r in hub.summary()["by_regency"] if r["regency"] == "6303")["cases"] == 1
+    wait_until(lambda: hub.hub_cases() == start.cases + 1 and quarantine_rows(hub, start.last_quarantined),
+               message="one counted, one quarantined")
+    assert "outside its jurisdiction" in quarantine_rows(hub, start.last_quarantined)[0]["reason"]
+    assert regency_cases(hub, "6303") == in_6303 + 1
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered")
 
 
 @pytest.mark.parametrize("body,content_type", [
@@ -85,21 +115,25 @@ def test_a_regency_reporting_a_case_in_another_regency_is_quarantined_but_the_pr
     (b"\x80\x04\x95 pickle-ish", "application/x-python-serialize"),
     (json.dumps([1, 2, 3]), "application/json"),
 ], ids=["broken-json", "missing-envelope", "undecodable-content-type", "json-array"])
-def test_a_malformed_message_is_quarantined_and_the_consumer_keeps_going(hub, broker, body, content_type):
+def test_a_malformed_message_is_quarantined_and_the_consumer_keeps_going(hub, body, content_type):
+    start = hub_state(hub)
     publish_as(hub, "6371", body, content_type=content_type)
     publish_as(hub, "6371", case_event().to_json())
-    wait_until(lambda: hub.hub_cases() == 1 and len(quarantine_rows(hub)) == 1, message="1 counted, 1 quarantined")
-    assert quarantine_rows(hub)[0]["reason"].startswith("invalid event")
-    wait_until(quarantine_queue_depth(hub, broker), message="dead-lettered")
+    wait_until(lambda: hub.hub_cases() == start.cases + 1 and len(quarantine_rows(hub, start.last_quarantined)) == 1,
+               message="1 counted, 1 quarantined")
+    assert quarantine_rows(hub, start.last_quarantined)[0]["reason"].startswith("invalid event")
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered")
 
 
 def test_a_message_without_a_node_identity_is_quarantined(hub):
+    start = hub_state(hub)
     with kombu.Connection(hub.hub_amqp()) as conn:  # guest, straight into the hub exchange
         conn.Producer().publish(case_event().to_json(), exchange=topology.HUB_EVENTS_EXCHANGE,
                                 routing_key="6371.intake.case.opened", content_type="application/json")
-    wait_until(lambda: quarantine_rows(hub), message="quarantined")
-    assert "no node identity" in quarantine_rows(hub)[0]["reason"]
-    assert hub.hub_cases() == 0
+    wait_until(lambda: quarantine_rows(hub, start.last_quarantined), message="quarantined")
+    assert "no node identity" in quarantine_rows(hub, start.last_quarantined)[0]["reason"]
+    assert hub.hub_cases() == start.cases
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered")
 
 
 def test_the_broker_refuses_a_node_that_impersonates_another(hub):
@@ -114,14 +148,15 @@ def test_a_node_user_may_write_only_to_its_own_uplink_exchange(hub):
         publish_as(hub, "6371", case_event().to_json(), exchange=topology.HUB_EVENTS_EXCHANGE)
 
 
-def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_then_quarantined(hub, broker):
+@pytest.mark.own_province  # breaks the read model
+def test_an_event_that_keeps_failing_is_retried_a_bounded_number_of_times_then_quarantined(hub):
     # Break the read model: every attempt to apply the event fails and is rolled back.
     engine = hub.engine("hub", "reporting")
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE registered_case")
     engine.dispose()
     publish_as(hub, "6371", case_event().to_json())
-    wait_until(quarantine_queue_depth(hub, broker), timeout=30, message="dead-lettered after the delivery limit")
+    wait_until(lambda: dead_lettered(hub), timeout=30, message="dead-lettered after the delivery limit")
     assert queue_depth(hub, registry.get("reporting").queue) == 0
     assert hub.count("hub", "reporting", "inbox") == 0  # never half-applied
 
@@ -148,6 +183,7 @@ def plan_event(node, regency, sequence, status="usulan", plan_id=None):
         node=node, service="facilities").with_sequence(sequence)
 
 
+@pytest.mark.own_province  # reads the whole capacity plan of 6371
 def test_demand_is_set_beside_beds_and_planned_centres(hub):
     first, second = case_event(), case_event()
     for event in (first, second, case_event(category="anak_jalanan").with_sequence(3)):
@@ -183,6 +219,7 @@ def referral_answer(event_type, referral, node="63", sequence=1, **extra):
 
 
 def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
+    start = hub_state(hub)
     case = case_event()
     referral = {"referral_id": str(uuid.uuid4()), "case_id": case.payload["case_id"]}
     requested = contracts.make_event("referral.requested", {
@@ -196,13 +233,15 @@ def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
     def waiting(**query):
         return next(r for r in capacity_plan(hub, **query)["regencies"] if r["regency"] == "6371")["waiting"]
 
-    wait_until(lambda: hub.count("hub", "reporting", "inbox") == 3, message="request and answer applied")
+    wait_until(lambda: hub.count("hub", "reporting", "inbox") == start.inbox + 3, message="request and answer applied")
     assert waiting() == 1 and waiting(category="gelandangan") == 1 and waiting(category="pengemis") == 0
     # Only the node the referral went to may answer it.
     publish_as(hub, "6303", referral_answer("admission.recorded", referral, node="6303",
                                             admitted_on=datetime(2026, 11, 24).date()).to_json())
-    wait_until(lambda: quarantine_rows(hub), message="impostor quarantined")
-    assert "the referral went from 6371 to 63" in quarantine_rows(hub)[0]["reason"] and waiting() == 1
+    wait_until(lambda: quarantine_rows(hub, start.last_quarantined), message="impostor quarantined")
+    assert "the referral went from 6371 to 63" in quarantine_rows(hub, start.last_quarantined)[0]["reason"]
+    assert waiting() == 1
     publish_as(hub, "63", referral_answer("admission.recorded", referral, sequence=2,
                                           admitted_on=datetime(2026, 11, 24).date()).to_json())
     wait_until(lambda: waiting() == 0, message="admitted: no longer waiting")
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="impostor dead-lettered")
