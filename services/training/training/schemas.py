@@ -152,8 +152,8 @@ class _CompletionRule(f.Schema):
     min_post_score = f.Int(allow_none=True)
 
 
-class TrainingEventViewSchema(f.Schema):
-    id = f.Str()
+class _EventFacts(f.Schema):
+    """What an event is, the same at its organiser and in an invitation."""
     organiser_node = f.Str()
     kind = f.Str()
     title = f.Str()
@@ -161,12 +161,16 @@ class TrainingEventViewSchema(f.Schema):
     venue = f.Str()
     start_date = f.Date()
     end_date = f.Date()
-    days = f.Int()
-    hours = f.Float()
     quota = f.Int()
     target_roles = f.List(f.Str())
-    completion_rule = f.Nested(_CompletionRule)
     status = f.Str()
+
+
+class TrainingEventViewSchema(_EventFacts):
+    id = f.Str()
+    days = f.Int()
+    hours = f.Float()
+    completion_rule = f.Nested(_CompletionRule)
     status_reason = f.Str(allow_none=True)
     demo = f.Bool()
     registered = f.Int()
@@ -293,21 +297,12 @@ class CertificateViewSchema(f.Schema):
     revoked_reason = f.Str(allow_none=True)
 
 
-class InvitationSchema(f.Schema):
+class InvitationSchema(_EventFacts):
+    """An event another node organises, as last announced, with this node's quota."""
     event_id = f.Str()
-    organiser_node = f.Str()
-    kind = f.Str()
-    title = f.Str()
-    theme = f.Str()
-    venue = f.Str()
-    start_date = f.Date()
-    end_date = f.Date()
-    quota = f.Int()
     quota_for_this_node = f.Int(allow_none=True)
     invited = f.Bool()
-    target_roles = f.List(f.Str())
     topics = f.List(f.Str())
-    status = f.Str()
     as_of = f.Str()
 
 
