@@ -47,6 +47,12 @@ class _RelaySchema(Schema):
     max_backoff = fields.Float(load_default=10.0, validate=validate.Range(min=0.1))
 
 
+class _ConsumerSchema(Schema):
+    # A failing event is redelivered after base * 2^(attempt - 1) seconds, at most cap.
+    retry_base = fields.Float(load_default=0.5, validate=validate.Range(min=0.01))
+    retry_cap = fields.Float(load_default=60.0, validate=validate.Range(min=0.05))
+
+
 class _SettingsSchema(Schema):
     node = fields.Str(required=True)
     broker_uri = fields.Str(required=True)
@@ -58,6 +64,7 @@ class _SettingsSchema(Schema):
     person_key_secret = fields.Str(load_default=DEV_PERSON_KEY_SECRET, validate=validate.Length(min=16))
     http = fields.Nested(_HttpSchema, load_default=dict)
     relay = fields.Nested(_RelaySchema, load_default=dict)
+    consumer = fields.Nested(_ConsumerSchema, load_default=dict)
     log_level = fields.Str(load_default="INFO")
     # How often facilities looks for bed reservations nobody came for (seconds).
     reservation_sweep_interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))
@@ -86,6 +93,7 @@ class Settings:
     person_key_secret: str = DEV_PERSON_KEY_SECRET
     http: Mapping[str, Any] = field(default_factory=dict)
     relay: Mapping[str, Any] = field(default_factory=dict)
+    consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0})
     log_level: str = "INFO"
     reservation_sweep_interval: float = 60.0
     broker_namespace: str = ""

@@ -7,18 +7,22 @@ lets a body that fails to decode break the consumer loop. Here instead:
 - a message that is invalid, from an impostor, or that the domain refuses
   (:class:`rehsos.errors.RefusedEvent`) is written to the quarantine table and rejected without
   requeue: the queue dead-letters it to the quarantine queue;
-- any other error requeues it; the quorum queue's delivery limit then dead-letters a message
-  that keeps failing, so nothing is retried forever and nothing is silently acknowledged;
+- any other error (a database restarting, an answer before its request) is retried: the message
+  goes back to the queue after a growing delay (:func:`retry_delay`), and at the last delivery the
+  queue allows it is recorded as a dead letter (kept whole, for :func:`redrive`) and sent to the
+  quarantine queue; nothing is retried forever and nothing is silently acknowledged;
 - a body kombu cannot decode still reaches the handler (and so the quarantine).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
 
+import eventlet
 import sqlalchemy as sa
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
@@ -47,6 +51,18 @@ class Delivery:
     user_id: str | None
     routing_key: str | None
     queue: str
+    attempt: int = 1  # this delivery's number (the quorum queue counts the earlier ones)
+
+    @property
+    def last_attempt(self) -> bool:
+        # One short of the queue's own limit: if recording the dead letter fails too, the broker
+        # still dead-letters it to the quarantine queue on the next return.
+        return self.attempt >= topology.DELIVERY_LIMIT - 1
+
+
+def retry_delay(settings: Settings, attempt: int) -> float:
+    """Seconds before a failed delivery returns to its queue: 0.5, 1, 2, 4 ... up to a minute."""
+    return min(settings.consumer["retry_cap"], settings.consumer["retry_base"] * 2 ** (attempt - 1))
 
 
 class FastStopQueueConsumer(QueueConsumer):
@@ -77,6 +93,7 @@ class EventConsumer(Consumer):
             user_id=message.properties.get("user_id"),
             routing_key=message.delivery_info.get("routing_key"),
             queue=self.queue.name,
+            attempt=int((message.headers or {}).get("x-delivery-count") or 0) + 1,
         )
         handle_result = partial(self.handle_result, message)
         try:
@@ -92,7 +109,17 @@ class EventConsumer(Consumer):
         elif isinstance(exc_info[1], Quarantined):
             message.reject(requeue=False)
         else:
-            log.warning("handling %s failed; requeued", self.queue.name, exc_info=exc_info)
+            attempt = int((message.headers or {}).get("x-delivery-count") or 0) + 1
+            delay = retry_delay(self.container.config["REHSOS"], attempt)
+            # The exception's class and text, not its traceback: engines hide SQL parameters.
+            log.warning("handling a message of %s failed (attempt %d of %d: %s: %s); retry in %.1fs",
+                        self.queue.name, attempt, topology.DELIVERY_LIMIT, type(exc_info[1]).__name__,
+                        str(exc_info[1])[:200], delay)
+            eventlet.spawn_after(delay, self._requeue, message)
+
+    @staticmethod
+    def _requeue(message):
+        if message.channel.connection:  # after a reconnect the broker has it back already
             message.requeue()
 
 
@@ -102,17 +129,36 @@ def event_consumer(service: str):
     return EventConsumer.decorator(topology.inbound_queue(service))
 
 
+def field_names(body: bytes) -> list[str] | None:
+    """The names a refused body used (``payload.name`` for a payload field), not their values."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    names = [str(k)[:64] for k in data][:50]
+    if isinstance(data.get("payload"), dict):
+        names += [f"payload.{str(k)[:64]}" for k in data["payload"]][:50]
+    return names
+
+
 def quarantine(engine: sa.Engine, tables: MessagingTables, delivery: Delivery, reason: str,
-               details=None, event_id: str | None = None) -> None:
-    """Keep a copy of a refused message where the hub's operators can see it."""
+               details=None, event_id: str | None = None, *, dead_letter: bool = False) -> None:
+    """Record a message that will not be applied where operators can see it. A refused message is
+    kept as its digest and field names (it may carry anything); a dead letter, a valid event that
+    kept failing, is kept whole so it can be redriven."""
     with engine.begin() as conn:
         conn.execute(sa.insert(tables.quarantine).values(
             received_at=now(), queue=delivery.queue, sender=delivery.user_id,
-            routing_key=delivery.routing_key, event_id=event_id, reason=reason,
-            details=json.dumps(details, ensure_ascii=False) if details is not None else None,
-            body=delivery.body.decode("utf-8", errors="replace"),
+            routing_key=(delivery.routing_key or "")[:255], event_id=event_id, reason=reason[:2000],
+            details=json.dumps(details, ensure_ascii=False)[:20000] if details is not None else None,
+            kind="dead_letter" if dead_letter else "refused", digest=hashlib.sha256(delivery.body).hexdigest(),
+            fields=json.dumps(field_names(delivery.body)), attempts=delivery.attempt,
+            body=delivery.body.decode("utf-8", errors="replace") if dead_letter else None,
         ))
-    log.warning("quarantined message from %s on %s: %s", delivery.user_id, delivery.queue, reason)
+    log.warning("%s message from %s on %s: %s", "dead-lettered" if dead_letter else "quarantined",
+                delivery.user_id, delivery.queue, reason[:200])
 
 
 def accept_once(session, tables: MessagingTables, event: Event) -> bool:
@@ -160,18 +206,46 @@ def receive(db, delivery: Delivery, handlers: dict[str, Handler], settings: Sett
         refuse(f"event claims node {event.node} but was sent by node {sender}", event_id=str(event.event_id))
     handler = handlers.get(event.event_type)
     try:
-        with db.unit_of_work() as uow:
-            if not accept_once(uow.session, db.tables, event):
-                return "duplicate"
-            if handler is not None:
-                handler(uow, event)
+        try:
+            with db.unit_of_work() as uow:
+                if not accept_once(uow.session, db.tables, event):
+                    return "duplicate"
+                if handler is not None:
+                    handler(uow, event)
+        except sa.exc.IntegrityError:
+            # Two copies raced past the inbox check; the loser's insert failed. Retry sees it as seen.
+            with db.engine.connect() as conn:
+                if conn.execute(sa.select(db.tables.inbox.c.event_id)
+                                .where(db.tables.inbox.c.event_id == str(event.event_id))).first():
+                    return "duplicate"
+            raise
     except RefusedEvent as exc:
         refuse(exc.reason, event_id=str(event.event_id))
-    except sa.exc.IntegrityError:
-        # Two copies raced past the inbox check; the loser's insert failed. Retry sees it as seen.
-        with db.engine.connect() as conn:
-            if conn.execute(sa.select(db.tables.inbox.c.event_id)
-                            .where(db.tables.inbox.c.event_id == str(event.event_id))).first():
-                return "duplicate"
-        raise
+    except Exception as exc:
+        if not delivery.last_attempt:
+            raise  # retried after a growing delay
+        reason = f"still failing after {delivery.attempt} deliveries: {type(exc).__name__}: {str(exc)[:300]}"
+        quarantine(db.engine, db.tables, delivery, reason, event_id=str(event.event_id), dead_letter=True)
+        raise Quarantined(reason) from exc
     return "applied" if handler is not None else "ignored"
+
+
+def redrive(db, row_id: int, handlers: dict[str, Handler], settings: Settings) -> str:
+    """Apply a dead letter again, as it was received (its broker-validated sender is kept with it).
+
+    Returns the outcome (``applied``, ``duplicate``, ``ignored`` or ``refused``); raises
+    ``LookupError`` for no such dead letter, or the error when it still fails (it stays)."""
+    q = db.tables.quarantine
+    with db.engine.connect() as conn:
+        row = conn.execute(sa.select(q).where(q.c.id == row_id, q.c.kind == "dead_letter",
+                                              q.c.redriven_at.is_(None))).first()
+    if row is None:
+        raise LookupError(row_id)
+    delivery = Delivery(body=row.body.encode(), user_id=row.sender, routing_key=row.routing_key, queue=row.queue)
+    try:
+        outcome = receive(db, delivery, handlers, settings)
+    except Quarantined:
+        outcome = "refused"  # it is wrong, not late: a refused record of it stands beside this one
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(q).where(q.c.id == row_id).values(redriven_at=now(), redrive_outcome=outcome))
+    return outcome

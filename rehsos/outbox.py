@@ -9,9 +9,13 @@ a crash between confirm and mark only repeats a message, which idempotent consum
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -37,6 +41,7 @@ class MessagingTables:
     outbox_sequence: sa.Table
     inbox: sa.Table
     quarantine: sa.Table
+    relay_lease: sa.Table
 
 
 def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
@@ -52,6 +57,9 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.Column("published_at", UtcDateTime, nullable=True),
+        # An event the broker cannot route is set aside for a while, so the stream behind it moves on.
+        sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("parked_until", UtcDateTime, nullable=True),
         sa.UniqueConstraint("service", "sequence", name="uq_outbox_service_sequence"),
         sa.Index("ix_outbox_pending", "published_at", "sequence"),
     )
@@ -80,9 +88,23 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
         sa.Column("event_id", sa.String(64), nullable=True),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("details", sa.Text, nullable=True),
-        sa.Column("body", sa.Text, nullable=False),
+        # refused: invalid or not allowed (poison), kept as a digest and the field names it had, never
+        # its values; dead_letter: a valid event that kept failing, kept whole so it can be redriven.
+        sa.Column("kind", sa.String(16), nullable=False, server_default="refused"),
+        sa.Column("digest", sa.String(64), nullable=True),
+        sa.Column("fields", sa.Text, nullable=True),
+        sa.Column("body", sa.Text, nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=True),
+        sa.Column("redriven_at", UtcDateTime, nullable=True),
+        sa.Column("redrive_outcome", sa.String(16), nullable=True),
     )
-    return MessagingTables(outbox, outbox_sequence, inbox, quarantine)
+    relay_lease = sa.Table(
+        "relay_lease", metadata,
+        sa.Column("service", sa.String(32), primary_key=True),
+        sa.Column("holder", sa.String(64), nullable=False),
+        sa.Column("expires_at", UtcDateTime, nullable=False),
+    )
+    return MessagingTables(outbox, outbox_sequence, inbox, quarantine, relay_lease)
 
 
 class Outbox:
@@ -117,12 +139,74 @@ def create_messaging_tables_v1(op, service: str) -> None:
 
     A later change to these tables gets its own helper and revision; this one stays as it is.
     """
-    tables = messaging_tables(sa.MetaData())
+    metadata = sa.MetaData()
     bind = op.get_bind()
-    for table in (tables.outbox, tables.outbox_sequence, tables.inbox, tables.quarantine):
+    for table in _v1_tables(metadata):
         table.create(bind)
     # Outbox.add only ever UPDATEs the counter row, so concurrent writers never race to insert it.
-    op.execute(sa.insert(tables.outbox_sequence).values(service=service, last_sequence=0))
+    op.execute(sa.insert(metadata.tables["outbox_sequence"]).values(service=service, last_sequence=0))
+
+
+def _v1_tables(metadata: sa.MetaData) -> list[sa.Table]:
+    """The messaging tables as revision 1 created them (frozen: later revisions alter them)."""
+    return [
+        sa.Table("outbox", metadata,
+                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                 sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+                 sa.Column("service", sa.String(32), nullable=False),
+                 sa.Column("sequence", sa.BigInteger, nullable=False),
+                 sa.Column("event_type", sa.String(64), nullable=False),
+                 sa.Column("routing_key", sa.String(255), nullable=False),
+                 sa.Column("body", sa.Text, nullable=False),
+                 sa.Column("created_at", UtcDateTime, nullable=False),
+                 sa.Column("published_at", UtcDateTime, nullable=True),
+                 sa.UniqueConstraint("service", "sequence", name="uq_outbox_service_sequence"),
+                 sa.Index("ix_outbox_pending", "published_at", "sequence")),
+        sa.Table("outbox_sequence", metadata,
+                 sa.Column("service", sa.String(32), primary_key=True),
+                 sa.Column("last_sequence", sa.BigInteger, nullable=False)),
+        sa.Table("inbox", metadata,
+                 sa.Column("event_id", sa.String(36), primary_key=True),
+                 sa.Column("node", sa.String(8), nullable=False),
+                 sa.Column("service", sa.String(32), nullable=False),
+                 sa.Column("sequence", sa.BigInteger, nullable=False),
+                 sa.Column("event_type", sa.String(64), nullable=False),
+                 sa.Column("received_at", UtcDateTime, nullable=False),
+                 sa.Index("ix_inbox_stream", "node", "service", "sequence")),
+        sa.Table("quarantine", metadata,
+                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                 sa.Column("received_at", UtcDateTime, nullable=False),
+                 sa.Column("queue", sa.String(255), nullable=False),
+                 sa.Column("sender", sa.String(64), nullable=True),
+                 sa.Column("routing_key", sa.String(255), nullable=True),
+                 sa.Column("event_id", sa.String(64), nullable=True),
+                 sa.Column("reason", sa.Text, nullable=False),
+                 sa.Column("details", sa.Text, nullable=True),
+                 sa.Column("body", sa.Text, nullable=False)),
+    ]
+
+
+def upgrade_messaging_tables_v2(op) -> None:
+    """Migration step every service runs once: one relay at a time (a lease), unroutable events set
+    aside instead of blocking the stream, dead letters kept for redrive, refused bodies not kept.
+
+    Existing refused bodies are replaced by their digest, for the same reason new ones are."""
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("failures", sa.Integer, nullable=False, server_default="0"))
+        batch.add_column(sa.Column("parked_until", UtcDateTime, nullable=True))
+    with op.batch_alter_table("quarantine") as batch:
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="refused"))
+        batch.add_column(sa.Column("digest", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("fields", sa.Text, nullable=True))
+        batch.add_column(sa.Column("attempts", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("redriven_at", UtcDateTime, nullable=True))
+        batch.add_column(sa.Column("redrive_outcome", sa.String(16), nullable=True))
+        batch.alter_column("body", existing_type=sa.Text, nullable=True)
+    op.execute("UPDATE quarantine SET body = NULL")
+    op.create_table("relay_lease",
+                    sa.Column("service", sa.String(32), primary_key=True),
+                    sa.Column("holder", sa.String(64), nullable=False),
+                    sa.Column("expires_at", UtcDateTime, nullable=False))
 
 
 class UnroutableEvent(Exception):
@@ -130,11 +214,21 @@ class UnroutableEvent(Exception):
 
 
 class OutboxRelay:
-    """Publishes pending outbox rows to the broker, in order, confirmed, until told to stop."""
+    """Publishes pending outbox rows to the broker, in order, confirmed, until told to stop.
+
+    One relay at a time per service: a second process of the same service (or a restarted one
+    while the old still runs) waits for the lease (``relay_lease``), so rows are never published
+    twice in parallel or out of order. An event the broker cannot route is retried a few times and
+    then set aside for ``park_seconds``, so the events behind it go on (the hub sees a gap, and the
+    set-aside event follows when its route exists).
+    """
+
+    LEASE_SECONDS = 15.0
+    UNROUTABLE_TRIES = 3
 
     def __init__(self, engine: sa.Engine, tables: MessagingTables, service: str, broker_uri: str, *,
                  exchange: str = EVENTS_EXCHANGE, batch_size: int = 100, poll_interval: float = 0.5,
-                 max_backoff: float = 10.0):
+                 max_backoff: float = 10.0, park_seconds: float = 300.0):
         self.engine = engine
         self.tables = tables
         self.service = service
@@ -143,6 +237,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.park_seconds = park_seconds
+        self.holder = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._connection: Connection | None = None
@@ -151,8 +247,9 @@ class OutboxRelay:
     # -- one pass -------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list:
         t = self.tables.outbox
-        query = (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body)
-                 .where(t.c.published_at.is_(None), t.c.service == self.service)
+        query = (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body, t.c.failures)
+                 .where(t.c.published_at.is_(None), t.c.service == self.service,
+                        sa.or_(t.c.parked_until.is_(None), t.c.parked_until <= now()))
                  .order_by(t.c.sequence).limit(limit or self.batch_size))
         with self.engine.connect() as conn:
             return list(conn.execute(query))
@@ -163,16 +260,63 @@ class OutboxRelay:
         Raises a broker error after marking what was confirmed before it, so order holds: the
         next pass starts at the first unconfirmed row.
         """
+        if not self.hold_lease():
+            return 0
         rows = self.pending()
         confirmed: list[int] = []
         try:
             for row in rows:
-                self._publish(row)
+                try:
+                    self._publish(row)
+                except UnroutableEvent:
+                    if row.failures + 1 < self.UNROUTABLE_TRIES:
+                        self._note_failure(row.id)
+                        raise
+                    self._park(row.id)  # it waits aside; the stream behind it goes on
+                    continue
                 confirmed.append(row.id)
         finally:
             if confirmed:
                 self._mark_sent(confirmed)
         return len(confirmed)
+
+    def hold_lease(self) -> bool:
+        """Take or renew the service's relay lease; False while another relay holds it."""
+        lease = self.tables.relay_lease
+        until = now() + timedelta(seconds=self.LEASE_SECONDS)
+        with self.engine.begin() as conn:
+            taken = conn.execute(sa.update(lease).where(
+                lease.c.service == self.service,
+                sa.or_(lease.c.holder == self.holder, lease.c.expires_at < now())).values(
+                holder=self.holder, expires_at=until)).rowcount
+            if taken:
+                return True
+            if conn.execute(sa.select(lease.c.service).where(lease.c.service == self.service)).first():
+                return False
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(lease).values(service=self.service, holder=self.holder, expires_at=until))
+            return True
+        except sa.exc.IntegrityError:
+            return False  # another relay inserted it first
+
+    def release_lease(self) -> None:
+        lease = self.tables.relay_lease
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(lease).where(lease.c.service == self.service, lease.c.holder == self.holder))
+
+    def _note_failure(self, row_id: int) -> None:
+        t = self.tables.outbox
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t).where(t.c.id == row_id).values(failures=t.c.failures + 1))
+
+    def _park(self, row_id: int) -> None:
+        t = self.tables.outbox
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(t).where(t.c.id == row_id).values(
+                failures=0, parked_until=now() + timedelta(seconds=self.park_seconds)))
+        log.warning("outbox relay (%s): outbox row %d cannot be routed; set aside for %.0fs so the stream goes on",
+                    self.service, row_id, self.park_seconds)
 
     def _publish(self, row) -> None:
         producer = self._ensure_producer()
@@ -246,16 +390,25 @@ class OutboxRelay:
             self._wake.wait(self.poll_interval)
             self._wake.clear()
         self._reset()
+        try:
+            self.release_lease()  # a successor need not wait for the lease to lapse
+        except sa.exc.SQLAlchemyError:
+            pass  # it lapses by itself
 
     def drain(self, timeout: float = 10.0) -> None:
-        """Publish everything pending now (CLI and tests); raises if the broker stays away."""
+        """Publish everything pending now (CLI and tests); raises if the broker stays away or
+        another relay holds the lease."""
         deadline = time.monotonic() + timeout
         while self.pending(1):
             try:
-                self.publish_pending()
+                if not self.publish_pending():  # another relay holds the lease
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"outbox of {self.service} not drained within {timeout}s")
+                    time.sleep(0.1)
             except (UnroutableEvent, *_BROKER_ERRORS):
                 self._reset()
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         self._reset()
+        self.release_lease()

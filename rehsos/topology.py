@@ -36,8 +36,13 @@ QUARANTINE_QUEUE = "quarantine"
 HUB_EVENTS_EXCHANGE = "hub.events"
 HUB_DOWNLINK_EXCHANGE = "hub.downlink"
 HUB_QUARANTINE_EXCHANGE = "hub.quarantine"
-# A message that keeps failing is dead-lettered to the quarantine after this many deliveries.
-DELIVERY_LIMIT = 5
+# A message that keeps failing is redelivered with growing delays (rehsos.messaging.retry_delay)
+# and, at the last of this many deliveries, recorded as a dead letter and sent to the quarantine:
+# with the default delays that is about 13 minutes of a database or a request being away.
+DELIVERY_LIMIT = 20
+# The quarantine queue is the broker's raw copy; the quarantine table is the record. Bounded, so a
+# flood of bad messages cannot fill the broker's disk (beyond it the broker refuses the copy).
+QUARANTINE_MAX_LENGTH = 10_000
 
 QUORUM = {"x-queue-type": "quorum"}
 
@@ -83,6 +88,10 @@ def _exchange(vhost, name, type_="topic", arguments=None):
             "internal": False, "arguments": arguments or {}}
 
 
+def _quarantine_queue(vhost):
+    return _queue(vhost, QUARANTINE_QUEUE, {"x-max-length": QUARANTINE_MAX_LENGTH, "x-overflow": "reject-publish"})
+
+
 def _queue(vhost, name, arguments=None):
     return {"vhost": vhost, "name": name, "durable": True, "auto_delete": False,
             "arguments": {**QUORUM, **(arguments or {})}}
@@ -108,7 +117,7 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
             _exchange(v, HUB_DOWNLINK_EXCHANGE),
             _exchange(v, HUB_QUARANTINE_EXCHANGE, "fanout"),
         ],
-        "queues": [_queue(v, QUARANTINE_QUEUE)],
+        "queues": [_quarantine_queue(v)],
         "bindings": [
             _binding(v, HUB_QUARANTINE_EXCHANGE, QUARANTINE_QUEUE, ""),
             _binding(v, HUB_EVENTS_EXCHANGE, HUB_DOWNLINK_EXCHANGE, "#", "exchange"),
@@ -141,7 +150,10 @@ def node_declarations(names: Names, node: str) -> dict:
             _exchange(v, NODE_UNROUTED_EXCHANGE, "fanout"),
             _exchange(v, NODE_QUARANTINE_EXCHANGE, "fanout"),
         ],
-        "queues": [_queue(v, UPLINK_QUEUE), _queue(v, NODE_UNROUTED_QUEUE), _queue(v, QUARANTINE_QUEUE)],
+        # Unrouted downlink messages are kept for a look, within a bound (no consumer reads them).
+        "queues": [_queue(v, UPLINK_QUEUE),
+                   _queue(v, NODE_UNROUTED_QUEUE, {"x-max-length": QUARANTINE_MAX_LENGTH, "x-overflow": "reject-publish"}),
+                   _quarantine_queue(v)],
         "bindings": [
             _binding(v, EVENTS_EXCHANGE, UPLINK_QUEUE, "#"),
             _binding(v, NODE_UNROUTED_EXCHANGE, NODE_UNROUTED_QUEUE, ""),

@@ -101,8 +101,11 @@ def _apply(mgmt: Management, decl: dict) -> None:
                     desired, "exchanges", ex["vhost"], ex["name"])
     for q in decl["queues"]:
         desired = {k: q[k] for k in ("durable", "auto_delete", "arguments")}
-        mgmt.ensure(f"queue {q['vhost']}/{q['name']}", mgmt.get("queues", q["vhost"], q["name"]),
-                    desired, "queues", q["vhost"], q["name"])
+        current = mgmt.get("queues", q["vhost"], q["name"])
+        if current is not None and current.get("arguments") != q["arguments"]:
+            _replace_queue(mgmt, q, current)
+            current = None
+        mgmt.ensure(f"queue {q['vhost']}/{q['name']}", current, desired, "queues", q["vhost"], q["name"])
     for b in decl["bindings"]:
         kind = "q" if b["destination_type"] == "queue" else "e"
         existing = mgmt.get("bindings", b["vhost"], "e", b["source"], kind, b["destination"]) or []
@@ -110,6 +113,17 @@ def _apply(mgmt: Management, decl: dict) -> None:
             mgmt.request("POST", "bindings", b["vhost"], "e", b["source"], kind, b["destination"],
                          body={"routing_key": b["routing_key"], "arguments": {}})
             mgmt.changes.append(f"binding {b['vhost']}/{b['source']}->{b['destination']} {b['routing_key']}")
+
+
+def _replace_queue(mgmt: Management, q: dict, current: dict) -> None:
+    """A queue's arguments cannot change in place (a newer release bounds or retries differently):
+    an empty queue is deleted and declared again; one holding messages is left for an operator."""
+    if current.get("messages", 0) or current.get("messages_unacknowledged", 0):
+        raise RuntimeError(f"queue {q['vhost']}/{q['name']} holds {current.get('messages')} messages and has other "
+                           f"arguments than this release declares ({current.get('arguments')} instead of "
+                           f"{q['arguments']}): drain it (or move its messages with a shovel), then bootstrap again")
+    mgmt.request("DELETE", "queues", q["vhost"], q["name"], ok=(200, 204, 404))
+    mgmt.changes.append(f"queue {q['vhost']}/{q['name']} replaced (new arguments)")
 
 
 def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_user: str | None = None,

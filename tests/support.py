@@ -123,7 +123,9 @@ class Province:
         fast_relay = {"poll_interval": 0.05, "batch_size": 100, "max_backoff": 0.5}
         self.settings: dict[str, config.Settings] = {}
         for name, path in files.items():
-            s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2)
+            # Retries of a failing event come quickly in tests (0.05 s growing to 0.5 s).
+            s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2,
+                                    consumer={"retry_base": 0.05, "retry_cap": 0.5})
             if database == "postgresql":
                 s = dataclasses.replace(s, database_uri=pg.per_service([spec.database for spec in db.services_of(s)]))
             self.settings[name] = s

@@ -128,3 +128,43 @@ def test_concurrent_writers_on_postgresql_get_distinct_consecutive_sequences(mak
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT sequence FROM outbox ORDER BY sequence")).scalars().all() == list(range(1, 41))
     engine.dispose()
+
+
+def test_two_relays_of_one_service_publish_every_row_once_and_in_order(node, engine):
+    """Two processes of one service (a restart overlapping the old one): one lease, one relay at work."""
+    for i in range(60):
+        with uow(engine) as u:
+            u.emit(event(i))
+    relays = [relay(node, engine), relay(node, engine)]
+    threads = [eventlet.spawn(r.run) for r in relays]
+    try:
+        wait_until(lambda: pending(engine) == 0, message="all published")
+    finally:
+        for r in relays:
+            r.stop()
+        for t in threads:
+            t.wait()
+    assert delivered_sequences(node, 60) == list(range(1, 61))
+
+
+def test_an_unroutable_event_is_set_aside_and_the_stream_behind_it_goes_on(node, engine, broker):
+    vhost = node.names.node_vhost(NODE)
+    broker.request("DELETE", "bindings", vhost, "e", topology.EVENTS_EXCHANGE, "q", topology.UPLINK_QUEUE, "%23")
+    broker.request("POST", "bindings", vhost, "e", topology.EVENTS_EXCHANGE, "q", topology.UPLINK_QUEUE,
+                   body={"routing_key": f"{NODE}.#"})
+    for i in range(4):
+        with uow(engine) as u:
+            u.emit(event(i))
+    with engine.begin() as conn:  # the first has a key nothing is bound for
+        conn.execute(sa.text("UPDATE outbox SET routing_key = 'nowhere.x' WHERE sequence = 1"))
+    r = relay(node, engine)
+    for _ in range(OutboxRelay.UNROUTABLE_TRIES - 1):
+        with pytest.raises(Exception, match="no queue bound"):
+            r.publish_pending()
+    assert r.publish_pending() == 3  # the first is set aside, the three behind it go
+    assert pending(engine) == 1
+    assert delivered_sequences(node, 3) == [2, 3, 4]
+    with engine.begin() as conn:  # its route exists again and its time aside is over
+        conn.execute(sa.text("UPDATE outbox SET routing_key = '6371.intake.case.opened', parked_until = NULL"))
+    r.drain()
+    assert delivered_sequences(node, 1) == [1]

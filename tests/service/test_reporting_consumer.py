@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 import kombu
 import pytest
 import requests
+from eventlet import sleep as eventlet_sleep
+from sqlalchemy import text as sa_text
 from amqp.exceptions import AccessRefused, PreconditionFailed
 
 from rehsos import auth, contracts, registry, topology
@@ -245,3 +247,83 @@ def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
                                           admitted_on=datetime(2026, 11, 24).date()).to_json())
     wait_until(lambda: waiting() == 0, message="admitted: no longer waiting")
     wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="impostor dead-lettered")
+
+
+def referral_event(event_type, node, referral_id, **payload):
+    return contracts.make_event(event_type, {"referral_id": referral_id, "case_id": referral_id,
+                                             **payload}, node=node, service="intake" if event_type ==
+                                "referral.requested" else "facilities").with_sequence(1)
+
+
+def requested(referral_id):
+    return referral_event("referral.requested", "6371", referral_id, facility_id="prsts", facility_node="63",
+                          person_key="ab" * 32, category="gelandangan", sex="male", age_band="30-34",
+                          consent_override=False)
+
+
+def accepted(referral_id):
+    return referral_event("referral.accepted", "63", referral_id, referring_node="6371", facility_id="prsts",
+                          reserved_until=datetime(2030, 1, 1, tzinfo=timezone.utc))
+
+
+def referral_status(hub, referral_id):
+    engine = hub.engine("hub", "reporting")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa_text("SELECT status FROM referral_status WHERE referral_id = :r"),
+                                {"r": referral_id}).scalar()
+    finally:
+        engine.dispose()
+
+
+def test_an_answer_that_overtakes_its_request_is_retried_until_the_request_has_applied(hub):
+    start = hub_state(hub)
+    rid = str(uuid.uuid4())
+    publish_as(hub, "63", accepted(rid).to_json(), routing_key="63.facilities.referral.accepted.to.6371")
+    eventlet_sleep(0.5)  # retried a few times meanwhile, with growing delays
+    publish_as(hub, "6371", requested(rid).to_json(), routing_key="6371.intake.referral.requested.to.63")
+    wait_until(lambda: referral_status(hub, rid) == "accepted", message="the answer applied after its request")
+    assert quarantine_rows(hub, start.last_quarantined) == []
+
+
+def test_an_event_that_keeps_failing_becomes_a_dead_letter_and_is_redriven_once_it_can_apply(hub):
+    start = hub_state(hub)
+    rid = str(uuid.uuid4())
+    publish_as(hub, "63", accepted(rid).to_json(), routing_key="63.facilities.referral.accepted.to.6371")
+    # With the test's delays (0.05 s growing to 0.5 s) the queue's deliveries are spent in about 8 s.
+    rows = wait_until(lambda: quarantine_rows(hub, start.last_quarantined), timeout=30, message="dead letter")
+    [row] = rows
+    assert row["kind"] == "dead_letter" and row["attempts"] == topology.DELIVERY_LIMIT - 1
+    assert "ReferralNotYetKnown" in row["reason"]
+    admin = hub.headers("hub", auth.ADMIN)
+    early = requests.post(hub.url("hub", f"/api/v1/quarantine/{row['id']}/redrive"), headers=admin, timeout=10)
+    assert early.json()["outcome"] == "failed"  # still no request: it stays a dead letter
+    publish_as(hub, "6371", requested(rid).to_json(), routing_key="6371.intake.referral.requested.to.63")
+    wait_until(lambda: referral_status(hub, rid) == "requested", message="request applied")
+    redone = requests.post(hub.url("hub", "/api/v1/quarantine/redrive"), headers=admin, timeout=10).json()
+    assert {"id": row["id"], "outcome": "applied"} in redone
+    assert referral_status(hub, rid) == "accepted"
+    again = requests.post(hub.url("hub", f"/api/v1/quarantine/{row['id']}/redrive"), headers=admin, timeout=10)
+    assert again.status_code == 404  # a dead letter is redriven once
+    assert requests.post(hub.url("hub", "/api/v1/quarantine/redrive"), headers=hub.headers("hub", auth.ANALYST),
+                         timeout=10).status_code == 403
+    wait_until(lambda: dead_lettered(hub) >= start.dead_lettered + 1, message="the broker's raw copy")
+
+
+def test_a_refused_message_is_kept_as_a_digest_and_field_names_not_its_values(hub):
+    start = hub_state(hub)
+    body = json.loads(case_event().to_json())
+    body["payload"]["name"] = "Budi Santoso Rahasia"
+    publish_as(hub, "6371", json.dumps(body))
+    [row] = wait_until(lambda: quarantine_rows(hub, start.last_quarantined), message="refused")
+    assert row["kind"] == "refused" and "payload.name" in row["fields"]
+    engine = hub.engine("hub", "reporting")
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(sa_text("SELECT body, digest, details FROM quarantine WHERE id = :i"),
+                                  {"i": row["id"]}).one()
+    finally:
+        engine.dispose()
+    assert stored.body is None and len(stored.digest) == 64
+    assert "Rahasia" not in (stored.details or "")
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered")

@@ -1,6 +1,7 @@
 """The hub's read model: what each event means for the province-wide figures."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -217,7 +218,16 @@ def quarantine_list(session, tables: MessagingTables, limit: int = 100) -> list[
     q = tables.quarantine
     rows = session.execute(sa.select(q).order_by(q.c.id.desc()).limit(limit)).all()
     return [{"id": r.id, "received_at": r.received_at.isoformat(), "queue": r.queue, "sender": r.sender,
-             "routing_key": r.routing_key, "event_id": r.event_id, "reason": r.reason} for r in rows]
+             "routing_key": r.routing_key, "event_id": r.event_id, "reason": r.reason, "kind": r.kind,
+             "fields": json.loads(r.fields) if r.fields else None, "attempts": r.attempts,
+             "redriven_at": r.redriven_at.isoformat() if r.redriven_at else None,
+             "redrive_outcome": r.redrive_outcome} for r in rows]
+
+
+def pending_dead_letters(session, tables: MessagingTables) -> list[int]:
+    q = tables.quarantine
+    return list(session.scalars(sa.select(q.c.id).where(q.c.kind == "dead_letter", q.c.redriven_at.is_(None))
+                                .order_by(q.c.id)))
 
 
 # -- demand beside capacity and plans (where should the province build?) ----------------------------

@@ -54,6 +54,18 @@ class QuarantineEntrySchema(f.Schema):
     routing_key = f.Str(allow_none=True)
     event_id = f.Str(allow_none=True)
     reason = f.Str()
+    kind = f.Str(metadata={"description": "refused (invalid or not allowed; kept as digest and field names) or "
+                                          "dead_letter (a valid event that kept failing; can be redriven)"})
+    fields = f.List(f.Str(), allow_none=True, metadata={"description": "the field names the message had"})
+    attempts = f.Int(allow_none=True)
+    redriven_at = f.Str(allow_none=True)
+    redrive_outcome = f.Str(allow_none=True)
+
+
+class RedriveResultSchema(f.Schema):
+    id = f.Int()
+    outcome = f.Str(metadata={"description": "applied, duplicate, ignored, refused, or failed (still failing; kept)"})
+    error = f.Str(allow_none=True)
 
 
 class CapacityPlanQuerySchema(f.Schema):

@@ -4,14 +4,15 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from rehsos import auth
-from rehsos.api import LOGIN_PATH, TOKEN_COOKIE, Tokens, api
-from rehsos.messaging import event_consumer, receive
+from rehsos.api import LOGIN_PATH, TOKEN_COOKIE, Tokens, api, domain_errors
+from rehsos import errors
+from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database
 
 from reporting import domain, pages
 from reporting.models import messaging
-from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, SummarySchema,
-                               TrainingOverviewSchema)
+from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, RedriveResultSchema,
+                               SummarySchema, TrainingOverviewSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -59,6 +60,29 @@ class ReportingService:
         """Messages refused by the hub (invalid, or claiming another node), newest first."""
         with self.db.session() as session:
             return domain.quarantine_list(session, self.db.tables)
+
+    def _redrive(self, row_id: int) -> dict:
+        try:
+            return {"id": row_id, "outcome": redrive(self.db, row_id, domain.HANDLERS, self.config)}
+        except LookupError:
+            raise errors.NotFound(f"Tidak ada surat mati {row_id} yang menunggu dikirim ulang.") from None
+        except Exception as exc:  # noqa: BLE001 - still failing: it stays a dead letter, and says why
+            return {"id": row_id, "outcome": "failed", "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+    @api("POST", "/api/v1/quarantine/<int:row_id>/redrive", roles=(auth.ADMIN,), response=RedriveResultSchema,
+         tags=("reporting",))
+    def redrive_one(self, request, row_id):
+        """Apply a dead letter again (a valid event that kept failing, e.g. while the database was away)."""
+        with domain_errors():
+            return self._redrive(row_id)
+
+    @api("POST", "/api/v1/quarantine/redrive", roles=(auth.ADMIN,), response=RedriveResultSchema, many=True,
+         tags=("reporting",))
+    def redrive_all(self, request):
+        """Apply every waiting dead letter again, oldest first."""
+        with self.db.session() as session:
+            ids = domain.pending_dead_letters(session, self.db.tables)
+        return [self._redrive(row_id) for row_id in ids]
 
     @api("GET", "/", roles=READERS, html=True, tags=("pages",))
     def dashboard(self, request):

@@ -1,0 +1,22 @@
+"""Messaging tables, second revision: a relay lease, unroutable events set aside, dead letters kept
+for redrive and refused bodies kept as a digest (rehsos.outbox.upgrade_messaging_tables_v2).
+
+Revision ID: reporting_0006
+Revises: reporting_0005
+"""
+from alembic import op
+
+from rehsos.outbox import upgrade_messaging_tables_v2
+
+revision = "reporting_0006"
+down_revision = "reporting_0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    upgrade_messaging_tables_v2(op)
+
+
+def downgrade():
+    raise NotImplementedError("messaging tables are not downgraded: restore a backup instead")
