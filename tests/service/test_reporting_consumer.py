@@ -327,3 +327,44 @@ def test_a_refused_message_is_kept_as_a_digest_and_field_names_not_its_values(hu
     assert stored.body is None and len(stored.digest) == 64
     assert "Rahasia" not in (stored.details or "")
     wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered")
+
+
+def case_closed(hub, case_id):
+    engine = hub.engine("hub", "reporting")
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(sa_text("SELECT closed FROM registered_case WHERE case_id = :c"),
+                                 {"c": case_id}).scalar()
+            return None if value is None else bool(value)  # SQLite answers 0 or 1
+    finally:
+        engine.dispose()
+
+
+def lifecycle(case_id, event_type, sequence, **payload):
+    return contracts.make_event(event_type, {"case_id": case_id, **payload}, node="6371",
+                                service="intake").with_sequence(sequence)
+
+
+def test_a_closure_arriving_after_the_later_reopening_does_not_close_the_case_again(hub):
+    opened = case_event()
+    case_id = opened.payload["case_id"]
+    publish_as(hub, "6371", opened.to_json())
+    wait_until(lambda: case_closed(hub, case_id) is not None, message="opened")
+    # The node closed it (sequence 2) and reopened it (3); the hub gets them the other way round.
+    inbox = hub.count("hub", "reporting", "inbox")
+    publish_as(hub, "6371", lifecycle(case_id, "case.reopened", 3, stage="asesmen").to_json())
+    wait_until(lambda: hub.count("hub", "reporting", "inbox") == inbox + 1, message="reopening applied")
+    publish_as(hub, "6371", lifecycle(case_id, "case.closed", 2, outcome="positive",
+                                      stage_before="resosialisasi").to_json())
+    eventlet_sleep(1.0)
+    assert case_closed(hub, case_id) is False  # the older closure changed nothing
+
+
+def test_a_closure_that_overtakes_the_opening_waits_for_it(hub):
+    opened = case_event()
+    case_id = opened.payload["case_id"]
+    publish_as(hub, "6371", lifecycle(case_id, "case.closed", 2, outcome="positive",
+                                      stage_before="resosialisasi").to_json())
+    eventlet_sleep(0.5)
+    publish_as(hub, "6371", opened.to_json())
+    wait_until(lambda: case_closed(hub, case_id) is True, message="closed once opened")

@@ -46,7 +46,7 @@ def apply_case_opened(uow, event: Event) -> None:
     uow.session.add(RegisteredCase(
         case_id=str(payload["case_id"]), node=event.node, region=region, category=payload["category"],
         sex=payload["sex"], age_band=payload["age_band"], person_key=payload["person_key"],
-        registered_at=event.occurred_at, event_id=str(event.event_id)))
+        registered_at=event.occurred_at, event_id=str(event.event_id), version=event.sequence))
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -61,12 +61,19 @@ def apply_person_identified(uow, event: Event) -> None:
     note_person(uow, event, payload["person_key"])
 
 
+class CaseNotYetKnown(Exception):
+    """A closure or reopening overtook the case's opening: retried, it applies once that has."""
+
+
 def _case_open(closed: bool):
     def apply(uow, event: Event) -> None:
-        # Only the node that registered the case may close or reopen it.
-        uow.session.execute(sa.update(RegisteredCase).where(
-            RegisteredCase.case_id == str(event.payload["case_id"]), RegisteredCase.node == event.node)
-            .values(closed=closed))
+        case = uow.session.get(RegisteredCase, str(event.payload["case_id"]))
+        if case is None:
+            raise CaseNotYetKnown(f"{event.event_type} for case {event.payload['case_id']} before its opening")
+        if case.node != event.node:
+            raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
+        if case.version < event.sequence:  # the newer state wins, whatever order they came in
+            case.closed, case.version = closed, event.sequence
     return apply
 
 

@@ -31,6 +31,9 @@ class RegisteredCase(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
     closed: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # The sequence of the node's event that last changed the case: an older one arriving later
+    # (consumers run concurrently, retries come back late) changes nothing.
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
 class PersonPresence(Base):
