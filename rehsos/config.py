@@ -68,6 +68,8 @@ class _SettingsSchema(Schema):
     log_level = fields.Str(load_default="INFO")
     # How often facilities looks for bed reservations nobody came for (seconds).
     reservation_sweep_interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))
+    # How often the hub looks for gaps in the nodes' streams and asks for them again (seconds).
+    gap_repair_interval = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
     # Prefix of vhost and broker-user names; tests use one per test to stay apart.
     broker_namespace = fields.Str(load_default="")
 
@@ -96,6 +98,7 @@ class Settings:
     consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0})
     log_level: str = "INFO"
     reservation_sweep_interval: float = 60.0
+    gap_repair_interval: float = 30.0
     broker_namespace: str = ""
 
     @property

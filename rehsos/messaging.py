@@ -27,12 +27,12 @@ import sqlalchemy as sa
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 
-from rehsos import topology
+from rehsos import registry, topology
 from rehsos.clock import now
 from rehsos.config import HUB, Settings
 from rehsos.contracts import Event, InvalidEvent, parse_event
 from rehsos.errors import RefusedEvent
-from rehsos.outbox import MessagingTables
+from rehsos.outbox import MessagingTables, mark_for_resend
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +205,8 @@ def receive(db, delivery: Delivery, handlers: dict[str, Handler], settings: Sett
     if sender != event.node:
         refuse(f"event claims node {event.node} but was sent by node {sender}", event_id=str(event.event_id))
     handler = handlers.get(event.event_type)
+    if event.event_type == registry.RESEND and sender == HUB:
+        handler = partial(_resend, db)
     try:
         try:
             with db.unit_of_work() as uow:
@@ -228,6 +230,14 @@ def receive(db, delivery: Delivery, handlers: dict[str, Handler], settings: Sett
         quarantine(db.engine, db.tables, delivery, reason, event_id=str(event.event_id), dead_letter=True)
         raise Quarantined(reason) from exc
     return "applied" if handler is not None else "ignored"
+
+
+def _resend(db, uow, event: Event) -> None:
+    """The hub missed part of a stream: if it is this service's, its outbox sends those rows again."""
+    if event.payload["service"] == db.outbox.service:
+        count = mark_for_resend(uow.session, db.tables, db.outbox.service, event.payload["ranges"])
+        log.info("the hub asked %s for %s again: %d events will be published again", db.outbox.service,
+                 event.payload["ranges"], count)
 
 
 def redrive(db, row_id: int, handlers: dict[str, Handler], settings: Settings) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from rehsos.clock import now
 from rehsos.contracts import Event, routing_key
 from rehsos.contracts.envelope import CONTENT_TYPE
+from rehsos.contracts.events import DIRECT_EVENTS
 from rehsos.sqltypes import UtcDateTime
 from rehsos.topology import EVENTS_EXCHANGE
 
@@ -116,22 +117,38 @@ class Outbox:
 
     def add(self, session: Session, event: Event, target: str | None = None) -> Event:
         seq_t = self.tables.outbox_sequence
+        # Direct events (node to node, past the hub) are numbered apart, so the stream the hub
+        # follows has no holes where they went elsewhere.
+        counter = direct_counter(self.service) if event.event_type in DIRECT_EVENTS else self.service
         # The UPDATE takes a row lock until commit, so concurrent writers (PostgreSQL) queue up
         # and a rolled-back transaction gives its number back: sequences stay gap-free.
         sequence = session.execute(
-            sa.update(seq_t).where(seq_t.c.service == self.service)
+            sa.update(seq_t).where(seq_t.c.service == counter)
             .values(last_sequence=seq_t.c.last_sequence + 1)
             .returning(seq_t.c.last_sequence)
         ).scalar_one_or_none()
         if sequence is None:
-            raise RuntimeError(f"outbox_sequence has no row for {self.service}: run `rehsos migrate`")
+            raise RuntimeError(f"outbox_sequence has no row for {counter}: run `rehsos migrate`")
         numbered = event.with_sequence(sequence)
         session.execute(sa.insert(self.tables.outbox).values(
-            event_id=str(numbered.event_id), service=self.service, sequence=sequence,
+            event_id=str(numbered.event_id), service=counter, sequence=sequence,
             event_type=numbered.event_type, routing_key=routing_key(numbered, target),
             body=numbered.to_json(), created_at=now(),
         ))
         return numbered
+
+
+def direct_counter(service: str) -> str:
+    return f"{service}.direct"
+
+
+def mark_for_resend(session, tables: MessagingTables, service: str, ranges: list[list[int]]) -> int:
+    """The hub missed these sequences of the service's stream: publish them again (same event ids;
+    consumers skip what they already have). Returns how many rows will go again."""
+    t = tables.outbox
+    in_ranges = sa.or_(*(t.c.sequence.between(lo, hi) for lo, hi in ranges))
+    return session.execute(sa.update(t).where(t.c.service == service, t.c.published_at.is_not(None), in_ranges)
+                           .values(published_at=None, failures=0, parked_until=None)).rowcount
 
 
 def create_messaging_tables_v1(op, service: str) -> None:
@@ -186,7 +203,7 @@ def _v1_tables(metadata: sa.MetaData) -> list[sa.Table]:
     ]
 
 
-def upgrade_messaging_tables_v2(op) -> None:
+def upgrade_messaging_tables_v2(op, service: str) -> None:
     """Migration step every service runs once: one relay at a time (a lease), unroutable events set
     aside instead of blocking the stream, dead letters kept for redrive, refused bodies not kept.
 
@@ -207,6 +224,8 @@ def upgrade_messaging_tables_v2(op) -> None:
                     sa.Column("service", sa.String(32), primary_key=True),
                     sa.Column("holder", sa.String(64), nullable=False),
                     sa.Column("expires_at", UtcDateTime, nullable=False))
+    op.execute(sa.text("INSERT INTO outbox_sequence (service, last_sequence) VALUES (:s, 0)").bindparams(
+        s=direct_counter(service)))
 
 
 class UnroutableEvent(Exception):
@@ -247,10 +266,11 @@ class OutboxRelay:
     # -- one pass -------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list:
         t = self.tables.outbox
+        # In the order they were written (the counter's row lock makes that the sequence order).
         query = (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body, t.c.failures)
-                 .where(t.c.published_at.is_(None), t.c.service == self.service,
+                 .where(t.c.published_at.is_(None), t.c.service.in_((self.service, direct_counter(self.service))),
                         sa.or_(t.c.parked_until.is_(None), t.c.parked_until <= now()))
-                 .order_by(t.c.sequence).limit(limit or self.batch_size))
+                 .order_by(t.c.id).limit(limit or self.batch_size))
         with self.engine.connect() as conn:
             return list(conn.execute(query))
 

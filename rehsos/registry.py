@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 NODE = "node"
 HUB = "hub"
+# The hub asks a node's service to publish again what it missed (a gap in the stream); every node
+# service that publishes consumes it, and the kernel's consumer answers it (rehsos.messaging).
+RESEND = "stream.resend_requested"
 
 # A facility's answers about a referral (*rujukan*), addressed back to the referring node, and the
 # status each gives the referral.
@@ -64,20 +67,20 @@ SERVICES: tuple[ServiceSpec, ...] = (
         publishes=("person.registered", "person.identified", "case.opened", "case.stage_changed",
                    "assessment.completed", "referral.requested", "case.closed", "case.reopened",
                    "consent.withdrawn"),
-        consumes=("person.duplicate_detected", *REFERRAL_ANSWERS)),
+        consumes=("person.duplicate_detected", *REFERRAL_ANSWERS, RESEND)),
     ServiceSpec(
         "facilities", "facilities.service:FacilitiesService", NODE,
         publishes=("facility.registered", "facility.updated", "capacity.changed", *REFERRAL_ANSWERS,
                    "plan.proposed", "plan.updated"),
-        consumes=("referral.requested", "capacity.changed")),
+        consumes=("referral.requested", "capacity.changed", RESEND)),
     ServiceSpec(
         "training", "training.service:TrainingService", NODE,
         publishes=("training.event_changed", "training.summary", "training.nominated",
                    "training.nomination_answered"),
-        consumes=("training.event_changed", "training.nominated", "training.nomination_answered")),
+        consumes=("training.event_changed", "training.nominated", "training.nomination_answered", RESEND)),
     ServiceSpec(
         "reporting", "reporting.service:ReportingService", HUB,
-        publishes=("person.duplicate_detected",)),
+        publishes=("person.duplicate_detected", RESEND)),
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
 

@@ -125,6 +125,7 @@ class Province:
         for name, path in files.items():
             # Retries of a failing event come quickly in tests (0.05 s growing to 0.5 s).
             s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2,
+                                    gap_repair_interval=0.5,
                                     consumer={"retry_base": 0.05, "retry_cap": 0.5})
             if database == "postgresql":
                 s = dataclasses.replace(s, database_uri=pg.per_service([spec.database for spec in db.services_of(s)]))

@@ -7,7 +7,7 @@ organising the training), which take the direct route past the hub's consumers.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, validate
+from marshmallow import Schema, ValidationError, validate, validates_schema
 
 from rehsos import reference
 from rehsos.contracts import fields as f
@@ -260,6 +260,19 @@ class TrainingNominationAnsweredV1(f.Schema):
     checkin_code = f.Str(required=True, allow_none=True, validate=validate.Length(max=16))
 
 
+class StreamResendRequestedV1(f.Schema):
+    """``stream.resend_requested`` (hub → one node): the hub misses these sequence ranges of one of
+    the node's services; that service publishes them again from its outbox."""
+    service = f.Str(required=True, validate=validate.Length(1, 32))
+    ranges = f.List(f.List(f.Int(validate=validate.Range(min=1)), validate=validate.Length(2, 2)),
+                    required=True, validate=validate.Length(1, 100))
+
+    @validates_schema
+    def _ranges_ascend(self, data, **kwargs):
+        if any(lo > hi for lo, hi in data.get("ranges") or []):
+            raise ValidationError("Each range is [first, last] with first <= last.", "ranges")
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("plan.proposed", 1): CentrePlanV1,
     ("plan.updated", 1): CentrePlanV1,
@@ -285,6 +298,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("training.summary", 1): TrainingSummaryV1,
     ("training.nominated", 1): TrainingNominatedV1,
     ("training.nomination_answered", 1): TrainingNominationAnsweredV1,
+    ("stream.resend_requested", 1): StreamResendRequestedV1,
 }
 # Events that carry personal data of officials and go from one node to one other node only, on
 # the direct route (``routing_key``), which bypasses the hub's event exchange and its consumers.

@@ -138,3 +138,24 @@ def test_one_nik_registered_in_two_regencies_is_reported_to_both_nodes_without_t
     assert (at_6371["person_id"], at_6371["other_nodes"]) == (a["person"]["id"], ["6303"])
     assert (at_6303["person_id"], at_6303["other_nodes"]) == (b["person"]["id"], ["6371"])
     assert province.summary()["unique_persons"] == 2
+
+
+def test_events_lost_on_the_way_are_asked_for_again_and_the_gap_closes(province, broker):
+    """Messages lost between a node and the hub (here: purged from the node's uplink queue while
+    the hub was away) leave a gap; the hub names it, asks the node, and the node sends them again."""
+    assert province.register("6371", case_body(nik=None)).status_code == 201
+    wait_until(lambda: province.hub_cases() == 1, message="first case counted")
+    province.block_hub()
+    try:
+        assert province.register("6371", case_body(nik=None, name="Ahmad Fauzi")).status_code == 201
+        vhost = province.names.node_vhost("6371")
+        wait_until(lambda: (broker.get("queues", vhost, "uplink") or {}).get("messages") == 2, timeout=30,
+                   message="both events of the second case waiting in the node's uplink queue")
+        broker.request("DELETE", "queues", vhost, "uplink", "contents")  # lost on the way
+    finally:
+        province.unblock_hub()
+    assert province.register("6371", case_body(nik=None, name="Siti Aisyah", sex="female")).status_code == 201
+    wait_until(lambda: province.hub_cases() == 3, timeout=40, message="the lost case counted after the resend")
+    stream = next(s for s in province.summary()["streams"] if s["node"] == "6371" and s["service"] == "intake")
+    assert stream["missing"] == 0 and stream["missing_ranges"] == []
+    assert stream["resend_requests"] >= 1 and stream["last_sequence"] == 6

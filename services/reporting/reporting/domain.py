@@ -13,7 +13,7 @@ from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
-                              TrainingRecord)
+                              StreamRepair, TrainingRecord)
 
 SERVICE = "reporting"
 
@@ -209,16 +209,65 @@ def summary(session, tables: MessagingTables) -> dict:
     }
 
 
+def missing_ranges(session, tables: MessagingTables) -> dict[tuple[str, str], list[list[int]]]:
+    """Per node and service, the sequence ranges not received: before the first one received, and
+    between any two (what comes after the last is unknown until something newer arrives)."""
+    inbox = tables.inbox
+    previous = sa.func.lag(inbox.c.sequence, 1, 0).over(partition_by=(inbox.c.node, inbox.c.service),
+                                                         order_by=inbox.c.sequence)
+    steps = sa.select(inbox.c.node, inbox.c.service, inbox.c.sequence, previous.label("previous")).subquery()
+    gaps: dict[tuple[str, str], list[list[int]]] = {}
+    for node, service, seq, prev in session.execute(
+            sa.select(steps).where(steps.c.sequence > steps.c.previous + 1)
+            .order_by(steps.c.node, steps.c.service, steps.c.sequence)):
+        gaps.setdefault((node, service), []).append([prev + 1, seq - 1])
+    return gaps
+
+
 def streams(session, tables: MessagingTables) -> list[dict]:
-    """Per node and service: events received, the highest sequence, and how many are missing."""
+    """Per node and service: events received, the highest sequence, which are missing, and the
+    hub's last request to resend them."""
     inbox = tables.inbox
     rows = session.execute(
         sa.select(inbox.c.node, inbox.c.service, sa.func.count(), sa.func.max(inbox.c.sequence),
                   sa.func.max(inbox.c.received_at))
         .group_by(inbox.c.node, inbox.c.service).order_by(inbox.c.node, inbox.c.service)).all()
-    return [{"node": node, "service": service, "received": count, "last_sequence": last,
-             "missing": last - count, "last_received_at": at.isoformat() if at else None}
-            for node, service, count, last, at in rows]
+    gaps = missing_ranges(session, tables)
+    repairs = {(r.node, r.service): r for r in session.scalars(sa.select(StreamRepair))}
+    result = []
+    for node, service, count, last, at in rows:
+        repair = repairs.get((node, service))
+        result.append({"node": node, "service": service, "received": count, "last_sequence": last,
+                       "missing": last - count, "missing_ranges": gaps.get((node, service), []),
+                       "last_received_at": at.isoformat() if at else None,
+                       "resend_requested_at": repair.requested_at.isoformat() if repair and repair.requested_at
+                       else None, "resend_requests": repair.requests if repair else 0})
+    return result
+
+
+def request_repairs(uow, tables: MessagingTables) -> int:
+    """Ask nodes to resend what the hub misses. A gap is asked for only once it has been seen at
+    two checks in a row (an event merely late or retrying fills it without help), and again at
+    most once per check while it stays open. Returns how many requests were sent."""
+    session, at = uow.session, now()
+    gaps = missing_ranges(session, tables)
+    repairs = {(r.node, r.service): r for r in session.scalars(sa.select(StreamRepair))}
+    sent = 0
+    for (node, service), ranges in gaps.items():
+        repair = repairs.pop((node, service), None)
+        if repair is None:
+            session.add(StreamRepair(node=node, service=service, seen_ranges=ranges, checked_at=at, requests=0))
+            continue
+        lasting = [r for r in ranges if any(s[0] <= r[0] and r[1] <= s[1] for s in repair.seen_ranges)]
+        repair.seen_ranges, repair.checked_at = ranges, at
+        if lasting:
+            uow.emit(make_event(registry.RESEND, {"service": service, "ranges": lasting[:100]}, node=HUB,
+                                service=SERVICE), target=node)
+            repair.requested_ranges, repair.requested_at, repair.requests = lasting[:100], at, repair.requests + 1
+            sent += 1
+    for repair in repairs.values():  # closed gaps
+        repair.seen_ranges, repair.checked_at = [], at
+    return sent
 
 
 def quarantine_list(session, tables: MessagingTables, limit: int = 100) -> list[dict]:

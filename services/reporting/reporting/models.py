@@ -91,6 +91,19 @@ class ReferralStatus(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class StreamRepair(Base):
+    """The gaps last seen in a node's stream, and when the hub last asked the node to resend."""
+    __tablename__ = "stream_repair"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    service: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    seen_ranges: Mapped[list] = mapped_column(sa.JSON)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    requested_ranges: Mapped[list | None] = mapped_column(sa.JSON)
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    requests: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
 class TrainingRecord(Base):
     """A training event as its organiser last announced it, and its newest counts (no names)."""
     __tablename__ = "training_record"

@@ -32,7 +32,10 @@ class StreamSchema(f.Schema):
     received = f.Int()
     last_sequence = f.Int()
     missing = f.Int(metadata={"description": "sequence numbers not yet received (gaps)"})
+    missing_ranges = f.List(f.List(f.Int()), metadata={"description": "[first, last] of each gap"})
     last_received_at = f.Str(allow_none=True)
+    resend_requested_at = f.Str(allow_none=True, metadata={"description": "the hub's last request to resend"})
+    resend_requests = f.Int()
 
 
 class SummarySchema(f.Schema):

@@ -7,7 +7,7 @@ from rehsos import auth
 from rehsos.api import LOGIN_PATH, TOKEN_COOKIE, Tokens, api, domain_errors
 from rehsos import errors
 from rehsos.messaging import event_consumer, receive, redrive
-from rehsos.providers import Config, Database
+from rehsos.providers import Config, Database, settings_timer
 
 from reporting import domain, pages
 from reporting.models import messaging
@@ -60,6 +60,12 @@ class ReportingService:
         """Messages refused by the hub (invalid, or claiming another node), newest first."""
         with self.db.session() as session:
             return domain.quarantine_list(session, self.db.tables)
+
+    @settings_timer("gap_repair_interval")
+    def repair_gaps(self):
+        """Ask the nodes to resend the sequences the hub still misses."""
+        with self.db.unit_of_work() as uow:
+            domain.request_repairs(uow, self.db.tables)
 
     def _redrive(self, row_id: int) -> dict:
         try:

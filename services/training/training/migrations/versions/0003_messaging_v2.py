@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade():
-    upgrade_messaging_tables_v2(op)
+    upgrade_messaging_tables_v2(op, "training")
 
 
 def downgrade():
