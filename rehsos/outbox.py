@@ -24,10 +24,10 @@ from kombu import Connection, Exchange, Producer
 from kombu.exceptions import OperationalError
 from sqlalchemy.orm import Session
 
+from rehsos import registry
 from rehsos.clock import now
 from rehsos.contracts import Event, routing_key
 from rehsos.contracts.envelope import CONTENT_TYPE
-from rehsos.contracts.events import DIRECT_EVENTS
 from rehsos.sqltypes import UtcDateTime
 from rehsos.topology import EVENTS_EXCHANGE
 
@@ -119,7 +119,7 @@ class Outbox:
         seq_t = self.tables.outbox_sequence
         # Direct events (node to node, past the hub) are numbered apart, so the stream the hub
         # follows has no holes where they went elsewhere.
-        counter = direct_counter(self.service) if event.event_type in DIRECT_EVENTS else self.service
+        counter = direct_counter(self.service) if event.event_type in registry.DIRECT_EVENTS else self.service
         # The UPDATE takes a row lock until commit, so concurrent writers (PostgreSQL) queue up
         # and a rolled-back transaction gives its number back: sequences stay gap-free.
         sequence = session.execute(

@@ -17,6 +17,9 @@ HUB = "hub"
 # The hub asks a node's service to publish again what it missed (a gap in the stream); every node
 # service that publishes consumes it, and the kernel's consumer answers it (rehsos.messaging).
 RESEND = "stream.resend_requested"
+# Events that carry personal data of officials and go from one node to one other node only, on
+# the direct route (``rehsos.contracts.routing_key``), past the hub's event exchange and consumers.
+DIRECT_EVENTS = frozenset({"training.nominated", "training.nomination_answered"})
 
 # A facility's answers about a referral (*rujukan*), addressed back to the referring node, and the
 # status each gives the referral.

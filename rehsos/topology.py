@@ -109,6 +109,21 @@ def consumer_queue_arguments(site: str) -> dict:
             "x-dead-letter-strategy": "at-most-once"}
 
 
+def forwarded_keys(node: str) -> list[str]:
+    """What the hub passes on from a node to other nodes: only the event types the node's services
+    publish and some node service consumes, addressed (``.to.*``), so a node cannot flood the
+    others' downlinks with anything else. Direct events (officials' names for one other node) go
+    as ``direct.``, past hub.events and so past every hub consumer."""
+    consumed = {t for spec in registry.at(registry.NODE) for t in spec.consumes}
+    keys = []
+    for spec in registry.at(registry.NODE):
+        for event_type in spec.publishes:
+            if event_type in consumed:
+                prefix = "direct." if event_type in registry.DIRECT_EVENTS else ""
+                keys.append(f"{prefix}{node}.{spec.name}.{event_type}.to.*")
+    return keys
+
+
 def hub_declarations(names: Names, nodes: list[str]) -> dict:
     v = names.hub_vhost
     decl = {
@@ -118,10 +133,7 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
             _exchange(v, HUB_QUARANTINE_EXCHANGE, "fanout"),
         ],
         "queues": [_quarantine_queue(v)],
-        "bindings": [
-            _binding(v, HUB_QUARANTINE_EXCHANGE, QUARANTINE_QUEUE, ""),
-            _binding(v, HUB_EVENTS_EXCHANGE, HUB_DOWNLINK_EXCHANGE, "#", "exchange"),
-        ],
+        "bindings": [_binding(v, HUB_QUARANTINE_EXCHANGE, QUARANTINE_QUEUE, "")],
     }
     for spec in registry.at(registry.HUB):
         decl["queues"].append(_queue(v, spec.queue, consumer_queue_arguments(registry.HUB)))
@@ -130,13 +142,13 @@ def hub_declarations(names: Names, nodes: list[str]) -> dict:
         decl["exchanges"].append(_exchange(v, uplink_exchange(node)))
         decl["queues"].append(_queue(v, downlink_queue(node)))
         decl["bindings"] += [
-            # A node's events start with its own code; its direct events (officials' names, for one
-            # other node) skip hub.events, and so every hub consumer, straight to the downlinks.
+            # Everything a node says under its own code reaches the hub's consumers, which check it
+            # (and quarantine what is wrong); nothing under another code does.
             _binding(v, uplink_exchange(node), HUB_EVENTS_EXCHANGE, f"{node}.#", "exchange"),
-            _binding(v, uplink_exchange(node), HUB_DOWNLINK_EXCHANGE, f"direct.{node}.#", "exchange"),
             _binding(v, HUB_DOWNLINK_EXCHANGE, downlink_queue(node), f"#.to.{node}"),
             _binding(v, HUB_DOWNLINK_EXCHANGE, downlink_queue(node), "#.to.all"),
-        ]
+        ] + [_binding(v, uplink_exchange(node), HUB_DOWNLINK_EXCHANGE, key, "exchange")
+             for key in forwarded_keys(node)]
     return decl
 
 

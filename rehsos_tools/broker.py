@@ -106,6 +106,7 @@ def _apply(mgmt: Management, decl: dict) -> None:
             _replace_queue(mgmt, q, current)
             current = None
         mgmt.ensure(f"queue {q['vhost']}/{q['name']}", current, desired, "queues", q["vhost"], q["name"])
+    _remove_undeclared_bindings(mgmt, decl)
     for b in decl["bindings"]:
         kind = "q" if b["destination_type"] == "queue" else "e"
         existing = mgmt.get("bindings", b["vhost"], "e", b["source"], kind, b["destination"]) or []
@@ -113,6 +114,20 @@ def _apply(mgmt: Management, decl: dict) -> None:
             mgmt.request("POST", "bindings", b["vhost"], "e", b["source"], kind, b["destination"],
                          body={"routing_key": b["routing_key"], "arguments": {}})
             mgmt.changes.append(f"binding {b['vhost']}/{b['source']}->{b['destination']} {b['routing_key']}")
+
+
+def _remove_undeclared_bindings(mgmt: Management, decl: dict) -> None:
+    """A binding an older release declared and this one does not (a route since closed) goes."""
+    declared = {(b["source"], b["destination"], b["destination_type"], b["routing_key"]) for b in decl["bindings"]}
+    for ex in decl["exchanges"]:
+        for b in mgmt.get("exchanges", ex["vhost"], ex["name"], "bindings", "source") or []:
+            key = (b["source"], b["destination"], b["destination_type"], b["routing_key"])
+            if key in declared:
+                continue
+            kind = "q" if b["destination_type"] == "queue" else "e"
+            mgmt.request("DELETE", "bindings", ex["vhost"], "e", b["source"], kind, b["destination"],
+                         b["properties_key"], ok=(200, 204, 404))
+            mgmt.changes.append(f"binding {ex['vhost']}/{b['source']}->{b['destination']} {b['routing_key']} removed")
 
 
 def _replace_queue(mgmt: Management, q: dict, current: dict) -> None:

@@ -18,7 +18,7 @@ from rehsos import registry
 from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import fields as f
-from rehsos.contracts.events import DIRECT_EVENTS, PAYLOAD_SCHEMAS, latest_version, payload_schema
+from rehsos.contracts.events import PAYLOAD_SCHEMAS, latest_version, payload_schema
 from rehsos.reference import NODES
 
 CONTENT_TYPE = "application/json"
@@ -118,7 +118,7 @@ def routing_key(event: Event, target: str | None = None) -> str:
     event exchange, so no hub consumer ever receives or stores it.
     """
     key = f"{event.node}.{event.service}.{event.event_type}"
-    if event.event_type in DIRECT_EVENTS:
+    if event.event_type in registry.DIRECT_EVENTS:
         if not target or target == "all":
             raise ValueError(f"{event.event_type} goes to one node: name the target")
         return f"direct.{key}.to.{target}"

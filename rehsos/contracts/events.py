@@ -2,7 +2,7 @@
 
 Payloads that leave a node are pseudonymous: no name, NIK, address or exact birth date
 (domain.md, UU 27/2022). A person is a keyed hash (`person_key`), an age is a band. The only
-exception are ``DIRECT_EVENTS`` (a training nominee, an official, from one office to the one
+exception are ``rehsos.registry.DIRECT_EVENTS`` (a training nominee, an official, from one office to the one
 organising the training), which take the direct route past the hub's consumers.
 """
 from __future__ import annotations
@@ -300,9 +300,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("training.nomination_answered", 1): TrainingNominationAnsweredV1,
     ("stream.resend_requested", 1): StreamResendRequestedV1,
 }
-# Events that carry personal data of officials and go from one node to one other node only, on
-# the direct route (``routing_key``), which bypasses the hub's event exchange and its consumers.
-DIRECT_EVENTS = frozenset({"training.nominated", "training.nomination_answered"})
+
 
 
 def latest_version(event_type: str) -> int:

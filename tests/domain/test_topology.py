@@ -147,8 +147,26 @@ def test_event_addressed_to_the_province_reaches_only_the_provinces_downlink():
 
 def test_event_addressed_to_all_reaches_every_nodes_downlink():
     decl = topology.hub_declarations(Names(), NODES)
-    reached = route(decl, topology.HUB_EVENTS_EXCHANGE, "hub.reporting.capacity.changed.to.all")
+    reached = route(decl, "uplink.6371", "6371.facilities.capacity.changed.to.all")
     assert {f"downlink.{n}" for n in NODES} <= reached
+    assert route(decl, topology.HUB_DOWNLINK_EXCHANGE, "hub.reporting.person.duplicate_detected.to.all") == {
+        f"downlink.{n}" for n in NODES}
+
+
+@pytest.mark.parametrize("key", [
+    "6371.intake.case.opened.to.6303",        # a type no node consumes from the downlink
+    "6371.facilities.person.duplicate_detected.to.6303",  # the hub's, not the node's
+    "6371.intake.capacity.changed.to.all",    # facilities', not intake's
+    "6303.facilities.capacity.changed.to.all",  # under another node's code
+])
+def test_the_hub_passes_on_only_what_the_sending_node_may_send_to_other_nodes(key):
+    decl = topology.hub_declarations(Names(), NODES)
+    assert not {q for q in route(decl, "uplink.6371", key) if q.startswith("downlink.")}
+
+
+def test_a_direct_event_reaches_only_its_target_and_no_hub_consumer():
+    decl = topology.hub_declarations(Names(), NODES)
+    assert route(decl, "uplink.6371", "direct.6371.training.training.nominated.to.63") == {"downlink.63"}
 
 
 def test_event_without_target_reaches_reporting_and_no_downlink():
