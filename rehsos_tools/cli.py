@@ -5,6 +5,7 @@
   rehsos migrate --config FILE                 apply database migrations
   rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
   rehsos token create|list|revoke --config FILE
+  rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
 """
 from __future__ import annotations
@@ -86,6 +87,19 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_rekey(args) -> int:
+    from rehsos import config
+    from rehsos_tools import rekey
+
+    settings = _settings(args)
+    try:
+        changed = rekey.rekey_node(settings)
+    except config.ConfigError as exc:
+        sys.exit(f"rehsos rekey: {exc}")
+    print(f"node {settings.node}: {changed} person keys re-announced")
+    return 0
+
+
 def cmd_definitions(args) -> int:
     from rehsos_tools import devrun
 
@@ -145,6 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--id", type=int)
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("rekey", help="after the province's person key changed: re-announce this node's "
+                                     "person keys to the hub")
+    p.add_argument("--config", required=False)
+    p.set_defaults(func=cmd_rekey)
 
     p = sub.add_parser("definitions", help="write RabbitMQ definitions files (secret-free topology)")
     p.add_argument("--out", default="deploy/rabbitmq")
