@@ -15,6 +15,8 @@ import json
 import os
 import sys
 
+from rehsos.auth import DEFAULT_TOKEN_DAYS
+
 
 def _settings(args):
     from rehsos import config
@@ -68,10 +70,10 @@ def cmd_token(args) -> int:
     settings = _settings(args)
     store = auth.TokenStore(create_engine(settings.auth_database_uri))
     if args.action == "create":
-        if not args.role or not args.name:
-            sys.exit("rehsos token create: --role and --name are required")
+        if not args.role or not args.user:
+            sys.exit("rehsos token create: --role and --user are required")
         try:
-            token = store.issue(name=args.name, role=args.role, node=settings.node)
+            token = store.issue(user=args.user, name=args.name, role=args.role, node=settings.node, days=args.days)
         except ValueError as exc:
             sys.exit(f"rehsos token create: {exc}")
         print(token)
@@ -156,7 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("create", "list", "revoke"))
     p.add_argument("--config", required=False)
     p.add_argument("--role")
-    p.add_argument("--name")
+    p.add_argument("--user", help="the person who holds the token (one per person: siti.aminah, a NIP)")
+    p.add_argument("--name", help="their full name, for lists (default: the user)")
+    p.add_argument("--days", type=_positive, default=DEFAULT_TOKEN_DAYS, metavar="N",
+                   help="days the token is valid (default %(default)s)")
     p.add_argument("--id", type=int)
     p.set_defaults(func=cmd_token)
 

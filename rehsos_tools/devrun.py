@@ -189,7 +189,8 @@ def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
         token = previous.get(role)
         principal = store.lookup(token) if token else None
         if principal is None or principal.role != role or principal.node != settings.node:
-            token = store.issue(name=f"demo {role} {settings.node}", role=role, node=settings.node)
+            token = store.issue(user=f"demo.{role}", name=f"demo {role} {settings.node}", role=role,
+                                node=settings.node)
         tokens[role] = token
     store.engine.dispose()
     return tokens
