@@ -126,7 +126,7 @@ def render(config_dir: Path, existing: dict[str, dict[str, str]] | None = None,
 
 
 HEADERS = {
-    PROVINCE_FILE: "every rehsos process of the province (the provincial key of the person hash)",
+    PROVINCE_FILE: "the node-<code> services only (the provincial key of the person hash; never the hub)",
     BOOTSTRAP_FILE: "the bootstrap job only: per-config overrides REHSOS_HUB__<KEY>, REHSOS_NODE_<code>__<KEY>",
 }
 

@@ -1,18 +1,23 @@
-"""Bearer tokens with roles and node scope: the one auth check every HTTP API goes through.
+"""Bearer tokens with roles and node scope: the one auth check every HTTP API goes through;
+and the short server-side sessions of people signed in to pages with such a token.
 
 Tokens are random (256 bits) and stored as SHA-256 hashes, so a leaked database reveals no
-usable token; a slow password hash buys nothing for secrets of that entropy.
+usable token; a slow password hash buys nothing for secrets of that entropy. Session ids are
+kept the same way. A token names the person who holds it (``user``) and expires.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from rehsos.clock import now
+from rehsos.indonesian import long_date
 from rehsos.sqltypes import UtcDateTime
 
 # Roles (architecture.md, "Security"). Operators register; supervisors approve closures;
@@ -33,9 +38,12 @@ tokens = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
+    # The person who holds the token: four eyes compare users, since one person may hold several tokens.
+    sa.Column("user", sa.String(200), nullable=False, index=True),
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("node", sa.String(8), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
 )
 
@@ -50,20 +58,53 @@ access_denials = sa.Table(
     sa.Column("method", sa.String(8), nullable=False),
     sa.Column("path", sa.String(500), nullable=False),
     sa.Column("reason", sa.String(500), nullable=False),
+    # 1 for a recorded attempt; on a row summing up a source's attempts over its limit, how many.
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
 )
+
+web_sessions = sa.Table(
+    "web_session", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("token_id", sa.Integer, sa.ForeignKey("api_token.id"), nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
+# Refused attempts recorded one by one per token, and for all callers without a valid token
+# together, per minute; the rest are only counted (a flood cannot fill the audit database).
+DENIALS_PER_MINUTE = 20
+_USER = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's id, holder name, role and the node it is scoped to."""
+    """Who is calling: the token's id, holder name, role, the node it is scoped to, and the
+    user (person) holding it; a principal acting for the system itself has no user."""
     token_id: int
     name: str
     role: str
     node: str
+    user: str = ""
 
     @property
     def actor(self) -> str:
-        return f"token:{self.token_id}:{self.name}"
+        return f"token:{self.token_id}:{self.user or self.name}"
+
+
+def user_of(actor: str) -> str:
+    """The user an :attr:`Principal.actor` names (``token:<id>:<user>``)."""
+    return actor.split(":", 2)[2] if actor.startswith("token:") and actor.count(":") >= 2 else actor
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    principal: Principal
+    expires_at: datetime
+    revoked_at: datetime | None
 
 
 class AuthError(Exception):
@@ -91,56 +132,156 @@ class TokenStore:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
-    def issue(self, *, name: str, role: str, node: str) -> str:
-        """Create a token and return it; only its hash is kept.
+    def issue(self, *, user: str, role: str, node: str, name: str | None = None,
+              days: int = DEFAULT_TOKEN_DAYS) -> str:
+        """Create a token for ``user`` (a person: ``siti.aminah``, a NIP) valid ``days`` days, and
+        return it; only its hash is kept.
 
         The token names its node (``rk_6371_...``) so another node can tell a colleague's token
         from a forged one and answer 403, not 401; the random part is what authenticates.
         """
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+        if not _USER.fullmatch(user):
+            raise ValueError(f"user {user!r}: lower-case letters, digits and . _ @ - (at most 64), "
+                             "one per person")
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise ValueError(f"days must be between 1 and {MAX_TOKEN_DAYS}")
         token = f"rk_{node}_{secrets.token_urlsafe(32)}"
+        issued = now()
         with self.engine.begin() as conn:
             conn.execute(sa.insert(tokens).values(
-                token_hash=hash_token(token), name=name, role=role, node=node,
-                created_at=now()))
+                token_hash=hash_token(token), name=name or user, user=user, role=role, node=node,
+                created_at=issued, expires_at=issued + timedelta(days=days)))
         return token
 
     def revoke(self, token_id: int) -> bool:
+        """Revoke a token; its page sessions end with it."""
         with self.engine.begin() as conn:
             result = conn.execute(sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
                                   .values(revoked_at=now()))
+            conn.execute(sa.delete(web_sessions).where(web_sessions.c.token_id == token_id))
         return result.rowcount == 1
 
     def list(self) -> list[dict]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(tokens.c.id, tokens.c.name, tokens.c.role, tokens.c.node,
-                                          tokens.c.created_at, tokens.c.revoked_at).order_by(tokens.c.id))
+            rows = conn.execute(sa.select(tokens.c.id, tokens.c.user, tokens.c.name, tokens.c.role, tokens.c.node,
+                                          tokens.c.created_at, tokens.c.expires_at, tokens.c.revoked_at)
+                                .order_by(tokens.c.id))
             return [dict(r._mapping) for r in rows]
 
     def log_denial(self, *, principal: "Principal | None", token_node: str | None, method: str, path: str,
                    reason: str) -> None:
-        """Refused attempts go to the node's audit trail (UU 27/2022: who tried what, when)."""
+        """Refused attempts go to the node's audit trail (UU 27/2022: who tried what, when).
+
+        At most :data:`DENIALS_PER_MINUTE` per token, and as many for every caller without a
+        valid token together, are recorded one by one; the rest of the minute only add to the
+        count of one summary row, so nobody can grow the table faster than that.
+        """
+        at = now()
+        minute = at.replace(second=0, microsecond=0)
+        token_id = principal.token_id if principal else None
+        source = access_denials.c.token_id == token_id if token_id else access_denials.c.token_id.is_(None)
         with self.engine.begin() as conn:
-            conn.execute(sa.insert(access_denials).values(
-                at=now(), token_id=principal.token_id if principal else None,
-                token_node=principal.node if principal else token_node, role=principal.role if principal else None,
-                method=method, path=path[:500], reason=reason[:500]))
+            recorded = conn.execute(sa.select(sa.func.count()).select_from(access_denials).where(
+                source, access_denials.c.at >= minute, access_denials.c.method != "*")).scalar_one()
+            if recorded < DENIALS_PER_MINUTE:
+                conn.execute(sa.insert(access_denials).values(
+                    at=at, token_id=token_id, token_node=principal.node if principal else token_node,
+                    role=principal.role if principal else None, method=method, path=path[:500],
+                    reason=reason[:500]))
+                return
+            summed = conn.execute(sa.update(access_denials).where(
+                source, access_denials.c.at == minute, access_denials.c.method == "*")
+                .values(count=access_denials.c.count + 1))
+            if summed.rowcount == 0:
+                conn.execute(sa.insert(access_denials).values(
+                    at=minute, token_id=token_id, token_node=principal.node if principal else None,
+                    role=principal.role if principal else None, method="*", path="*", count=1,
+                    reason=f"Lebih dari {DENIALS_PER_MINUTE} penolakan dari sumber ini dalam satu menit; "
+                           "sisanya hanya dihitung."))
 
     def denials(self, limit: int = 100) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(access_denials).order_by(access_denials.c.id.desc()).limit(limit))
             return [{**r._mapping, "at": r.at.isoformat()} for r in rows]
 
-    def lookup(self, token: str) -> Principal | None:
+    def find(self, token: str) -> TokenRecord | None:
+        """The token's record, revoked or expired as it may be; None for an unknown token."""
         digest = hash_token(token)
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == digest,
-                                                       tokens.c.revoked_at.is_(None))).first()
+            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == digest)).first()
         # The hash lookup is an index probe; compare again in constant time for good measure.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
-        return Principal(token_id=row.id, name=row.name, role=row.role, node=row.node)
+        return TokenRecord(_principal(row), row.expires_at, row.revoked_at)
+
+    def lookup(self, token: str) -> Principal | None:
+        """The principal of a token that is neither revoked nor expired."""
+        record = self.find(token)
+        if record is None or record.revoked_at is not None or record.expires_at <= now():
+            return None
+        return record.principal
+
+
+def _principal(row) -> Principal:
+    return Principal(token_id=row.id, name=row.name, role=row.role, node=row.node, user=row.user)
+
+
+@dataclass(frozen=True)
+class WebSession:
+    """A person signed in to pages: who, and the token their forms must carry (CSRF)."""
+    principal: Principal
+    csrf: str
+
+
+class SessionStore:
+    """Short server-side sessions of people signed in to pages with a token.
+
+    The browser holds only a random session id (kept here as a hash); a session ends after
+    ``idle`` without a request, ``absolute`` after sign-in, at sign-out, and when its token is
+    revoked or expires.
+    """
+
+    def __init__(self, engine: sa.Engine, *, idle: timedelta, absolute: timedelta):
+        self.engine = engine
+        self.idle = idle
+        self.absolute = absolute
+
+    def open(self, principal: Principal) -> str:
+        """Start a session for ``principal`` (a checked token); returns the session id for the cookie."""
+        session_id, started = secrets.token_urlsafe(32), now()
+        with self.engine.begin() as conn:
+            token_expires = conn.execute(sa.select(tokens.c.expires_at)
+                                         .where(tokens.c.id == principal.token_id)).scalar_one()
+            conn.execute(sa.delete(web_sessions).where(sa.or_(web_sessions.c.expires_at <= started,
+                                                              web_sessions.c.last_seen_at <= started - self.idle)))
+            conn.execute(sa.insert(web_sessions).values(
+                id_hash=hash_token(session_id), token_id=principal.token_id, csrf=secrets.token_urlsafe(32),
+                created_at=started, last_seen_at=started,
+                expires_at=min(started + self.absolute, token_expires)))
+        return session_id
+
+    def find(self, session_id: str) -> WebSession | None:
+        """The live session with this id, its last use moved to now; None if it has ended."""
+        at = now()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(web_sessions.c.csrf, web_sessions.c.last_seen_at, tokens)
+                .join(tokens, tokens.c.id == web_sessions.c.token_id)
+                .where(web_sessions.c.id_hash == hash_token(session_id), web_sessions.c.expires_at > at,
+                       web_sessions.c.last_seen_at > at - self.idle, tokens.c.revoked_at.is_(None),
+                       tokens.c.expires_at > at)).first()
+            if row is None:
+                return None
+            if at - row.last_seen_at > timedelta(seconds=30):  # a write per page view is not needed
+                conn.execute(sa.update(web_sessions).where(web_sessions.c.id_hash == hash_token(session_id))
+                             .values(last_seen_at=at))
+        return WebSession(_principal(row), row.csrf)
+
+    def close(self, session_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(web_sessions).where(web_sessions.c.id_hash == hash_token(session_id)))
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -162,17 +303,27 @@ def authorize(store: TokenStore, authorization: str | None, *, node: str, roles:
     """The one auth check: a valid token, scoped to this node, with one of ``roles``.
 
     A token of another office is refused with 403 (it is known to be someone else's scope);
-    an unknown one with 401.
+    an unknown, revoked or expired one with 401.
     """
     token = bearer_token(authorization)
     if token is None:
         raise Unauthenticated("Token akses diperlukan (header Authorization: Bearer <token>).")
-    principal = store.lookup(token)
-    if principal is None:
+    record = store.find(token)
+    if record is None:
         claimed = token_node(token)
         if claimed and claimed != node:
             raise Forbidden(f"Token node {claimed} tidak berlaku di node {node}.", token_node=claimed)
-        raise Unauthenticated("Token akses tidak valid atau sudah dicabut.")
+        raise Unauthenticated("Token akses tidak valid.")
+    if record.revoked_at is not None:
+        raise Unauthenticated("Token akses sudah dicabut; minta token baru kepada admin.")
+    if record.expires_at <= now():
+        raise Unauthenticated(f"Token akses sudah kedaluwarsa sejak {long_date(record.expires_at.date())} "
+                              f"pukul {record.expires_at:%H.%M} UTC; minta token baru kepada admin.")
+    return check_scope(record.principal, node=node, roles=roles)
+
+
+def check_scope(principal: Principal, *, node: str, roles: tuple[str, ...]) -> Principal:
+    """The principal's token is for this node and one of ``roles``; 403 otherwise."""
     if principal.node != node:
         raise Forbidden(f"Token ini berlaku untuk node {principal.node}, bukan node {node}.", principal=principal)
     if principal.role not in roles:

@@ -4,6 +4,12 @@ Every service, the relay and the CLI read their settings through :func:`load`.
 A node config names the node's region code, its broker, its databases and the hub's broker;
 the hub's config has ``node: hub``.
 
+Key custody: the province's ``person_key_secret`` (the key of the NIK hash) is held by the nodes
+only. The hub compares person keys and never computes one, so a hub config that names the key is
+refused. A node's services refuse to start without the key, or with the public development key
+unless ``dev_mode: true`` (written by ``rehsos up`` and the test harness, never in production).
+Tools that touch no NIK (migrate, bootstrap, token) load a node config without the key.
+
 Environment overrides: ``REHSOS_<KEY>`` replaces a top-level key (``REHSOS_BROKER_URI``),
 ``REHSOS_<KEY>__<SUB>`` a nested one (``REHSOS_HTTP__PORT``). Values stay text until the
 schema loads them, so ``REHSOS_HTTP__PORT=8171`` becomes an integer and an all-digit secret
@@ -18,13 +24,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from rehsos import reference
 
 ENV_PREFIX = "REHSOS_"
 HUB = "hub"
-# The development default; every real deployment sets its own (the loader warns via `is_dev_secret`).
+# The public development key: a node uses it only in dev_mode (see `Settings.require_servable`).
 DEV_PERSON_KEY_SECRET = "dev-only-provincial-secret-change-me"
 
 
@@ -39,6 +45,9 @@ class _HttpSchema(Schema):
     max_body_bytes = fields.Int(load_default=64 * 1024, validate=validate.Range(min=1024))
     # Files (training materials) and batches (offline check-ins as CSV) may be larger.
     max_upload_bytes = fields.Int(load_default=10 * 1024 * 1024, validate=validate.Range(min=1024))
+    # A signed-in page session ends after this much inactivity, and at the latest this long after sign-in.
+    session_idle_minutes = fields.Int(load_default=30, validate=validate.Range(1, 24 * 60))
+    session_max_hours = fields.Int(load_default=8, validate=validate.Range(1, 24))
 
 
 class _RelaySchema(Schema):
@@ -61,7 +70,8 @@ class _SettingsSchema(Schema):
     # `{service}` is replaced by the service name: one database per service.
     database_uri = fields.Str(required=True)
     auth_database_uri = fields.Str(required=True)
-    person_key_secret = fields.Str(load_default=DEV_PERSON_KEY_SECRET, validate=validate.Length(min=16))
+    person_key_secret = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=16))
+    dev_mode = fields.Bool(load_default=False)
     http = fields.Nested(_HttpSchema, load_default=dict)
     relay = fields.Nested(_RelaySchema, load_default=dict)
     consumer = fields.Nested(_ConsumerSchema, load_default=dict)
@@ -82,6 +92,16 @@ class _SettingsSchema(Schema):
             )
         if node != HUB and not data.get("hub_broker_uri"):
             raise ValidationError("a node needs the hub's broker URI", "hub_broker_uri")
+        if node == HUB and data.get("person_key_secret") is not None:
+            raise ValidationError("the hub must not hold the province's person key: nodes compute person keys, "
+                                  "the hub only compares them (remove it and REHSOS_PERSON_KEY_SECRET from the "
+                                  "hub's configuration)", "person_key_secret")
+
+    @post_load
+    def _dev_key(self, data, **kwargs):
+        if data["node"] != HUB and data["person_key_secret"] is None and data["dev_mode"]:
+            data["person_key_secret"] = DEV_PERSON_KEY_SECRET
+        return data
 
 
 @dataclass(frozen=True)
@@ -92,7 +112,8 @@ class Settings:
     auth_database_uri: str
     hub_broker_uri: str | None = None
     management_uri: str = "http://guest:guest@127.0.0.1:15672"
-    person_key_secret: str = DEV_PERSON_KEY_SECRET
+    person_key_secret: str | None = None
+    dev_mode: bool = False
     http: Mapping[str, Any] = field(default_factory=dict)
     relay: Mapping[str, Any] = field(default_factory=dict)
     consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0})
@@ -114,6 +135,24 @@ class Settings:
     @property
     def is_dev_secret(self) -> bool:
         return self.person_key_secret == DEV_PERSON_KEY_SECRET
+
+    def require_servable(self) -> None:
+        """Refuse to run a node's services without the province's key, or with the public one
+        outside development (whoever knows the key can brute-force a NIK from its hash)."""
+        if self.is_hub:
+            return
+        if self.person_key_secret is None:
+            raise ConfigError(f"node {self.node}: person_key_secret is not set; every node needs the province's "
+                              "key (REHSOS_PERSON_KEY_SECRET)")
+        if self.is_dev_secret and not self.dev_mode:
+            raise ConfigError(f"node {self.node}: person_key_secret is the public development key; set the "
+                              "province's key (REHSOS_PERSON_KEY_SECRET), or dev_mode: true on a development "
+                              "machine only")
+
+    @property
+    def over_https(self) -> bool:
+        """Served to browsers over HTTPS (a proxy in front): cookies then carry Secure."""
+        return (self.http.get("public_url") or "").lower().startswith("https://")
 
     def database_uri_for(self, service: str) -> str:
         return self.database_uri.replace("{service}", service)

@@ -26,6 +26,7 @@ class _QuietExpectedErrors(logging.Filter):
 def make_runner(settings: Settings):
     from nameko.runners import ServiceRunner
 
+    settings.require_servable()
     runner = ServiceRunner(settings.nameko_config())
     for spec in db.services_of(settings):
         runner.add_service(spec.load())
@@ -78,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = config.load(args.config)
+        settings.require_servable()
     except config.ConfigError as exc:
         print(f"rehsos-serve: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level,
                         format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
     if settings.is_dev_secret:
-        logging.getLogger("rehsos").warning("person_key_secret is the development default; set REHSOS_PERSON_KEY_SECRET")
+        logging.getLogger("rehsos").warning("dev_mode: person_key_secret is the public development key")
     if args.migrate:
         db.migrate_all(settings)
     serve(settings)

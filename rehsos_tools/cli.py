@@ -5,6 +5,7 @@
   rehsos migrate --config FILE                 apply database migrations
   rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
   rehsos token create|list|revoke --config FILE
+  rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 import json
 import os
 import sys
+
+from rehsos.auth import DEFAULT_TOKEN_DAYS
 
 
 def _settings(args):
@@ -67,10 +70,10 @@ def cmd_token(args) -> int:
     settings = _settings(args)
     store = auth.TokenStore(create_engine(settings.auth_database_uri))
     if args.action == "create":
-        if not args.role or not args.name:
-            sys.exit("rehsos token create: --role and --name are required")
+        if not args.role or not args.user:
+            sys.exit("rehsos token create: --role and --user are required")
         try:
-            token = store.issue(name=args.name, role=args.role, node=settings.node)
+            token = store.issue(user=args.user, name=args.name, role=args.role, node=settings.node, days=args.days)
         except ValueError as exc:
             sys.exit(f"rehsos token create: {exc}")
         print(token)
@@ -83,6 +86,19 @@ def cmd_token(args) -> int:
         if not store.revoke(args.id):
             sys.exit(f"rehsos token revoke: no active token with id {args.id}")
         print(f"revoked {args.id}")
+    return 0
+
+
+def cmd_rekey(args) -> int:
+    from rehsos import config
+    from rehsos_tools import rekey
+
+    settings = _settings(args)
+    try:
+        changed = rekey.rekey_node(settings)
+    except config.ConfigError as exc:
+        sys.exit(f"rehsos rekey: {exc}")
+    print(f"node {settings.node}: {changed} person keys re-announced")
     return 0
 
 
@@ -142,9 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("create", "list", "revoke"))
     p.add_argument("--config", required=False)
     p.add_argument("--role")
-    p.add_argument("--name")
+    p.add_argument("--user", help="the person who holds the token (one per person: siti.aminah, a NIP)")
+    p.add_argument("--name", help="their full name, for lists (default: the user)")
+    p.add_argument("--days", type=_positive, default=DEFAULT_TOKEN_DAYS, metavar="N",
+                   help="days the token is valid (default %(default)s)")
     p.add_argument("--id", type=int)
     p.set_defaults(func=cmd_token)
+
+    p = sub.add_parser("rekey", help="after the province's person key changed: re-announce this node's "
+                                     "person keys to the hub")
+    p.add_argument("--config", required=False)
+    p.set_defaults(func=cmd_rekey)
 
     p = sub.add_parser("definitions", help="write RabbitMQ definitions files (secret-free topology)")
     p.add_argument("--out", default="deploy/rabbitmq")

@@ -3,7 +3,7 @@
 Every node and the hub get a config file under ``var/run/config/``, their own SQLite databases
 under ``var/data/``, their own vhost on the local RabbitMQ and their own process (logs in
 ``var/log/``). The same configs drive ``rehsos bootstrap`` and ``rehsos serve``: production
-differs only in URIs.
+differs in URIs and secrets, and has no ``dev_mode``.
 """
 from __future__ import annotations
 
@@ -78,8 +78,8 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
                   namespace: str = "") -> dict[str, Path]:
     names = topology.Names(namespace)
     written = {}
-    base = {"management_uri": management_uri, "person_key_secret": secrets_doc["person_key_secret"],
-            "broker_namespace": namespace}
+    # dev_mode: a development province (rehsos up, the tests), never a production one.
+    base = {"management_uri": management_uri, "broker_namespace": namespace, "dev_mode": True}
     hub = {**base, "node": "hub",
            "broker_uri": f"amqp://guest:guest@{broker_host}:5672/{names.hub_vhost}",
            "database_uri": f"sqlite:///{paths.data / 'hub' / '{service}.sqlite'}",
@@ -89,7 +89,8 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
     written["hub"].write_text(yaml.safe_dump(hub, sort_keys=False))
     for node in nodes:
         user, password = names.node_user(node), secrets_doc["broker_passwords"][node]
-        doc = {**base, "node": node,
+        # Only the nodes hold the province's person key: the hub compares keys, never computes one.
+        doc = {**base, "node": node, "person_key_secret": secrets_doc["person_key_secret"],
                "broker_uri": f"amqp://guest:guest@{broker_host}:5672/{names.node_vhost(node)}",
                "hub_broker_uri": topology.with_credentials(f"amqp://{broker_host}:5672", user, password, names.hub_vhost),
                "database_uri": f"sqlite:///{paths.data / node / '{service}.sqlite'}",
@@ -188,7 +189,8 @@ def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
         token = previous.get(role)
         principal = store.lookup(token) if token else None
         if principal is None or principal.role != role or principal.node != settings.node:
-            token = store.issue(name=f"demo {role} {settings.node}", role=role, node=settings.node)
+            token = store.issue(user=f"demo.{role}", name=f"demo {role} {settings.node}", role=role,
+                                node=settings.node)
         tokens[role] = token
     store.engine.dispose()
     return tokens

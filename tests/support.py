@@ -144,7 +144,7 @@ class Province:
             migrate_all(s)
             roles = auth.HUB_ROLES if s.is_hub else auth.NODE_ROLES
             store = auth.TokenStore(create_engine(s.auth_database_uri))
-            self.tokens[name] = {role: store.issue(name=f"test {role}", role=role, node=s.node) for role in roles}
+            self.tokens[name] = {role: store.issue(user=f"uji.{role}", role=role, node=s.node) for role in roles}
             store.engine.dispose()
         for name in self.settings:
             if not (self.start_hub if name == "hub" else self.start_nodes):

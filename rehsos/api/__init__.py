@@ -6,9 +6,9 @@ with the same token check, the same schemas in and out, and the same error bodie
 from __future__ import annotations
 
 from rehsos.api.errors import ApiError, BadRequest, Conflict, NotFound, Unprocessable, domain_errors  # noqa: F401
-from rehsos.api.http import LOGIN_PATH, TOKEN_COOKIE, ApiEntrypoint  # noqa: F401
+from rehsos.api.http import ApiEntrypoint  # noqa: F401
 from rehsos.api.rpc import RpcApiEntrypoint
-from rehsos.api.tokens import Tokens  # noqa: F401
+from rehsos.api.sessions import LOGIN_PATH, LOGOUT_PATH, PageSessions, html_page  # noqa: F401
 
 
 def api(method, url, **kwargs):

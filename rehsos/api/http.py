@@ -26,11 +26,8 @@ from rehsos import auth
 from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as build_openapi
 from rehsos.api.bodies import answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload
 from rehsos.api.errors import ApiError, error_body, error_body_of
+from rehsos.api.sessions import LOGIN_PATH, current_session, secure_headers
 from rehsos.api.tokens import TokenStoreExtension
-
-# Pages for people in a browser sign in once and carry the token in an HttpOnly cookie.
-TOKEN_COOKIE = "rehsos_token"
-LOGIN_PATH = "/masuk"
 
 
 def error_response(exc: Exception) -> Response:
@@ -146,11 +143,11 @@ class NodeWsgiApp:
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == OPENAPI_PATH:
-            return self._openapi()(environ, start_response)
+            return secure_headers(self._openapi())(environ, start_response)
         if path == HEALTH_PATH:
-            return json_response(self.server.health())(environ, start_response)
+            return secure_headers(json_response(self.server.health()))(environ, start_response)
         if path == DENIALS_PATH:
-            return self._denials(Request(environ))(environ, start_response)
+            return secure_headers(self._denials(Request(environ)))(environ, start_response)
         request = Request(environ, shallow=True)
         adapter = self.url_map().bind_to_environ(environ)
         try:
@@ -163,8 +160,8 @@ class NodeWsgiApp:
         except WerkzeugNotFound:
             response = json_response(error_body(404, "not_found", "Alamat tidak ditemukan."), 404)
         except HTTPException as exc:
-            response = exc
-        return response(environ, start_response)
+            response = exc.get_response(environ)
+        return secure_headers(response)(environ, start_response)
 
 
 # -- the entrypoint -------------------------------------------------------------------------------
@@ -175,7 +172,9 @@ class ApiEntrypoint(HttpRequestHandler):
     declared ``body`` schema is loaded; the method finds ``request.principal`` and
     ``request.data``. It returns a Response (pages), or ``payload`` / ``(status, payload)``,
     which goes out through the declared ``response`` schema. ``public=True`` routes (sign-in
-    pages) skip the token check.
+    pages) skip the token check. A page (``html=True``) called without a token is for a person
+    signed in: their session (:mod:`rehsos.api.sessions`) stands in for the token, and the
+    handler finds it as ``request.web_session`` (its CSRF token goes into the page's forms).
     """
 
     server = NodeWebServer()
@@ -218,11 +217,10 @@ class ApiEntrypoint(HttpRequestHandler):
     def handle_request(self, request):
         request.shallow = False
         try:
-            request.principal = None
+            request.principal = request.web_session = None
             if not self.public:
                 try:
-                    request.principal = auth.authorize(
-                        self.tokens.store, self._authorization(request), node=self.settings.node, roles=self.roles)
+                    request.principal = self._authenticate(request)
                 except auth.Unauthenticated:
                     if self.html:  # a person in a browser: send them to the sign-in page
                         return Response(status=303, headers={"Location": LOGIN_PATH})
@@ -250,11 +248,14 @@ class ApiEntrypoint(HttpRequestHandler):
         except Exception as exc:  # noqa: BLE001 - every failure becomes an answer, never a dropped socket
             return self.response_from_exception(exc)
 
-    def _authorization(self, request) -> str | None:
+    def _authenticate(self, request) -> auth.Principal:
         header = request.headers.get("Authorization")
-        if header is None and self.html and request.cookies.get(TOKEN_COOKIE):
-            return f"Bearer {request.cookies[TOKEN_COOKIE]}"
-        return header
+        if header is None and self.html:
+            request.web_session = current_session(self.tokens.sessions, request)
+            if request.web_session is None:
+                raise auth.Unauthenticated("Silakan masuk terlebih dahulu.")
+            return auth.check_scope(request.web_session.principal, node=self.settings.node, roles=self.roles)
+        return auth.authorize(self.tokens.store, header, node=self.settings.node, roles=self.roles)
 
     def response_from_result(self, result):
         if isinstance(result, Response):

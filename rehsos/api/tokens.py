@@ -1,30 +1,23 @@
-"""The node's token store as a nameko extension, shared by the HTTP and RPC entry points."""
+"""The node's token and session stores as a nameko extension, shared by the HTTP and RPC entry points."""
 from __future__ import annotations
 
-from functools import partial
+from datetime import timedelta
 
-from nameko.extensions import DependencyProvider, SharedExtension
+from nameko.extensions import SharedExtension
 
 from rehsos import auth
 from rehsos.db import create_engine
 
 
 class TokenStoreExtension(SharedExtension):
-    """The node's token store (its own small database, owned by the kernel)."""
+    """The node's token store and page sessions (its own small database, owned by the kernel)."""
 
     def setup(self):
         settings = self.container.config["REHSOS"]
         self.engine = create_engine(settings.auth_database_uri)
         self.store = auth.TokenStore(self.engine)
+        self.sessions = auth.SessionStore(self.engine, idle=timedelta(minutes=settings.http["session_idle_minutes"]),
+                                          absolute=timedelta(hours=settings.http["session_max_hours"]))
 
     def stop(self):
         self.engine.dispose()
-
-
-class Tokens(DependencyProvider):
-    """For the few handlers that check a token themselves (the sign-in page)."""
-    tokens = TokenStoreExtension()
-
-    def get_dependency(self, worker_ctx):
-        settings = self.container.config["REHSOS"]
-        return partial(auth.authorize, self.tokens.store, node=settings.node)

@@ -305,9 +305,12 @@ def test_no_secrets_inline_in_the_compose_file():
 
 
 def test_no_secrets_in_the_config_files():
-    for filename in offices().values():
+    for key, filename in offices().items():
         cfg = raw_config(filename)
-        assert cfg["person_key_secret"] is None, f"{filename}: the provincial key comes from REHSOS_PERSON_KEY_SECRET"
+        if key == "hub":
+            assert "person_key_secret" not in cfg, "the hub must not hold the province's person key"
+        else:
+            assert cfg["person_key_secret"] is None, f"{filename}: the provincial key comes from REHSOS_PERSON_KEY_SECRET"
         for key, value in cfg.items():
             if isinstance(value, str) and "://" in value:
                 assert not urlsplit(value).password, f"{filename}: {key} carries a password"
@@ -376,9 +379,22 @@ def test_each_rehsos_container_loads_its_config_with_its_env_files(name):
         (file_uri.username, file_uri.hostname, file_uri.port, file_uri.path)
     assert environ["PGPASSWORD"], "libpq reads the database password from PGPASSWORD"
     assert settings.database_uri == cfg["database_uri"] and "{service}" in settings.database_uri
-    # Without the province's env file the process refuses to start (no silent dev secret).
-    with pytest.raises(config.ConfigError, match="person_key_secret"):
-        config.load(path, environ={k: v for k, v in environ.items() if k != "REHSOS_PERSON_KEY_SECRET"})
+    assert not settings.dev_mode
+    if rehsos_command(name)[0] == "serve":
+        settings.require_servable()
+        # Without the province's env file a node refuses to start (no silent dev secret).
+        if not settings.is_hub:
+            with pytest.raises(config.ConfigError, match="person_key_secret"):
+                config.load(path, environ={k: v for k, v in environ.items()
+                                           if k != "REHSOS_PERSON_KEY_SECRET"}).require_servable()
+
+
+def test_only_the_nodes_serving_containers_hold_the_person_key():
+    holders = {name for name, svc in SERVICES.items()
+               if any(Path(e).name == make_env.PROVINCE_FILE for e in svc.get("env_file", []))}
+    assert holders == {app_service(key) for key in NODES}
+    with pytest.raises(config.ConfigError, match="the hub must not hold"):
+        config.load(CONFIG_DIR / "hub.yaml", environ={**service_environ("hub"), **PLACEHOLDER_ENV[make_env.PROVINCE_FILE]})
 
 
 def test_config_mounts_and_referenced_files_exist():

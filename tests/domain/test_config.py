@@ -2,7 +2,8 @@
 import pytest
 import yaml
 
-from rehsos.config import ConfigError, load
+from rehsos import serve
+from rehsos.config import DEV_PERSON_KEY_SECRET, ConfigError, load
 
 NODE_CONFIG = {
     "node": "6371",
@@ -117,13 +118,46 @@ def test_missing_required_key_is_a_config_error_naming_it(write_config, missing)
         load(write_config(**{missing: ...}), environ={})
 
 
-def test_null_person_key_secret_is_refused(write_config):
-    with pytest.raises(ConfigError, match="person_key_secret"):
-        load(write_config(person_key_secret=None), environ={})
+def test_a_node_without_the_person_key_loads_for_the_tools_but_refuses_to_serve(write_config):
+    settings = load(write_config(person_key_secret=None), environ={})  # migrate, bootstrap, token need no key
+    assert settings.person_key_secret is None
+    with pytest.raises(ConfigError, match="person_key_secret is not set"):
+        settings.require_servable()
 
 
-def test_person_key_secret_from_env_replaces_the_dev_default(write_config):
+def test_person_key_secret_from_env_is_the_nodes_key(write_config):
     settings = load(write_config(), environ={"REHSOS_PERSON_KEY_SECRET": "a-real-secret-of-the-province"})
     assert settings.person_key_secret == "a-real-secret-of-the-province"
     assert not settings.is_dev_secret
-    assert load(write_config(), environ={}).is_dev_secret
+    settings.require_servable()
+
+
+def test_the_development_key_serves_only_in_dev_mode(write_config):
+    with pytest.raises(ConfigError, match="public development key"):
+        load(write_config(person_key_secret=DEV_PERSON_KEY_SECRET), environ={}).require_servable()
+    dev = load(write_config(), environ={"REHSOS_DEV_MODE": "true"})
+    assert dev.dev_mode and dev.is_dev_secret  # the default key, allowed in development only
+    dev.require_servable()
+
+
+def test_the_hub_must_not_hold_the_person_key(write_config):
+    hub = {"node": "hub", "hub_broker_uri": ...}
+    assert load(write_config(**hub), environ={}).person_key_secret is None
+    assert load(write_config(**hub, dev_mode=True), environ={}).person_key_secret is None
+    with pytest.raises(ConfigError, match="the hub must not hold"):
+        load(write_config(**hub), environ={"REHSOS_PERSON_KEY_SECRET": "a-real-secret-of-the-province"})
+
+
+def test_serve_refuses_a_node_with_the_development_key(write_config, capsys):
+    path = write_config(person_key_secret=DEV_PERSON_KEY_SECRET)
+    assert serve.main(["--config", str(path)]) == 2
+    assert "public development key" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="public development key"):
+        serve.make_runner(load(path, environ={}))
+
+
+@pytest.mark.parametrize("url,secure", [(None, False), ("http://hub.example", False),
+                                        ("https://rehsos.kalselprov.go.id", True)])
+def test_pages_are_served_over_https_when_the_public_url_says_so(write_config, url, secure):
+    settings = load(write_config(), environ={} if url is None else {"REHSOS_HTTP__PUBLIC_URL": url})
+    assert settings.over_https is secure

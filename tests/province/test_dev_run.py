@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import requests
+import yaml
 
 from rehsos import reference, topology
 from rehsos_tools import broker as mq
@@ -53,6 +54,10 @@ def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run
     assert seeded >= 150  # about a hundred per node, a few generated NIKs may repeat
     assert f"hub counts {seeded} cases" in result.stdout  # every demo case arrived at the hub
     assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
+    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (cwd / "var/run/config").glob("*.yaml")}
+    assert all(c["dev_mode"] is True for c in configs.values())  # a development province, said so
+    assert "person_key_secret" not in configs["hub"]  # only the nodes hold the province's key
+    assert configs["node-63"]["person_key_secret"] == configs["node-6371"]["person_key_secret"]
     with sqlite3.connect(cwd / "var/data/63/facilities.sqlite") as db:
         codes = {row[0] for row in db.execute("SELECT code FROM facility WHERE demo")}
         referrals = db.execute("SELECT referring_node, status FROM referral_request").fetchall()

@@ -3,6 +3,7 @@
 The module shares one province: each test registers its own NIKs and counts rows against what was
 there before it."""
 import itertools
+from datetime import timedelta
 
 import pytest
 import requests
@@ -177,7 +178,7 @@ def test_a_token_scoped_to_another_node_is_refused_even_if_present_in_the_store(
     from rehsos.db import create_engine
 
     store = auth.TokenStore(create_engine(node.settings[NODE].auth_database_uri))
-    foreign = store.issue(name="salah node", role=auth.OPERATOR, node="6303")
+    foreign = store.issue(user="salah.node", role=auth.OPERATOR, node="6303")
     resp = requests.post(
         node.url(NODE, "/api/v1/cases"), json=VALID, headers={"Authorization": f"Bearer {foreign}"}, timeout=5)
     assert resp.status_code == 403
@@ -188,12 +189,40 @@ def test_revoked_tokens_are_refused(node):
     from rehsos.db import create_engine
 
     store = auth.TokenStore(create_engine(node.settings[NODE].auth_database_uri))
-    token = store.issue(name="sementara", role=auth.OPERATOR, node=NODE)
-    token_id = next(t["id"] for t in store.list() if t["name"] == "sementara")
+    token = store.issue(user="sementara", role=auth.OPERATOR, node=NODE)
+    token_id = next(t["id"] for t in store.list() if t["user"] == "sementara")
     assert store.revoke(token_id)
     resp = requests.post(node.url(NODE, "/api/v1/cases"), json=VALID,
                          headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert resp.status_code == 401
+
+
+def test_an_expired_token_is_refused_with_401_over_http_and_rpc(node):
+    from nameko.exceptions import RemoteError
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from rehsos.clock import now
+    from rehsos.db import create_engine
+
+    engine = create_engine(node.settings[NODE].auth_database_uri)
+    store = auth.TokenStore(engine)
+    token = store.issue(user="sebentar", role=auth.OPERATOR, node=NODE, days=1)
+    url, headers = node.url(NODE, "/api/v1/cases"), {"Authorization": f"Bearer {token}"}
+    assert requests.get(url, headers=headers, timeout=5).status_code == 200
+    with engine.begin() as conn:
+        conn.execute(sa.update(auth.tokens).where(auth.tokens.c.user == "sebentar")
+                     .values(expires_at=now() - timedelta(seconds=1)))
+    engine.dispose()
+    before = node.count(NODE, "intake", "person")
+    resp = requests.post(url, json=VALID, headers=headers, timeout=5)
+    assert resp.status_code == 401
+    assert resp.json()["error"]["code"] == "unauthenticated"
+    assert "sudah kedaluwarsa" in resp.json()["error"]["message"]
+    with ClusterRpcProxy({"AMQP_URI": node.node_amqp(NODE)}, timeout=10) as rpc:
+        with pytest.raises(RemoteError) as refused:
+            rpc.intake.register_case(token=token, data=VALID)
+    assert '"status": 401' in refused.value.value and "kedaluwarsa" in refused.value.value
+    assert node.count(NODE, "intake", "person") == before
 
 
 def test_unknown_routes_and_methods_answer_in_json(node):

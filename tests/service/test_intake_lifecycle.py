@@ -91,10 +91,10 @@ def give_consent(node, person_id, purpose="referral"):
     assert resp.status_code == 201, resp.text
 
 
-def second_supervisor(node) -> str:
+def second_supervisor(node, user="supervisor.kedua") -> str:
     store = auth.TokenStore(create_engine(node.settings[NODE].auth_database_uri))
     try:
-        return store.issue(name="supervisor kedua", role=auth.SUPERVISOR, node=NODE)
+        return store.issue(user=user, role=auth.SUPERVISOR, node=NODE)
     finally:
         store.engine.dispose()
 
@@ -293,6 +293,21 @@ def test_closure_is_decided_by_a_supervisor_other_than_the_one_who_asked(node):
     other = call(node, "POST", decision, {"approve": True}, token=second_supervisor(node))
     assert other.status_code == 200, other.text
     assert (other.json()["status"], other.json()["stage"]) == ("closed", "terminasi")
+
+
+def test_a_supervisor_cannot_approve_their_own_closure_with_a_second_token(node):
+    case = new_case(node)
+    decision = f"/api/v1/cases/{case['id']}/closure/decision"
+    mine, my_other = second_supervisor(node, "siti.aminah"), second_supervisor(node, "siti.aminah")
+    assert call(node, "POST", f"/api/v1/cases/{case['id']}/closure", CLOSURE, token=mine).status_code == 200
+
+    same_person = call(node, "POST", decision, {"approve": False}, token=my_other)
+    assert same_person.status_code == 409 and error(same_person)["code"] == "four_eyes"
+    assert get_case(node, case["id"])["status"] == "closure_requested"
+
+    colleague = call(node, "POST", decision, {"approve": True}, token=second_supervisor(node, "budi.santoso"))
+    assert colleague.status_code == 200, colleague.text
+    assert colleague.json()["status"] == "closed"
 
 
 def test_a_rejected_closure_returns_the_case_to_open_in_its_stage(node):

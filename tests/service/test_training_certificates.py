@@ -2,6 +2,8 @@
 completed its rule (share of days attended, minimum post-test score) decides who completed; each
 of them gets a real PDF certificate in Indonesian whose number is keyed, not sequential; anyone
 can check the number on /verifikasi/<number>, and a forged or revoked one says so."""
+import base64
+import hashlib
 import io
 import re
 
@@ -126,6 +128,10 @@ def test_the_public_page_verifies_a_number_and_refuses_a_forged_one(node, comple
     page = verify(node, number)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "Sertifikat sah" in page.text and "Muhammad Ramadhan" in page.text
+    # The page's style is the one its policy admits (a browser would drop any other inline style).
+    style = re.search(r"<style>(.*?)</style>", page.text, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in page.headers["Content-Security-Policy"]
     assert "Rakor Rehabilitasi Sosial Penyandang Disabilitas" in page.text and "26–27 September 2024" in page.text
     assert "Sertifikat sah" in verify(node, f" {number.lower()}").text  # as typed from the paper
 

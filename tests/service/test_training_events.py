@@ -277,7 +277,7 @@ def test_an_operator_may_nominate_but_not_manage(node, agenda):
 def foreign_tokens(node):
     """A trainer and an admin of 6371 as this node's store would know them, and a 6371 token it does not know."""
     store = auth.TokenStore(create_engine(node.settings[NODE].auth_database_uri))
-    tokens = [store.issue(name=f"pelatih 6371 {role}", role=role, node="6371") for role in (auth.TRAINER, auth.ADMIN)]
+    tokens = [store.issue(user=f"pelatih.{role}", role=role, node="6371") for role in (auth.TRAINER, auth.ADMIN)]
     store.engine.dispose()
     return tokens + ["rk_6371_" + "A" * 43]
 

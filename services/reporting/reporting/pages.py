@@ -10,7 +10,8 @@ GROUP_NAMES = {
     "anak": "Anak", "disabilitas": "Disabilitas", "lansia": "Lanjut Usia", "tuna_sosial": "Tuna Sosial",
     "napza": "NAPZA", "bencana": "Korban Bencana", "lainnya": "Lainnya",
 }
-_STYLE = """
+# Inline, so a page is one request on a slow connection; the page's CSP admits it by its hash.
+STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}
 header{background:#0b5d3b;color:#fff;padding:1rem 1.5rem}header h1{margin:0;font-size:1.3rem}
 header p{margin:.2rem 0 0;opacity:.85}main{padding:1rem 1.5rem;max-width:80rem}
@@ -19,15 +20,21 @@ th,td{border:1px solid #d5dbe3;padding:.35rem .6rem;text-align:right}th{backgrou
 td.l,th.l{text-align:left}.num{font-variant-numeric:tabular-nums}.warn{color:#a33}
 form.card{background:#fff;padding:1.5rem;max-width:28rem;border:1px solid #d5dbe3}
 input[type=password]{width:100%;padding:.5rem;margin:.5rem 0}button{padding:.5rem 1rem}
-nav a{color:#fff;margin-left:1rem}
+nav form{margin:0}nav button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}
 """
 
 
-def _page(title: str, body: str, signed_in: bool = False) -> str:
-    nav = '<nav><a href="/keluar">Keluar</a></nav>' if signed_in else ""
+def _csrf_field(csrf: str) -> str:
+    return f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+
+
+def _page(title: str, body: str, csrf: str | None = None) -> str:
+    """A page; with the session's CSRF token, a signed-in one with its sign-out form."""
+    nav = (f'<nav><form method="post" action="/keluar">{_csrf_field(csrf)}<button type="submit">Keluar</button>'
+           "</form></nav>" if csrf else "")
     return (f'<!doctype html><html lang="id"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)} · Rehsos Kalsel</title><style>{_STYLE}</style></head><body>"
+            f"<title>{escape(title)} · Rehsos Kalsel</title><style>{STYLE}</style></head><body>"
             f"<header><h1>Rehsos Kalsel — Dinas Sosial Provinsi Kalimantan Selatan</h1>"
             f"<p>{escape(title)}</p>{nav}</header><main>{body}</main></body></html>")
 
@@ -73,7 +80,7 @@ def capacity_section(plan: dict) -> str:
            if plan_rows else "<p>Belum ada rencana pusat rehabilitasi.</p>"))
 
 
-def dashboard(summary: dict, plan: dict) -> str:
+def dashboard(summary: dict, plan: dict, csrf: str | None = None) -> str:
     groups = list(GROUP_NAMES)
     regency_rows = []
     for r in summary["by_regency"]:
@@ -113,12 +120,12 @@ def dashboard(summary: dict, plan: dict) -> str:
         + f'<p><small>Diperbarui {escape(summary["generated_at"][:19].replace("T", " "))} UTC. '
         f"Data bersifat pseudonim: nama, NIK, alamat, dan tanggal lahir tetap di kantor yang mendaftarkan.</small></p>"
     )
-    return _page("Ringkasan Kasus PPKS Provinsi", body, signed_in=True)
+    return _page("Ringkasan Kasus PPKS Provinsi", body, csrf)
 
 
-def login(error: str | None = None) -> str:
+def login(csrf: str, error: str | None = None) -> str:
     message = f'<p class="warn">{escape(error)}</p>' if error else ""
-    body = (f'<form class="card" method="post" action="/masuk"><h2>Masuk</h2>{message}'
+    body = (f'<form class="card" method="post" action="/masuk"><h2>Masuk</h2>{message}{_csrf_field(csrf)}'
             f'<label for="token">Token akses (analis atau admin provinsi)</label>'
             f'<input type="password" id="token" name="token" required autocomplete="off">'
             f"<button type=submit>Masuk</button></form>")

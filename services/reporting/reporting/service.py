@@ -1,11 +1,9 @@
 """Reporting's entry points on the hub: the uplink consumer, the summary API and the pages."""
 from __future__ import annotations
 
-from werkzeug.wrappers import Response
-
 from rehsos import auth
-from rehsos.api import LOGIN_PATH, TOKEN_COOKIE, Tokens, api, domain_errors
 from rehsos import errors
+from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors, html_page
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
@@ -17,8 +15,12 @@ from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, Quar
 READERS = (auth.ANALYST, auth.ADMIN)
 
 
-def _html(body: str, status: int = 200, **headers) -> Response:
-    return Response(body, status=status, mimetype="text/html", headers=headers)
+def _page(body: str, status: int = 200):
+    return html_page(body, status, styles=(pages.STYLE,))
+
+
+def _login_page(csrf: str, error: str | None, status: int):
+    return _page(pages.login(csrf, error), status)
 
 
 class ReportingService:
@@ -27,7 +29,7 @@ class ReportingService:
     config = Config()
     # The hub's own events (findings for the nodes) go straight down, addressed per node.
     db = Database("reporting", messaging)
-    authorize = Tokens()
+    sign_in = PageSessions()
 
     @event_consumer("reporting")
     def on_uplink_event(self, delivery):
@@ -93,29 +95,23 @@ class ReportingService:
     @api("GET", "/", roles=READERS, html=True, tags=("pages",))
     def dashboard(self, request):
         """Dashboard page (Bahasa Indonesia)."""
+        # Signed in by a session, the page offers the sign-out form; with a bearer token, no.
+        csrf = request.web_session.csrf if request.web_session else None
         with self.db.session() as session:
-            return _html(pages.dashboard(domain.summary(session, self.db.tables), domain.capacity_plan(session)))
+            return _page(pages.dashboard(domain.summary(session, self.db.tables), domain.capacity_plan(session),
+                                         csrf=csrf))
 
     @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login_form(self, request):
         """Sign-in page."""
-        return _html(pages.login())
+        return self.sign_in.form(_login_page)
 
     @api("POST", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login(self, request):
-        """Sign in with a token; it is kept in an HttpOnly cookie."""
-        token = (request.form.get("token") or "").strip()
-        try:
-            self.authorize(f"Bearer {token}", roles=READERS)
-        except auth.AuthError as exc:
-            return _html(pages.login(str(exc)), status=401)
-        response = Response(status=303, headers={"Location": "/"})
-        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", max_age=12 * 3600)
-        return response
+        """Sign in with a token: a short session starts, held by the browser as a random id."""
+        return self.sign_in.sign_in(request, roles=READERS, render=_login_page)
 
-    @api("GET", "/keluar", public=True, html=True, tags=("pages",))
+    @api("POST", LOGOUT_PATH, public=True, html=True, tags=("pages",))
     def logout(self, request):
-        """Sign out."""
-        response = Response(status=303, headers={"Location": LOGIN_PATH})
-        response.delete_cookie(TOKEN_COOKIE)
-        return response
+        """Sign out: the session ends on the server."""
+        return self.sign_in.sign_out(request)

@@ -7,7 +7,7 @@ import segno
 from werkzeug.wrappers import Response
 
 from rehsos import auth
-from rehsos.api import api, domain_errors
+from rehsos.api import api, domain_errors, html_page
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
 
@@ -253,7 +253,7 @@ class TrainingService:
             html = pages.verification(number, certificate, node=self.config.node)
             # 404: no such certificate; 410: it existed and was revoked.
             status = 404 if certificate is None else 410 if certificate.revoked_at else 200
-            return Response(html, status=status, mimetype="text/html")
+            return html_page(html, status, styles=(pages.STYLE,))
 
     # -- invitations and nominations -------------------------------------------------------------------------
     @api("GET", "/api/v1/trainings/invitations", roles=READERS, query=s.EventQuerySchema,

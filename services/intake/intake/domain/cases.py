@@ -11,7 +11,7 @@ from intake.domain.common import REFERENCE_VERSION, SERVICE, Access, Office, aud
 from intake.domain.consent import consent_status
 from intake.domain.persons import age_band_of, person_view, register_person
 from intake.models import Assessment, Case, CaseHistory, InterventionPlan, Person, PersonCategory, ServiceDelivery
-from rehsos import reference
+from rehsos import auth, reference
 from rehsos.clock import now
 from rehsos.contracts import make_event
 from rehsos.errors import NotFound, Refused
@@ -171,7 +171,8 @@ def decide_closure(uow, case_id: str, data: dict, *, office: Office, access: Acc
     case = get_case(uow, case_id, access=access, action="case.closure_decision", for_update=True)
     if case.status != "closure_requested":
         raise Refused("no_closure_request", "Tidak ada pengajuan penutupan untuk kasus ini.")
-    if case.closure_requested_by == access.principal.actor:
+    # Four eyes are two people: another token of the same user is still the same person.
+    if auth.user_of(case.closure_requested_by) == auth.user_of(access.principal.actor):
         raise Refused("four_eyes", "Penutupan harus disetujui oleh orang lain, bukan pengaju.")
     if not data["approve"]:
         case.status, case.closure_reason, case.closure_outcome = "open", None, None

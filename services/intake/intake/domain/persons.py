@@ -8,7 +8,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from intake.domain.common import REFERENCE_VERSION, SERVICE, Access, Office, audit, name_key
-from intake.models import Person, PersonCategory, PersonDisability
+from intake.models import CrossNodeMatch, Person, PersonCategory, PersonDisability
 from rehsos import jurisdiction
 from rehsos.clock import now
 from rehsos.contracts import make_event
@@ -116,6 +116,35 @@ def attach_nik(uow, person_id: str, nik: str, *, office: Office, access: Access)
     uow.emit(make_event("person.identified", {"previous_person_key": previous, "person_key": person.person_key},
                         node=office.node, service=SERVICE))
     return person
+
+
+def rekey_persons(uow, *, office: Office) -> int:
+    """After the province's key changed: each person's key is computed again under
+    ``office.secret`` and every change is announced to the hub as ``person.identified`` (old key
+    to new), which moves the node's cases and presence there; the hub's cross-node findings kept
+    here move too. A key already current is left alone, so a second run announces nothing.
+    Merged records are skipped: their key was handed to the survivor. Returns how many changed."""
+    session = uow.session
+    persons = session.execute(sa.select(Person.id, Person.nik, Person.person_key)
+                              .where(Person.merged_into.is_(None)).order_by(Person.id)).all()
+    changed = 0
+    for person_id, nik, previous in persons:
+        key, _ = person_key(office.secret, nik, office.node, person_id)
+        if key == previous:
+            continue
+        # A NIK attached meanwhile has already keyed the person under the new secret: not ours to move.
+        if session.execute(sa.update(Person).where(Person.id == person_id, Person.person_key == previous)
+                           .values(person_key=key)).rowcount == 0:
+            continue
+        match = session.get(CrossNodeMatch, previous)
+        if match is not None:
+            if session.get(CrossNodeMatch, key) is None:
+                session.add(CrossNodeMatch(person_key=key, nodes=match.nodes, detected_at=match.detected_at))
+            session.delete(match)
+        uow.emit(make_event("person.identified", {"previous_person_key": previous, "person_key": key},
+                            node=office.node, service=SERVICE))
+        changed += 1
+    return changed
 
 
 def person_view(person: Person) -> dict:
