@@ -48,11 +48,13 @@ def _make_psycopg2_green() -> None:
 
 
 def create_engine(uri: str) -> Engine:
+    """An engine for a service's database. Its errors never carry the statement's values (they
+    end up in logs, and a NIK or a name must not)."""
     url = sa.make_url(uri)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @sa_event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -70,7 +72,7 @@ def create_engine(uri: str) -> Engine:
             # the whole eventlet process; psycopg2 with psycogreen cooperates.
             url = url.set(drivername="postgresql+psycopg2")
         _make_psycopg2_green()
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5)
+        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=5, hide_parameters=True)
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 

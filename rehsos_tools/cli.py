@@ -4,6 +4,7 @@
   rehsos serve --config FILE                   run one node or the hub (= rehsos-serve)
   rehsos migrate --config FILE                 apply database migrations
   rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
+  rehsos redrive --config hub.yaml [--id N]     apply the hub's dead letters again
   rehsos token create|list|revoke --config FILE
   rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
@@ -89,6 +90,36 @@ def cmd_token(args) -> int:
     return 0
 
 
+def cmd_redrive(args) -> int:
+    """Redrive the hub's dead letters through its running API, with a token that lives one minute."""
+    import requests
+
+    from rehsos import auth
+    from rehsos.db import create_engine
+
+    settings = _settings(args)
+    if not settings.is_hub:
+        sys.exit("rehsos redrive: give the hub's configuration (node: hub)")
+    store = auth.TokenStore(create_engine(settings.auth_database_uri))
+    token = store.issue(user="rehsos-redrive", name="rehsos redrive (command line)", role=auth.ADMIN,
+                        node=settings.node, days=1)
+    path = f"/api/v1/quarantine/{args.id}/redrive" if args.id is not None else "/api/v1/quarantine/redrive"
+    try:
+        resp = requests.post(settings.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    except requests.RequestException as exc:
+        sys.exit(f"rehsos redrive: the hub does not answer at {settings.base_url} ({exc}); is it running?")
+    finally:
+        store.revoke(store.lookup(token).token_id)
+    if resp.status_code != 200:
+        sys.exit(f"rehsos redrive: {resp.status_code} {resp.json().get('error', {}).get('message', resp.text)}")
+    results = resp.json() if isinstance(resp.json(), list) else [resp.json()]
+    for result in results:
+        print(json.dumps(result))
+    failed = [r for r in results if r["outcome"] == "failed"]
+    print(f"{len(results) - len(failed)} redriven, {len(failed)} still failing", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def cmd_rekey(args) -> int:
     from rehsos import config
     from rehsos_tools import rekey
@@ -153,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config-dir", required=True, help="directory with hub.yaml and node-<code>.yaml")
     p.add_argument("--remove", action="store_true", help="delete the vhosts and node users instead")
     p.set_defaults(func=cmd_bootstrap)
+
+    p = sub.add_parser("redrive", help="apply the hub's dead letters again (all, or --id N)")
+    p.add_argument("--config", required=False)
+    p.add_argument("--id", type=int, help="one dead letter (see GET /api/v1/quarantine)")
+    p.set_defaults(func=cmd_redrive)
 
     p = sub.add_parser("token", help="manage API tokens of a node or the hub")
     p.add_argument("action", choices=("create", "list", "revoke"))

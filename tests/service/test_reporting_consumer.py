@@ -4,6 +4,8 @@ The module shares one hub: each test counts from the state it found (:func:`hub_
 until its own messages are applied or dead-lettered, so the next test starts from a settled hub."""
 import dataclasses
 import json
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timezone
 
@@ -300,13 +302,17 @@ def test_an_event_that_keeps_failing_becomes_a_dead_letter_and_is_redriven_once_
     assert early.json()["outcome"] == "failed"  # still no request: it stays a dead letter
     publish_as(hub, "6371", requested(rid).to_json(), routing_key="6371.intake.referral.requested.to.63")
     wait_until(lambda: referral_status(hub, rid) == "requested", message="request applied")
-    redone = requests.post(hub.url("hub", "/api/v1/quarantine/redrive"), headers=admin, timeout=10).json()
-    assert {"id": row["id"], "outcome": "applied"} in redone
+    # The operator's command: every waiting dead letter, through the running hub.
+    done = subprocess.run([sys.executable, "-m", "rehsos_tools.cli", "redrive", "--config",
+                           str(hub.paths.config / "hub.yaml")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {"id": row["id"], "outcome": "applied"} in [json.loads(line) for line in done.stdout.splitlines()]
     assert referral_status(hub, rid) == "accepted"
     again = requests.post(hub.url("hub", f"/api/v1/quarantine/{row['id']}/redrive"), headers=admin, timeout=10)
     assert again.status_code == 404  # a dead letter is redriven once
     assert requests.post(hub.url("hub", "/api/v1/quarantine/redrive"), headers=hub.headers("hub", auth.ANALYST),
                          timeout=10).status_code == 403
+    assert requests.post(hub.url("hub", "/api/v1/quarantine/redrive"), headers=admin, timeout=10).json() == []
     wait_until(lambda: dead_lettered(hub) >= start.dead_lettered + 1, message="the broker's raw copy")
 
 
