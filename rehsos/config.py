@@ -39,6 +39,9 @@ class _HttpSchema(Schema):
     max_body_bytes = fields.Int(load_default=64 * 1024, validate=validate.Range(min=1024))
     # Files (training materials) and batches (offline check-ins as CSV) may be larger.
     max_upload_bytes = fields.Int(load_default=10 * 1024 * 1024, validate=validate.Range(min=1024))
+    # Seconds a client may stay silent mid-request or idle between requests before it is dropped:
+    # without it, connections that never finish hold server threads for ever.
+    socket_timeout = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
 
 
 class _RelaySchema(Schema):
