@@ -75,7 +75,8 @@ Str = _indonesian(type("String", (_StorableText, _f.String), {}), invalid="Harus
                   invalid_utf8="Bukan teks UTF-8 yang valid.", unstorable=_UNSTORABLE_MESSAGE)
 Int = _indonesian(_Integer, invalid="Harus berupa bilangan bulat.", too_large="Angka terlalu besar.")
 Bool = _indonesian(_Boolean, invalid="Harus berupa true atau false.")
-Float = _indonesian(_Float, invalid="Harus berupa angka.", special="Angka tidak valid.", too_large="Angka terlalu besar.")
+Float = _indonesian(_Float, invalid="Harus berupa angka.", special="Angka tidak valid.",
+                    too_large="Angka terlalu besar.")
 Email = _indonesian(type("Email", (_StorableText, _f.Email), {}), invalid="Alamat email tidak valid.",
                     unstorable=_UNSTORABLE_MESSAGE)
 Date = _indonesian(_f.Date, invalid="Harus berupa tanggal dengan format YYYY-MM-DD.",

@@ -42,7 +42,8 @@ def _facility_fields(required: bool) -> dict:
         "status": f.Str(validate=f.one_of(STATUSES, "Status")),
         "contact_person": f.text(2, 200, allow_none=True),
         "contact_phone": f.Str(allow_none=True, validate=f.PHONE),
-        "contact_email": f.Email(allow_none=True, validate=validate.Length(max=200, error="Paling panjang 200 karakter.")),
+        "contact_email": f.Email(allow_none=True,
+                                 validate=validate.Length(max=200, error="Paling panjang 200 karakter.")),
         "units": f.List(f.Nested(UnitSchema), validate=validate.Length(
             1, MAX_UNITS, error=f"Isi sedikitnya satu unit, paling banyak {MAX_UNITS}."), **need),
     }
