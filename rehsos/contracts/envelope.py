@@ -61,7 +61,7 @@ class EventSchema(f.Schema):
     sequence = f.Int(required=True, strict=True, validate=validate.Range(min=1))
     occurred_at = f.AwareDateTime(required=True)
     # Only the shape here; the payload's own contract bounds each field (_payload_matches_type).
-    payload = f.Dict(required=True, keys=f.Str(validate=validate.Length(1, 64)), values=f.Raw(),
+    payload = f.Dict(required=True, keys=f.Str(validate=validate.Length(1, 64)), values=f.Raw(allow_none=True),
                      validate=validate.Length(max=64))
 
     @validates_schema

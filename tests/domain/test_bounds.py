@@ -297,6 +297,16 @@ def test_a_deeply_nested_event_is_an_invalid_event_for_the_quarantine():
         parse_event(body.encode())
 
 
+def test_an_event_with_null_payload_values_still_parses():
+    from rehsos.contracts import make_event
+
+    event = make_event("training.nominated", {
+        "nomination_id": "0b8d2f0c-5d8c-4a47-9a44-1d7a5a1b3d11", "event_id": "5e0c1a52-0f5b-4a0e-8a56-2f2f4f1d9c10",
+        "name": "Budi Santoso", "position": "Staf", "office": "Dinas Sosial", "regency": "6371", "role": "tksk",
+        "phone": None, "email": None}, node="6371", service="training").with_sequence(1)
+    assert parse_event(event.to_json()).payload["phone"] is None
+
+
 def test_an_event_with_nul_in_a_payload_string_is_an_invalid_event():
     from rehsos.contracts import make_event
 
