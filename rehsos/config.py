@@ -48,6 +48,9 @@ class _HttpSchema(Schema):
     # A signed-in page session ends after this much inactivity, and at the latest this long after sign-in.
     session_idle_minutes = fields.Int(load_default=30, validate=validate.Range(1, 24 * 60))
     session_max_hours = fields.Int(load_default=8, validate=validate.Range(1, 24))
+    # Seconds a client may stay silent mid-request or idle between requests before it is dropped:
+    # without it, connections that never finish hold server threads for ever.
+    socket_timeout = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
 
 
 class _RelaySchema(Schema):

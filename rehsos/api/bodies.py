@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from rehsos.api.errors import BadRequest, Unprocessable
+from rehsos.contracts import jsontext
 
 
 def json_response(payload: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -20,23 +21,21 @@ def json_response(payload: Any, status: int = 200, headers: dict | None = None) 
                     mimetype="application/json", headers=headers)
 
 
-def _too_large(max_bytes: int) -> BadRequest:
+def too_large(max_bytes: int) -> BadRequest:
     return BadRequest(f"Ukuran data melebihi batas {max_bytes} byte.", code="payload_too_large",
                       fields={"_body": [f"Maksimal {max_bytes} byte."]})
 
 
 def read_json(request: Request, max_bytes: int) -> Any:
-    length = request.content_length
-    if length is not None and length > max_bytes:
-        raise _too_large(max_bytes)
-    raw = request.stream.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise _too_large(max_bytes)
+    raw = _read_limited(request, max_bytes)
     if not raw.strip():
         raise BadRequest("Isi permintaan kosong; kirim objek JSON.", code="empty_body",
                          fields={"_body": ["Wajib berisi objek JSON."]})
     try:
-        return json.loads(raw.decode("utf-8"))
+        return jsontext.loads(raw)
+    except jsontext.TooDeep:
+        raise BadRequest(f"Struktur JSON terlalu dalam (paling banyak {jsontext.MAX_DEPTH} tingkat).",
+                         code="too_deep", fields={"_body": ["Struktur terlalu dalam."]}) from None
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("Isi permintaan bukan JSON yang valid.", code="invalid_json",
                          fields={"_body": ["Bukan JSON yang valid."]}) from None
@@ -44,10 +43,13 @@ def read_json(request: Request, max_bytes: int) -> Any:
 
 def _read_limited(request: Request, max_bytes: int) -> bytes:
     if request.content_length is not None and request.content_length > max_bytes:
-        raise _too_large(max_bytes)
-    raw = request.stream.read(max_bytes + 1)
+        raise too_large(max_bytes)
+    try:
+        raw = request.stream.read(max_bytes + 1)
+    except RequestEntityTooLarge:  # a chunked body past the request's own limit
+        raise too_large(max_bytes) from None
     if len(raw) > max_bytes:
-        raise _too_large(max_bytes)
+        raise too_large(max_bytes)
     return raw
 
 
@@ -59,12 +61,12 @@ def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
         try:
             part = request.files.get("file")
         except RequestEntityTooLarge:
-            raise _too_large(max_bytes) from None
+            raise too_large(max_bytes) from None
         if part is None:
             raise Unprocessable("Berkas tidak ada.", fields={"file": ["Wajib diisi."]})
         content = part.stream.read(max_bytes + 1)
         if len(content) > max_bytes:
-            raise _too_large(max_bytes)
+            raise too_large(max_bytes)
         return part.filename or "", content
     return request.args.get("filename", ""), _read_limited(request, max_bytes)
 

@@ -18,16 +18,22 @@ from nameko.constants import WEB_SERVER_CONFIG_KEY
 from nameko.extensions import Extension
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound
-from werkzeug.routing import Map
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as WerkzeugNotFound, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 from werkzeug.wrappers import Request, Response
 
 from rehsos import auth
 from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as build_openapi
-from rehsos.api.bodies import answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload
-from rehsos.api.errors import ApiError, error_body, error_body_of
+from rehsos.api.bodies import (answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload,
+                               too_large)
+from rehsos.api.errors import ApiError, BadRequest, error_body, error_body_of
 from rehsos.api.sessions import LOGIN_PATH, current_session, secure_headers
 from rehsos.api.tokens import TokenStoreExtension
+from rehsos.contracts.fields import INT_MAX
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Answered by the web server itself, for GET (and HEAD, as every GET route) only.
+_OWN_METHODS = ("GET", "HEAD")
 
 
 def error_response(exc: Exception) -> Response:
@@ -35,6 +41,37 @@ def error_response(exc: Exception) -> Response:
     status = body["error"]["status"]
     headers = {"WWW-Authenticate": 'Bearer realm="rehsos"'} if status == 401 else None
     return json_response(body, status, headers)
+
+
+def method_not_allowed(valid_methods) -> Response:
+    return json_response(error_body(405, "method_not_allowed", "Metode HTTP tidak diizinkan."), 405,
+                         {"Allow": ", ".join(valid_methods)})
+
+
+class PathText(UnicodeConverter):
+    """A path segment (``<id>``, ``<string(length=36):id>``) without NUL: PostgreSQL cannot compare
+    a value holding one, so the lookup would be a 500 instead of a 404."""
+
+    def __init__(self, map, minlength=1, maxlength=None, length=None):
+        super().__init__(map, minlength, maxlength, length)
+        self.regex = self.regex.replace("[^/]", "[^/\\x00]", 1)
+
+
+class PathInt(IntegerConverter):
+    """``<int:id>`` no larger than an INTEGER column holds: beyond, a lookup overflows (a 500)."""
+
+    regex = r"\d{1,10}"  # more digits cannot fit, and int() of thousands of them is an error
+
+    def to_python(self, value):
+        number = super().to_python(value)
+        if number > INT_MAX:
+            # Not werkzeug's ValidationError: with it, the same path under another method's rule
+            # would make the answer a 405.
+            raise WerkzeugNotFound()
+        return number
+
+
+PATH_CONVERTERS = {"default": PathText, "string": PathText, "int": PathInt}
 
 
 # -- the shared web server -----------------------------------------------------------------------
@@ -108,6 +145,20 @@ class NodeWebServer(WebServer):
     def get_wsgi_app(self):
         return NodeWsgiApp(self)
 
+    def get_wsgi_server(self, sock, wsgi_app, **kwargs):
+        server = super().get_wsgi_server(sock, wsgi_app, **kwargs)
+        # Applies to every read and write of a connection, including the wait for its next request.
+        server.socket_timeout = self.container.config["REHSOS"].http["socket_timeout"]
+        return server
+
+    def make_url_map(self) -> Map:
+        url_map = Map(converters=PATH_CONVERTERS)
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
 
 class NodeWsgiApp:
     """Routes to whichever entrypoint of any container registered the URL; rebuilt on change."""
@@ -142,12 +193,11 @@ class NodeWsgiApp:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if path == OPENAPI_PATH:
-            return secure_headers(self._openapi())(environ, start_response)
-        if path == HEALTH_PATH:
-            return secure_headers(json_response(self.server.health()))(environ, start_response)
-        if path == DENIALS_PATH:
-            return secure_headers(self._denials(Request(environ)))(environ, start_response)
+        own = {OPENAPI_PATH: self._openapi, HEALTH_PATH: lambda: json_response(self.server.health()),
+               DENIALS_PATH: lambda: self._denials(Request(environ))}.get(path)
+        if own is not None:
+            response = own() if environ.get("REQUEST_METHOD") in _OWN_METHODS else method_not_allowed(_OWN_METHODS)
+            return secure_headers(response)(environ, start_response)
         request = Request(environ, shallow=True)
         adapter = self.url_map().bind_to_environ(environ)
         try:
@@ -155,8 +205,7 @@ class NodeWsgiApp:
             request.path_values = values
             response = provider.handle_request(request)
         except MethodNotAllowed as exc:
-            response = json_response(error_body(405, "method_not_allowed", "Metode HTTP tidak diizinkan."),
-                                     405, {"Allow": ", ".join(exc.valid_methods or ())})
+            response = method_not_allowed(exc.valid_methods or ())
         except WerkzeugNotFound:
             response = json_response(error_body(404, "not_found", "Alamat tidak ditemukan."), 404)
         except HTTPException as exc:
@@ -217,6 +266,7 @@ class ApiEntrypoint(HttpRequestHandler):
     def handle_request(self, request):
         request.shallow = False
         try:
+            self._read_within_limits(request)
             request.principal = request.web_session = None
             if not self.public:
                 try:
@@ -247,6 +297,22 @@ class ApiEntrypoint(HttpRequestHandler):
             return self.response_from_result(result)
         except Exception as exc:  # noqa: BLE001 - every failure becomes an answer, never a dropped socket
             return self.response_from_exception(exc)
+
+    def _read_within_limits(self, request):
+        """Refuse what no route takes: a form bigger than a body may be (read here, where that is a
+        400, not in the handler, where it would be a 500), and NUL in a header (the audit log
+        keeps some headers, and PostgreSQL cannot store NUL)."""
+        if any("\x00" in value for value in request.headers.values()):
+            raise BadRequest("Header permintaan berisi karakter NUL.", code="invalid_header")
+        if self.upload:
+            return  # read_upload sets its own, larger, limit
+        limit = self.settings.http["max_upload_bytes" if self.csv else "max_body_bytes"]
+        request.max_content_length = limit
+        if request.mimetype in _FORMS:
+            try:
+                request.form
+            except RequestEntityTooLarge:
+                raise too_large(limit) from None
 
     def _authenticate(self, request) -> auth.Principal:
         header = request.headers.get("Authorization")

@@ -17,7 +17,7 @@ from marshmallow import ValidationError, validate, validates_schema
 from rehsos import registry
 from rehsos.clock import now
 from rehsos.config import HUB
-from rehsos.contracts import fields as f
+from rehsos.contracts import fields as f, jsontext
 from rehsos.contracts.events import PAYLOAD_SCHEMAS, latest_version, payload_schema
 from rehsos.reference import NODES
 
@@ -60,7 +60,9 @@ class EventSchema(f.Schema):
     service = f.Str(required=True, validate=validate.OneOf(registry.NAMES, error="Layanan tidak dikenal."))
     sequence = f.Int(required=True, strict=True, validate=validate.Range(min=1))
     occurred_at = f.AwareDateTime(required=True)
-    payload = f.Dict(required=True, keys=f.Str())
+    # Only the shape here; the payload's own contract bounds each field (_payload_matches_type).
+    payload = f.Dict(required=True, keys=f.Str(validate=validate.Length(1, 64)), values=f.Raw(allow_none=True),
+                     validate=validate.Length(max=64))
 
     @validates_schema
     def _payload_matches_type(self, data, **kwargs):
@@ -97,7 +99,9 @@ def make_event(event_type: str, payload: dict, *, node: str, service: str,
 def parse_event(body: bytes | str) -> Event:
     """Validate a raw message body against the envelope and its payload contract."""
     try:
-        data = json.loads(body)
+        data = jsontext.loads(body)
+    except jsontext.TooDeep as exc:
+        raise InvalidEvent(f"body is nested too deep: {exc}") from None
     except (TypeError, ValueError, UnicodeDecodeError) as exc:
         raise InvalidEvent(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):

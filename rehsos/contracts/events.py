@@ -18,6 +18,20 @@ _PERSON_KEY = dict(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$"))
 _CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES))
 _REGION = validate.OneOf(tuple(reference.REGENCIES))
 _STAGE = validate.OneOf(reference.STAGES)
+_DISABILITY = validate.OneOf(tuple(reference.DISABILITY_TYPES))
+# Bounds are those of the columns the values come from and land in (tests/domain/test_bounds.py).
+_FACILITY_ID = validate.Length(1, 64)
+_NAME = validate.Length(1, 200)
+_UNIT_NAME = validate.Length(1, 100)
+# A facility's units; the API allows as many (facilities.schemas.UnitSchema).
+MAX_UNITS = 50
+# A training event's topics are its agenda sessions' (31 days at most, a few sessions a day).
+MAX_TOPICS = 500
+
+
+def _some(choices) -> validate.Length:
+    """A list of choices, each at most once: no longer than the choices."""
+    return validate.Length(max=len(choices))
 
 
 class PersonRegisteredV1(f.Schema):
@@ -27,8 +41,8 @@ class PersonRegisteredV1(f.Schema):
     age_band = f.Str(required=True, validate=validate.OneOf(AGE_BANDS))
     sex = f.Str(required=True, validate=validate.OneOf(SEXES))
     region = f.Str(required=True, validate=_REGION)
-    categories = f.List(f.Str(validate=_CATEGORY), required=True)
-    disabilities = f.List(f.Str(validate=validate.OneOf(tuple(reference.DISABILITY_TYPES))), required=True)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True, validate=_some(reference.PPKS_CATEGORIES))
+    disabilities = f.List(f.Str(validate=_DISABILITY), required=True, validate=_some(reference.DISABILITY_TYPES))
 
 
 class PersonIdentifiedV1(f.Schema):
@@ -57,14 +71,15 @@ class CaseStageChangedV1(f.Schema):
 class AssessmentCompletedV1(f.Schema):
     case_id = f.UUID(required=True)
     risk_level = f.Str(required=True, validate=validate.OneOf(("low", "medium", "high")))
-    needs = f.List(f.Str(validate=validate.OneOf(tuple(reference.ATENSI_COMPONENTS))), required=True)
+    needs = f.List(f.Str(validate=validate.OneOf(tuple(reference.ATENSI_COMPONENTS))), required=True,
+                   validate=_some(reference.ATENSI_COMPONENTS))
 
 
 class ReferralRequestedV1(f.Schema):
     """``referral.requested``: routed to the facility's node (``.to.<facility_node>``)."""
     referral_id = f.UUID(required=True)
     case_id = f.UUID(required=True)
-    facility_id = f.Str(required=True)
+    facility_id = f.Str(required=True, validate=_FACILITY_ID)
     facility_node = f.Str(required=True, validate=validate.OneOf(reference.NODES))
     person_key = f.Str(**_PERSON_KEY)
     category = f.Str(required=True, validate=_CATEGORY)
@@ -93,7 +108,7 @@ class PersonDuplicateDetectedV1(f.Schema):
     """``person.duplicate_detected`` (hub → nodes): one NIK-keyed person is registered at several nodes."""
     person_key = f.Str(**_PERSON_KEY)
     nodes = f.List(f.Str(validate=validate.OneOf(reference.NODES)), required=True,
-                   validate=validate.Length(min=2))
+                   validate=validate.Length(2, len(reference.NODES)))
 
 
 class _ReferralAnswer(f.Schema):
@@ -101,7 +116,7 @@ class _ReferralAnswer(f.Schema):
     referral_id = f.UUID(required=True)
     case_id = f.UUID(required=True)
     referring_node = f.Str(required=True, validate=validate.OneOf(reference.NODES))
-    facility_id = f.Str(required=True)
+    facility_id = f.Str(required=True, validate=_FACILITY_ID)
 
 
 class ReferralAcceptedV1(_ReferralAnswer):
@@ -129,7 +144,7 @@ class DischargeRecordedV1(_ReferralAnswer):
 
 
 class _Unit(f.Schema):
-    name = f.Str(required=True)
+    name = f.Str(required=True, validate=_UNIT_NAME)
     sex = f.Str(required=True, validate=validate.OneOf(("male", "female", "mixed")))
     capacity = f.Int(required=True, validate=validate.Range(min=0))
 
@@ -137,15 +152,15 @@ class _Unit(f.Schema):
 class FacilityV1(f.Schema):
     """``facility.registered`` / ``facility.updated``: a facility as the province should know it
     (no personal data: facilities are public institutions)."""
-    facility_id = f.Str(required=True)
-    name = f.Str(required=True)
+    facility_id = f.Str(required=True, validate=_FACILITY_ID)
+    name = f.Str(required=True, validate=_NAME)
     kind = f.Str(required=True, validate=validate.OneOf(("panti", "sentra", "lks", "rumah_singgah")))
     owner = f.Str(required=True, validate=validate.OneOf(("province", "regency", "ministry", "foundation")))
     regency = f.Str(required=True, validate=_REGION)
-    categories = f.List(f.Str(validate=_CATEGORY), required=True)
-    disability_types = f.List(f.Str(validate=validate.OneOf(tuple(reference.DISABILITY_TYPES))), required=True)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True, validate=_some(reference.PPKS_CATEGORIES))
+    disability_types = f.List(f.Str(validate=_DISABILITY), required=True, validate=_some(reference.DISABILITY_TYPES))
     status = f.Str(required=True, validate=validate.OneOf(("operational", "temporarily_closed", "planned")))
-    units = f.List(f.Nested(_Unit), required=True)
+    units = f.List(f.Nested(_Unit), required=True, validate=validate.Length(max=MAX_UNITS))
     demo = f.Bool(required=True)
 
 
@@ -157,14 +172,14 @@ class _UnitBeds(_Unit):
 class CapacityChangedV1(f.Schema):
     """``capacity.changed`` (to all nodes): a facility's beds as of ``as_of``; every node keeps
     the latest snapshot of every facility, so it can answer while the hub is away."""
-    facility_id = f.Str(required=True)
-    name = f.Str(required=True)
+    facility_id = f.Str(required=True, validate=_FACILITY_ID)
+    name = f.Str(required=True, validate=_NAME)
     kind = f.Str(required=True, validate=validate.OneOf(("panti", "sentra", "lks", "rumah_singgah")))
     regency = f.Str(required=True, validate=_REGION)
-    categories = f.List(f.Str(validate=_CATEGORY), required=True)
-    disability_types = f.List(f.Str(validate=validate.OneOf(tuple(reference.DISABILITY_TYPES))), required=True)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True, validate=_some(reference.PPKS_CATEGORIES))
+    disability_types = f.List(f.Str(validate=_DISABILITY), required=True, validate=_some(reference.DISABILITY_TYPES))
     status = f.Str(required=True, validate=validate.OneOf(("operational", "temporarily_closed", "planned")))
-    units = f.List(f.Nested(_UnitBeds), required=True)
+    units = f.List(f.Nested(_UnitBeds), required=True, validate=validate.Length(max=MAX_UNITS))
     as_of = f.AwareDateTime(required=True)
 
 
@@ -172,9 +187,9 @@ class CentrePlanV1(f.Schema):
     """``plan.proposed`` / ``plan.updated``: a planned centre, for the hub to set beside demand."""
     plan_id = f.UUID(required=True)
     regency = f.Str(required=True, validate=_REGION)
-    name = f.Str(required=True)
+    name = f.Str(required=True, validate=_NAME)
     kind = f.Str(required=True, validate=validate.OneOf(("panti", "sentra", "lks", "rumah_singgah")))
-    categories = f.List(f.Str(validate=_CATEGORY), required=True)
+    categories = f.List(f.Str(validate=_CATEGORY), required=True, validate=_some(reference.PPKS_CATEGORIES))
     planned_capacity = f.Int(required=True, validate=validate.Range(min=1))
     target_year = f.Int(required=True)
     status = f.Str(required=True, validate=validate.OneOf(("usulan", "disetujui", "dibangun", "beroperasi")))
@@ -202,10 +217,10 @@ class TrainingEventChangedV1(f.Schema):
     start_date = f.Date(required=True)
     end_date = f.Date(required=True)
     quota = f.Int(required=True, validate=validate.Range(min=1))
-    regency_quotas = f.List(f.Nested(_RegencyQuota), required=True)
-    target_roles = f.List(f.Str(validate=validate.OneOf(TRAINING_ROLES)), required=True)
+    regency_quotas = f.List(f.Nested(_RegencyQuota), required=True, validate=_some(reference.NODES))
+    target_roles = f.List(f.Str(validate=validate.OneOf(TRAINING_ROLES)), required=True, validate=_some(TRAINING_ROLES))
     status = f.Str(required=True, validate=validate.OneOf(TRAINING_STATUSES))
-    topics = f.List(f.Str(validate=validate.Length(1, 300)), required=True)
+    topics = f.List(f.Str(validate=validate.Length(1, 300)), required=True, validate=validate.Length(max=MAX_TOPICS))
     demo = f.Bool(required=True)
     as_of = f.AwareDateTime(required=True)
 
@@ -228,7 +243,8 @@ class TrainingSummaryV1(f.Schema):
     event_id = f.UUID(required=True)
     status = f.Str(required=True, validate=validate.OneOf(TRAINING_STATUSES))
     days = f.Int(required=True, validate=validate.Range(min=1))
-    cells = f.List(f.Nested(_TrainingCell), required=True)
+    cells = f.List(f.Nested(_TrainingCell), required=True,
+                   validate=validate.Length(max=len(reference.NODES) * len(TRAINING_ROLES)))  # one per regency and role
     as_of = f.AwareDateTime(required=True)
 
 

@@ -4,7 +4,8 @@ API field names stay English; the messages are what an operator reads, so they a
 """
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timezone
 
 from marshmallow import Schema as _Schema
 from marshmallow import ValidationError, validate, validates_schema
@@ -15,27 +16,81 @@ _COMMON = {
     "null": "Tidak boleh kosong (null).",
     "validator_failed": "Nilai tidak valid.",
 }
+# The range of an INTEGER column (PostgreSQL's int4): every integer that comes in must fit one.
+INT_MIN, INT_MAX = -2**31, 2**31 - 1
+# Neither PostgreSQL nor UTF-8 can hold a NUL character or half of a surrogate pair.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _indonesian(cls, **messages):
     return type(cls.__name__, (cls,), {"default_error_messages": {**_COMMON, **messages}})
 
 
-Str = _indonesian(_f.String, invalid="Harus berupa teks.", invalid_utf8="Bukan teks UTF-8 yang valid.")
-Int = _indonesian(_f.Integer, invalid="Harus berupa bilangan bulat.", too_large="Angka terlalu besar.")
-Bool = _indonesian(_f.Boolean, invalid="Harus berupa true atau false.")
-Float = _indonesian(_f.Float, invalid="Harus berupa angka.", special="Angka tidak valid.")
-Email = _indonesian(_f.Email, invalid="Alamat email tidak valid.")
+class _StorableText:
+    """Text refused here rather than by the database at insert (a 500 after validation passed)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if _UNSTORABLE.search(value):
+            raise self.make_error("unstorable")
+        return value
+
+
+class _Integer(_f.Integer):
+    """Strict by default (JSON has numbers; a query string must say ``strict=False``), and never
+    beyond an INTEGER column, so neither an insert nor an offset can overflow."""
+
+    def __init__(self, *, strict: bool = True, **kwargs):
+        super().__init__(strict=strict, **kwargs)
+        self.validators.insert(0, validate.Range(INT_MIN, INT_MAX, error="Angka di luar rentang yang diizinkan."))
+
+
+class _Float(_f.Float):
+    def _validated(self, value):
+        if isinstance(value, str):  # a JSON number, not text that looks like one
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class _Boolean(_f.Boolean):
+    def _deserialize(self, value, attr, data, **kwargs):
+        # marshmallow would take 1, "yes" or "on"; JSON has true and false.
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class _AwareDateTime(_f.AwareDateTime):
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            value.astimezone(timezone.utc)  # how it is stored; 0001-01-01T00:00+05:00 has no UTC time
+        except OverflowError:
+            raise self.make_error("out_of_range") from None
+        return value
+
+
+_UNSTORABLE_MESSAGE = "Teks berisi karakter yang tidak diizinkan (NUL atau kode Unicode yang tidak valid)."
+Str = _indonesian(type("String", (_StorableText, _f.String), {}), invalid="Harus berupa teks.",
+                  invalid_utf8="Bukan teks UTF-8 yang valid.", unstorable=_UNSTORABLE_MESSAGE)
+Int = _indonesian(_Integer, invalid="Harus berupa bilangan bulat.", too_large="Angka terlalu besar.")
+Bool = _indonesian(_Boolean, invalid="Harus berupa true atau false.")
+Float = _indonesian(_Float, invalid="Harus berupa angka.", special="Angka tidak valid.",
+                    too_large="Angka terlalu besar.")
+Email = _indonesian(type("Email", (_StorableText, _f.Email), {}), invalid="Alamat email tidak valid.",
+                    unstorable=_UNSTORABLE_MESSAGE)
 Date = _indonesian(_f.Date, invalid="Harus berupa tanggal dengan format YYYY-MM-DD.",
                    format="Format tanggal tidak dapat dibaca.")
 Time = _indonesian(_f.Time, invalid="Harus berupa jam dengan format HH:MM.", format="Format jam tidak dapat dibaca.")
-AwareDateTime = _indonesian(_f.AwareDateTime, invalid="Harus berupa waktu ISO 8601.",
+AwareDateTime = _indonesian(_AwareDateTime, invalid="Harus berupa waktu ISO 8601.",
                             invalid_awareness="Waktu harus menyertakan zona waktu.",
-                            format="Format waktu tidak dapat dibaca.")
+                            format="Format waktu tidak dapat dibaca.",
+                            out_of_range="Waktu di luar rentang yang dapat disimpan.")
 UUID = _indonesian(_f.UUID, invalid_uuid="Harus berupa UUID yang valid.", invalid="Harus berupa UUID yang valid.")
 Dict = _indonesian(_f.Dict, invalid="Harus berupa objek.")
 List = _indonesian(_f.List, invalid="Harus berupa daftar.")
 Nested = _indonesian(_f.Nested, type="Harus berupa objek.")
+Raw = _f.Raw  # any JSON value, for a container whose contents another schema checks
 
 
 def not_future(what: str):

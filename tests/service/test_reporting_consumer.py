@@ -118,7 +118,8 @@ def test_a_regency_reporting_a_case_in_another_regency_is_quarantined_but_the_pr
     (json.dumps({"event_type": "case.opened"}), "application/json"),
     (b"\x80\x04\x95 pickle-ish", "application/x-python-serialize"),
     (json.dumps([1, 2, 3]), "application/json"),
-], ids=["broken-json", "missing-envelope", "undecodable-content-type", "json-array"])
+    ('{"payload": ' + "[" * 50_000 + "]" * 50_000 + "}", "application/json"),
+], ids=["broken-json", "missing-envelope", "undecodable-content-type", "json-array", "nested-too-deep"])
 def test_a_malformed_message_is_quarantined_and_the_consumer_keeps_going(hub, body, content_type):
     start = hub_state(hub)
     publish_as(hub, "6371", body, content_type=content_type)

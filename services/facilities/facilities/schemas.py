@@ -5,12 +5,15 @@ from marshmallow import ValidationError, validate, validates_schema
 
 from rehsos import reference
 from rehsos.contracts import fields as f
+from rehsos.contracts.events import MAX_UNITS
 
 KINDS = ("panti", "sentra", "lks", "rumah_singgah")
 OWNERS = ("province", "regency", "ministry", "foundation")
 # "full" is not among them: fullness follows from admissions and discharges, never typed in.
 STATUSES = ("operational", "temporarily_closed", "planned")
 UNIT_SEXES = ("male", "female", "mixed")
+SOME_CATEGORIES = [validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."),
+                   validate.Length(max=len(reference.PPKS_CATEGORIES), error="Paling banyak {max} kategori PPKS.")]
 
 
 class UnitSchema(f.Schema):
@@ -32,14 +35,17 @@ def _facility_fields(required: bool) -> dict:
         "address": f.text(3, 300, **need),
         "categories": f.List(f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                                                            error="Kategori PPKS tidak dikenal.")),
-                             validate=validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."), **need),
-        "disability_types": f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas"))),
+                             validate=SOME_CATEGORIES, **need),
+        "disability_types": f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")),
+                                   validate=validate.Length(max=len(reference.DISABILITY_TYPES),
+                                                            error="Paling banyak {max} ragam disabilitas.")),
         "status": f.Str(validate=f.one_of(STATUSES, "Status")),
         "contact_person": f.text(2, 200, allow_none=True),
         "contact_phone": f.Str(allow_none=True, validate=f.PHONE),
-        "contact_email": f.Email(allow_none=True),
-        "units": f.List(f.Nested(UnitSchema), validate=validate.Length(min=1, error="Isi sedikitnya satu unit."),
-                        **need),
+        "contact_email": f.Email(allow_none=True,
+                                 validate=validate.Length(max=200, error="Paling panjang 200 karakter.")),
+        "units": f.List(f.Nested(UnitSchema), validate=validate.Length(
+            1, MAX_UNITS, error=f"Isi sedikitnya satu unit, paling banyak {MAX_UNITS}."), **need),
     }
 
 
@@ -53,8 +59,10 @@ class _UniqueUnits(f.Schema):
 
 FacilityRegistrationSchema = type("FacilityRegistrationSchema", (_UniqueUnits,), {
     **_facility_fields(required=True),
-    "code": f.Str(required=True, validate=validate.Regexp(
-        r"^[a-z0-9]+(-[a-z0-9]+)*$", error="Kode hanya huruf kecil, angka dan tanda hubung (contoh: prsts-barakat)."),
+    "code": f.Str(required=True, validate=[
+        validate.Length(1, 64, error="Panjang kode 1 sampai 64 karakter."),
+        validate.Regexp(r"^[a-z0-9]+(-[a-z0-9]+)*$",
+                        error="Kode hanya huruf kecil, angka dan tanda hubung (contoh: prsts-barakat).")],
         metadata={"description": "identifier across the province; referrals name it"}),
     "demo": f.Bool(load_default=False, metadata={"description": "made-up figures for demonstration and training"}),
     "__doc__": "A facility to register at this node, with its units.",
@@ -183,7 +191,7 @@ class CentrePlanSchema(f.Schema):
     kind = f.Str(required=True, validate=f.one_of(KINDS, "Jenis fasilitas"))
     categories = f.List(f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                                                       error="Kategori PPKS tidak dikenal.")), required=True,
-                        validate=validate.Length(min=1, error="Pilih sedikitnya satu kategori PPKS."))
+                        validate=SOME_CATEGORIES)
     planned_capacity = f.Int(required=True, strict=True, validate=validate.Range(1, 2000, error="1 sampai 2000."))
     target_year = f.Int(required=True, strict=True, validate=validate.Range(2024, 2045, error="Tahun 2024 sampai 2045."))
     note = f.text(1, 1000, load_default=None, allow_none=True)

@@ -29,7 +29,8 @@ class Person(Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     registration_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    name_key: Mapped[str] = mapped_column(sa.String(200), index=True)  # normalised, for matching
+    # Normalised, for matching; folding lengthens ("M." is "muhammad"): 4.5 times the longest name.
+    name_key: Mapped[str] = mapped_column(sa.String(900), index=True)
     nik: Mapped[str | None] = mapped_column(sa.String(16), unique=True)
     sex: Mapped[str] = mapped_column(sa.String(8))
     birth_date: Mapped[date | None] = mapped_column(sa.Date)

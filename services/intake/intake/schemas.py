@@ -8,7 +8,7 @@ from marshmallow import ValidationError, pre_load, validate, validates, validate
 from intake.domain.consent import CONSENT_PURPOSES, LEGAL_BASES
 from rehsos import reference
 from rehsos.contracts import fields as f
-from rehsos.privacy import SEXES, nik_problem
+from rehsos.privacy import PROVINCE_CODES, SEXES, nik_problem
 
 OLDEST_AGE_YEARS = 120
 ATENSI = tuple(reference.ATENSI_COMPONENTS)
@@ -27,6 +27,27 @@ def _years_before(day: date, years: int) -> date:
 
 CATEGORY = validate.OneOf(tuple(reference.PPKS_CATEGORIES),
                           error="Kategori PPKS tidak dikenal; gunakan salah satu dari 26 kode PPKS.")
+DISABILITY = f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")
+ALL_CATEGORIES = validate.Length(max=len(reference.PPKS_CATEGORIES), error="Paling banyak {max} kategori.")
+ALL_DISABILITIES = validate.Length(max=len(reference.DISABILITY_TYPES), error="Paling banyak {max} ragam disabilitas.")
+ALL_ATENSI = validate.Length(max=len(ATENSI), error="Paling banyak {max} komponen ATENSI.")
+
+
+def _nik_pattern() -> str:
+    """``nik_problem``'s rule as a regular expression, for the OpenAPI document: province code,
+    regency and kecamatan not 00, a day of birth (plus 40 for women) that the month has, two
+    digits of the year, a sequence number other than 0000."""
+    province = "|".join(sorted(PROVINCE_CODES))
+    not_00 = "(?:0[1-9]|[1-9][0-9])"
+    day_month = ("(?:(?:0[1-9]|[12][0-9]|4[1-9]|[56][0-9])(?:0[1-9]|1[0-2])"  # 1-29: any month (2000 had 29 Feb)
+                 "|(?:30|70)(?:0[13-9]|1[0-2])"  # 30: all but February
+                 "|(?:31|71)(?:0[13578]|1[02]))")  # 31: the long months
+    sequence = "(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+    return f"(?:{province}){not_00}{not_00}{day_month}[0-9]{{2}}{sequence}"
+
+
+NIK_PATTERN = f"^{_nik_pattern()}$"
+_NIK_LENGTH = validate.Length(max=16, error="NIK harus terdiri dari 16 digit angka.")
 
 
 class _Stripped(f.Schema):
@@ -40,8 +61,9 @@ class _Stripped(f.Schema):
 class PersonRegistrationSchema(_Stripped):
     """A person, with or without identity papers."""
     name = f.text(2, 200, required=True)
-    nik = f.Str(load_default=None, allow_none=True,
-                metadata={"description": "16-digit NIK; omit for people found without papers (attach it later)"})
+    nik = f.Str(load_default=None, allow_none=True, validate=_NIK_LENGTH,
+                metadata={"description": "16-digit NIK; omit for people found without papers (attach it later)",
+                          "pattern": f"^(?:{_nik_pattern()})?$"})
     sex = f.Str(required=True, validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
     birth_date = f.Date(load_default=None, allow_none=True)
     estimated_age = f.Int(load_default=None, allow_none=True, strict=True,
@@ -54,10 +76,9 @@ class PersonRegistrationSchema(_Stripped):
     address = f.text(3, 300, load_default=None, allow_none=True)
     phone = f.Str(load_default=None, allow_none=True,
                   validate=f.PHONE)
-    categories = f.List(f.Str(validate=CATEGORY),
-                        load_default=list, metadata={"description": "PPKS categories (codes of the 26)"})
-    disabilities = f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")),
-                          load_default=list)
+    categories = f.List(f.Str(validate=CATEGORY), load_default=list, validate=ALL_CATEGORIES,
+                        metadata={"description": "PPKS categories (codes of the 26)"})
+    disabilities = f.List(f.Str(validate=DISABILITY), load_default=list, validate=ALL_DISABILITIES)
     guardian_name = f.text(2, 200, load_default=None, allow_none=True)
     guardian_relationship = f.text(2, 50, load_default=None, allow_none=True)
     guardian_phone = f.Str(load_default=None, allow_none=True,
@@ -103,8 +124,8 @@ class PersonUpdateSchema(_Stripped, f.ChangeSchema):
     address = f.text(3, 300, allow_none=True)
     phone = f.Str(allow_none=True,
                   validate=f.PHONE)
-    categories = f.List(f.Str(validate=CATEGORY))
-    disabilities = f.List(f.Str(validate=f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")))
+    categories = f.List(f.Str(validate=CATEGORY), validate=ALL_CATEGORIES)
+    disabilities = f.List(f.Str(validate=DISABILITY), validate=ALL_DISABILITIES)
     guardian_name = f.text(2, 200, allow_none=True)
     guardian_relationship = f.text(2, 50, allow_none=True)
     guardian_phone = f.Str(allow_none=True,
@@ -135,7 +156,7 @@ class CaseOpenSchema(_Stripped):
 
 
 class NikSchema(_Stripped):
-    nik = f.Str(required=True)
+    nik = f.Str(required=True, validate=_NIK_LENGTH, metadata={"pattern": NIK_PATTERN})
 
     @validates("nik")
     def _nik_plausible(self, value, **kwargs):
@@ -188,21 +209,19 @@ class StageChangeSchema(f.Schema):
 
 class AssessmentSchema(f.Schema):
     needs = f.Dict(keys=f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), values=f.text(1, 1000), required=True,
+                   validate=[validate.Length(min=1, error="Isi kebutuhan untuk sedikitnya satu komponen ATENSI."),
+                             ALL_ATENSI],
                    metadata={"description": "need described per ATENSI component code"})
     risk_level = f.Str(required=True, validate=f.one_of(RISK_LEVELS, "Tingkat risiko"))
     recommendation = f.text(3, 2000, required=True)
 
-    @validates("needs")
-    def _some_need(self, value, **kwargs):
-        if not value:
-            raise ValidationError("Isi kebutuhan untuk sedikitnya satu komponen ATENSI.")
-
 
 class PlanSchema(f.Schema):
     components = f.List(f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), required=True,
-                        validate=validate.Length(min=1, error="Pilih sedikitnya satu komponen."))
+                        validate=[validate.Length(min=1, error="Pilih sedikitnya satu komponen."), ALL_ATENSI])
     responsible_worker = f.text(2, 200, required=True)
-    target_dates = f.Dict(keys=f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), values=f.Date(), load_default=dict)
+    target_dates = f.Dict(keys=f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), values=f.Date(), load_default=dict,
+                          validate=ALL_ATENSI)
 
     @validates_schema
     def _targets_planned(self, data, **kwargs):
@@ -249,10 +268,12 @@ class CaseSearchSchema(f.Schema):
     registered_from = f.Date()
     registered_to = f.Date()
     q = f.Str(validate=[validate.Length(2, 100, error="Panjang harus 2 sampai 100 karakter."),
-                        validate.Regexp(r"[A-Za-z]", error="Kata pencarian nama harus mengandung huruf.")],
+                        validate.Regexp(r"[^A-Za-z]*[A-Za-z]",
+                                        error="Kata pencarian nama harus mengandung huruf.")],
               metadata={"description": "free text on the person's name"})
-    page = f.Int(load_default=1, validate=validate.Range(min=1, error="Halaman mulai dari 1."))
-    per_page = f.Int(load_default=20, validate=validate.Range(1, 100, error="per_page harus 1 sampai 100."))
+    page = f.Int(load_default=1, strict=False, validate=validate.Range(min=1, error="Halaman mulai dari 1."))
+    per_page = f.Int(load_default=20, strict=False,
+                     validate=validate.Range(1, 100, error="per_page harus 1 sampai 100."))
     sort = f.Str(load_default="-registered_at", validate=f.one_of(
         ("registered_at", "-registered_at", "name", "-name", "stage", "-stage"), "Urutan"))
 
@@ -262,8 +283,8 @@ class AuditQuerySchema(f.Schema):
     record_id = f.text(1, 64)
     action = f.text(1, 64)
     since = f.AwareDateTime()
-    page = f.Int(load_default=1, validate=validate.Range(min=1))
-    per_page = f.Int(load_default=50, validate=validate.Range(1, 500))
+    page = f.Int(load_default=1, strict=False, validate=validate.Range(min=1))
+    per_page = f.Int(load_default=50, strict=False, validate=validate.Range(1, 500))
 
 
 # -- responses ------------------------------------------------------------------------------------

@@ -118,8 +118,9 @@ class Participant(Base):
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     event_id: Mapped[str] = mapped_column(sa.ForeignKey("training_event.id"), index=True)
     name: Mapped[str] = mapped_column(sa.String(200))
-    # Folded name + regency: the same person cannot register twice for one event.
-    identity_key: Mapped[str] = mapped_column(sa.String(220))
+    # Folded name + regency: the same person cannot register twice for one event. Folding lengthens
+    # ("㎯" is "rad s"): five times the longest name, and the regency.
+    identity_key: Mapped[str] = mapped_column(sa.String(1005))
     position: Mapped[str] = mapped_column(sa.String(200))
     office: Mapped[str] = mapped_column(sa.String(200))
     regency: Mapped[str] = mapped_column(sa.String(4), index=True)
