@@ -41,4 +41,4 @@ bench: install
 # access matrix, fuzzing, privacy scan. One JSON summary on stdout; exit 1 on any failure.
 # CI runs it after `make test`; RELIABILITY_ARGS=--quick for a short run while developing.
 reliability: install
-	$(BIN)/rehsos reliability $(RELIABILITY_ARGS)
+	@$(BIN)/rehsos reliability $(RELIABILITY_ARGS)
