@@ -5,7 +5,7 @@ VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install definitions clean bench
+.PHONY: run test test-fast install definitions clean bench reliability
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,9 @@ clean:
 bench: install
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
 	$(BIN)/python benchmarks/bench_search.py
+
+# Proof of issue 11 on a throwaway province (PostgreSQL, real RabbitMQ): faults, hostile messages,
+# access matrix, fuzzing, privacy scan. One JSON summary on stdout; exit 1 on any failure.
+# CI runs it after `make test`; RELIABILITY_ARGS=--quick for a short run while developing.
+reliability: install
+	@$(BIN)/rehsos reliability $(RELIABILITY_ARGS)

@@ -8,6 +8,7 @@
   rehsos token create|list|revoke --config FILE
   rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
+  rehsos reliability [--quick]                 faults, hostile messages, access, fuzzing, privacy: JSON
 """
 from __future__ import annotations
 
@@ -141,6 +142,12 @@ def cmd_definitions(args) -> int:
     return 0
 
 
+def cmd_reliability(args) -> int:
+    from rehsos_tools.reliability.run import main
+
+    return main(args.options)
+
+
 def cmd_up(args) -> int:
     from rehsos_tools import demo, devrun
 
@@ -210,11 +217,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="deploy/rabbitmq")
     p.add_argument("--nodes", default="63,6371,6303")
     p.set_defaults(func=cmd_definitions)
+
+    # Its options (`rehsos reliability --help`) live with the run: see main().
+    p = sub.add_parser("reliability", add_help=False, help="prove reliability on a throwaway province (JSON)")
+    p.set_defaults(func=cmd_reliability)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, options = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "reliability":
+        args.options = options
+    elif options:
+        parser.error(f"unrecognized arguments: {' '.join(options)}")
     return args.func(args)
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from rehsos_tools.reliability.run import main
+
+sys.exit(main())
