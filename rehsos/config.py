@@ -75,9 +75,10 @@ class _SettingsSchema(Schema):
     auth_database_uri = fields.Str(required=True)
     person_key_secret = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=16))
     dev_mode = fields.Bool(load_default=False)
-    http = fields.Nested(_HttpSchema, load_default=dict)
-    relay = fields.Nested(_RelaySchema, load_default=dict)
-    consumer = fields.Nested(_ConsumerSchema, load_default=dict)
+    # A missing section gets its defaults (marshmallow would hand the bare default through unloaded).
+    http = fields.Nested(_HttpSchema, load_default=lambda: _HttpSchema().load({}))
+    relay = fields.Nested(_RelaySchema, load_default=lambda: _RelaySchema().load({}))
+    consumer = fields.Nested(_ConsumerSchema, load_default=lambda: _ConsumerSchema().load({}))
     log_level = fields.Str(load_default="INFO")
     # How often facilities looks for bed reservations nobody came for (seconds).
     reservation_sweep_interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))

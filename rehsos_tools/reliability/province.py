@@ -174,10 +174,10 @@ class Province:
     def _issue_tokens(self, name: str, s: config.Settings) -> None:
         roles = auth.HUB_ROLES if s.is_hub else auth.NODE_ROLES
         store = auth.TokenStore(self.engine(name, db.AUTH))
-        self.tokens[name] = {role: store.issue(name=f"reliability {role}", role=role, node=s.node) for role in roles}
+        self.tokens[name] = {role: store.issue(user=f"reliability-{role}", name=f"reliability {role}", role=role, node=s.node) for role in roles}
         self.revoked[name] = {}
         for role in roles:
-            token = store.issue(name=f"reliability revoked {role}", role=role, node=s.node)
+            token = store.issue(user=f"reliability-revoked-{role}", name=f"reliability revoked {role}", role=role, node=s.node)
             token_id = next(row["id"] for row in store.list() if row["name"] == f"reliability revoked {role}")
             store.revoke(token_id)
             self.revoked[name][role] = token
@@ -189,7 +189,7 @@ class Province:
             return
         self.expired[name] = {}
         for role in roles:
-            token = store.issue(name=f"reliability expired {role}", role=role, node=s.node)
+            token = store.issue(user=f"reliability-expired-{role}", name=f"reliability expired {role}", role=role, node=s.node)
             with store.engine.begin() as conn:
                 conn.execute(sa.update(auth.tokens).where(auth.tokens.c.token_hash == auth.hash_token(token))
                              .values({expiry: datetime.now(timezone.utc) - timedelta(days=1)}))

@@ -161,3 +161,11 @@ def test_serve_refuses_a_node_with_the_development_key(write_config, capsys):
 def test_pages_are_served_over_https_when_the_public_url_says_so(write_config, url, secure):
     settings = load(write_config(), environ={} if url is None else {"REHSOS_HTTP__PUBLIC_URL": url})
     assert settings.over_https is secure
+
+
+def test_a_section_left_out_of_the_file_gets_its_defaults(tmp_path):
+    path = tmp_path / "hub.yaml"
+    path.write_text("node: hub\nbroker_uri: amqp://x\ndatabase_uri: sqlite:///x\nauth_database_uri: sqlite:///y\n")
+    settings = load(path, environ={})
+    assert settings.consumer == {"retry_base": 0.5, "retry_cap": 60.0}
+    assert settings.relay["poll_interval"] == 0.5 and settings.http["port"] == 8000
