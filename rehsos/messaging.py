@@ -167,6 +167,15 @@ def accept_once(session, tables: MessagingTables, event: Event) -> bool:
     seen = session.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id == str(event.event_id))).first()
     if seen:
         return False
+    if event.event_type not in registry.DIRECT_EVENTS:  # those are numbered apart
+        # A sequence is used once per node and service: the same number again under another id is
+        # an old event replayed (or forged), never a new one.
+        taken = session.execute(sa.select(inbox.c.event_id).where(
+            inbox.c.node == event.node, inbox.c.service == event.service, inbox.c.sequence == event.sequence,
+            inbox.c.event_type.not_in(registry.DIRECT_EVENTS))).first()
+        if taken:
+            raise RefusedEvent(f"sequence {event.sequence} of {event.node}/{event.service} was already applied as "
+                               f"event {taken.event_id}: a replay")
     session.execute(sa.insert(inbox).values(
         event_id=str(event.event_id), node=event.node, service=event.service, sequence=event.sequence,
         event_type=event.event_type, received_at=now()))

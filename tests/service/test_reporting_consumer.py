@@ -3,6 +3,7 @@
 The module shares one hub: each test counts from the state it found (:func:`hub_state`) and waits
 until its own messages are applied or dead-lettered, so the next test starts from a settled hub."""
 import dataclasses
+import itertools
 import json
 import subprocess
 import sys
@@ -20,6 +21,13 @@ from rehsos import auth, contracts, registry, topology
 from tests.support import wait_until
 
 NODES = ["6371", "6303", "63"]
+# The module shares one hub, and a sequence is used once per node and service (the hub refuses
+# the same number under another event id as a replay): every made-up event takes the next one.
+_SEQUENCES = itertools.count(1)
+
+
+def next_sequence() -> int:
+    return next(_SEQUENCES)
 
 
 @pytest.fixture
@@ -31,7 +39,7 @@ def case_event(node="6371", region=None, **payload):
     event = contracts.make_event("case.opened", {
         "case_id": str(uuid.uuid4()), "person_key": "ab" * 32, "stage": "pendekatan_awal", "age_band": "30-34",
         "sex": "male", "category": "gelandangan", "region": region or node, **payload}, node=node, service="intake")
-    return event.with_sequence(1)
+    return event.with_sequence(next_sequence())
 
 
 def publish_as(hub, node, body, **kwargs):
@@ -191,18 +199,18 @@ def plan_event(node, regency, sequence, status="usulan", plan_id=None):
 @pytest.mark.own_province  # reads the whole capacity plan of 6371
 def test_demand_is_set_beside_beds_and_planned_centres(hub):
     first, second = case_event(), case_event()
-    for event in (first, second, case_event(category="anak_jalanan").with_sequence(3)):
+    for event in (first, second, case_event(category="anak_jalanan")):
         publish_as(hub, "6371", event.to_json())
     closed = contracts.make_event("case.closed", {"case_id": first.payload["case_id"], "outcome": "positive",
                                                   "stage_before": "resosialisasi"}, node="6371", service="intake")
-    publish_as(hub, "6371", closed.with_sequence(4).to_json())
+    publish_as(hub, "6371", closed.with_sequence(next_sequence()).to_json())
     # A newer snapshot, then an older one arriving late: the newer one stands.
-    publish_as(hub, "6371", snapshot_event("6371", 1, datetime(2026, 11, 24, 10, tzinfo=timezone.utc), 1).to_json())
-    publish_as(hub, "6371", snapshot_event("6371", 3, datetime(2026, 11, 24, 9, tzinfo=timezone.utc), 2).to_json())
+    publish_as(hub, "6371", snapshot_event("6371", 1, datetime(2026, 11, 24, 10, tzinfo=timezone.utc), next_sequence()).to_json())
+    publish_as(hub, "6371", snapshot_event("6371", 3, datetime(2026, 11, 24, 9, tzinfo=timezone.utc), next_sequence()).to_json())
     plan = str(uuid.uuid4())
-    publish_as(hub, "63", plan_event("63", "6371", 1, plan_id=plan).to_json())
-    publish_as(hub, "63", plan_event("63", "6371", 2, status="disetujui", plan_id=plan).to_json())
-    publish_as(hub, "6371", plan_event("6371", "6309", 3).to_json())  # a regency planning for another
+    publish_as(hub, "63", plan_event("63", "6371", next_sequence(), plan_id=plan).to_json())
+    publish_as(hub, "63", plan_event("63", "6371", next_sequence(), status="disetujui", plan_id=plan).to_json())
+    publish_as(hub, "6371", plan_event("6371", "6309", next_sequence()).to_json())  # a regency planning for another
     wait_until(lambda: hub.count("hub", "reporting", "inbox") == 8 and quarantine_rows(hub), message="all applied")
 
     row = next(r for r in capacity_plan(hub)["regencies"] if r["regency"] == "6371")
@@ -217,10 +225,11 @@ def test_demand_is_set_beside_beds_and_planned_centres(hub):
     assert bad.status_code == 422 and set(bad.json()["error"]["fields"]) == {"category"}
 
 
-def referral_answer(event_type, referral, node="63", sequence=1, **extra):
+def referral_answer(event_type, referral, node="63", sequence=None, **extra):
     return contracts.make_event(event_type, {
         "referral_id": referral["referral_id"], "case_id": referral["case_id"], "referring_node": "6371",
-        "facility_id": "prsts-barakat-cangkal-bacari", **extra}, node=node, service="facilities").with_sequence(sequence)
+        "facility_id": "prsts-barakat-cangkal-bacari", **extra}, node=node,
+        service="facilities").with_sequence(sequence or next_sequence())
 
 
 def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
@@ -230,7 +239,7 @@ def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
     requested = contracts.make_event("referral.requested", {
         **referral, "facility_id": "prsts-barakat-cangkal-bacari", "facility_node": "63", "person_key": "ab" * 32,
         "category": "gelandangan", "sex": "male", "age_band": "30-34", "consent_override": False},
-        node="6371", service="intake").with_sequence(2)
+        node="6371", service="intake").with_sequence(next_sequence())
     publish_as(hub, "6371", case.to_json())
     publish_as(hub, "6371", requested.to_json())
     publish_as(hub, "63", referral_answer("referral.waitlisted", referral, position=1).to_json())
@@ -246,7 +255,7 @@ def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
     wait_until(lambda: quarantine_rows(hub, start.last_quarantined), message="impostor quarantined")
     assert "the referral went from 6371 to 63" in quarantine_rows(hub, start.last_quarantined)[0]["reason"]
     assert waiting() == 1
-    publish_as(hub, "63", referral_answer("admission.recorded", referral, sequence=2,
+    publish_as(hub, "63", referral_answer("admission.recorded", referral,
                                           admitted_on=datetime(2026, 11, 24).date()).to_json())
     wait_until(lambda: waiting() == 0, message="admitted: no longer waiting")
     wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="impostor dead-lettered")
@@ -255,7 +264,7 @@ def test_cases_waiting_for_a_panti_are_counted_until_admitted(hub):
 def referral_event(event_type, node, referral_id, **payload):
     return contracts.make_event(event_type, {"referral_id": referral_id, "case_id": referral_id,
                                              **payload}, node=node, service="intake" if event_type ==
-                                "referral.requested" else "facilities").with_sequence(1)
+                                "referral.requested" else "facilities").with_sequence(next_sequence())
 
 
 def requested(referral_id):
@@ -357,11 +366,12 @@ def test_a_closure_arriving_after_the_later_reopening_does_not_close_the_case_ag
     case_id = opened.payload["case_id"]
     publish_as(hub, "6371", opened.to_json())
     wait_until(lambda: case_closed(hub, case_id) is not None, message="opened")
-    # The node closed it (sequence 2) and reopened it (3); the hub gets them the other way round.
+    # The node closed it, then reopened it; the hub gets them the other way round.
+    closed_at, reopened_at = next_sequence(), next_sequence()
     inbox = hub.count("hub", "reporting", "inbox")
-    publish_as(hub, "6371", lifecycle(case_id, "case.reopened", 3, stage="asesmen").to_json())
+    publish_as(hub, "6371", lifecycle(case_id, "case.reopened", reopened_at, stage="asesmen").to_json())
     wait_until(lambda: hub.count("hub", "reporting", "inbox") == inbox + 1, message="reopening applied")
-    publish_as(hub, "6371", lifecycle(case_id, "case.closed", 2, outcome="positive",
+    publish_as(hub, "6371", lifecycle(case_id, "case.closed", closed_at, outcome="positive",
                                       stage_before="resosialisasi").to_json())
     eventlet_sleep(1.0)
     assert case_closed(hub, case_id) is False  # the older closure changed nothing
@@ -370,8 +380,21 @@ def test_a_closure_arriving_after_the_later_reopening_does_not_close_the_case_ag
 def test_a_closure_that_overtakes_the_opening_waits_for_it(hub):
     opened = case_event()
     case_id = opened.payload["case_id"]
-    publish_as(hub, "6371", lifecycle(case_id, "case.closed", 2, outcome="positive",
+    publish_as(hub, "6371", lifecycle(case_id, "case.closed", next_sequence(), outcome="positive",
                                       stage_before="resosialisasi").to_json())
     eventlet_sleep(0.5)
     publish_as(hub, "6371", opened.to_json())
     wait_until(lambda: case_closed(hub, case_id) is True, message="closed once opened")
+
+
+def test_an_old_event_replayed_under_a_new_id_is_quarantined_not_counted(hub):
+    start = hub_state(hub)
+    original = case_event()
+    publish_as(hub, "6371", original.to_json())
+    wait_until(lambda: hub.hub_cases() == start.cases + 1, message="counted")
+    replay = dataclasses.replace(original, event_id=uuid.uuid4())  # same sequence, a new id
+    publish_as(hub, "6371", replay.to_json())
+    [row] = wait_until(lambda: quarantine_rows(hub, start.last_quarantined), message="replay quarantined")
+    assert "a replay" in row["reason"]
+    assert hub.hub_cases() == start.cases + 1
+    wait_until(lambda: dead_lettered(hub) == start.dead_lettered + 1, message="dead-lettered")

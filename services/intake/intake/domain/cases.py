@@ -68,7 +68,9 @@ def register_case(uow, data: dict, *, office: Office, access: Access, today: dat
 def get_case(uow, case_id: str, *, access: Access, action: str = "case.read", for_update: bool = False) -> Case:
     query = sa.select(Case).where(Case.id == case_id)
     if for_update:
-        query = query.with_for_update()  # two workers moving one case wait for each other (PostgreSQL)
+        # Two workers moving one case wait for each other (PostgreSQL). Only the case row: its
+        # eagerly joined relations sit on the nullable side of an outer join, which cannot be locked.
+        query = query.with_for_update(of=Case)
     case = uow.session.execute(query).unique().scalar_one_or_none()
     audit(uow, access, action, "case", case_id, "ok" if case else "not_found")
     if case is None:
