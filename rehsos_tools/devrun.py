@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,6 +62,27 @@ def node_port(node: str, port_base: int) -> int:
     """63 → base, 6371 → base + 71: a node's port is easy to guess from its code."""
     return port_base + (0 if node == reference.PROVINCE else int(node[2:]))
 
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_port_base(nodes: list[str]) -> tuple[int, int]:
+    """A port base where every node's port and the hub's (base + 99) are free (tests, reliability)."""
+    for _ in range(50):
+        # Below the kernel's ephemeral range (32768+), where an outgoing connection could take
+        # the port between this check and the bind.
+        base = random.randrange(10000, 32600, 100)
+        ports = [node_port(n, base) for n in nodes] + [base + 99]
+        if all(_port_free(p) for p in ports):
+            return base, base + 99
+    raise RuntimeError("no free ports")
 
 # -- secrets and configs ---------------------------------------------------------------------------
 def load_secrets(paths: Paths, nodes: list[str]) -> dict:

@@ -3,8 +3,6 @@ vhosts and broker users of the local RabbitMQ, with real databases. Removed afte
 from __future__ import annotations
 
 import dataclasses
-import random
-import socket
 import sqlite3
 import tempfile
 import time
@@ -37,25 +35,8 @@ def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message
         eventlet.sleep(interval)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
-def free_port_base(nodes: list[str]) -> tuple[int, int]:
-    """A port base where every node's port and the hub's (base + 99) are free."""
-    for _ in range(50):
-        # Below the kernel's ephemeral range (32768+), where an outgoing connection could take
-        # the port between this check and the bind.
-        base = random.randrange(10000, 32600, 100)
-        ports = [devrun.node_port(n, base) for n in nodes] + [base + 99]
-        if all(_port_free(p) for p in ports):
-            return base, base + 99
-    raise RuntimeError("no free ports")
 
 
 def migrate_all(settings: config.Settings) -> None:
@@ -116,7 +97,7 @@ class Province:
         self.mgmt = mq.Management(MANAGEMENT_URI)
         self.paths = devrun.Paths(root)
         self.paths.make()
-        port_base, hub_port = free_port_base(nodes)
+        port_base, hub_port = devrun.free_port_base(nodes)
         secrets_doc = devrun.load_secrets(self.paths, nodes)
         files = devrun.write_configs(self.paths, nodes, secrets_doc, port_base=port_base, hub_port=hub_port,
                                      namespace=self.namespace)

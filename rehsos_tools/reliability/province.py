@@ -9,9 +9,7 @@ that namespace: the management API for the broker, the databases' own means for 
 from __future__ import annotations
 
 import logging
-import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -46,23 +44,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.5, message: str = 
         time.sleep(interval)
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
-def free_port_base(nodes: list[str]) -> tuple[int, int]:
-    """A port base where every node's port and the hub's (base + 99) are free."""
-    for _ in range(50):
-        # Below the ephemeral range (32768+), where an outgoing connection could take the port.
-        base = random.randrange(10000, 32600, 100)
-        if all(_port_free(p) for p in [devrun.node_port(n, base) for n in nodes] + [base + 99]):
-            return base, base + 99
-    raise RuntimeError("no free ports")
 
 
 class Province:
@@ -77,7 +60,7 @@ class Province:
         self.mgmt = mq.Management(management_uri)
         self.paths = devrun.Paths(root)
         self.paths.make()
-        port_base, hub_port = free_port_base(nodes)
+        port_base, hub_port = devrun.free_port_base(nodes)
         secrets_doc = devrun.load_secrets(self.paths, nodes)
         self.files = devrun.write_configs(self.paths, nodes, secrets_doc, port_base=port_base, hub_port=hub_port,
                                           management_uri=management_uri, namespace=self.namespace)

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 import yaml
 
-from rehsos import config, db, registry, topology
+from rehsos import config, registry
 from rehsos_tools import broker as mq, devrun
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -14,7 +14,7 @@ import yaml
 from rehsos import reference, topology
 from rehsos_tools import broker as mq
 from rehsos_tools import demo, devrun
-from tests.support import MANAGEMENT_URI, free_port_base, wait_until
+from tests.support import MANAGEMENT_URI, wait_until
 
 NODES = ["63", "6371"]
 
@@ -29,7 +29,7 @@ def run_dir(tmp_path, broker):
 
 def _up(run_dir, *extra, nodes=",".join(NODES)):
     cwd, namespace = run_dir
-    port_base, hub_port = free_port_base(devrun.parse_nodes(nodes))
+    port_base, hub_port = devrun.free_port_base(devrun.parse_nodes(nodes))
     cmd = [sys.executable, "-m", "rehsos_tools.cli", "up", "--nodes", nodes, "--port-base", str(port_base),
            "--hub-port", str(hub_port), "--namespace", namespace, *extra]
     return cmd, cwd, port_base, hub_port

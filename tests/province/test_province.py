@@ -105,7 +105,6 @@ def test_no_message_reaching_the_hub_carries_a_name_nik_address_or_birth_date(pr
 
 
 def test_running_the_bootstrap_again_changes_nothing(province, broker):
-    from rehsos import topology
     from rehsos_tools import broker as mq, devrun
 
     before = {v: broker.request("GET", "definitions", v) for v in
