@@ -136,7 +136,10 @@ def run(args) -> int:
     summary["run"]["duration_s"] = round(time.monotonic() - started, 1)
     text = json.dumps(summary, indent=2, ensure_ascii=False)
     (root / "summary.json").write_text(text)
-    print(text)
+    print(text, flush=True)
+    # The closing line a CI reads (stderr: stdout stays one JSON document).
+    print(f"reliability: {summary['cases'] - summary['failures']} passed, {summary['failures']} failed",
+          file=sys.stderr)
     return 0 if summary["ok"] else 1
 
 
