@@ -313,3 +313,17 @@ def test_refusals_are_logged_as_denials(node):
         rows = conn.execute(sa.text("SELECT role, method, path FROM access_denial ORDER BY id")).all()
     engine.dispose()
     assert len(rows) == before + 1 and tuple(rows[-1]) == ("operator", "POST", "/api/v1/trainings")
+
+
+def test_an_agenda_stops_at_the_number_of_topics_an_announcement_can_carry(node, monkeypatch):
+    from training.domain import events
+
+    monkeypatch.setattr(events, "MAX_SESSIONS", 2)  # the services run in this process
+    event = new_event(node)
+    session = {"day": EVENT["start_date"], "starts_at": "08:00", "ends_at": "09:00", "topic": "Topik"}
+    for i in range(2):
+        ok(call(node, "POST", f"/api/v1/trainings/{event['id']}/sessions", {**session, "topic": f"Topik {i}"}))
+    full = call(node, "POST", f"/api/v1/trainings/{event['id']}/sessions", session)
+    assert full.status_code == 409 and full.json()["error"]["code"] == "agenda_full", full.text
+    assert len(ok(call(node, "GET", f"/api/v1/trainings/{event['id']}"))["sessions"]) == 2
+    assert move(node, event["id"], "open")["status"] == "open"  # and it is announced as a whole

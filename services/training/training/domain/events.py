@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from rehsos import reference
 from rehsos.clock import now
 from rehsos.contracts import make_event
+from rehsos.contracts.events import MAX_TOPICS
 from rehsos.errors import Invalid, NotFound, Refused
 from training.domain.common import SERVICE, Organiser, emit_summary
 from training.models import AgendaSession, Participant, RegencyQuota, Speaker, TrainingEvent
@@ -22,6 +23,8 @@ TRANSITIONS = {
     "completed": set(),
     "cancelled": set(),
 }
+# The announcement carries every topic; an agenda stays within what its contract holds.
+MAX_SESSIONS = MAX_TOPICS
 # Details, quotas, agenda and speakers change until the event starts.
 EDITABLE = ("draft", "open")
 _STATUS_NAMES = {"draft": "draf", "open": "dibuka", "ongoing": "berlangsung", "completed": "selesai",
@@ -180,6 +183,9 @@ def add_session(uow, event_id: str, data: dict, *, organiser: Organiser) -> Agen
         raise Invalid({"day": [f"Hari harus di antara {event.start_date} dan {event.end_date}."]})
     if data["ends_at"] <= data["starts_at"]:
         raise Invalid({"ends_at": ["Jam selesai harus setelah jam mulai."]})
+    if len(event.sessions) >= MAX_SESSIONS:
+        raise Refused("agenda_full", f"Agenda sudah berisi {MAX_SESSIONS} sesi, batas satu kegiatan.",
+                      {"topic": ["Agenda penuh."]})
     known = {s.id for s in event.speakers}
     unknown = [i for i in data.get("speaker_ids") or [] if i not in known]
     if unknown:
