@@ -124,6 +124,13 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
     return written
 
 
+def lay_out(root: Path, nodes: list[str], **config_options) -> tuple[Paths, dict[str, Path]]:
+    """A province's folders, secrets and config files under ``root`` (options: ``write_configs``)."""
+    paths = Paths(root)
+    paths.make()
+    return paths, write_configs(paths, nodes, load_secrets(paths, nodes), **config_options)
+
+
 def load_configs(config_dir, environ=None) -> tuple[config.Settings, list[config.Settings]]:
     """hub.yaml and every node-<code>.yaml of a directory, each with its own scoped overrides."""
     config_dir = Path(config_dir)
@@ -272,12 +279,8 @@ def wait_for_hub_cases(hub_url: str, token: str, expected: int, timeout: float =
 def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, demo: bool = True,
        demo_cases: int = demo_data.CASES_PER_NODE, detach_after_start: bool = False, root: Path | None = None,
        namespace: str = "") -> int:
-    paths = Paths(root or Path.cwd())
-    paths.make()
     node_list = parse_nodes(nodes)
-    secrets_doc = load_secrets(paths, node_list)
-    files = write_configs(paths, node_list, secrets_doc, port_base=port_base, hub_port=hub_port,
-                          namespace=namespace)
+    paths, files = lay_out(root or Path.cwd(), node_list, port_base=port_base, hub_port=hub_port, namespace=namespace)
     settings = {name: config.load(path) for name, path in files.items()}
 
     try:

@@ -95,12 +95,9 @@ class Province:
         self.namespace = f"t{uuid.uuid4().hex[:8]}-"
         self.names = topology.Names(self.namespace)
         self.mgmt = mq.Management(MANAGEMENT_URI)
-        self.paths = devrun.Paths(root)
-        self.paths.make()
         port_base, hub_port = devrun.free_port_base(nodes)
-        secrets_doc = devrun.load_secrets(self.paths, nodes)
-        files = devrun.write_configs(self.paths, nodes, secrets_doc, port_base=port_base, hub_port=hub_port,
-                                     namespace=self.namespace)
+        self.paths, files = devrun.lay_out(root, nodes, port_base=port_base, hub_port=hub_port,
+                                           namespace=self.namespace)
         fast_relay = {"poll_interval": 0.05, "batch_size": 100, "max_backoff": 0.5}
         self.settings: dict[str, config.Settings] = {}
         for name, path in files.items():

@@ -58,12 +58,9 @@ class Province:
         self.namespace = f"r{uuid.uuid4().hex[:8]}-"
         self.names = topology.Names(self.namespace)
         self.mgmt = mq.Management(management_uri)
-        self.paths = devrun.Paths(root)
-        self.paths.make()
         port_base, hub_port = devrun.free_port_base(nodes)
-        secrets_doc = devrun.load_secrets(self.paths, nodes)
-        self.files = devrun.write_configs(self.paths, nodes, secrets_doc, port_base=port_base, hub_port=hub_port,
-                                          management_uri=management_uri, namespace=self.namespace)
+        self.paths, self.files = devrun.lay_out(root, nodes, port_base=port_base, hub_port=hub_port,
+                                                management_uri=management_uri, namespace=self.namespace)
         self.pg_server_uri = pg_server_uri
         self.pg_databases: list[str] = []
         if database == "postgresql":

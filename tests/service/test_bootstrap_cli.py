@@ -11,11 +11,8 @@ from tests.support import MANAGEMENT_URI
 
 
 def _configs(tmp_path, namespace, management_uri=MANAGEMENT_URI):
-    paths = devrun.Paths(tmp_path)
-    paths.make()
-    secrets_doc = devrun.load_secrets(paths, ["6371"])
-    devrun.write_configs(paths, ["6371"], secrets_doc, port_base=20000, hub_port=20099, namespace=namespace,
-                         management_uri=management_uri)
+    paths, _ = devrun.lay_out(tmp_path, ["6371"], port_base=20000, hub_port=20099, namespace=namespace,
+                              management_uri=management_uri)
     return paths.config
 
 
