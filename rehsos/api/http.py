@@ -10,6 +10,8 @@ refuses to share a port with anything else.
 """
 from __future__ import annotations
 
+import logging
+import re
 from functools import partial
 
 import eventlet
@@ -46,6 +48,24 @@ def error_response(exc: Exception) -> Response:
 def method_not_allowed(valid_methods) -> Response:
     return json_response(error_body(405, "method_not_allowed", "Metode HTTP tidak diizinkan."), 405,
                          {"Allow": ", ".join(valid_methods)})
+
+
+class AccessLog:
+    """eventlet's access log without query strings: a search (``?q=`` a person's name) or a
+    filter must not put what someone typed into the node's logs."""
+
+    _QUERY = re.compile(r"\?[^\s\"]*")
+
+    def __init__(self, logger: logging.Logger):
+        self.logger = logger
+
+    def write(self, msg, *args):
+        self.logger.info(self._QUERY.sub("?…", (msg % args) if args else msg).rstrip("\n"))
+
+    info = error = write
+
+    def debug(self, msg, *args, **kwargs):
+        pass
 
 
 class PathText(UnicodeConverter):
@@ -149,6 +169,7 @@ class NodeWebServer(WebServer):
         server = super().get_wsgi_server(sock, wsgi_app, **kwargs)
         # Applies to every read and write of a connection, including the wait for its next request.
         server.socket_timeout = self.container.config["REHSOS"].http["socket_timeout"]
+        server.log = AccessLog(logging.getLogger("rehsos.access"))
         return server
 
     def make_url_map(self) -> Map:

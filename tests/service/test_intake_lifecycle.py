@@ -5,6 +5,8 @@ and its consent rules, and the case search.
 The module shares one node: each test works on cases of its own and counts rows against what was
 there before it; the searches that list every case get a node of their own."""
 import json
+import logging
+import time
 from collections import deque
 from datetime import date, timedelta
 
@@ -549,6 +551,17 @@ def test_name_search_folds_muhammad_and_noor_spellings(node):
     assert found(node, q="Nur Aisyah") == {"Siti Noor Aisyah", "Hj. Nurul Aisyah"}
     assert found(node, q="Noor") == {"Siti Noor Aisyah", "Nur Hidayah", "Hj. Nurul Aisyah"}
     assert found(node, q="Zainab") == set()
+
+
+def test_the_access_log_keeps_each_request_path_but_not_the_name_searched(node, caplog):
+    caplog.set_level(logging.INFO, logger="rehsos.access")
+    assert call(node, "GET", "/api/v1/cases", params={"q": "Muhammad Rizky"}).status_code == 200
+    deadline = time.monotonic() + 5  # eventlet writes the line after the answer has gone out
+    while not any("/api/v1/cases" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [r.getMessage() for r in caplog.records if r.name == "rehsos.access"]
+    assert any('"GET /api/v1/cases?… HTTP/1.1" 200' in line for line in lines), lines
+    assert not any("Rizky" in line for line in lines), lines
 
 
 def test_a_name_query_without_letters_does_not_return_every_case(node):
