@@ -8,6 +8,7 @@ from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
 from reporting import domain, pages
+from reporting.projections import HANDLERS
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, RedriveResultSchema,
                                SummarySchema, TrainingOverviewSchema)
@@ -34,7 +35,7 @@ class ReportingService:
     @event_consumer("reporting")
     def on_uplink_event(self, delivery):
         """Apply one event from a node; duplicates are skipped, impostors quarantined."""
-        return receive(self.db, delivery, domain.HANDLERS, self.config)
+        return receive(self.db, delivery, HANDLERS, self.config)
 
     @api("GET", "/api/v1/summary", roles=READERS, response=SummarySchema, tags=("reporting",))
     def get_summary(self, request):
@@ -71,7 +72,7 @@ class ReportingService:
 
     def _redrive(self, row_id: int) -> dict:
         try:
-            return {"id": row_id, "outcome": redrive(self.db, row_id, domain.HANDLERS, self.config)}
+            return {"id": row_id, "outcome": redrive(self.db, row_id, HANDLERS, self.config)}
         except LookupError:
             raise errors.NotFound(f"Tidak ada surat mati {row_id} yang menunggu dikirim ulang.") from None
         except Exception as exc:  # noqa: BLE001 - still failing: it stays a dead letter, and says why
