@@ -10,6 +10,10 @@ from rehsos import reference
 from rehsos.errors import Invalid, RefusedEvent
 
 
+# How the OpenAPI document states the request check (``@api(rules=...)``).
+REQUEST_RULE = {"regency": "a regency this node serves: its own, or any at the province's node (63)"}
+
+
 def serves(node: str, regency: str) -> bool:
     return regency in reference.regions_served_by(node)
 

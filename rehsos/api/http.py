@@ -254,7 +254,7 @@ class ApiEntrypoint(HttpRequestHandler):
                  body: type[Schema] | None = None, query: type[Schema] | None = None,
                  response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = (),
                  many: bool = False, html: bool = False, produces: str | None = None, upload: bool = False,
-                 csv: str | None = None, **kwargs):
+                 csv: str | None = None, rules: dict[str, str] | None = None, **kwargs):
         if not roles and not public:
             raise ValueError(f"{method} {url}: declare the roles allowed, or public=True")
         if response is None and not html and not produces:
@@ -271,6 +271,9 @@ class ApiEntrypoint(HttpRequestHandler):
         self.produces = produces  # a file (PDF, SVG, ...) rather than JSON: the handler returns a Response
         self.upload = upload  # the body is a file (raw, or the `file` part of a form): request.upload
         self.csv = csv  # a text/csv body is read as a list of rows under this field, then loaded as JSON would be
+        # What this operation checks against the node's own data (field -> rule), beyond its body
+        # schema's RULES: listed in the OpenAPI document as x-rules.
+        self.rules = dict(rules or {})
         # Answers to bad requests are expected: nameko logs them as warnings, not errors.
         kwargs.setdefault("expected_exceptions", (ApiError, auth.AuthError))
         super().__init__(method, url, **kwargs)

@@ -13,7 +13,7 @@ from marshmallow import fields as ma_fields, validate
 from werkzeug.routing.rules import parse_converter_args
 
 from rehsos import reference
-from rehsos.contracts.fields import INT_MAX, ChangeSchema
+from rehsos.contracts.fields import INT_MAX, rules_of
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 HEALTH_PATH = "/api/v1/health"
@@ -173,6 +173,13 @@ def build(node: str, providers) -> dict:
                     content["text/csv"] = {"schema": {"type": "string", "description": f"a header line, then one "
                                                       f"{p.csv} row per line"}}
                 op["requestBody"] = {"required": True, "content": content}
+            rules = {**(rules_of(p.body_schema) if p.body_schema else {}), **p.rules}
+            if p.csv:
+                rules.setdefault(p.csv, f"a CSV body holds what the JSON body's {p.csv} would")
+            if rules:
+                op["x-rules"] = [{"field": field, "rule": rule} for field, rule in sorted(rules.items())]
+                op["description"] = "Also refused with 422 (rules the schema cannot state): " + "; ".join(
+                    f"{field}: {rule}" for field, rule in sorted(rules.items()))
             if p.upload:
                 op["requestBody"] = {"required": True, "content": {
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
@@ -217,6 +224,6 @@ def build(node: str, providers) -> dict:
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
     for (schema_class, *_), name in marshmallow_plugin.converter.refs.items():  # apispec's schema keys
-        if issubclass(schema_class, ChangeSchema):  # a change that changes nothing is refused
-            document["components"]["schemas"][name]["minProperties"] = 1
+        # What the schema checks across its fields, as far as JSON Schema can say it.
+        document["components"]["schemas"][name].update(getattr(schema_class, "JSON_SCHEMA", {}))
     return document

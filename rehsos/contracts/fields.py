@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timezone
+from typing import ClassVar
 
 from marshmallow import Schema as _Schema
 from marshmallow import ValidationError, validate, validates_schema
@@ -98,11 +99,23 @@ def not_future(what: str):
     def check(value):
         if value is not None and value > date.today():
             raise ValidationError(f"{what} tidak boleh di masa depan.")
+    check.rule = "not after today"
     return check
 
 
 class Schema(_Schema):
-    """Base schema: unknown fields are refused, messages are Indonesian."""
+    """Base schema: unknown fields are refused, messages are Indonesian.
+
+    What a schema checks across its fields goes into the OpenAPI document too, so that the
+    document refuses what the service refuses: ``JSON_SCHEMA`` holds what JSON Schema can say
+    (``anyOf``, ``not``), merged into the schema's component; ``RULES`` (field -> rule) what it
+    cannot (against today, against the caller's node, between items), listed as ``x-rules`` on
+    every operation that takes the schema. A 422 on a schema-valid request must name a field of
+    one of those rules (tests/province/test_fuzz.py holds the services to it).
+    """
+
+    JSON_SCHEMA: ClassVar[dict] = {}
+    RULES: ClassVar[dict[str, str]] = {}
 
     error_messages = {
         "unknown": "Kolom tidak dikenal.",
@@ -116,7 +129,12 @@ def one_of(choices, what: str) -> validate.OneOf:
     return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
 
 
-def text(lo: int, hi: int, **kwargs) -> Str:
+def text(lo: int, hi: int, *, stripped: bool = False, **kwargs) -> Str:
+    """Text of ``lo`` to ``hi`` characters. ``stripped``: the schema trims spaces before it checks
+    (a ``pre_load``), so the document's pattern says that ``lo`` counts what is left."""
+    if stripped and lo >= 1:
+        middle = f"[^\\u0000]{{{lo - 2},}}[^\\s\\u0000]" if lo >= 2 else "[^\\u0000]*"
+        kwargs["metadata"] = {"pattern": f"^\\s*[^\\s\\u0000]{middle}\\s*$", **kwargs.get("metadata", {})}
     return Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
 
 
@@ -127,7 +145,23 @@ PHONE = validate.Regexp(r"^\+?[0-9]{8,15}$", error="Nomor telepon harus 8 sampai
 class ChangeSchema(Schema):
     """Base of a PATCH body: every field optional, but an empty change is refused."""
 
+    JSON_SCHEMA: ClassVar[dict] = {"minProperties": 1}
+
     @validates_schema
     def _something_to_change(self, data, **kwargs):
         if not data:
             raise ValidationError("Tidak ada perubahan yang dikirim.", "_body")
+
+
+def rules_of(schema: type[Schema] | Schema, prefix: str = "") -> dict[str, str]:
+    """The ``RULES`` of a schema and of the schemas nested in it, by dotted field path."""
+    schema = schema() if isinstance(schema, type) else schema
+    found = {f"{prefix}{name}": rule for name, rule in getattr(schema, "RULES", {}).items()}
+    for name, field in schema.fields.items():
+        for validator in field.validators:
+            if getattr(validator, "rule", None):
+                found.setdefault(f"{prefix}{field.data_key or name}", validator.rule)
+        inner = field.inner if isinstance(field, _f.List) else field
+        if isinstance(inner, _f.Nested) and isinstance(inner.schema, _Schema):
+            found.update(rules_of(inner.schema, f"{prefix}{field.data_key or name}."))
+    return found

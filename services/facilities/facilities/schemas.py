@@ -50,6 +50,8 @@ def _facility_fields(required: bool) -> dict:
 
 
 class _UniqueUnits(f.Schema):
+    RULES = {"units": "unit names differ from each other"}
+
     @validates_schema
     def _units_unique(self, data, **kwargs):
         names = [u["name"] for u in data.get("units") or []]

@@ -1,7 +1,7 @@
 """Facilities' entry points: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
-from rehsos import auth
+from rehsos import auth, jurisdiction
 from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database, settings_timer
@@ -23,7 +23,8 @@ class FacilitiesService:
     def _view(self, facility) -> dict:
         return domain.facility_view(facility, self.config.node)
 
-    @api("POST", "/api/v1/facilities", roles=MANAGERS, body=s.FacilityRegistrationSchema, response=s.FacilitySchema,
+    @api("POST", "/api/v1/facilities",
+         rules=jurisdiction.REQUEST_RULE, roles=MANAGERS, body=s.FacilityRegistrationSchema, response=s.FacilitySchema,
          status=201, tags=("facilities",))
     def register_facility(self, request):
         """Register a facility of this node with its units and capacities."""
@@ -44,7 +45,8 @@ class FacilitiesService:
         with domain_errors(), self.db.session() as session:
             return self._view(domain.get_facility(session, code))
 
-    @api("PATCH", "/api/v1/facilities/<string(maxlength=64):code>", roles=MANAGERS, body=s.FacilityUpdateSchema,
+    @api("PATCH", "/api/v1/facilities/<string(maxlength=64):code>",
+         rules=jurisdiction.REQUEST_RULE, roles=MANAGERS, body=s.FacilityUpdateSchema,
          response=s.FacilitySchema, tags=("facilities",))
     def update_facility(self, request, code):
         """Change a facility: contact, status (operational, temporarily closed, planned), units."""
@@ -95,7 +97,9 @@ class FacilitiesService:
                                               actor=request.principal.actor)
             return referral
 
-    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/accept", roles=MANAGERS, body=s.AcceptSchema,
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/accept",
+         rules={"unit": "a unit of this facility for the referred person's sex"},
+         roles=MANAGERS, body=s.AcceptSchema,
          response=s.ReferralRequestSchema, tags=("referrals",))
     def accept_referral(self, request, referral_id):
         """Accept: a bed in the unit is reserved until the expiry (409 when the unit is full)."""
@@ -113,14 +117,18 @@ class FacilitiesService:
         """Put on the facility's waitlist; the referring node is told its position."""
         return self._decide(request, referral_id, "waitlist")
 
-    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/admission", roles=MANAGERS,
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/admission",
+         rules={"unit": "the unit reserved for the referral, or one to choose when none is"},
+         roles=MANAGERS,
          body=s.AdmissionSchema, response=s.ReferralRequestSchema, tags=("referrals",))
     def admit(self, request, referral_id):
         """Record the admission (masuk panti): the reservation becomes an occupied bed."""
         with domain_errors(), self.db.unit_of_work() as uow:
             return domain.admit(uow, referral_id, request.data, node=self.config.node)
 
-    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/discharge", roles=MANAGERS,
+    @api("POST", "/api/v1/referrals/<string(length=36):referral_id>/discharge",
+         rules={"discharged_on": "not before the admission"},
+         roles=MANAGERS,
          body=s.DischargeSchema, response=s.ReferralRequestSchema, tags=("referrals",))
     def discharge(self, request, referral_id):
         """Record the discharge with its outcome: the bed is free again."""
@@ -128,7 +136,8 @@ class FacilitiesService:
             return domain.discharge(uow, referral_id, request.data, node=self.config.node)
 
     # -- planned centres --------------------------------------------------------------------
-    @api("POST", "/api/v1/plans", roles=MANAGERS, body=s.CentrePlanSchema, response=s.CentrePlanRecordSchema, status=201,
+    @api("POST", "/api/v1/plans",
+         rules=jurisdiction.REQUEST_RULE, roles=MANAGERS, body=s.CentrePlanSchema, response=s.CentrePlanRecordSchema, status=201,
          tags=("plans",))
     def propose_plan(self, request):
         """Propose a new rehabilitation centre in a regency (status usulan)."""
@@ -136,7 +145,8 @@ class FacilitiesService:
             plan = domain.propose_plan(uow, request.data, node=self.config.node, actor=request.principal.actor)
             return 201, domain.plan_view(plan)
 
-    @api("PATCH", "/api/v1/plans/<string(length=36):plan_id>", roles=MANAGERS, body=s.CentrePlanUpdateSchema,
+    @api("PATCH", "/api/v1/plans/<string(length=36):plan_id>",
+         rules=jurisdiction.REQUEST_RULE, roles=MANAGERS, body=s.CentrePlanUpdateSchema,
          response=s.CentrePlanRecordSchema, tags=("plans",))
     def update_plan(self, request, plan_id):
         """Move a plan on (disetujui, dibangun, beroperasi) or change its capacity or year."""

@@ -16,6 +16,7 @@ RISK_LEVELS = ("low", "medium", "high")
 OUTCOMES = ("positive", "neutral", "negative")
 _TEXT_FIELDS = ("name", "nik", "kecamatan", "desa", "address", "phone", "category", "regency", "worker",
                 "guardian_name", "guardian_relationship", "guardian_phone")
+_FREE_TEXT = {"name", "kecamatan", "desa", "address", "worker", "guardian_name", "guardian_relationship"}
 
 
 def _years_before(day: date, years: int) -> date:
@@ -50,17 +51,43 @@ NIK_PATTERN = f"^{_nik_pattern()}$"
 _NIK_LENGTH = validate.Length(max=16, error="NIK harus terdiri dari 16 digit angka.")
 
 
+def _text(lo: int, hi: int, **kwargs):
+    return f.text(lo, hi, stripped=True, **kwargs)
+
+
 class _Stripped(f.Schema):
     @pre_load
     def _strip_text(self, data, **kwargs):
         if isinstance(data, dict):
-            return {k: v.strip() if isinstance(v, str) and k in _TEXT_FIELDS else v for k, v in data.items()}
+            return {k: self._trimmed(k, v) for k, v in data.items()}
         return data
+
+    def _trimmed(self, key, value):
+        if not isinstance(value, str) or key not in _TEXT_FIELDS:
+            return value
+        longest = min((v.max for v in getattr(self.fields.get(key), "validators", ())
+                       if isinstance(v, validate.Length) and v.max is not None), default=None)
+        # Free text too long as sent stays as sent: refused by its length, as the document's
+        # maxLength says. (A NIK or phone number with spaces around it is still trimmed.)
+        if key in _FREE_TEXT and longest is not None and len(value) > longest:
+            return value
+        return value.strip()
+
+
+# A birth date, or an estimated age when it is unknown: exactly one of them (absent counts as null).
+_AGE_KNOWN = {"anyOf": [
+    {"required": ["birth_date"], "properties": {"birth_date": {"type": "string"}, "estimated_age": {"enum": [None]}}},
+    {"required": ["estimated_age"], "properties": {"estimated_age": {"type": "integer"},
+                                                   "birth_date": {"enum": [None]}}}]}
+_BIRTH_DATE_RULE = {"birth_date": "not after today, nor more than 120 years ago"}
 
 
 class PersonRegistrationSchema(_Stripped):
     """A person, with or without identity papers."""
-    name = f.text(2, 200, required=True)
+
+    JSON_SCHEMA = _AGE_KNOWN
+    RULES = _BIRTH_DATE_RULE
+    name = _text(2, 200, required=True)
     nik = f.Str(load_default=None, allow_none=True, validate=_NIK_LENGTH,
                 metadata={"description": "16-digit NIK; omit for people found without papers (attach it later)",
                           "pattern": f"^(?:{_nik_pattern()})?$"})
@@ -71,16 +98,16 @@ class PersonRegistrationSchema(_Stripped):
                           metadata={"description": "years, when the birth date is unknown"})
     regency = f.Str(required=True, validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
                     metadata={"description": "Kemendagri code of the kabupaten/kota, e.g. 6371"})
-    kecamatan = f.text(2, 100, required=True)
-    desa = f.text(2, 100, load_default=None, allow_none=True)
-    address = f.text(3, 300, load_default=None, allow_none=True)
+    kecamatan = _text(2, 100, required=True)
+    desa = _text(2, 100, load_default=None, allow_none=True)
+    address = _text(3, 300, load_default=None, allow_none=True)
     phone = f.Str(load_default=None, allow_none=True,
                   validate=f.PHONE)
     categories = f.List(f.Str(validate=CATEGORY), load_default=list, validate=ALL_CATEGORIES,
-                        metadata={"description": "PPKS categories (codes of the 26)"})
+                        metadata={"description": "PPKS categories (codes of the 26)", "uniqueItems": True})
     disabilities = f.List(f.Str(validate=DISABILITY), load_default=list, validate=ALL_DISABILITIES)
-    guardian_name = f.text(2, 200, load_default=None, allow_none=True)
-    guardian_relationship = f.text(2, 50, load_default=None, allow_none=True)
+    guardian_name = _text(2, 200, load_default=None, allow_none=True)
+    guardian_relationship = _text(2, 50, load_default=None, allow_none=True)
     guardian_phone = f.Str(load_default=None, allow_none=True,
                            validate=f.PHONE)
 
@@ -114,20 +141,28 @@ class PersonRegistrationSchema(_Stripped):
 class PersonUpdateSchema(_Stripped, f.ChangeSchema):
     """Corrections and changes to a person's record; the NIK has its own route, the regency
     stays (a move to another regency is a new registration there)."""
-    name = f.text(2, 200)
+
+    # Never both a birth date and an estimated age; a birth date taken away needs an age instead.
+    JSON_SCHEMA = {**f.ChangeSchema.JSON_SCHEMA, "allOf": [
+        {"not": {"required": ["birth_date", "estimated_age"],
+                 "properties": {"birth_date": {"type": "string"}, "estimated_age": {"type": "integer"}}}},
+        {"not": {"required": ["birth_date"], "properties": {"birth_date": {"enum": [None]},
+                                                             "estimated_age": {"enum": [None]}}}}]}
+    RULES = _BIRTH_DATE_RULE
+    name = _text(2, 200)
     sex = f.Str(validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
     birth_date = f.Date(allow_none=True)
     estimated_age = f.Int(allow_none=True, strict=True,
                           validate=validate.Range(0, OLDEST_AGE_YEARS, error="Perkiraan umur harus 0 sampai 120."))
-    kecamatan = f.text(2, 100)
-    desa = f.text(2, 100, allow_none=True)
-    address = f.text(3, 300, allow_none=True)
+    kecamatan = _text(2, 100)
+    desa = _text(2, 100, allow_none=True)
+    address = _text(3, 300, allow_none=True)
     phone = f.Str(allow_none=True,
                   validate=f.PHONE)
     categories = f.List(f.Str(validate=CATEGORY), validate=ALL_CATEGORIES)
     disabilities = f.List(f.Str(validate=DISABILITY), validate=ALL_DISABILITIES)
-    guardian_name = f.text(2, 200, allow_none=True)
-    guardian_relationship = f.text(2, 50, allow_none=True)
+    guardian_name = _text(2, 200, allow_none=True)
+    guardian_relationship = _text(2, 50, allow_none=True)
     guardian_phone = f.Str(allow_none=True,
                            validate=f.PHONE)
 
@@ -146,13 +181,13 @@ class CaseRegistrationSchema(PersonRegistrationSchema):
     category = f.Str(required=True, validate=CATEGORY,
                      metadata={"description": "PPKS category of the case (one of the 26)",
                                "enum": list(reference.PPKS_CATEGORIES)})
-    worker = f.text(2, 200, load_default=None, allow_none=True, metadata={"description": "responsible social worker"})
+    worker = _text(2, 200, load_default=None, allow_none=True, metadata={"description": "responsible social worker"})
 
 
 class CaseOpenSchema(_Stripped):
     """A further case for a person already registered."""
     category = f.Str(required=True, validate=CATEGORY)
-    worker = f.text(2, 200, load_default=None, allow_none=True)
+    worker = _text(2, 200, load_default=None, allow_none=True)
 
 
 class NikSchema(_Stripped):
@@ -217,6 +252,8 @@ class AssessmentSchema(f.Schema):
 
 
 class PlanSchema(f.Schema):
+    RULES = {"target_dates": "only for components of the plan"}
+
     components = f.List(f.Str(validate=f.one_of(ATENSI, "Komponen ATENSI")), required=True,
                         validate=[validate.Length(min=1, error="Pilih sedikitnya satu komponen."), ALL_ATENSI])
     responsible_worker = f.text(2, 200, required=True)

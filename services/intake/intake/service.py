@@ -1,7 +1,7 @@
 """Intake's entry points: HTTP in, domain functions, JSON out. Nothing else lives here."""
 from __future__ import annotations
 
-from rehsos import auth, registry
+from rehsos import auth, jurisdiction, registry
 from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database
@@ -14,6 +14,10 @@ from intake.models import messaging
 CASE_WORKERS = (auth.OPERATOR, auth.SUPERVISOR, auth.ADMIN)
 SUPERVISORS = (auth.SUPERVISOR, auth.ADMIN)
 
+
+# Who may give or withdraw consent (intake.domain.consent), as the OpenAPI document states it.
+GUARDIAN_RULE = {"given_by": "the guardian, already recorded, for a child or a person with an intellectual or "
+                             "mental disability"}
 
 class IntakeService:
     name = "intake"
@@ -41,7 +45,8 @@ class IntakeService:
         return search.reference_lists()
 
     # -- persons --------------------------------------------------------------------------------
-    @api("POST", "/api/v1/persons", roles=CASE_WORKERS, body=s.PersonRegistrationSchema, response=s.PersonSchema,
+    @api("POST", "/api/v1/persons",
+         rules=jurisdiction.REQUEST_RULE, roles=CASE_WORKERS, body=s.PersonRegistrationSchema, response=s.PersonSchema,
          status=201, tags=("persons",))
     def register_person(self, request):
         """Register a person, with or without a NIK (pendaftaran orang)."""
@@ -58,7 +63,9 @@ class IntakeService:
             person = persons.get_person(uow, person_id, access=self._access(request, "melihat data orang"))
             return persons.person_view(person)
 
-    @api("PATCH", "/api/v1/persons/<string(length=36):person_id>", roles=CASE_WORKERS, body=s.PersonUpdateSchema,
+    @api("PATCH", "/api/v1/persons/<string(length=36):person_id>",
+         rules={"categories": "keeps the categories of the person's cases"},
+         roles=CASE_WORKERS, body=s.PersonUpdateSchema,
          response=s.PersonSchema, tags=("persons",))
     def update_person(self, request, person_id):
         """Correct or update a person's record (name, birth date, address, guardian, categories...)."""
@@ -85,6 +92,7 @@ class IntakeService:
             return candidates
 
     @api("POST", "/api/v1/persons/<string(length=36):person_id>/duplicates/<string(length=36):other_id>",
+         rules={"other_id": "another person than person_id"},
          roles=CASE_WORKERS, body=s.DuplicateDecisionSchema, response=s.PersonSchema, tags=("persons",))
     def review_duplicate(self, request, person_id, other_id):
         """Dismiss a likely duplicate, or merge the other person into this one (history kept)."""
@@ -130,7 +138,9 @@ class IntakeService:
             records = consent.consents(uow, person_id, access=self._access(request, "melihat persetujuan"))
             return records
 
-    @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents", roles=CASE_WORKERS,
+    @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents",
+         rules=GUARDIAN_RULE,
+         roles=CASE_WORKERS,
          body=s.ConsentSchema, response=s.ConsentRecordSchema, status=201, tags=("consent",))
     def give_consent(self, request, person_id):
         """Record consent for a purpose, by the person or their guardian."""
@@ -139,7 +149,9 @@ class IntakeService:
                                             access=self._access(request, "mencatat persetujuan"))
             return 201, record
 
-    @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents/withdrawal", roles=CASE_WORKERS,
+    @api("POST", "/api/v1/persons/<string(length=36):person_id>/consents/withdrawal",
+         rules=GUARDIAN_RULE,
+         roles=CASE_WORKERS,
          body=s.ConsentWithdrawalSchema, response=s.ConsentRecordSchema, status=201, tags=("consent",))
     def withdraw_consent(self, request, person_id):
         """Record the withdrawal of consent; further processing for that purpose stops."""
@@ -149,7 +161,8 @@ class IntakeService:
             return 201, record
 
     # -- cases ----------------------------------------------------------------------------------
-    @api("POST", "/api/v1/cases", roles=CASE_WORKERS, body=s.CaseRegistrationSchema, response=s.CaseSchema,
+    @api("POST", "/api/v1/cases",
+         rules=jurisdiction.REQUEST_RULE, roles=CASE_WORKERS, body=s.CaseRegistrationSchema, response=s.CaseSchema,
          status=201, tags=("cases",))
     def register_case(self, request):
         """Register a person and their case in one step (pendaftaran kasus PPKS)."""

@@ -36,11 +36,16 @@ def _event_fields(required: bool) -> dict:
     }
 
 
+# Checked against each other, or against the event being changed (training.domain.events).
+_EVENT_RULES = {"end_date": "not before start_date, at most 31 days after it",
+                "regency_quotas": "one quota per office, none above the event's quota"}
+
 TrainingEventSchema = type("TrainingEventSchema", (f.Schema,), {
-    **_event_fields(required=True), "demo": f.Bool(load_default=False),
+    **_event_fields(required=True), "demo": f.Bool(load_default=False), "RULES": _EVENT_RULES,
     "__doc__": "A new event (draft): kind, title, dates, venue, quotas, target roles, completion rule."})
 TrainingEventUpdateSchema = type("TrainingEventUpdateSchema", (f.ChangeSchema,), {
-    **_event_fields(required=False), "__doc__": "Changes to an event while it is a draft or open."})
+    **_event_fields(required=False), "RULES": _EVENT_RULES,
+    "__doc__": "Changes to an event while it is a draft or open."})
 
 
 class StatusChangeSchema(f.Schema):
@@ -54,6 +59,9 @@ class SpeakerSchema(f.Schema):
 
 
 class AgendaSessionSchema(f.Schema):
+    RULES = {"day": "within the event's dates", "ends_at": "after starts_at",
+             "speaker_ids": "speakers of this event"}
+
     day = f.Date(required=True)
     starts_at = f.Time(required=True)
     ends_at = f.Time(required=True)
@@ -85,6 +93,9 @@ class EventQuerySchema(f.Schema):
 
 
 class _CheckInRow(f.Schema):
+    # Exactly one way of naming the participant.
+    JSON_SCHEMA = {"oneOf": [{"required": ["code"]}, {"required": ["participant_id"]}]}
+
     code = f.Str(validate=validate.Length(1, 16, error="Kode 1 sampai 16 karakter."))
     participant_id = f.Str(validate=validate.Length(36, 36, error="ID peserta 36 karakter."))
     day = f.Date()

@@ -101,7 +101,9 @@ class TrainingService:
             return 201, events.add_session(uow, event_id, request.data, organiser=self._organiser(request))
 
     # -- materials ---------------------------------------------------------------------------------
-    @api("POST", SESSION + "/materials", roles=MANAGERS, upload=True, response=s.MaterialViewSchema, status=201,
+    @api("POST", SESSION + "/materials",
+         rules={"file": "not empty, within the size limit; PDF, PNG, JPEG, DOCX, PPTX or XLSX"},
+         roles=MANAGERS, upload=True, response=s.MaterialViewSchema, status=201,
          tags=("training",))
     def attach_material(self, request, event_id, session_id):
         """Attach a file to a session (PDF, PNG, JPEG, DOCX, PPTX, XLSX: read from its content)."""
@@ -128,7 +130,9 @@ class TrainingService:
                 "X-Content-SHA256": material.sha256})
 
     # -- participants --------------------------------------------------------------------------------
-    @api("POST", EVENT + "/participants", roles=MANAGERS, body=s.ParticipantSchema, response=s.ParticipantViewSchema,
+    @api("POST", EVENT + "/participants",
+         rules={"regency": "an office the event invites", "role": "one of the event's target roles"},
+         roles=MANAGERS, body=s.ParticipantSchema, response=s.ParticipantViewSchema,
          status=201, tags=("training",))
     def register_participant(self, request, event_id):
         """Register a participant: within the overall and the regency's quota, else on the waitlist."""
@@ -207,7 +211,9 @@ class TrainingService:
             return attendance.attendance_list(session, event_id)
 
     # -- learning ---------------------------------------------------------------------------------------
-    @api("POST", SESSION + "/feedback", roles=MANAGERS, body=s.FeedbackSchema, response=s.FeedbackViewSchema,
+    @api("POST", SESSION + "/feedback",
+         rules={"participant_id": "a participant registered for the event"},
+         roles=MANAGERS, body=s.FeedbackSchema, response=s.FeedbackViewSchema,
          tags=("training",))
     def give_feedback(self, request, event_id, session_id):
         """A participant's rating of a session (1-5)."""
@@ -264,7 +270,9 @@ class TrainingService:
             return [invitations.invitation_view(row, self.config.node)
                     for row in invitations.invitations(session, request.query)]
 
-    @api("POST", EVENT + "/nominations", roles=NOMINATORS, body=s.ParticipantSchema, response=s.NominationViewSchema,
+    @api("POST", EVENT + "/nominations",
+         rules={"regency": "this node's own regency, invited to the event"},
+         roles=NOMINATORS, body=s.ParticipantSchema, response=s.NominationViewSchema,
          status=201, tags=("training",))
     def nominate(self, request, event_id):
         """Nominate a participant from this node; it travels to the organiser's node only."""
