@@ -145,7 +145,8 @@ def cmd_hub_rebuild(args) -> int:
         sys.exit(f"rehsos hub rebuild: {exc}")
     bar.close()
     print(f"rebuilt {len(result.tables)} read-model tables ({', '.join(result.tables)}): "
-          f"{result.events} events replayed in {result.seconds:.1f} s ({result.per_second:.0f} events/s)")
+          f"{result.events} events replayed in {result.seconds:.1f} s ({result.per_second:.0f} events/s), "
+          f"{result.arrived_meanwhile} of them accepted while it ran")
     return 0
 
 

@@ -4,8 +4,8 @@ rebuilt. The same through the real broker and on PostgreSQL: tests/service/test_
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
-from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +19,8 @@ from reporting import rebuild, store
 from reporting.models import Base, messaging
 from reporting.projections import HANDLERS
 from reporting.rebuild import RebuildError
+from tests.hub_support import Streams, province_events
 from tests.support import read_models
-
-KEY = "ab" * 32
 
 
 @pytest.fixture
@@ -33,18 +32,6 @@ def hub_db(tmp_path):
     engine.dispose()
 
 
-class Streams:
-    """Numbers each node service's events in order, as their outboxes do."""
-
-    def __init__(self):
-        self.last: dict[tuple[str, str], int] = {}
-
-    def __call__(self, event_type, payload, node, service):
-        key = (node, service)
-        self.last[key] = self.last.get(key, 0) + 1
-        return contracts.make_event(event_type, payload, node=node, service=service).with_sequence(self.last[key])
-
-
 def apply(engine, event) -> None:
     """What the consumer does with an accepted event (the inbox aside): one unit of work."""
     with UnitOfWork(sessionmaker(engine, expire_on_commit=False), Outbox(messaging, "reporting")) as uow:
@@ -52,47 +39,6 @@ def apply(engine, event) -> None:
             event_id=str(event.event_id), node=event.node, service=event.service, sequence=event.sequence,
             event_type=event.event_type, received_at=datetime.now(timezone.utc)))
         HANDLERS[event.event_type](uow, event)
-
-
-def province_events() -> list:
-    """A small province: cases opened, closed and reopened, one person at two nodes, a referral
-    answered by another node (its answer comes first in stream order), beds, plans, a heartbeat."""
-    ev = Streams()
-    c1, c2, c3, referral, plan = (str(uuid.uuid4()) for _ in range(5))
-    t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    case = dict(age_band="30-34", sex="male", category="gelandangan", stage="pendekatan_awal")
-    person = dict(person_key_kind="nik", age_band="30-34", sex="male", categories=["gelandangan"], disabilities=[])
-    beds = dict(facility_id="prsts", name="PRSTS", kind="panti", regency="6303", categories=["gelandangan"],
-                disability_types=[], status="operational")
-    answer = dict(referral_id=referral, case_id=c2, referring_node="6371", facility_id="prsts")
-    return [
-        ev("person.registered", {**person, "person_key": KEY, "region": "6371"}, "6371", "intake"),
-        ev("case.opened", {**case, "case_id": c1, "person_key": KEY, "region": "6371"}, "6371", "intake"),
-        ev("case.opened", {**case, "case_id": c2, "person_key": "cd" * 32, "region": "6371"}, "6371", "intake"),
-        ev("case.closed", {"case_id": c1, "outcome": "positive", "stage_before": "resosialisasi"}, "6371", "intake"),
-        ev("referral.requested", {"referral_id": referral, "case_id": c2, "facility_id": "prsts", "facility_node": "63",
-                                  "person_key": "cd" * 32, "category": "gelandangan", "sex": "male",
-                                  "age_band": "30-34", "consent_override": False}, "6371", "intake"),
-        ev("person.registered", {**person, "person_key": KEY, "region": "6303"}, "6303", "intake"),
-        ev("case.opened", {**case, "case_id": c3, "person_key": KEY, "region": "6303"}, "6303", "intake"),
-        ev("case.reopened", {"case_id": c1, "stage": "asesmen"}, "6371", "intake"),
-        ev("capacity.changed", {**beds, "units": [{"name": "A", "sex": "male", "capacity": 4, "occupied": 3,
-                                                   "free": 1}], "as_of": t0 + timedelta(hours=1)}, "63", "facilities"),
-        ev("capacity.changed", {**beds, "units": [{"name": "A", "sex": "male", "capacity": 4, "occupied": 1,
-                                                   "free": 3}], "as_of": t0}, "63", "facilities"),
-        ev("plan.proposed", {"plan_id": plan, "regency": "6371", "name": "Sentra", "kind": "sentra",
-                             "categories": ["gelandangan"], "planned_capacity": 30, "target_year": 2028,
-                             "status": "usulan"}, "63", "facilities"),
-        ev("referral.accepted", {**answer, "reserved_until": t0 + timedelta(days=3)}, "63", "facilities"),
-        ev("admission.recorded", {**answer, "admitted_on": t0.date()}, "63", "facilities"),
-        ev("node.heartbeat", {"as_of": t0, "outbox_waiting": 2}, "6303", "facilities"),
-        ev("node.heartbeat", {"as_of": t0 + timedelta(hours=1), "outbox_waiting": 0}, "6303", "facilities"),
-        ev("assessment.completed", {"case_id": c3, "risk_level": "low", "needs": []}, "6303", "intake"),
-    ]
-
-
-def snapshot(engine) -> dict[str, set]:
-    return read_models(engine)
 
 
 def test_read_models_are_every_table_but_messaging_store_and_bookkeeping():
@@ -147,16 +93,16 @@ def test_rebuild_equals_the_live_read_models_and_replaying_twice_changes_nothing
     uri, engine = hub_db
     for event in province_events():
         apply(engine, event)
-    live = snapshot(engine)
+    live = read_models(engine)
     assert live["referral_status"] and live["node_heartbeat"] and live["person_presence"]
     progress = []
     result = rebuild.rebuild(uri, on_progress=lambda done, total: progress.append((done, total)),
                              batch_size=4)
     assert result.events == len(province_events())
     assert progress[-1] == (result.events, result.events)
-    assert snapshot(engine) == live
+    assert read_models(engine) == live
     rebuild.rebuild(uri)
-    assert snapshot(engine) == live
+    assert read_models(engine) == live
     with engine.connect() as conn:  # the emitted duplicate was not emitted again
         assert conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one() == 2
 
@@ -165,12 +111,12 @@ def test_rebuild_starts_from_empty_tables(hub_db):
     uri, engine = hub_db
     for event in province_events():
         apply(engine, event)
-    live = snapshot(engine)
+    live = read_models(engine)
     with engine.begin() as conn:  # a read model gone wrong: a row no event made, a count changed
         conn.execute(sa.text("UPDATE registered_case SET closed = 1"))
         conn.execute(sa.text("INSERT INTO node_heartbeat VALUES ('6372', 'intake', '2026-01-01 00:00:00', 5)"))
     rebuild.rebuild(uri)
-    assert snapshot(engine) == live
+    assert read_models(engine) == live
 
 
 def test_rebuild_refuses_when_the_store_lacks_accepted_events(hub_db):
@@ -179,23 +125,23 @@ def test_rebuild_refuses_when_the_store_lacks_accepted_events(hub_db):
         apply(engine, event)
     with engine.begin() as conn:  # accepted before the store existed
         conn.execute(sa.text("DELETE FROM event_store WHERE id = 1"))
-    before = snapshot(engine)
+    before = read_models(engine)
     with pytest.raises(RebuildError, match="1 accepted events are not in the event store"):
         rebuild.rebuild(uri)
-    assert snapshot(engine) == before
+    assert read_models(engine) == before
 
 
 def test_a_stored_event_that_cannot_apply_stops_the_rebuild_before_the_swap(hub_db):
     uri, engine = hub_db
     for event in province_events():
         apply(engine, event)
-    before = snapshot(engine)
+    before = read_models(engine)
     with engine.begin() as conn:  # the request of the referral is gone: its answers cannot apply
         conn.execute(sa.text("DELETE FROM event_store WHERE event_type = 'referral.requested'"))
         conn.execute(sa.text("DELETE FROM inbox WHERE event_type = 'referral.requested'"))
     with pytest.raises(RebuildError, match="2 stored events do not apply.*ReferralNotYetKnown"):
         rebuild.rebuild(uri)
-    assert snapshot(engine) == before
+    assert read_models(engine) == before
     assert not Path(f"{engine.url.database}.rebuild").exists()  # the half-built models are gone
 
 

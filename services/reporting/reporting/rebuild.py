@@ -10,8 +10,8 @@
    Events the handlers emit for the nodes (a duplicate person found) are not sent again.
 3. Events accepted meanwhile are replayed too (the tail), once while the consumer runs, and again
    after the consumer is held: on PostgreSQL by an EXCLUSIVE lock on ``inbox`` (the consumer's
-   first write), on SQLite by the write lock. Then, in that same transaction, every read-model
-   table's rows are replaced by the rebuilt ones and the transaction commits: readers see the old
+   first write), on SQLite by the database's write lock. In that same transaction every
+   read-model table's rows are replaced by the rebuilt ones and the transaction commits: readers see the old
    models until then and the new ones after, never a half-built one, and an event held back
    applies to the new models once the lock is gone. No event is lost or applied twice.
 
@@ -54,6 +54,7 @@ class RebuildResult:
     events: int
     seconds: float
     tables: list[str] = field(default_factory=list)
+    arrived_meanwhile: int = 0  # accepted while the rebuild ran, replayed before the swap
 
     @property
     def per_second(self) -> float:
@@ -113,7 +114,7 @@ class _Rebuild:
 
         @sa_event.listens_for(self.engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write_lock") else "BEGIN")
+            conn.exec_driver_sql("BEGIN")
 
     def _remove_file(self) -> None:
         for suffix in ("", "-journal", "-wal", "-shm"):
@@ -229,17 +230,19 @@ class _Rebuild:
                 f"#{first.event.sequence}: {first.error}); nothing was swapped")
 
     # -- swap -------------------------------------------------------------------------------------
-    def hold_consumer(self, conn: sa.Connection) -> None:
-        if self.sqlite:
-            conn.execution_options(write_lock=True)
-            conn.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: the database's one write lock is ours
-        else:
+    def hold_consumer(self, conn: sa.Connection, tables: list[sa.Table]) -> None:
+        """Hold back every new application of an event until ``conn`` commits, and empty the live
+        read models in that transaction (readers see them whole until the commit)."""
+        if not self.sqlite:
             conn.exec_driver_sql(f"LOCK TABLE {messaging.inbox.name} IN EXCLUSIVE MODE")
-
-    def swap(self, conn: sa.Connection, tables: list[sa.Table]) -> None:
-        built = sa.MetaData()
+        # On SQLite the first DELETE takes the database's one write lock (the main database's only:
+        # BEGIN IMMEDIATE would lock the attached one too, where the tail is still to be written).
         for table in reversed(tables):  # children first
             conn.execute(sa.delete(table))
+
+    def fill(self, conn: sa.Connection, tables: list[sa.Table]) -> None:
+        """Copy the rebuilt rows into the emptied live tables (parents first)."""
+        built = sa.MetaData()
         for table in tables:
             copy = table.to_metadata(built, schema=SCHEMA)
             columns = [c.name for c in table.columns]
@@ -279,15 +282,16 @@ def rebuild(uri: str, *, handlers: Mapping | None = None, on_progress: Callable[
         job.check_store_covers_inbox()
         job.create_tables()
         job.replay_all()
-        job.catch_up()  # what came while the bulk replayed, with the consumer still running
+        meanwhile = job.catch_up()  # what came while the bulk replayed, with the consumer still running
         with job.engine.connect() as conn:
-            job.hold_consumer(conn)
+            job.hold_consumer(conn, tables)
             tail = job.catch_up()  # what came since; nothing more can until the commit
             job.require_all_applied()
-            job.swap(conn, tables)
+            job.fill(conn, tables)
             conn.commit()
         log.info("rebuilt %d read-model tables from %d events (%d in the tail)", len(tables), job.applied, tail)
-        return RebuildResult(events=job.applied, seconds=time.monotonic() - started, tables=[t.name for t in tables])
+        return RebuildResult(events=job.applied, seconds=time.monotonic() - started, tables=[t.name for t in tables],
+                             arrived_meanwhile=meanwhile + tail)
     finally:
         if guard is not None:
             guard.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})

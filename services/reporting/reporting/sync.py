@@ -33,7 +33,8 @@ LAG_SAMPLE = 100
 def apply_heartbeat(uow, event: Event) -> None:
     """Keep each node service's newest heartbeat (one arriving late changes nothing)."""
     as_of = datetime.fromisoformat(event.payload["as_of"])
-    row = uow.session.get(NodeHeartbeat, (event.node, event.service))
+    # Locked, so two heartbeats applied at once cannot leave the older one standing.
+    row = uow.session.get(NodeHeartbeat, (event.node, event.service), with_for_update=True)
     if row is None:
         uow.session.add(NodeHeartbeat(node=event.node, service=event.service, as_of=as_of,
                                       outbox_waiting=event.payload["outbox_waiting"]))
