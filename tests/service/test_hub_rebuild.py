@@ -10,9 +10,10 @@ import uuid
 
 import eventlet
 import pytest
+import requests
 import sqlalchemy as sa
 
-from rehsos import contracts
+from rehsos import auth, contracts
 from reporting import rebuild
 from tests.hub_support import Streams, Uplink, province_events
 from tests.support import read_models, wait_until
@@ -132,16 +133,23 @@ def test_a_duplicate_is_stored_once_and_an_official_s_name_never(hub):
         engine.dispose()
 
 
-def test_an_application_that_fails_stores_nothing(make_province):
+def test_an_application_that_fails_stores_nothing_and_a_redriven_one_is_stored(make_province):
     hub = make_province(NODES, start_nodes=False)
+    events = province_events()
+    request = next(e for e in events if e.event_type == "referral.requested")
+    answer = next(e for e in events if e.event_type == "referral.accepted")
     engine = hub.engine("hub", "reporting")
     try:
-        with engine.begin() as conn:  # every attempt to apply a case fails and is rolled back
-            conn.exec_driver_sql("DROP TABLE registered_case")
-        publish(hub, [Streams()("case.opened", {"case_id": str(uuid.uuid4()), "person_key": "ef" * 32,
-                                                "age_band": "30-34", "sex": "male", "category": "gelandangan",
-                                                "stage": "pendekatan_awal", "region": "6371"}, "6371", "intake")])
+        publish(hub, [answer])  # before its request: every attempt fails and is rolled back
         wait_until(lambda: count(engine, "quarantine") == 1, timeout=30, message="dead-lettered after its retries")
         assert count(engine, "inbox") == 0 and count(engine, "event_store") == 0
+        publish(hub, [request])
+        wait_until(lambda: count(engine, "event_store") == 1, message="the request applied")
+        done = requests.post(hub.url("hub", "/api/v1/quarantine/redrive"), headers=hub.headers("hub", auth.ADMIN),
+                             timeout=30)
+        assert [r["outcome"] for r in done.json()] == ["applied"]
+        with engine.connect() as conn:
+            stored = list(conn.scalars(sa.text("SELECT event_id FROM event_store ORDER BY id")))
+        assert stored == [str(request.event_id), str(answer.event_id)]
     finally:
         engine.dispose()
