@@ -16,16 +16,19 @@ from rehsos.db import UnitOfWork, create_engine
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import Outbox
 from reporting import rebuild, store
-from reporting.models import Base, messaging
+from reporting.models import Base, NodeHeartbeat, messaging
 from reporting.projections import HANDLERS
 from reporting.rebuild import RebuildError
 from tests.hub_support import Streams, province_events
 from tests.support import read_models
 
 
-@pytest.fixture
-def hub_db(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'reporting.sqlite'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub_db(request, tmp_path):
+    if request.param == "postgresql":
+        uri = request.getfixturevalue("pg").create()
+    else:
+        uri = f"sqlite:///{tmp_path / 'reporting.sqlite'}"
     db.migrate("reporting", uri)
     engine = create_engine(uri)
     yield uri, engine
@@ -113,8 +116,9 @@ def test_rebuild_starts_from_empty_tables(hub_db):
         apply(engine, event)
     live = read_models(engine)
     with engine.begin() as conn:  # a read model gone wrong: a row no event made, a count changed
-        conn.execute(sa.text("UPDATE registered_case SET closed = 1"))
-        conn.execute(sa.text("INSERT INTO node_heartbeat VALUES ('6372', 'intake', '2026-01-01 00:00:00', 5)"))
+        conn.execute(sa.text("UPDATE registered_case SET closed = :t").bindparams(t=True))
+        conn.execute(sa.insert(NodeHeartbeat.__table__).values(node="6372", service="intake", outbox_waiting=5,
+                                                               as_of=datetime(2026, 1, 1, tzinfo=timezone.utc)))
     rebuild.rebuild(uri)
     assert read_models(engine) == live
 
@@ -142,7 +146,30 @@ def test_a_stored_event_that_cannot_apply_stops_the_rebuild_before_the_swap(hub_
     with pytest.raises(RebuildError, match="2 stored events do not apply.*ReferralNotYetKnown"):
         rebuild.rebuild(uri)
     assert read_models(engine) == before
-    assert not Path(f"{engine.url.database}.rebuild").exists()  # the half-built models are gone
+    if engine.dialect.name == "sqlite":  # the half-built models are gone
+        assert not Path(f"{engine.url.database}.rebuild").exists()
+    else:
+        with engine.connect() as conn:
+            assert not conn.execute(sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                                    {"s": rebuild.SCHEMA}).scalar_one()
+
+
+@pytest.mark.postgres
+def test_a_second_rebuild_of_a_postgresql_database_waits_for_none_and_leaves_the_first_alone(pg):
+    uri = pg.create()
+    db.migrate("reporting", uri)
+    engine = create_engine(uri)
+    try:
+        with engine.connect() as first:  # as a running rebuild holds it
+            first.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": rebuild._PG_LOCK_KEY})
+            first.exec_driver_sql(f"CREATE SCHEMA {rebuild.SCHEMA}")
+            first.commit()
+            with pytest.raises(RebuildError, match="another rebuild"):
+                rebuild.rebuild(uri)
+            assert first.execute(sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                                 {"s": rebuild.SCHEMA}).scalar_one() == 1
+    finally:
+        engine.dispose()
 
 
 def test_the_heartbeat_contract_carries_no_personal_data():

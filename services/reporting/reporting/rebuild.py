@@ -273,12 +273,14 @@ def rebuild(uri: str, *, handlers: Mapping | None = None, on_progress: Callable[
     tables = read_model_tables()
     job = _Rebuild(uri, handlers, on_progress, batch_size)
     guard = None
+    if not job.sqlite:
+        guard = job.engine.connect()
+        if not guard.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar_one():
+            guard.close()
+            job.engine.dispose()
+            raise RebuildError("another rebuild of this database is running")  # its schema is left alone
+        guard.commit()
     try:
-        if not job.sqlite:
-            guard = job.engine.connect()
-            if not guard.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_LOCK_KEY}).scalar_one():
-                raise RebuildError("another rebuild of this database is running")
-            guard.commit()
         job.check_store_covers_inbox()
         job.create_tables()
         job.replay_all()
