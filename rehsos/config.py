@@ -84,6 +84,9 @@ class _SettingsSchema(Schema):
     reservation_sweep_interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))
     # How often the hub looks for gaps in the nodes' streams and asks for them again (seconds).
     gap_repair_interval = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
+    # How often every node service sends `node.heartbeat` (seconds); the hub calls a node late
+    # after two intervals without hearing from it, so hub and nodes should agree on it.
+    heartbeat_interval = fields.Float(load_default=3600.0, validate=validate.Range(min=0.1))
     # Prefix of vhost and broker-user names; tests use one per test to stay apart.
     broker_namespace = fields.Str(load_default="")
 
@@ -124,6 +127,7 @@ class Settings:
     log_level: str = "INFO"
     reservation_sweep_interval: float = 60.0
     gap_repair_interval: float = 30.0
+    heartbeat_interval: float = 3600.0
     broker_namespace: str = ""
 
     @property

@@ -21,6 +21,10 @@ RESEND = "stream.resend_requested"
 # the direct route (``rehsos.contracts.routing_key``), past the hub's event exchange and consumers.
 DIRECT_EVENTS = frozenset({"training.nominated", "training.nomination_answered"})
 
+# Every node service says now and then that it is alive and how much of its outbox still waits, so
+# the hub can tell a quiet but connected node from a silent one (`heartbeat_interval`).
+HEARTBEAT = "node.heartbeat"
+
 # A facility's answers about a referral (*rujukan*), addressed back to the referring node, and the
 # status each gives the referral.
 REFERRAL_ANSWERS = {"referral.accepted": "accepted", "referral.rejected": "rejected",
@@ -69,17 +73,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "intake", "intake.service:IntakeService", NODE,
         publishes=("person.registered", "person.identified", "case.opened", "case.stage_changed",
                    "assessment.completed", "referral.requested", "case.closed", "case.reopened",
-                   "consent.withdrawn"),
+                   "consent.withdrawn", HEARTBEAT),
         consumes=("person.duplicate_detected", *REFERRAL_ANSWERS, RESEND)),
     ServiceSpec(
         "facilities", "facilities.service:FacilitiesService", NODE,
         publishes=("facility.registered", "facility.updated", "capacity.changed", *REFERRAL_ANSWERS,
-                   "plan.proposed", "plan.updated"),
+                   "plan.proposed", "plan.updated", HEARTBEAT),
         consumes=("referral.requested", "capacity.changed", RESEND)),
     ServiceSpec(
         "training", "training.service:TrainingService", NODE,
         publishes=("training.event_changed", "training.summary", "training.nominated",
-                   "training.nomination_answered"),
+                   "training.nomination_answered", HEARTBEAT),
         consumes=("training.event_changed", "training.nominated", "training.nomination_answered", RESEND)),
     ServiceSpec(
         "reporting", "reporting.service:ReportingService", HUB,

@@ -5,6 +5,7 @@
   rehsos migrate --config FILE                 apply database migrations
   rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
   rehsos redrive --config hub.yaml [--id N]     apply the hub's dead letters again
+  rehsos hub rebuild --config hub.yaml         replay the hub's event store into fresh read models
   rehsos token create|list|revoke --config FILE
   rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
@@ -121,6 +122,34 @@ def cmd_redrive(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_hub_rebuild(args) -> int:
+    """Replay the hub's event store into fresh read models, with a progress bar, and swap them in."""
+    from tqdm import tqdm
+
+    from rehsos import registry
+    from reporting import rebuild  # the hub's own code: its tables and handlers
+
+    settings = _settings(args)
+    if not settings.is_hub:
+        sys.exit("rehsos hub rebuild: give the hub's configuration (node: hub)")
+    bar = tqdm(total=0, unit="event", desc="rebuild", file=sys.stderr, mininterval=0.5, dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        result = rebuild.rebuild(settings.database_uri_for(registry.get("reporting").database), on_progress=progress)
+    except rebuild.RebuildError as exc:
+        bar.close()
+        sys.exit(f"rehsos hub rebuild: {exc}")
+    bar.close()
+    print(f"rebuilt {len(result.tables)} read-model tables ({', '.join(result.tables)}): "
+          f"{result.events} events replayed in {result.seconds:.1f} s ({result.per_second:.0f} events/s), "
+          f"{result.arrived_meanwhile} of them accepted while it ran")
+    return 0
+
+
 def cmd_rekey(args) -> int:
     from rehsos import config
     from rehsos_tools import rekey
@@ -196,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=False)
     p.add_argument("--id", type=int, help="one dead letter (see GET /api/v1/quarantine)")
     p.set_defaults(func=cmd_redrive)
+
+    p = sub.add_parser("hub", help="operations on the provincial hub")
+    hub = p.add_subparsers(dest="hub_command", required=True)
+    p = hub.add_parser("rebuild", help="replay the event store into fresh read models and swap them in")
+    p.add_argument("--config", required=False, help="the hub's configuration (node: hub)")
+    p.set_defaults(func=cmd_hub_rebuild)
 
     p = sub.add_parser("token", help="manage API tokens of a node or the hub")
     p.add_argument("action", choices=("create", "list", "revoke"))

@@ -89,7 +89,8 @@ class Province:
     """Hub and nodes, each with its runner, tokens and settings; call :meth:`start`."""
 
     def __init__(self, root: Path, nodes: list[str], *, start_hub: bool = True, start_nodes: bool = True,
-                 database: str = "sqlite", pg: PostgresDatabases | None = None):
+                 database: str = "sqlite", pg: PostgresDatabases | None = None,
+                 heartbeat_interval: float | None = None):
         self.root = root
         self.nodes = nodes
         self.namespace = f"t{uuid.uuid4().hex[:8]}-"
@@ -105,6 +106,8 @@ class Province:
             s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2,
                                     gap_repair_interval=0.5,
                                     consumer={"retry_base": 0.05, "retry_cap": 0.5})
+            if heartbeat_interval is not None:  # else the default hour: no heartbeat during a test
+                s = dataclasses.replace(s, heartbeat_interval=heartbeat_interval)
             if database == "postgresql":
                 s = dataclasses.replace(s, database_uri=pg.per_service([spec.database for spec in db.services_of(s)]))
             self.settings[name] = s
@@ -222,3 +225,18 @@ def case_body(**overrides) -> dict:
             "birth_date": "1985-03-12", "regency": "6371", "kecamatan": "Banjarmasin Barat"}
     body.update(overrides)
     return body
+
+
+def read_models(engine: sa.Engine) -> dict[str, set]:
+    """Every read-model table of the hub (``reporting.store.read_model_tables``) as a set of rows,
+    JSON values as sorted text so that rows compare whatever the order they were written in."""
+    import json
+
+    from reporting.store import read_model_tables
+
+    def hashable(value):
+        return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+    with engine.connect() as conn:
+        return {t.name: {tuple(hashable(v) for v in row) for row in conn.execute(sa.select(t))}
+                for t in read_model_tables()}

@@ -289,6 +289,13 @@ class StreamResendRequestedV1(f.Schema):
             raise ValidationError("Each range is [first, last] with first <= last.", "ranges")
 
 
+class NodeHeartbeatV1(f.Schema):
+    """``node.heartbeat`` (node → hub, every ``heartbeat_interval``): the publishing service of the
+    node is alive; how many of its outbox rows still wait to be published. No personal data."""
+    as_of = f.AwareDateTime(required=True)
+    outbox_waiting = f.Int(required=True, validate=validate.Range(min=0))
+
+
 PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("plan.proposed", 1): CentrePlanV1,
     ("plan.updated", 1): CentrePlanV1,
@@ -315,6 +322,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("training.nominated", 1): TrainingNominatedV1,
     ("training.nomination_answered", 1): TrainingNominationAnsweredV1,
     ("stream.resend_requested", 1): StreamResendRequestedV1,
+    ("node.heartbeat", 1): NodeHeartbeatV1,
 }
 
 

@@ -155,7 +155,8 @@ LANDS_IN: dict[type[Schema], tuple] = {
     ev.TrainingEventChangedV1: (rm.TrainingRecord, tm.AnnouncedEvent), ev._RegencyQuota: (),
     ev.TrainingSummaryV1: (rm.TrainingRecord,), ev._TrainingCell: (), ev.StreamResendRequestedV1: (),
     ev.TrainingNominatedV1: (tm.Participant,), ev.TrainingNominationAnsweredV1: (tm.Nomination,),
-    envelope.EventSchema: (),
+    ev.NodeHeartbeatV1: (rm.NodeHeartbeat,),
+    envelope.EventSchema: (rm.StoredEvent,),
 }
 # Fields stored under another name: (schema, field) -> columns.
 RENAMED = {

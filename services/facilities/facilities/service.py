@@ -1,7 +1,7 @@
 """Facilities' entry points: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
-from rehsos import auth, jurisdiction
+from rehsos import auth, heartbeat, jurisdiction
 from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database, settings_timer
@@ -76,6 +76,11 @@ class FacilitiesService:
         with self.db.session() as session:
             answers = domain.find_beds(session, node=self.config.node, **{"regency": None, **request.query})
             return answers
+
+    @settings_timer("heartbeat_interval")
+    def send_heartbeat(self):
+        """Tell the hub this service of the node is alive (``node.heartbeat``), even when nothing happens."""
+        heartbeat.beat(self.db, self.config.node)
 
     @settings_timer("reservation_sweep_interval")
     def expire_reservations(self):

@@ -1,10 +1,10 @@
 """Intake's entry points: HTTP in, domain functions, JSON out. Nothing else lives here."""
 from __future__ import annotations
 
-from rehsos import auth, jurisdiction, registry
+from rehsos import auth, heartbeat, jurisdiction, registry
 from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
-from rehsos.providers import Config, Database
+from rehsos.providers import Config, Database, settings_timer
 
 from intake import schemas as s
 from intake.domain import cases, consent, duplicates, persons, referrals, search
@@ -118,6 +118,11 @@ class IntakeService:
         with domain_errors(), self.db.unit_of_work() as uow:
             rows = duplicates.cross_node_matches(uow, access=self._access(request, "cek duplikat antarwilayah"))
             return rows
+
+    @settings_timer("heartbeat_interval")
+    def send_heartbeat(self):
+        """Tell the hub this service of the node is alive (``node.heartbeat``), even when nothing happens."""
+        heartbeat.beat(self.db, self.config.node)
 
     @event_consumer("intake")
     def on_downlink_event(self, delivery):

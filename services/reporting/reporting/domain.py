@@ -67,7 +67,9 @@ class CaseNotYetKnown(Exception):
 
 def _case_open(closed: bool):
     def apply(uow, event: Event) -> None:
-        case = uow.session.get(RegisteredCase, str(event.payload["case_id"]))
+        # Locked: two events of one case applied at once (PostgreSQL, several consumer workers)
+        # would both read the old version, and the one committing last would win, newer or not.
+        case = uow.session.get(RegisteredCase, str(event.payload["case_id"]), with_for_update=True)
         if case is None:
             raise CaseNotYetKnown(f"{event.event_type} for case {event.payload['case_id']} before its opening")
         if case.node != event.node:
@@ -79,7 +81,7 @@ def _case_open(closed: bool):
 
 def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
     """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing."""
-    row = uow.session.get(model, key)
+    row = uow.session.get(model, key, with_for_update=True)  # see _case_open
     if row is not None and row.node != event.node:  # a facility or plan is its announcing node's
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
     if row is not None and row.as_of >= as_of:
@@ -118,7 +120,7 @@ class ReferralNotYetKnown(Exception):
 
 def apply_referral_answer(uow, event: Event) -> None:
     payload = event.payload
-    referral = uow.session.get(ReferralStatus, str(payload["referral_id"]))
+    referral = uow.session.get(ReferralStatus, str(payload["referral_id"]), with_for_update=True)  # see _case_open
     if referral is None:
         raise ReferralNotYetKnown(f"{event.event_type} for referral {payload['referral_id']} before its request")
     if event.node != referral.facility_node or payload["referring_node"] != referral.node:
@@ -139,7 +141,7 @@ WAITING = ("requested", "waitlisted", "accepted")
 def _training_record(uow, event: Event) -> TrainingRecord:
     """The event's record; only its organiser (the node that first spoke of it) may change it."""
     event_id = str(event.payload["event_id"])
-    record = uow.session.get(TrainingRecord, event_id)
+    record = uow.session.get(TrainingRecord, event_id, with_for_update=True)  # see _case_open
     if record is None:
         record = TrainingRecord(event_id=event_id, node=event.node, status=event.payload["status"])
         uow.session.add(record)

@@ -94,6 +94,8 @@ class ReferralStatus(Base):
 class StreamRepair(Base):
     """The gaps last seen in a node's stream, and when the hub last asked the node to resend."""
     __tablename__ = "stream_repair"
+    # The hub's own bookkeeping of the streams, not a figure made from events: a rebuild keeps it.
+    __table_args__ = {"info": {"read_model": False}}
 
     node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     service: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
@@ -123,3 +125,38 @@ class TrainingRecord(Base):
     days: Mapped[int | None] = mapped_column(sa.Integer)
     cells: Mapped[list | None] = mapped_column(sa.JSON)  # by regency and role: registered, attended, completed...
     counted_as_of: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StoredEvent(Base):
+    """Every event the hub accepted, append-only, as it was accepted (the pseudonymous envelope:
+    no name, NIK, address or birth date ever reaches the hub). ``rehsos hub rebuild`` replays it."""
+    __tablename__ = "event_store"
+    __table_args__ = (
+        sa.Index("ix_event_store_stream", "node", "service", "sequence"),
+        sa.Index("ix_event_store_node_received", "node", "received_at"),
+        sa.Index("ix_event_store_node_type", "node", "event_type", "schema_version"),
+        {"info": {"read_model": False}},
+    )
+
+    # Insertion order; SQLite only auto-numbers a plain INTEGER primary key.
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    event_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    service: Mapped[str] = mapped_column(sa.String(32))
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    event_type: Mapped[str] = mapped_column(sa.String(64))
+    schema_version: Mapped[int] = mapped_column(sa.Integer)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    envelope: Mapped[str] = mapped_column(sa.Text)  # the event as JSON (rehsos.contracts.Event.to_json)
+
+
+class NodeHeartbeat(Base):
+    """The newest ``node.heartbeat`` of each service of each node."""
+    __tablename__ = "node_heartbeat"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    service: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime)
+    outbox_waiting: Mapped[int] = mapped_column(sa.Integer)

@@ -2,13 +2,14 @@
 
 Each projection (a module with its own ``HANDLERS``) keeps its own tables; an event applies to
 every projection that handles it, in the same unit of work, so that they never disagree. The
-consumer, redrive and a rebuild all apply events through this one table.
+consumer and redrive apply events through ``HANDLERS``, which also appends each to the event store
+(:mod:`reporting.store`); a rebuild replays the store through ``READ_MODELS``.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from reporting import domain
+from reporting import domain, store, sync
 
 Handler = Callable[..., None]
 
@@ -32,4 +33,5 @@ def combine(*projections: Mapping[str, Handler]) -> dict[str, Handler]:
     return {event_type: chain(handlers) for event_type, handlers in by_type.items()}
 
 
-HANDLERS = combine(domain.HANDLERS)
+READ_MODELS = combine(domain.HANDLERS, sync.HANDLERS)
+HANDLERS = store.kept(READ_MODELS)

@@ -7,11 +7,11 @@ from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
-from reporting import domain, pages
+from reporting import domain, pages, sync
 from reporting.projections import HANDLERS
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, RedriveResultSchema,
-                               SummarySchema, TrainingOverviewSchema)
+                               SummarySchema, SyncHealthSchema, TrainingOverviewSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -56,6 +56,15 @@ class ReportingService:
         per regency beside open cases, and the average pre/post-test gain per role and theme."""
         with self.db.session() as session:
             return domain.training_overview(session)
+
+    @api("GET", "/api/v1/sync", roles=READERS, response=SyncHealthSchema, tags=("reporting",))
+    def get_sync_health(self, request):
+        """Sync health of every office: last event and heartbeat and their age, lag, gaps and their
+        repair, quarantined and dead-lettered messages, event schema versions, and a status
+        (lancar, terlambat, tidak ada data)."""
+        with self.db.session() as session:
+            return sync.sync_health(session, self.db.tables, heartbeat_interval=self.config.heartbeat_interval,
+                                    sender_node=self.config.names.sender_node)
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import segno
 from werkzeug.wrappers import Response
 
-from rehsos import auth
+from rehsos import auth, heartbeat
 from rehsos.api import api, domain_errors, html_page
 from rehsos.messaging import event_consumer, receive
-from rehsos.providers import Config, Database
+from rehsos.providers import Config, Database, settings_timer
 
 from training import certificate as certificate_pdf
 from training import pages
@@ -33,6 +33,11 @@ class TrainingService:
 
     config = Config()
     db = Database("training", messaging)
+
+    @settings_timer("heartbeat_interval")
+    def send_heartbeat(self):
+        """Tell the hub this service of the node is alive (``node.heartbeat``), even when nothing happens."""
+        heartbeat.beat(self.db, self.config.node)
 
     def _organiser(self, request=None) -> Organiser:
         actor = request.principal.actor if request is not None and request.principal else "system"

@@ -1,0 +1,180 @@
+"""The hub's event store and rebuild on a SQLite hub database, without a broker: events applied the
+way the consumer applies them (``reporting.projections.HANDLERS`` in a unit of work), then
+rebuilt. The same through the real broker and on PostgreSQL: tests/service/test_hub_rebuild.py."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from rehsos import contracts, db
+from rehsos.db import UnitOfWork, create_engine
+from rehsos.errors import RefusedEvent
+from rehsos.outbox import Outbox
+from reporting import rebuild, store
+from reporting.models import Base, NodeHeartbeat, messaging
+from reporting.projections import HANDLERS
+from reporting.rebuild import RebuildError
+from tests.hub_support import Streams, province_events
+from tests.support import read_models
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def hub_db(request, tmp_path):
+    if request.param == "postgresql":
+        uri = request.getfixturevalue("pg").create()
+    else:
+        uri = f"sqlite:///{tmp_path / 'reporting.sqlite'}"
+    db.migrate("reporting", uri)
+    engine = create_engine(uri)
+    yield uri, engine
+    engine.dispose()
+
+
+def apply(engine, event) -> None:
+    """What the consumer does with an accepted event (the inbox aside): one unit of work."""
+    with UnitOfWork(sessionmaker(engine, expire_on_commit=False), Outbox(messaging, "reporting")) as uow:
+        uow.session.execute(sa.insert(messaging.inbox).values(
+            event_id=str(event.event_id), node=event.node, service=event.service, sequence=event.sequence,
+            event_type=event.event_type, received_at=datetime.now(timezone.utc)))
+        HANDLERS[event.event_type](uow, event)
+
+
+def test_read_models_are_every_table_but_messaging_store_and_bookkeeping():
+    names = {t.name for t in store.read_model_tables()}
+    assert {"registered_case", "referral_status", "node_heartbeat"} <= names
+    assert not names & {"outbox", "outbox_sequence", "inbox", "quarantine", "relay_lease", "event_store",
+                        "stream_repair"}
+    # A read model added later (by another module) is one without being named anywhere.
+    added = sa.Table("zz_added_read_model", Base.metadata, sa.Column("id", sa.Integer, primary_key=True))
+    try:
+        assert added in store.read_model_tables()
+    finally:
+        Base.metadata.remove(added)
+
+
+def test_every_accepted_event_is_stored_once_with_its_declared_fields_only(hub_db):
+    uri, engine = hub_db
+    events = province_events()
+    for event in events:
+        apply(engine, event)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT event_id, event_type, envelope FROM event_store ORDER BY id")).all()
+    # Every type, handled by a read model or not yet (assessment.completed), in the order accepted.
+    assert [(r.event_id, r.event_type) for r in stored] == [(str(e.event_id), e.event_type) for e in events]
+    for row, event in zip(stored, events):
+        kept = contracts.parse_event(row.envelope)
+        assert set(kept.payload) <= set(contracts.payload_schema(event.event_type, 1).fields)
+        assert (kept.sequence, kept.node, kept.occurred_at) == (event.sequence, event.node, event.occurred_at)
+    # The duplicate found (one person at 6371 and 6303) went to the outbox for the nodes, and only there.
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one() == 2
+
+
+def test_a_failing_application_stores_nothing(hub_db):
+    uri, engine = hub_db
+    ev = Streams()
+    closed = ev("case.closed", {"case_id": str(uuid.uuid4()), "outcome": "positive", "stage_before": "asesmen"},
+                "6371", "intake")
+    with pytest.raises(Exception, match="before its opening"):
+        apply(engine, closed)
+    nominated = ev("training.nominated", {"nomination_id": str(uuid.uuid4()), "event_id": str(uuid.uuid4()),
+                                          "name": "Budi Santoso", "position": "Pekerja sosial", "office": "Dinsos",
+                                          "regency": "6371", "role": "pekerja_sosial", "phone": None,
+                                          "email": None}, "6371", "training")
+    with pytest.raises(RefusedEvent):
+        apply(engine, nominated)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM event_store")).scalar_one() == 0
+
+
+def test_rebuild_equals_the_live_read_models_and_replaying_twice_changes_nothing(hub_db):
+    uri, engine = hub_db
+    for event in province_events():
+        apply(engine, event)
+    live = read_models(engine)
+    assert live["referral_status"] and live["node_heartbeat"] and live["person_presence"]
+    progress = []
+    result = rebuild.rebuild(uri, on_progress=lambda done, total: progress.append((done, total)),
+                             batch_size=4)
+    assert result.events == len(province_events())
+    assert progress[-1] == (result.events, result.events)
+    assert read_models(engine) == live
+    rebuild.rebuild(uri)
+    assert read_models(engine) == live
+    with engine.connect() as conn:  # the emitted duplicate was not emitted again
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar_one() == 2
+
+
+def test_rebuild_starts_from_empty_tables(hub_db):
+    uri, engine = hub_db
+    for event in province_events():
+        apply(engine, event)
+    live = read_models(engine)
+    with engine.begin() as conn:  # a read model gone wrong: a row no event made, a count changed
+        conn.execute(sa.text("UPDATE registered_case SET closed = :t").bindparams(t=True))
+        conn.execute(sa.insert(NodeHeartbeat.__table__).values(node="6372", service="intake", outbox_waiting=5,
+                                                               as_of=datetime(2026, 1, 1, tzinfo=timezone.utc)))
+    rebuild.rebuild(uri)
+    assert read_models(engine) == live
+
+
+def test_rebuild_refuses_when_the_store_lacks_accepted_events(hub_db):
+    uri, engine = hub_db
+    for event in province_events()[:3]:
+        apply(engine, event)
+    with engine.begin() as conn:  # accepted before the store existed
+        conn.execute(sa.text("DELETE FROM event_store WHERE id = 1"))
+    before = read_models(engine)
+    with pytest.raises(RebuildError, match="1 accepted events are not in the event store"):
+        rebuild.rebuild(uri)
+    assert read_models(engine) == before
+
+
+def test_a_stored_event_that_cannot_apply_stops_the_rebuild_before_the_swap(hub_db):
+    uri, engine = hub_db
+    for event in province_events():
+        apply(engine, event)
+    before = read_models(engine)
+    with engine.begin() as conn:  # the request of the referral is gone: its answers cannot apply
+        conn.execute(sa.text("DELETE FROM event_store WHERE event_type = 'referral.requested'"))
+        conn.execute(sa.text("DELETE FROM inbox WHERE event_type = 'referral.requested'"))
+    with pytest.raises(RebuildError, match="2 stored events do not apply.*ReferralNotYetKnown"):
+        rebuild.rebuild(uri)
+    assert read_models(engine) == before
+    if engine.dialect.name == "sqlite":  # the half-built models are gone
+        assert not Path(f"{engine.url.database}.rebuild").exists()
+    else:
+        with engine.connect() as conn:
+            assert not conn.execute(sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                                    {"s": rebuild.SCHEMA}).scalar_one()
+
+
+@pytest.mark.postgres
+def test_a_second_rebuild_of_a_postgresql_database_waits_for_none_and_leaves_the_first_alone(pg):
+    uri = pg.create()
+    db.migrate("reporting", uri)
+    engine = create_engine(uri)
+    try:
+        with engine.connect() as first:  # as a running rebuild holds it
+            first.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": rebuild._PG_LOCK_KEY})
+            first.exec_driver_sql(f"CREATE SCHEMA {rebuild.SCHEMA}")
+            first.commit()
+            with pytest.raises(RebuildError, match="another rebuild"):
+                rebuild.rebuild(uri)
+            assert first.execute(sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
+                                 {"s": rebuild.SCHEMA}).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_the_heartbeat_contract_carries_no_personal_data():
+    fields = set(contracts.payload_schema("node.heartbeat", 1).fields)
+    assert fields == {"as_of", "outbox_waiting"}
+    with pytest.raises(ValueError):
+        contracts.make_event("node.heartbeat", {"as_of": datetime.now(timezone.utc), "outbox_waiting": -1},
+                             node="6371", service="intake")
