@@ -2,9 +2,10 @@
 
 Seeded, so a test can publish it onto a hub and compare the hub's figures with what it computes
 itself from the same events. The 13 regency nodes register persons (some with disabilities,
-some without a NIK who get one later, a few also registered in a neighbouring regency) and walk
-their cases along the rehabilitation stages to closure (with an outcome), aftercare and sometimes
-a reopening; the province node 63 sends its panti's beds every month. One regency can be silent
+some without a NIK who get one later, a few also registered in another regency) and walk their
+cases along the rehabilitation stages to closure (with an outcome), aftercare and sometimes a
+reopening; every node sends its facilities' beds every month (the province its panti, a regency
+its shelter). One regency can be silent
 for one month: none of its events occurs in that month (what would have happened then happens
 at the start of the next month).
 
@@ -169,12 +170,16 @@ class _Builder:
             stage, reopenings = "asesmen", 1
 
     def beds(self, month: str) -> None:
-        for facility_id, name, regency, categories in PROVINCE_PANTI:
-            moment = self.when("63", month_start(month) + timedelta(days=self.rng.uniform(0, 27)))
-            capacity = 60
-            occupied = self.rng.randint(20, capacity)
-            self.emit("63", "facilities", moment, "capacity.changed", {
-                "facility_id": facility_id, "name": name, "kind": "panti", "regency": regency,
+        """Every facility's monthly bed count: the province's panti, and a shelter (*rumah singgah*)
+        in each regency, so every node sends something every month unless it is silent."""
+        facilities = [("63", "panti", 60, *panti) for panti in PROVINCE_PANTI] + [
+            (code, "rumah_singgah", 15, f"rumah-singgah-{code}", f"Rumah Singgah {region.name}", code,
+             ["gelandangan", "pengemis"]) for code, region in reference.REGENCIES.items()]
+        for node, kind, capacity, facility_id, name, regency, categories in facilities:
+            moment = self.when(node, month_start(month) + timedelta(days=self.rng.uniform(0, 27)))
+            occupied = self.rng.randint(capacity // 3, capacity)
+            self.emit(node, "facilities", moment, "capacity.changed", {
+                "facility_id": facility_id, "name": name, "kind": kind, "regency": regency,
                 "categories": categories, "disability_types": [], "status": "operational",
                 "units": [{"name": "Wisma", "sex": "mixed", "capacity": capacity, "occupied": occupied,
                            "free": capacity - occupied}], "as_of": moment})

@@ -25,16 +25,15 @@ def apply_all(tmp_path, events, name="hub"):
     db.migrate("reporting", uri)
     engine = db.create_engine(uri)
     make = sessionmaker(engine)
-    for event in events:
-        with make.begin() as session:
-            handler = HANDLERS.get(event.event_type)
-            handler(_Uow(session), event)
+    with make.begin() as session:  # one transaction: the order of application is what is tested here
+        for event in events:
+            HANDLERS[event.event_type](_Uow(session), event)
     return make
 
 
 @pytest.fixture(scope="module")
 def generated():
-    return history.generate(seed=5, first="2024-01", last="2025-12", persons_per_month=0.8, silent=("6311", "2025-05"))
+    return history.generate(seed=5, first="2024-01", last="2025-12", persons_per_month=0.3, silent=("6311", "2025-05"))
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +77,11 @@ def test_a_silent_month_has_no_data_and_the_province_names_the_regency(generated
     assert province["regencies_without_data"] == [regency]
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1])
 def test_shuffled_and_repeated_events_give_the_same_figures(generated, in_order, tmp_path, seed):
     events = list(generated.events)
     random.Random(seed).shuffle(events)
-    shuffled = apply_all(tmp_path, events)
+    shuffled = apply_all(tmp_path, events + events[:500])  # the consumer's inbox would skip the repeats
     with in_order() as a, shuffled() as b:
         for query in (caseload.case_figures, caseload.tuna_sosial_trend, caseload.disability_coverage):
             expected, got = query(a, FIRST, LAST), query(b, FIRST, LAST)
