@@ -5,11 +5,11 @@ import random
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from rehsos import db
+from rehsos import db, reference
 from rehsos_tools import history
 from reporting import caseload, months
 from reporting.projections import combine
-from tests.figures_expectation import Expectation
+from tests.figures_expectation import TUNA_SOSIAL, Expectation
 
 HANDLERS = combine(caseload.HANDLERS)  # the other projections need events in order (they retry)
 FIRST, LAST = "2025-01", "2025-12"
@@ -87,3 +87,32 @@ def test_shuffled_and_repeated_events_give_the_same_figures(generated, in_order,
             expected, got = query(a, FIRST, LAST), query(b, FIRST, LAST)
             expected.pop("generated_at"), got.pop("generated_at")
             assert got == expected
+
+
+def test_the_monthly_report_has_a_row_per_regency_with_the_month_s_figures(generated, in_order):
+    regency, month = generated.silent
+    expected = Expectation(generated.events)
+    cells = expected.figures(month, month)
+    tuna = expected.figures("2024-05", month, categories=TUNA_SOSIAL)
+    with in_order() as session:
+        rows = caseload.monthly_report(session, month)
+        [one] = caseload.monthly_report(session, month, regency="6371")
+    assert [r["regency"] for r in rows] == list(reference.REGENCIES)
+    assert one == next(r for r in rows if r["regency"] == "6371")
+    for row in rows:
+        if row["regency"] == regency:
+            assert row["has_data"] is False
+            # Every figure of the month is unknown; a year earlier is another month, known.
+            assert {v for k, v in row.items() if k not in ("month", "regency", "name", "population", "has_data")
+                    and not k.endswith("_year_before")} == {None}
+            assert row["tuna_sosial_active_year_before"] is not None
+            continue
+        cell = cells[(row["regency"], month)]
+        assert row["has_data"] is True
+        assert (row["new"], row["active"], row["reopened"], row["persons"]) == \
+            (cell["new"], cell["active"], cell["reopened"], cell["persons"])
+        assert row["closed_negative"] == cell["closed"]["negative"]
+        assert row["active_per_10k"] == reference.per_10k(cell["active"], row["regency"])
+        now_cell, before = tuna[(row["regency"], month)], tuna[(row["regency"], "2024-05")]
+        assert row["tuna_sosial_active"] == now_cell["active"]
+        assert row["tuna_sosial_active_change"] == now_cell["active"] - before["active"]
