@@ -7,10 +7,12 @@ import random
 import kombu
 import pytest
 import requests
+from openapi_spec_validator import validate as validate_openapi
 
 from rehsos import auth, reference, topology
 from rehsos.contracts import routing_key
 from rehsos_tools import history
+from tests.bad_input import well_formed
 from tests.figures_expectation import Expectation, TUNA_SOSIAL, months_between, year_before
 from tests.support import PostgresDatabases, Province, wait_until
 
@@ -173,4 +175,31 @@ def test_bad_filters_are_refused_with_a_message_per_field(shared_province, param
     for path in ("/api/v1/figures/cases", "/api/v1/figures/tuna-sosial", "/api/v1/figures/disabilities"):
         resp = requests.get(hub.url("hub", path), params=params, headers=hub.headers("hub", auth.ANALYST), timeout=10)
         assert resp.status_code == 422, resp.text
-        assert field in str(resp.json()), resp.text
+        messages = resp.json()["error"]["fields"]
+        assert list(messages) == [field] and well_formed(messages[field]), resp.text
+
+
+FIGURE_PATHS = ("/api/v1/figures/cases", "/api/v1/figures/tuna-sosial", "/api/v1/figures/disabilities")
+
+
+def test_the_figures_are_in_the_openapi_document_with_their_filters_and_fields(shared_province):
+    hub = shared_province(["6371"], start_nodes=False)
+    spec = requests.get(hub.url("hub", "/api/v1/openapi.json"), timeout=5).json()
+    validate_openapi(spec)
+    for path in FIGURE_PATHS:
+        get_op = spec["paths"][path]["get"]
+        assert "reporting" in get_op["tags"]
+        assert {p["name"] for p in get_op["parameters"] if p["in"] == "query"} >= {"from", "to", "regency", "category"}
+        assert {"200", "401", "403", "422"} <= set(get_op["responses"])
+    month = spec["components"]["schemas"]["RegencyMonth"]["properties"]
+    assert "tidak ada data" in month["has_data"]["description"] and month["active"]["description"]
+
+
+def test_the_figures_are_for_hub_analysts_and_admins_only(shared_province):
+    hub = shared_province(["6371"], start_nodes=False)
+    for path in FIGURE_PATHS:
+        url = hub.url("hub", path)
+        assert requests.get(url, timeout=5).status_code == 401
+        assert requests.get(url, headers={"Authorization": f"Bearer {hub.tokens['6371'][auth.ADMIN]}"},
+                            timeout=5).status_code == 403
+        assert requests.get(url, headers=hub.headers("hub", auth.ADMIN), timeout=5).status_code == 200
