@@ -42,6 +42,12 @@ REHAB_STAGES: list[dict] = sorted(_rows("rehab_stages.csv"), key=lambda r: int(r
 STAGES: tuple[str, ...] = tuple(s["code"] for s in REHAB_STAGES)  # in the order of rehabilitation
 ATENSI_COMPONENTS: dict[str, str] = {r["code"]: r["name_id"] for r in _rows("atensi_components.csv")}
 
+# Inhabitants per region (the province and each kabupaten/kota), to compare regencies per 10,000
+# inhabitants rather than in raw counts (Kota Banjarmasin has five times the people of Balangan).
+POPULATION_SOURCE = ("Kepmendagri No 300.2.2-2138 Tahun 2025 (Kemendagri 2025), as compiled in the public "
+                     "cahyadsn/wilayah data set (MIT)")
+POPULATION: dict[str, int] = {r["code"]: int(r["total"]) for r in _rows("population.csv")}
+
 # Every office is a node: the province office and the 13 kabupaten/kota.
 NODES: tuple[str, ...] = tuple(REGIONS)
 # `make run` starts these; `rehsos up --nodes all` starts every node.
@@ -51,6 +57,13 @@ DEFAULT_DEV_NODES: tuple[str, ...] = ("63", "6371", "6303")
 def region_name(code: str) -> str:
     region = REGIONS.get(code)
     return region.name if region else code
+
+
+def per_10k(count: int | None, region: str) -> float | None:
+    """``count`` per 10,000 inhabitants of ``region``, to two decimals (None stays None)."""
+    if count is None:
+        return None
+    return round(count * 10_000 / POPULATION[region], 2)
 
 
 def regions_served_by(node: str) -> tuple[str, ...]:

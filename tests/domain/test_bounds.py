@@ -134,7 +134,7 @@ LANDS_IN: dict[type[Schema], tuple] = {
     fs.RejectSchema: (fm.ReferralRequest,), fs.WaitlistSchema: (), fs.AdmissionSchema: (fm.ReferralRequest,),
     fs.DischargeSchema: (fm.ReferralRequest,), fs.ReferralQuerySchema: (), fs.DirectoryQuerySchema: (),
     fs.CentrePlanSchema: (fm.CentrePlan,), fs.CentrePlanUpdateSchema: (fm.CentrePlan,),
-    rs.CapacityPlanQuerySchema: (),
+    rs.CapacityPlanQuerySchema: (), rs.FiguresQuerySchema: (),
     ts.TrainingEventSchema: (tm.TrainingEvent,), ts.TrainingEventUpdateSchema: (tm.TrainingEvent,),
     ts.RegencyQuotaSchema: (tm.RegencyQuota,), ts.StatusChangeSchema: (tm.TrainingEvent,),
     ts.SpeakerSchema: (tm.Speaker,), ts.AgendaSessionSchema: (tm.AgendaSession,),

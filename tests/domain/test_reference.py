@@ -57,3 +57,16 @@ def test_shipped_csvs_are_byte_identical_to_shared_domain():
     shared = {p.name: p.read_bytes() for p in SHARED_DOMAIN.glob("*.csv")}
     assert sorted(shipped) == sorted(shared)
     assert [name for name in shared if shipped[name] != shared[name]] == []
+
+
+def test_every_region_has_its_population_and_the_regencies_add_up_to_the_province():
+    assert set(reference.POPULATION) == set(reference.REGIONS)
+    assert sum(reference.POPULATION[code] for code in reference.REGENCIES) == reference.POPULATION["63"]
+    assert reference.POPULATION["6371"] == 681693  # Kota Banjarmasin
+    assert "Kemendagri" in reference.POPULATION_SOURCE
+
+
+def test_figures_per_10000_inhabitants():
+    assert reference.per_10k(138950, "6311") == 10_000.0  # all of Balangan
+    assert reference.per_10k(68, "6371") == 1.0  # 68 in 681,693 people
+    assert reference.per_10k(None, "6371") is None

@@ -160,3 +160,96 @@ class NodeHeartbeat(Base):
     service: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     as_of: Mapped[datetime] = mapped_column(UtcDateTime)
     outbox_waiting: Mapped[int] = mapped_column(sa.Integer)
+
+
+# -- case figures over time (reporting.caseload) ------------------------------------------------------
+class CaseFact(Base):
+    """A case as opened (``case.opened``): where it counts, never who it is beyond a person key."""
+    __tablename__ = "case_fact"
+
+    case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    region: Mapped[str] = mapped_column(sa.String(4), index=True)
+    category: Mapped[str] = mapped_column(sa.String(64), index=True)
+    person_key: Mapped[str] = mapped_column(sa.String(64))
+
+
+class CaseStep(Base):
+    """One event in a case's history (opened, stage changed, closed, reopened), keyed by the
+    node's sequence so that the case's state at any month's end does not depend on arrival order."""
+    __tablename__ = "case_step"
+
+    case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    node: Mapped[str] = mapped_column(sa.String(8))
+    kind: Mapped[str] = mapped_column(sa.String(16))  # opened, stage_changed, closed, reopened
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    month: Mapped[str] = mapped_column(sa.String(7), index=True)  # WITA, "YYYY-MM"
+    stage: Mapped[str] = mapped_column(sa.String(32))
+    outcome: Mapped[str | None] = mapped_column(sa.String(16))  # of a closure
+
+
+class CaseSpan(Base):
+    """Months at whose end a case was open in one stage: from ``from_month`` up to, not including,
+    ``to_month`` (None: still open). Derived from the case's steps, recomputed at each of them."""
+    __tablename__ = "case_span"
+
+    case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    from_month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    to_month: Mapped[str | None] = mapped_column(sa.String(7))
+    stage: Mapped[str] = mapped_column(sa.String(32))
+    node: Mapped[str] = mapped_column(sa.String(8))
+    region: Mapped[str] = mapped_column(sa.String(4), index=True)
+    category: Mapped[str] = mapped_column(sa.String(64))
+    person_key: Mapped[str] = mapped_column(sa.String(64))
+
+
+class PersonFact(Base):
+    """A person as registered at a node (``person.registered``): region, month, no identity."""
+    __tablename__ = "person_fact"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(sa.String(4), index=True)
+    month: Mapped[str] = mapped_column(sa.String(7))
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class PersonDisabilityFact(Base):
+    """A disability type a registered person has (several per person are common)."""
+    __tablename__ = "person_disability_fact"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    disability: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+
+
+class PersonAlias(Base):
+    """``person.identified`` at a node: its key ``previous_key`` became ``person_key`` (a NIK
+    attached, two records merged, the key secret renewed); the newest (by sequence) wins."""
+    __tablename__ = "person_alias"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    previous_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    person_key: Mapped[str] = mapped_column(sa.String(64))
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class PersonIdentity(Base):
+    """Every person key a node used, with the key it ends at after all known aliases: unique
+    persons are counted by ``resolved``, whatever order the aliases arrived in."""
+    __tablename__ = "person_identity"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    resolved: Mapped[str] = mapped_column(sa.String(64), index=True)
+
+
+class NodeActivity(Base):
+    """Events the hub accepted from a node that occurred in a month (WITA): a month without a row
+    is a month the node sent nothing for, shown as "tidak ada data", never as 0."""
+    __tablename__ = "node_activity"
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    events: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -9,17 +9,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from reporting import domain, store, sync
+from rehsos.contracts import PAYLOAD_SCHEMAS
+from reporting import caseload, domain, store, sync
 
 Handler = Callable[..., None]
+EVERY = "*"
+"""The key under which a projection registers a handler for every event type the hub knows (one
+with a contract); it makes no unknown type acceptable: those never get past the envelope."""
 
 
 def combine(*projections: Mapping[str, Handler]) -> dict[str, Handler]:
-    """One handler per event type, calling the projections' handlers in the order given."""
+    """One handler per event type, calling the projections' handlers in the order given, and then
+    their catch-all (``EVERY``) handlers: those run last, so a row every event of a node touches
+    (its month's activity) is locked only for the end of the transaction."""
+    known = sorted({event_type for event_type, _ in PAYLOAD_SCHEMAS})
     by_type: dict[str, list[Handler]] = {}
     for handlers in projections:
         for event_type, handler in handlers.items():
-            by_type.setdefault(event_type, []).append(handler)
+            if event_type != EVERY:
+                by_type.setdefault(event_type, []).append(handler)
+    for handlers in projections:
+        if EVERY in handlers:
+            for event_type in known:
+                by_type.setdefault(event_type, []).append(handlers[EVERY])
 
     def chain(handlers: list[Handler]) -> Handler:
         if len(handlers) == 1:
@@ -33,5 +45,5 @@ def combine(*projections: Mapping[str, Handler]) -> dict[str, Handler]:
     return {event_type: chain(handlers) for event_type, handlers in by_type.items()}
 
 
-READ_MODELS = combine(domain.HANDLERS, sync.HANDLERS)
+READ_MODELS = combine(domain.HANDLERS, sync.HANDLERS, caseload.HANDLERS)
 HANDLERS = store.kept(READ_MODELS)

@@ -1,8 +1,9 @@
 """Shapes of reporting's API requests and responses (documented in the OpenAPI document)."""
-from marshmallow import validate
+from marshmallow import ValidationError, post_load, validate, validates_schema
 
 from rehsos import reference
 from rehsos.contracts import fields as f
+from reporting import months
 
 
 class CellSchema(f.Schema):
@@ -251,3 +252,230 @@ class SyncHealthSchema(f.Schema):
     heartbeat_interval_seconds = f.Float(metadata={"description": "the hub's heartbeat_interval setting"})
     late_after_seconds = f.Float(metadata={"description": "silence after which a node that was heard is late"})
     nodes = f.List(f.Nested(SyncNodeSchema), metadata={"description": "all 14 offices, heard from or not"})
+
+
+# -- case figures over time ----------------------------------------------------------------------------
+MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="Bulan harus berformat YYYY-MM, mis. 2026-01.")
+MAX_MONTHS = 120
+
+
+class FiguresQuerySchema(f.Schema):
+    """The filters every figure shares: a range of months (WITA), a regency, a PPKS category."""
+    from_ = f.Str(data_key="from", attribute="from", validate=MONTH,
+                  metadata={"description": "first month, YYYY-MM (default: 11 months before `to`)"})
+    to = f.Str(validate=MONTH, metadata={"description": "last month, YYYY-MM (default: this month, WITA)"})
+    regency = f.Str(validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
+                    metadata={"description": "only this regency (Kemendagri code, e.g. 6371)"})
+    category = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."),
+                     metadata={"description": "only cases of this PPKS category"})
+
+    @validates_schema
+    def _a_range_of_at_most_120_months(self, data, **kwargs):
+        last = data.get("to") or months.current()
+        first = data.get("from") or months.shift(last, -11)
+        if first > last:
+            raise ValidationError("Bulan awal tidak boleh sesudah bulan akhir.", "from")
+        if months.count(first, last) > MAX_MONTHS:
+            raise ValidationError(f"Rentang paling banyak {MAX_MONTHS} bulan.", "from")
+
+    @post_load
+    def _defaults(self, data, **kwargs):
+        data["to"] = data.get("to") or months.current()
+        data["from"] = data.get("from") or months.shift(data["to"], -11)
+        data.setdefault("regency", None)
+        data.setdefault("category", None)
+        return data
+
+
+class FiltersSchema(f.Schema):
+    from_ = f.Str(data_key="from", attribute="from", metadata={"description": "first month shown (YYYY-MM, WITA)"})
+    to = f.Str(metadata={"description": "last month shown"})
+    regency = f.Str(allow_none=True, metadata={"description": "the regency asked for, or null for all 13"})
+    category = f.Str(allow_none=True, metadata={"description": "the PPKS category asked for, or null for all"})
+
+
+_NO_DATA = " (null when the regency's node sent nothing for the month: tidak ada data)"
+
+
+class OutcomeCountsSchema(f.Schema):
+    positive = f.Int(allow_none=True)
+    neutral = f.Int(allow_none=True)
+    negative = f.Int(allow_none=True)
+
+
+class OutcomeRatesSchema(f.Schema):
+    positive = f.Float(allow_none=True)
+    neutral = f.Float(allow_none=True)
+    negative = f.Float(allow_none=True)
+
+
+class _CaseValues(f.Schema):
+    new = f.Int(allow_none=True, metadata={"description": "cases opened in the month" + _NO_DATA})
+    active = f.Int(allow_none=True, metadata={"description": "cases open at the month's end" + _NO_DATA})
+    closed = f.Nested(OutcomeCountsSchema, metadata={"description": "closures in the month by outcome" + _NO_DATA})
+    reopened = f.Int(allow_none=True, metadata={"description": "reopenings in the month" + _NO_DATA})
+    persons = f.Int(allow_none=True, metadata={
+        "description": "unique persons (by person key, after NIK attachments and merges) with a case open at the "
+                       "month's end" + _NO_DATA})
+    new_persons = f.Int(allow_none=True, metadata={"description": "unique persons among the new cases" + _NO_DATA})
+    new_per_10k = f.Float(allow_none=True, metadata={"description": "new per 10,000 inhabitants"})
+    active_per_10k = f.Float(allow_none=True, metadata={"description": "active per 10,000 inhabitants"})
+    closed_per_10k = f.Nested(OutcomeRatesSchema, metadata={"description": "closures per 10,000 inhabitants"})
+    reopened_per_10k = f.Float(allow_none=True)
+    persons_per_10k = f.Float(allow_none=True)
+    new_persons_per_10k = f.Float(allow_none=True)
+
+
+class RegencyMonthSchema(_CaseValues):
+    month = f.Str(metadata={"description": "YYYY-MM (WITA)"})
+    has_data = f.Bool(metadata={"description": "whether the regency's node sent anything that occurred in the month; "
+                                               "false: every figure is null (tidak ada data), never 0"})
+
+
+class _Regency(f.Schema):
+    regency = f.Str(metadata={"description": "Kemendagri code"})
+    name = f.Str()
+    population = f.Int(metadata={"description": "inhabitants (see population_source)"})
+
+
+class RegencyCasesSchema(_Regency):
+    months = f.List(f.Nested(RegencyMonthSchema))
+
+
+class _ProvinceMonth(f.Schema):
+    month = f.Str()
+    regencies_with_data = f.List(f.Str(), metadata={"description": "regencies whose figures the totals add up"})
+    regencies_without_data = f.List(f.Str(), metadata={
+        "description": "regencies whose node sent nothing for the month: left out of the totals (tidak ada data)"})
+
+
+class ProvinceMonthSchema(_CaseValues, _ProvinceMonth):
+    population_with_data = f.Int(metadata={"description": "inhabitants of the regencies with data (the base of "
+                                                          "the per-10,000 figures)"})
+
+
+class ProvinceCasesSchema(f.Schema):
+    population = f.Int(metadata={"description": "inhabitants of the regencies selected"})
+    months = f.List(f.Nested(ProvinceMonthSchema), metadata={
+        "description": "totals over the selected regencies with data; persons are unique across regencies"})
+
+
+class StageMonthSchema(f.Schema):
+    month = f.Str()
+    active = f.Int(allow_none=True, metadata={"description": "cases open at the month's end in this stage, over "
+                                                             "the regencies with data (null: none has data)"})
+
+
+class StageSeriesSchema(f.Schema):
+    stage = f.Str()
+    name = f.Str()
+    months = f.List(f.Nested(StageMonthSchema))
+
+
+class CategoryMonthSchema(f.Schema):
+    month = f.Str()
+    new = f.Int(allow_none=True)
+    active = f.Int(allow_none=True)
+
+
+class CategorySeriesSchema(f.Schema):
+    category = f.Str()
+    name = f.Str()
+    group = f.Str()
+    months = f.List(f.Nested(CategoryMonthSchema), metadata={"description": "over the regencies with data"})
+
+
+class CaseFiguresSchema(f.Schema):
+    generated_at = f.Str()
+    filters = f.Nested(FiltersSchema)
+    months = f.List(f.Str(), metadata={"description": "the months shown, oldest first"})
+    population_source = f.Str(metadata={"description": "where the inhabitants come from"})
+    province = f.Nested(ProvinceCasesSchema)
+    regencies = f.List(f.Nested(RegencyCasesSchema))
+    by_stage = f.List(f.Nested(StageSeriesSchema), metadata={"description": "active cases per rehabilitation stage"})
+    by_category = f.List(f.Nested(CategorySeriesSchema))
+
+
+class _TrendValues(f.Schema):
+    new = f.Int(allow_none=True, metadata={"description": "tuna sosial cases opened in the month" + _NO_DATA})
+    active = f.Int(allow_none=True, metadata={"description": "tuna sosial cases open at the month's end" + _NO_DATA})
+    new_per_10k = f.Float(allow_none=True)
+    active_per_10k = f.Float(allow_none=True)
+    new_year_before = f.Int(allow_none=True, metadata={"description": "new in the same month a year earlier"})
+    active_year_before = f.Int(allow_none=True, metadata={"description": "active in the same month a year earlier"})
+    new_change = f.Int(allow_none=True, metadata={
+        "description": "new minus new a year earlier; null when either month has no data"})
+    new_change_percent = f.Float(allow_none=True, metadata={
+        "description": "the change in percent of a year earlier; null also when that was 0"})
+    active_change = f.Int(allow_none=True)
+    active_change_percent = f.Float(allow_none=True)
+
+
+class TrendMonthSchema(_TrendValues):
+    month = f.Str()
+    has_data = f.Bool()
+
+
+class RegencyTrendSchema(_Regency):
+    months = f.List(f.Nested(TrendMonthSchema))
+
+
+class ProvinceTrendMonthSchema(_TrendValues, _ProvinceMonth):
+    regencies_compared = f.List(f.Str(), metadata={
+        "description": "regencies with data in both the month and a year earlier: the change is over these only"})
+
+
+class ProvinceTrendSchema(f.Schema):
+    population = f.Int()
+    months = f.List(f.Nested(ProvinceTrendMonthSchema))
+
+
+class TunaSosialTrendSchema(f.Schema):
+    generated_at = f.Str()
+    filters = f.Nested(FiltersSchema)
+    months = f.List(f.Str())
+    categories = f.List(f.Str(), metadata={"description": "the PPKS categories of the tuna sosial group counted"})
+    population_source = f.Str()
+    province = f.Nested(ProvinceTrendSchema)
+    regencies = f.List(f.Nested(RegencyTrendSchema))
+
+
+class DisabilityTypeSchema(f.Schema):
+    disability = f.Str()
+    name = f.Str()
+    registered = f.Int(allow_none=True, metadata={
+        "description": "unique persons registered with this type by the month's end (in the regency where they "
+                       "were registered)" + _NO_DATA})
+    with_active_case = f.Int(allow_none=True, metadata={
+        "description": "of them, persons with a case open at the month's end (of the category asked for, if any)"})
+    registered_per_10k = f.Float(allow_none=True)
+    with_active_case_per_10k = f.Float(allow_none=True)
+
+
+class DisabilityMonthSchema(f.Schema):
+    month = f.Str()
+    has_data = f.Bool()
+    types = f.List(f.Nested(DisabilityTypeSchema))
+
+
+class RegencyDisabilitySchema(_Regency):
+    months = f.List(f.Nested(DisabilityMonthSchema))
+
+
+class ProvinceDisabilityMonthSchema(_ProvinceMonth):
+    population_with_data = f.Int()
+    types = f.List(f.Nested(DisabilityTypeSchema), metadata={"description": "persons unique across regencies"})
+
+
+class ProvinceDisabilitySchema(f.Schema):
+    population = f.Int()
+    months = f.List(f.Nested(ProvinceDisabilityMonthSchema))
+
+
+class DisabilityCoverageSchema(f.Schema):
+    generated_at = f.Str()
+    filters = f.Nested(FiltersSchema)
+    months = f.List(f.Str())
+    population_source = f.Str()
+    province = f.Nested(ProvinceDisabilitySchema)
+    regencies = f.List(f.Nested(RegencyDisabilitySchema))

@@ -7,11 +7,12 @@ from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
-from reporting import domain, pages, sync
+from reporting import caseload, domain, pages, sync
 from reporting.projections import HANDLERS
 from reporting.models import messaging
-from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, RedriveResultSchema,
-                               SummarySchema, SyncHealthSchema, TrainingOverviewSchema)
+from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
+                               DisabilityCoverageSchema, FiguresQuerySchema, QuarantineEntrySchema, RedriveResultSchema,
+                               SummarySchema, SyncHealthSchema, TrainingOverviewSchema, TunaSosialTrendSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -65,6 +66,32 @@ class ReportingService:
         with self.db.session() as session:
             return sync.sync_health(session, self.db.tables, heartbeat_interval=self.config.heartbeat_interval,
                                     sender_node=self.config.names.sender_node)
+
+    def _figures(self, request, query):
+        q = request.query
+        with self.db.session() as session:
+            return query(session, q["from"], q["to"], q["regency"], q["category"])
+
+    @api("GET", "/api/v1/figures/cases", roles=READERS, query=FiguresQuerySchema, response=CaseFiguresSchema,
+         tags=("reporting",))
+    def get_case_figures(self, request):
+        """Per regency and month (WITA): new, active, closed by outcome, reopened, unique persons, each also
+        per 10,000 inhabitants; province totals, by stage and by category. A month a regency sent nothing
+        for is null with has_data false (tidak ada data), never 0."""
+        return self._figures(request, caseload.case_figures)
+
+    @api("GET", "/api/v1/figures/tuna-sosial", roles=READERS, query=FiguresQuerySchema,
+         response=TunaSosialTrendSchema, tags=("reporting",))
+    def get_tuna_sosial_trend(self, request):
+        """Monthly new and active tuna sosial cases per regency, with the change against the same month a
+        year earlier."""
+        return self._figures(request, caseload.tuna_sosial_trend)
+
+    @api("GET", "/api/v1/figures/disabilities", roles=READERS, query=FiguresQuerySchema,
+         response=DisabilityCoverageSchema, tags=("reporting",))
+    def get_disability_coverage(self, request):
+        """Per disability type: persons registered and those with an active case, per regency and month."""
+        return self._figures(request, caseload.disability_coverage)
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))

@@ -1,0 +1,526 @@
+"""Case figures over time (*kasus per bulan*): what the Rakor asks of the hub.
+
+The projection keeps facts, not running totals: every step of a case (opened, stage changed,
+closed, reopened) under its node's sequence, the months at whose end a case was open (spans,
+derived again from the steps at each step), persons with their disability types, the aliases of
+person keys, and which node sent something in which month. Facts keyed by what they are make the
+figures the same whatever order the events arrive in, and applying one twice changes nothing.
+
+The queries count per regency, category, stage and month (WITA): new cases, cases active at the
+month's end, closures by outcome, reopenings, unique persons, each also per 10,000 inhabitants. A
+regency whose node sent nothing for a month has no figures for that month (None and
+``has_data: False``), never 0: silence is not an empty caseload.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from rehsos import reference
+from rehsos.clock import now
+from rehsos.contracts import Event
+from rehsos.errors import RefusedEvent
+from reporting import months as m
+from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
+                              PersonFact, PersonIdentity)
+
+OUTCOMES = ("positive", "neutral", "negative")
+# Which steps set whether a case is open; every step sets its stage.
+STATUS_OF = {"opened": True, "reopened": True, "closed": False}
+TUNA_SOSIAL = tuple(code for code, c in reference.PPKS_CATEGORIES.items() if c.group == "tuna_sosial")
+
+
+# -- projection ------------------------------------------------------------------------------------
+def _serialize(session, *key: str) -> None:
+    """Let transactions about the same thing (a case, a node's person keys) run one after the
+    other on PostgreSQL, so a recomputation always sees the other's committed rows. (SQLite runs
+    one writer at a time already; the consumer's inbox insert comes first.)"""
+    if session.bind.dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+
+
+def note_activity(uow, event: Event) -> None:
+    """Every event the hub accepts from a node: the node sent something in that month."""
+    if event.node not in reference.NODES:
+        return
+    dialect = uow.session.bind.dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(NodeActivity)
+    # An upsert: concurrent events of one node and month must not collide on the first row.
+    uow.session.execute(insert.values(node=event.node, month=m.month_of(event.occurred_at), events=1)
+                        .on_conflict_do_update(index_elements=["node", "month"],
+                                               set_={"events": NodeActivity.events + 1}))
+
+
+def _follow(session, node: str, key: str) -> str:
+    """Where a node's person key ends after its aliases (a loop stops where it closes)."""
+    seen = {key}
+    while (alias := session.get(PersonAlias, (node, key))) is not None and alias.person_key not in seen:
+        key = alias.person_key
+        seen.add(key)
+    return key
+
+
+def _know_key(session, node: str, key: str) -> None:
+    if session.get(PersonIdentity, (node, key)) is None:
+        session.add(PersonIdentity(node=node, person_key=key, resolved=_follow(session, node, key)))
+        session.flush()
+
+
+def apply_person_registered(uow, event: Event) -> None:
+    payload, session = event.payload, uow.session
+    _serialize(session, "persons", event.node)
+    person = session.get(PersonFact, (event.node, payload["person_key"]))
+    if person is not None and person.sequence >= event.sequence:
+        return
+    if person is None:
+        person = PersonFact(node=event.node, person_key=payload["person_key"])
+        session.add(person)
+    person.region, person.month, person.sequence = payload["region"], m.month_of(event.occurred_at), event.sequence
+    session.execute(sa.delete(PersonDisabilityFact).where(PersonDisabilityFact.node == event.node,
+                                                          PersonDisabilityFact.person_key == payload["person_key"]))
+    session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
+                    for d in dict.fromkeys(payload["disabilities"]))
+    _know_key(session, event.node, payload["person_key"])
+
+
+def apply_person_identified(uow, event: Event) -> None:
+    """A key became another at this node: every key that ended at the old end is followed again."""
+    previous, key, session = event.payload["previous_person_key"], event.payload["person_key"], uow.session
+    _serialize(session, "persons", event.node)
+    alias = session.get(PersonAlias, (event.node, previous))
+    if alias is not None and alias.sequence >= event.sequence:
+        return  # a newer renaming of that key is already known
+    old_end = _follow(session, event.node, previous)
+    if alias is None:
+        session.add(PersonAlias(node=event.node, previous_key=previous, person_key=key, sequence=event.sequence))
+    else:
+        alias.person_key, alias.sequence = key, event.sequence
+    session.flush()
+    _know_key(session, event.node, previous)
+    _know_key(session, event.node, key)
+    for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
+                                                                    PersonIdentity.resolved == old_end)):
+        identity.resolved = _follow(session, event.node, identity.person_key)
+
+
+def _recompute_spans(session, case: CaseFact) -> None:
+    """The months at whose end the case was open, by stage, from all its steps known so far. The
+    state at a month's end is that of the highest-sequence step that occurred by then."""
+    steps = list(session.scalars(sa.select(CaseStep).where(CaseStep.case_id == case.case_id,
+                                                           CaseStep.node == case.node)
+                                 .order_by(CaseStep.sequence)))
+    session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id == case.case_id))
+    spans: list[CaseSpan] = []
+    for month in sorted({s.month for s in steps}):
+        until = [s for s in steps if s.month <= month]
+        statuses = [s for s in until if s.kind in STATUS_OF]
+        is_open = bool(statuses) and STATUS_OF[statuses[-1].kind]
+        stage = until[-1].stage
+        current = spans[-1] if spans and spans[-1].to_month is None else None
+        if current is not None and (not is_open or current.stage != stage):
+            current.to_month, current = month, None
+        if is_open and current is None:
+            spans.append(CaseSpan(case_id=case.case_id, from_month=month, to_month=None, stage=stage, node=case.node,
+                                  region=case.region, category=case.category, person_key=case.person_key))
+    session.add_all(spans)
+
+
+def _add_step(uow, event: Event, kind: str, stage: str, outcome: str | None = None) -> None:
+    session, case_id = uow.session, str(event.payload["case_id"])
+    _serialize(session, "case", case_id)
+    case = session.get(CaseFact, case_id)
+    if case is not None and case.node != event.node:
+        raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
+    if session.get(CaseStep, (case_id, event.sequence)) is None:
+        session.add(CaseStep(case_id=case_id, sequence=event.sequence, node=event.node, kind=kind,
+                             occurred_at=event.occurred_at, month=m.month_of(event.occurred_at), stage=stage,
+                             outcome=outcome))
+        session.flush()
+    if case is not None:
+        _recompute_spans(session, case)
+
+
+def apply_case_opened(uow, event: Event) -> None:
+    payload, session, case_id = event.payload, uow.session, str(event.payload["case_id"])
+    _serialize(session, "case", case_id)
+    if session.get(CaseFact, case_id) is None:
+        session.add(CaseFact(case_id=case_id, node=event.node, region=payload["region"],
+                             category=payload["category"], person_key=payload["person_key"]))
+        session.flush()
+    _serialize(session, "persons", event.node)
+    _know_key(session, event.node, payload["person_key"])
+    _add_step(uow, event, "opened", payload["stage"])
+
+
+def apply_stage_changed(uow, event: Event) -> None:
+    _add_step(uow, event, "stage_changed", event.payload["to_stage"])
+
+
+def apply_case_closed(uow, event: Event) -> None:
+    _add_step(uow, event, "closed", "terminasi", event.payload["outcome"])
+
+
+def apply_case_reopened(uow, event: Event) -> None:
+    _add_step(uow, event, "reopened", event.payload["stage"])
+
+
+HANDLERS = {
+    "*": note_activity,
+    "person.registered": apply_person_registered,
+    "person.identified": apply_person_identified,
+    "case.opened": apply_case_opened,
+    "case.stage_changed": apply_stage_changed,
+    "case.closed": apply_case_closed,
+    "case.reopened": apply_case_reopened,
+}
+
+
+# -- queries -----------------------------------------------------------------------------------------
+def _month_table(months: list[str]):
+    selects = [sa.select(sa.literal(month, sa.String(7)).label("month")) for month in months]
+    return (sa.union_all(*selects) if len(selects) > 1 else selects[0]).subquery("months")
+
+
+def regencies_in(regency: str | None) -> list[str]:
+    return [regency] if regency else list(reference.REGENCIES)
+
+
+def activity(session, months: list[str], regencies: list[str]) -> set[tuple[str, str]]:
+    """(regency, month) pairs whose node sent something that occurred in the month."""
+    return set(session.execute(sa.select(NodeActivity.node, NodeActivity.month)
+                               .where(NodeActivity.month.in_(months), NodeActivity.node.in_(regencies))).all())
+
+
+def _with_data(query, region_column, month_column):
+    """Only rows of a regency in a month its node sent something for: what a silent regency
+    would add to a province figure is unknown."""
+    return query.join(NodeActivity, sa.and_(NodeActivity.node == region_column, NodeActivity.month == month_column))
+
+
+def _steps(months: list[str], regencies: list[str], categories: tuple[str, ...] | None):
+    """Opened, closed and reopened steps in the months, with their case's place and person."""
+    query = (sa.select(CaseStep.month, CaseFact.region, CaseFact.category, CaseStep.kind, CaseStep.outcome,
+                       PersonIdentity.resolved.label("person"))
+             .join(CaseFact, sa.and_(CaseFact.case_id == CaseStep.case_id, CaseFact.node == CaseStep.node))
+             .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseFact.node,
+                                           PersonIdentity.person_key == CaseFact.person_key))
+             .where(CaseStep.month.in_(months), CaseStep.kind.in_(tuple(STATUS_OF)), CaseFact.region.in_(regencies)))
+    if categories is not None:
+        query = query.where(CaseFact.category.in_(categories))
+    return _with_data(query, CaseFact.region, CaseStep.month).subquery("steps")
+
+
+def _active(months: list[str], regencies: list[str], categories: tuple[str, ...] | None):
+    """One row per case open at the end of each month, with its stage and person."""
+    month = _month_table(months)
+    query = (sa.select(month.c.month, CaseSpan.region, CaseSpan.category, CaseSpan.stage,
+                       PersonIdentity.resolved.label("person"))
+             .select_from(CaseSpan)
+             .join(month, sa.and_(CaseSpan.from_month <= month.c.month,
+                                  sa.or_(CaseSpan.to_month.is_(None), CaseSpan.to_month > month.c.month)))
+             .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseSpan.node,
+                                           PersonIdentity.person_key == CaseSpan.person_key))
+             .where(CaseSpan.region.in_(regencies)))
+    if categories is not None:
+        query = query.where(CaseSpan.category.in_(categories))
+    return _with_data(query, CaseSpan.region, month.c.month).subquery("active")
+
+
+def _persons(session, rows, by_region: bool) -> dict:
+    keys = (rows.c.month, rows.c.region) if by_region else (rows.c.month,)
+    found = session.execute(sa.select(*keys, sa.func.count(sa.distinct(rows.c.person))).group_by(*keys)).all()
+    return {tuple(row[:-1]) if by_region else row[0]: row[-1] for row in found}
+
+
+def _categories(category: str | None, within: tuple[str, ...] | None = None) -> tuple[str, ...] | None:
+    if within is None:
+        return (category,) if category else None
+    return tuple(c for c in within if c == category) if category else within
+
+
+def case_counts(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None) -> dict:
+    """Raw counts (only where the regency's node sent something that month):
+    ``cells[(regency, month)]`` new/active/closed/reopened/persons/new_persons, and province-level
+    ``persons``/``new_persons`` per month (unique across regencies), ``by_stage`` and
+    ``by_category`` per month."""
+    cells: dict[tuple[str, str], dict] = {}
+
+    def cell(region, month):
+        return cells.setdefault((region, month), {"new": 0, "active": 0, "closed": dict.fromkeys(OUTCOMES, 0),
+                                                  "reopened": 0, "persons": 0, "new_persons": 0})
+
+    by_stage: dict[tuple[str, str], int] = {}
+    by_category: dict[tuple[str, str], dict] = {}
+    steps = _steps(months, regencies, categories)
+    for month, region, category, kind, outcome, n in session.execute(
+            sa.select(steps.c.month, steps.c.region, steps.c.category, steps.c.kind, steps.c.outcome, sa.func.count())
+            .group_by(steps.c.month, steps.c.region, steps.c.category, steps.c.kind, steps.c.outcome)):
+        target = cell(region, month)
+        if kind == "opened":
+            target["new"] += n
+            by_category.setdefault((category, month), {"new": 0, "active": 0})["new"] += n
+        elif kind == "closed":
+            target["closed"][outcome] += n
+        else:
+            target["reopened"] += n
+    active = _active(months, regencies, categories)
+    for month, region, category, stage, n in session.execute(
+            sa.select(active.c.month, active.c.region, active.c.category, active.c.stage, sa.func.count())
+            .group_by(active.c.month, active.c.region, active.c.category, active.c.stage)):
+        cell(region, month)["active"] += n
+        by_stage[(stage, month)] = by_stage.get((stage, month), 0) + n
+        by_category.setdefault((category, month), {"new": 0, "active": 0})["active"] += n
+    new_steps = sa.select(steps).where(steps.c.kind == "opened").subquery("new_steps")
+    for (month, region), n in _persons(session, active, by_region=True).items():
+        cell(region, month)["persons"] = n
+    for (month, region), n in _persons(session, new_steps, by_region=True).items():
+        cell(region, month)["new_persons"] = n
+    return {"cells": cells, "persons": _persons(session, active, by_region=False),
+            "new_persons": _persons(session, new_steps, by_region=False),
+            "by_stage": by_stage, "by_category": by_category}
+
+
+# -- figures for the API -------------------------------------------------------------------------------
+FIGURES = ("new", "active", "reopened", "persons", "new_persons")
+
+
+def _per_10k(values: dict, population: int) -> dict:
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out[f"{key}_per_10k"] = {k: _rate(v, population) for k, v in value.items()}
+        else:
+            out[f"{key}_per_10k"] = _rate(value, population)
+    return out
+
+
+def _rate(value: int | None, population: int) -> float | None:
+    return None if value is None or not population else round(value * 10_000 / population, 2)
+
+
+def _empty() -> dict:
+    """A month without data: every figure unknown."""
+    return {**dict.fromkeys(FIGURES), "closed": dict.fromkeys(OUTCOMES)}
+
+
+def _zero() -> dict:
+    """A month with data and nothing counted."""
+    return {**dict.fromkeys(FIGURES, 0), "closed": dict.fromkeys(OUTCOMES, 0)}
+
+
+def _sum(cells: list[dict]) -> dict:
+    return {**{k: sum(c[k] for c in cells) for k in ("new", "active", "reopened")},
+            "closed": {o: sum(c["closed"][o] for c in cells) for o in OUTCOMES}}
+
+
+def _filters(first: str, last: str, regency: str | None, category: str | None) -> dict:
+    return {"from": first, "to": last, "regency": regency, "category": category}
+
+
+def case_figures(session, first: str, last: str, regency: str | None = None, category: str | None = None) -> dict:
+    """New, active, closed by outcome, reopened and unique persons per regency and month, with
+    the province's totals over the regencies that sent something, by stage and by category."""
+    months, regencies = m.between(first, last), regencies_in(regency)
+    counts = case_counts(session, months, regencies, _categories(category))
+    sent = activity(session, months, regencies)
+    rows = []
+    for code in regencies:
+        population = reference.POPULATION[code]
+        entries = []
+        for month in months:
+            has_data = (code, month) in sent
+            values = counts["cells"].get((code, month)) or _zero() if has_data else _empty()
+            entries.append({"month": month, "has_data": has_data, **values, **_per_10k(values, population)})
+        rows.append({"regency": code, "name": reference.region_name(code), "population": population,
+                     "months": entries})
+    province = []
+    for i, month in enumerate(months):
+        with_data = [r for r in rows if r["months"][i]["has_data"]]
+        population = sum(r["population"] for r in with_data)
+        values = _empty()
+        if with_data:
+            values = {**_sum([r["months"][i] for r in with_data]), "persons": counts["persons"].get(month, 0),
+                      "new_persons": counts["new_persons"].get(month, 0)}
+        province.append({"month": month, "regencies_with_data": [r["regency"] for r in with_data],
+                         "regencies_without_data": [r["regency"] for r in rows if not r["months"][i]["has_data"]],
+                         "population_with_data": population, **values, **_per_10k(values, population)})
+    any_data = [bool(p["regencies_with_data"]) for p in province]
+    return {
+        "generated_at": now().isoformat(), "filters": _filters(first, last, regency, category), "months": months,
+        "population_source": reference.POPULATION_SOURCE,
+        "province": {"population": sum(reference.POPULATION[c] for c in regencies), "months": province},
+        "regencies": rows,
+        "by_stage": [{"stage": s["code"], "name": s["name_id"],
+                      "months": [{"month": month, "active": counts["by_stage"].get((s["code"], month), 0) if ok else None}
+                                 for month, ok in zip(months, any_data)]} for s in reference.REHAB_STAGES],
+        "by_category": [{"category": code, "name": c.name_id, "group": c.group,
+                         "months": [{"month": month,
+                                     **(counts["by_category"].get((code, month), {"new": 0, "active": 0}) if ok
+                                        else {"new": None, "active": None})}
+                                    for month, ok in zip(months, any_data)]}
+                        for code, c in reference.PPKS_CATEGORIES.items() if category in (None, code)],
+    }
+
+
+def _change(now_value: int | None, before: int | None) -> tuple[int | None, float | None]:
+    """Against the same month a year earlier: (absolute, percent); unknown when either month has
+    no data, and no percent from a base of 0."""
+    if now_value is None or before is None:
+        return None, None
+    return now_value - before, (round(100 * (now_value - before) / before, 1) if before else None)
+
+
+def _trend_values(new, active, new_before, active_before, population) -> dict:
+    new_change, new_change_percent = _change(new, new_before)
+    active_change, active_change_percent = _change(active, active_before)
+    return {"new": new, "active": active, "new_per_10k": _rate(new, population),
+            "active_per_10k": _rate(active, population), "new_year_before": new_before,
+            "active_year_before": active_before, "new_change": new_change, "new_change_percent": new_change_percent,
+            "active_change": active_change, "active_change_percent": active_change_percent}
+
+
+def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None, category: str | None = None) -> dict:
+    """Monthly new and active cases of the tuna sosial categories per regency, against the same
+    month a year earlier: is the number falling?"""
+    months, regencies = m.between(first, last), regencies_in(regency)
+    reach = m.between(m.shift(first, -12), last)
+    categories = _categories(category, TUNA_SOSIAL)
+    counts = case_counts(session, reach, regencies, categories) if categories else {"cells": {}}
+    sent = activity(session, reach, regencies)
+
+    def value(code, month, key):
+        if (code, month) not in sent:
+            return None
+        return counts["cells"].get((code, month), {}).get(key, 0)
+
+    rows = []
+    for code in regencies:
+        population = reference.POPULATION[code]
+        rows.append({"regency": code, "name": reference.region_name(code), "population": population, "months": [
+            {"month": month, "has_data": (code, month) in sent,
+             **_trend_values(value(code, month, "new"), value(code, month, "active"),
+                             value(code, m.shift(month, -12), "new"), value(code, m.shift(month, -12), "active"),
+                             population)} for month in months]})
+    province = []
+    for month in months:
+        before = m.shift(month, -12)
+        with_data = [c for c in regencies if (c, month) in sent]
+        # The change is over the regencies known in both months: a regency silent in one of them
+        # would otherwise count as a rise or a fall.
+        both = [c for c in with_data if (c, before) in sent]
+
+        def total(codes, at, key):
+            return sum(value(c, at, key) for c in codes) if codes else None
+
+        entry = _trend_values(total(with_data, month, "new"), total(with_data, month, "active"),
+                              total(both, before, "new"), total(both, before, "active"),
+                              sum(reference.POPULATION[c] for c in with_data))
+        for key in ("new", "active"):
+            entry[f"{key}_change"], entry[f"{key}_change_percent"] = _change(total(both, month, key),
+                                                                             entry[f"{key}_year_before"])
+        province.append({"month": month, "regencies_with_data": with_data,
+                         "regencies_without_data": [c for c in regencies if c not in with_data],
+                         "regencies_compared": both, **entry})
+    return {"generated_at": now().isoformat(), "filters": _filters(first, last, regency, category), "months": months,
+            "categories": list(categories or ()), "population_source": reference.POPULATION_SOURCE,
+            "province": {"population": sum(reference.POPULATION[c] for c in regencies), "months": province},
+            "regencies": rows}
+
+
+def _disability_counts(session, months: list[str], regencies: list[str], category: str | None) -> dict:
+    """Unique persons registered with each disability type by the end of each month, and those of
+    them with a case open at that month's end, per regency and (unique across regencies) in all."""
+    month = _month_table(months)
+    registered = (sa.select(month.c.month, PersonFact.region, PersonDisabilityFact.disability,
+                            PersonIdentity.resolved.label("person"))
+                  .select_from(PersonFact)
+                  .join(month, PersonFact.month <= month.c.month)
+                  .join(PersonDisabilityFact, sa.and_(PersonDisabilityFact.node == PersonFact.node,
+                                                      PersonDisabilityFact.person_key == PersonFact.person_key))
+                  .join(PersonIdentity, sa.and_(PersonIdentity.node == PersonFact.node,
+                                                PersonIdentity.person_key == PersonFact.person_key))
+                  .where(PersonFact.region.in_(regencies)))
+    registered = _with_data(registered, PersonFact.region, month.c.month)
+    case_identity = aliased(PersonIdentity)
+    open_case = (sa.select(CaseSpan.case_id)
+                 .join(case_identity, sa.and_(case_identity.node == CaseSpan.node,
+                                              case_identity.person_key == CaseSpan.person_key))
+                 .where(case_identity.resolved == PersonIdentity.resolved, CaseSpan.from_month <= month.c.month,
+                        sa.or_(CaseSpan.to_month.is_(None), CaseSpan.to_month > month.c.month)))
+    if category:
+        open_case = open_case.where(CaseSpan.category == category)
+    with_case = registered.where(open_case.exists())
+    result = {}
+    for name, query in (("registered", registered), ("with_active_case", with_case)):
+        rows = query.subquery()
+        for keys in ((rows.c.month, rows.c.region, rows.c.disability), (rows.c.month, rows.c.disability)):
+            for row in session.execute(sa.select(*keys, sa.func.count(sa.distinct(rows.c.person))).group_by(*keys)):
+                result[(name, *row[:-1])] = row[-1]
+    return result
+
+
+def disability_coverage(session, first: str, last: str, regency: str | None = None,
+                        category: str | None = None) -> dict:
+    """Per disability type: unique persons registered (by the month's end) and those with an
+    active case, per regency (where the person was registered) and in all, also per 10,000."""
+    months, regencies = m.between(first, last), regencies_in(regency)
+    counts = _disability_counts(session, months, regencies, category)
+    sent = activity(session, months, regencies)
+
+    def types(key, has_data, population):
+        out = []
+        for code, kind in reference.DISABILITY_TYPES.items():
+            registered = counts.get(("registered", *key, code), 0) if has_data else None
+            covered = counts.get(("with_active_case", *key, code), 0) if has_data else None
+            out.append({"disability": code, "name": kind["name_id"], "registered": registered,
+                        "with_active_case": covered, "registered_per_10k": _rate(registered, population),
+                        "with_active_case_per_10k": _rate(covered, population)})
+        return out
+
+    rows = [{"regency": code, "name": reference.region_name(code), "population": reference.POPULATION[code],
+             "months": [{"month": month, "has_data": (code, month) in sent,
+                         "types": types((month, code), (code, month) in sent, reference.POPULATION[code])}
+                        for month in months]} for code in regencies]
+    province = []
+    for month in months:
+        with_data = [c for c in regencies if (c, month) in sent]
+        population = sum(reference.POPULATION[c] for c in with_data)
+        province.append({"month": month, "regencies_with_data": with_data,
+                         "regencies_without_data": [c for c in regencies if c not in with_data],
+                         "population_with_data": population, "types": types((month,), bool(with_data), population)})
+    return {"generated_at": now().isoformat(), "filters": _filters(first, last, regency, category), "months": months,
+            "population_source": reference.POPULATION_SOURCE,
+            "province": {"population": sum(reference.POPULATION[c] for c in regencies), "months": province},
+            "regencies": rows}
+
+
+# -- laporan bulanan -----------------------------------------------------------------------------------
+def monthly_report(session, month: str, regency: str | None = None) -> list[dict]:
+    """The rows of the monthly report (*laporan bulanan*) for one month: one per regency (or the
+    one asked for). A regency whose node sent nothing that month has ``has_data`` False and None
+    for every figure."""
+    cases = case_figures(session, month, month, regency)
+    trend = tuna_sosial_trend(session, month, month, regency)
+    rows = []
+    for case_row, trend_row in zip(cases["regencies"], trend["regencies"]):
+        c, t = case_row["months"][0], trend_row["months"][0]
+        rows.append({
+            "month": month, "regency": case_row["regency"], "name": case_row["name"],
+            "population": case_row["population"], "has_data": c["has_data"],
+            "new": c["new"], "new_per_10k": c["new_per_10k"], "active": c["active"],
+            "active_per_10k": c["active_per_10k"],
+            **{f"closed_{o}": c["closed"][o] for o in OUTCOMES},
+            **{f"closed_{o}_per_10k": c["closed_per_10k"][o] for o in OUTCOMES},
+            "reopened": c["reopened"], "reopened_per_10k": c["reopened_per_10k"],
+            "persons": c["persons"], "persons_per_10k": c["persons_per_10k"],
+            "new_persons": c["new_persons"], "new_persons_per_10k": c["new_persons_per_10k"],
+            **{f"tuna_sosial_{k}": t[k] for k in ("new", "new_per_10k", "active", "active_per_10k",
+                                                   "new_year_before", "active_year_before", "new_change",
+                                                   "new_change_percent", "active_change", "active_change_percent")},
+        })
+    return rows

@@ -1,0 +1,118 @@
+"""The case figures projection on a migrated SQLite database, without a broker: a generated
+history applied in order, shuffled, and twice gives the figures computed independently."""
+import random
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from rehsos import db, reference
+from rehsos_tools import history
+from reporting import caseload, months
+from reporting.projections import combine
+from tests.figures_expectation import TUNA_SOSIAL, Expectation
+
+HANDLERS = combine(caseload.HANDLERS)  # the other projections need events in order (they retry)
+FIRST, LAST = "2025-01", "2025-12"
+
+
+class _Uow:
+    def __init__(self, session):
+        self.session = session
+
+
+def apply_all(tmp_path, events, name="hub"):
+    uri = f"sqlite:///{tmp_path / name}.sqlite"
+    db.migrate("reporting", uri)
+    engine = db.create_engine(uri)
+    make = sessionmaker(engine)
+    with make.begin() as session:  # one transaction: the order of application is what is tested here
+        for event in events:
+            HANDLERS[event.event_type](_Uow(session), event)
+    return make
+
+
+@pytest.fixture(scope="module")
+def generated():
+    return history.generate(seed=5, first="2024-01", last="2025-12", persons_per_month=0.3, silent=("6311", "2025-05"))
+
+
+@pytest.fixture(scope="module")
+def in_order(generated, tmp_path_factory):
+    return apply_all(tmp_path_factory.mktemp("ordered"), generated.events)
+
+
+def test_the_wita_month_of_a_moment_at_the_end_of_a_utc_month_is_the_next():
+    from datetime import datetime, timezone
+    assert months.month_of(datetime(2025, 1, 31, 16, 0, tzinfo=timezone.utc)) == "2025-02"
+    assert months.month_of(datetime(2025, 1, 31, 15, 59, tzinfo=timezone.utc)) == "2025-01"
+    assert months.start("2025-02") == datetime(2025, 1, 31, 16, 0, tzinfo=timezone.utc)
+    assert months.shift("2025-01", -12) == "2024-01" and months.shift("2024-12", 1) == "2025-01"
+    assert months.between("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01", "2025-02"]
+
+
+def test_the_figures_equal_those_replayed_from_the_events(generated, in_order):
+    expected = Expectation(generated.events).figures(FIRST, LAST)
+    with in_order() as session:
+        figures = caseload.case_figures(session, FIRST, LAST)
+    compared = 0
+    for row in figures["regencies"]:
+        for entry in row["months"]:
+            cell = expected[(row["regency"], entry["month"])]
+            if not entry["has_data"]:
+                assert entry["new"] is None and entry["active"] is None and entry["closed"]["positive"] is None
+                continue
+            got = {k: entry[k] for k in ("new", "active", "closed", "reopened", "persons", "new_persons")}
+            assert got == {k: cell[k] for k in got}, (row["regency"], entry["month"])
+            compared += 1
+    assert compared > 12 * 12
+
+
+def test_a_silent_month_has_no_data_and_the_province_names_the_regency(generated, in_order):
+    regency, month = generated.silent
+    with in_order() as session:
+        figures = caseload.case_figures(session, FIRST, LAST)
+    entry = next(e for r in figures["regencies"] if r["regency"] == regency for e in r["months"] if e["month"] == month)
+    assert entry["has_data"] is False and entry["new"] is None and entry["active_per_10k"] is None
+    province = next(p for p in figures["province"]["months"] if p["month"] == month)
+    assert province["regencies_without_data"] == [regency]
+
+
+@pytest.mark.parametrize("seed", [1])
+def test_shuffled_and_repeated_events_give_the_same_figures(generated, in_order, tmp_path, seed):
+    events = list(generated.events)
+    random.Random(seed).shuffle(events)
+    shuffled = apply_all(tmp_path, events + events[:500])  # the consumer's inbox would skip the repeats
+    with in_order() as a, shuffled() as b:
+        for query in (caseload.case_figures, caseload.tuna_sosial_trend, caseload.disability_coverage):
+            expected, got = query(a, FIRST, LAST), query(b, FIRST, LAST)
+            expected.pop("generated_at"), got.pop("generated_at")
+            assert got == expected
+
+
+def test_the_monthly_report_has_a_row_per_regency_with_the_month_s_figures(generated, in_order):
+    regency, month = generated.silent
+    expected = Expectation(generated.events)
+    cells = expected.figures(month, month)
+    tuna = expected.figures("2024-05", month, categories=TUNA_SOSIAL)
+    with in_order() as session:
+        rows = caseload.monthly_report(session, month)
+        [one] = caseload.monthly_report(session, month, regency="6371")
+    assert [r["regency"] for r in rows] == list(reference.REGENCIES)
+    assert one == next(r for r in rows if r["regency"] == "6371")
+    for row in rows:
+        if row["regency"] == regency:
+            assert row["has_data"] is False
+            # Every figure of the month is unknown; a year earlier is another month, known.
+            assert {v for k, v in row.items() if k not in ("month", "regency", "name", "population", "has_data")
+                    and not k.endswith("_year_before")} == {None}
+            assert row["tuna_sosial_active_year_before"] is not None
+            continue
+        cell = cells[(row["regency"], month)]
+        assert row["has_data"] is True
+        assert (row["new"], row["active"], row["reopened"], row["persons"]) == \
+            (cell["new"], cell["active"], cell["reopened"], cell["persons"])
+        assert row["closed_negative"] == cell["closed"]["negative"]
+        assert row["active_per_10k"] == reference.per_10k(cell["active"], row["regency"])
+        now_cell, before = tuna[(row["regency"], month)], tuna[(row["regency"], "2024-05")]
+        assert row["tuna_sosial_active"] == now_cell["active"]
+        assert row["tuna_sosial_active_change"] == now_cell["active"] - before["active"]
