@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import eventlet
@@ -40,12 +41,35 @@ def publish(hub, events) -> None:
                     uplink.publish(event)
 
 
-def cli_rebuild(hub, **popen):
-    """``rehsos hub rebuild --config hub.yaml``, in its own process, on the test's hub database."""
-    env = {**os.environ, "REHSOS_DATABASE_URI": hub.settings["hub"].database_uri}
-    return subprocess.Popen([sys.executable, "-m", "rehsos_tools.cli", "hub", "rebuild", "--config",
-                             str(hub.paths.config / "hub.yaml")], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+class Rebuild:
+    """``rehsos hub rebuild --config hub.yaml``, in its own process, on the test's hub database.
+    Its output goes to files: a progress bar written into a pipe nobody reads yet fills it, and
+    the process would wait for ever."""
+
+    def __init__(self, hub):
+        env = {**os.environ, "REHSOS_DATABASE_URI": hub.settings["hub"].database_uri}
+        self.out, self.err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen([sys.executable, "-m", "rehsos_tools.cli", "hub", "rebuild", "--config",
+                                      str(hub.paths.config / "hub.yaml")], env=env, stdout=self.out,
+                                     stderr=self.err, text=True)
+        self.returncode = None
+
+    def poll(self):
+        self.returncode = self.proc.poll()
+        return self.returncode
+
+    def communicate(self, timeout=None) -> tuple[str, str]:
+        self.returncode = self.proc.wait(timeout)
+        texts = []
+        for f in (self.out, self.err):
+            f.seek(0)
+            texts.append(f.read())
+            f.close()
+        return texts[0], texts[1]
+
+
+def cli_rebuild(hub) -> Rebuild:
+    return Rebuild(hub)
 
 
 def test_the_rebuilt_read_models_equal_the_live_ones_and_a_second_replay_changes_nothing(hub):
@@ -94,7 +118,7 @@ def test_a_rebuild_while_events_keep_arriving_loses_nothing(hub):
             while proc.poll() is None:  # until the rebuild has swapped its models in
                 uplink.publish(opened())
                 during += 1
-                eventlet.sleep(0.01)
+                eventlet.sleep(0.05)  # a steady trickle the hub keeps up with, on PostgreSQL too
             out, err = proc.communicate()
         assert proc.returncode == 0, out + err
         assert during > 0
