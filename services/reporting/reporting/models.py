@@ -123,3 +123,23 @@ class TrainingRecord(Base):
     days: Mapped[int | None] = mapped_column(sa.Integer)
     cells: Mapped[list | None] = mapped_column(sa.JSON)  # by regency and role: registered, attended, completed...
     counted_as_of: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReferralTimeline(Base):
+    """A referral's timeline: when it was requested and when each kind of answer first came
+    (earliest wins, so redelivered and reordered answers leave the same timeline)."""
+    __tablename__ = "referral_timeline"
+
+    referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    node: Mapped[str] = mapped_column(sa.String(8))  # the referring node
+    facility_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    facility_node: Mapped[str | None] = mapped_column(sa.String(8))
+    category: Mapped[str | None] = mapped_column(sa.String(64))  # known from the request
+    person_key: Mapped[str | None] = mapped_column(sa.String(64))
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    admitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    discharged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from reporting import domain
+from reporting import domain, flows
 
 Handler = Callable[..., None]
 
@@ -32,4 +32,4 @@ def combine(*projections: Mapping[str, Handler]) -> dict[str, Handler]:
     return {event_type: chain(handlers) for event_type, handlers in by_type.items()}
 
 
-HANDLERS = combine(domain.HANDLERS)
+HANDLERS = combine(domain.HANDLERS, flows.HANDLERS)

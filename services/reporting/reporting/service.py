@@ -7,11 +7,13 @@ from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
-from reporting import domain, pages
+from reporting import coverage, domain, flows, pages, planning
 from reporting.projections import HANDLERS
 from reporting.models import messaging
-from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, QuarantineEntrySchema, RedriveResultSchema,
-                               SummarySchema, TrainingOverviewSchema)
+from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
+                               QuarantineEntrySchema, RedriveResultSchema, ReferralFlowQuerySchema, ReferralFlowsSchema,
+                               SummarySchema, TrainingFiguresSchema, TrainingOverviewSchema, TrainingQuerySchema,
+                               WhereToBuildSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -56,6 +58,37 @@ class ReportingService:
         per regency beside open cases, and the average pre/post-test gain per role and theme."""
         with self.db.session() as session:
             return domain.training_overview(session)
+
+    @api("GET", "/api/v1/figures/referrals", roles=READERS, query=ReferralFlowQuerySchema,
+         response=ReferralFlowsSchema, tags=("reporting",))
+    def get_referral_flows(self, request):
+        """Referral flow per referring regency × facility: counts, outcomes, response times
+        (request → first answer, hours) and times to admission (days), for requests in the months chosen."""
+        with self.db.session() as session:
+            return flows.referral_flows(session, **request.query)
+
+    @api("GET", "/api/v1/figures/facilities", roles=READERS, query=FiguresQuerySchema,
+         response=FacilitiesFiguresSchema, tags=("reporting",))
+    def get_facility_figures(self, request):
+        """Occupancy per facility and unit (alert at >= 90 %), waitlisted referrals, and the age of the data."""
+        with self.db.session() as session:
+            return flows.facility_occupancy(session, **request.query)
+
+    @api("GET", "/api/v1/figures/training", roles=READERS, query=TrainingQuerySchema,
+         response=TrainingFiguresSchema, tags=("reporting",))
+    def get_training_figures(self, request):
+        """Trained social workers and disability companions per regency, per 100 open cases and beside
+        the caseload; average pre/post-test gain per event and per theme."""
+        with self.db.session() as session:
+            return coverage.training_coverage(session, **request.query)
+
+    @api("GET", "/api/v1/figures/where-to-build", roles=READERS, query=FiguresQuerySchema,
+         response=WhereToBuildSchema, tags=("reporting",))
+    def get_where_to_build(self, request):
+        """People waiting for a bed beside beds in service and planned, and the regencies ranked by
+        the shortfall their demand, projected a year ahead, would leave (with the method explained)."""
+        with self.db.session() as session:
+            return planning.where_to_build(session, **request.query)
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))
