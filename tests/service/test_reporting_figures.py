@@ -43,8 +43,8 @@ def publish(hub, events):
     with contextlib.ExitStack() as stack:
         producers = {}
         for node in dict.fromkeys(e.node for e in events):
-            conn = stack.enter_context(kombu.Connection(hub.hub_amqp(hub.names.node_user(node), hub.node_password(node)),
-                                                        transport_options={"confirm_publish": True}))
+            uri = hub.hub_amqp(hub.names.node_user(node), hub.node_password(node))
+            conn = stack.enter_context(kombu.Connection(uri, transport_options={"confirm_publish": True}))
             producers[node] = conn.Producer()
         for e in events:
             producers[e.node].publish(e.to_json(), exchange=topology.uplink_exchange(e.node),

@@ -45,7 +45,8 @@ def apply_referral_requested(uow, event: Event) -> None:
     payload = event.payload
     row = _timeline(uow, event, str(payload["referral_id"]), str(payload["case_id"]), event.node,
                     payload["facility_id"])
-    row.facility_node, row.category, row.person_key = payload["facility_node"], payload["category"], payload["person_key"]
+    row.facility_node, row.category = payload["facility_node"], payload["category"]
+    row.person_key = payload["person_key"]
     _step(row, "requested", event.occurred_at)
 
 

@@ -111,6 +111,7 @@ def where_to_build(session, regency: str | None = None, category: str | None = N
     if regency:
         regencies = [r for r in regencies if r["regency"] == regency]
     return {"generated_at": at.isoformat(), "regency": regency, "category": category,
-            "history_until": last, "projected_month": add_months(last, HORIZON_MONTHS), "horizon_months": HORIZON_MONTHS,
+            "history_until": last, "projected_month": add_months(last, HORIZON_MONTHS),
+            "horizon_months": HORIZON_MONTHS,
             "window_months": WINDOW_MONTHS, "interval_percent": trend.INTERVAL_PERCENT,
             "min_reliable_months": trend.MIN_RELIABLE_MONTHS, "method": METHOD, "regencies": regencies}
