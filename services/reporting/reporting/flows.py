@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from rehsos import reference, registry
-from rehsos.clock import month_end, month_of, month_start, months_between, now
+from rehsos.clock import month_end, month_of, month_start, now
 from rehsos.contracts import Event
 from reporting.models import FacilityCapacity, ReferralTimeline, RegisteredCase
 
@@ -27,7 +27,7 @@ ALERT_PERCENT = 90.0
 
 
 # -- the projection -----------------------------------------------------------------------------------
-def _timeline(uow, event: Event, referral_id: str, case_id: str, node: str, facility_id: str) -> ReferralTimeline:
+def _timeline(uow, referral_id: str, case_id: str, node: str, facility_id: str) -> ReferralTimeline:
     row = uow.session.get(ReferralTimeline, referral_id)
     if row is None:
         row = ReferralTimeline(referral_id=referral_id, case_id=case_id, node=node, facility_id=facility_id)
@@ -43,7 +43,7 @@ def _step(row: ReferralTimeline, step: str, at: datetime) -> None:
 
 def apply_referral_requested(uow, event: Event) -> None:
     payload = event.payload
-    row = _timeline(uow, event, str(payload["referral_id"]), str(payload["case_id"]), event.node,
+    row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), event.node,
                     payload["facility_id"])
     row.facility_node, row.category = payload["facility_node"], payload["category"]
     row.person_key = payload["person_key"]
@@ -53,7 +53,7 @@ def apply_referral_requested(uow, event: Event) -> None:
 def apply_referral_answer(uow, event: Event) -> None:
     # Who may answer is checked by the referral status (domain.apply_referral_answer), applied first.
     payload = event.payload
-    row = _timeline(uow, event, str(payload["referral_id"]), str(payload["case_id"]), payload["referring_node"],
+    row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), payload["referring_node"],
                     payload["facility_id"])
     row.facility_node = row.facility_node or event.node
     _step(row, registry.REFERRAL_ANSWERS[event.event_type], event.occurred_at)
@@ -229,11 +229,6 @@ def facility_occupancy(session, regency: str | None = None, category: str | None
             "alert_percent": ALERT_PERCENT, "facilities": result,
             "alerts": sum(f["alert"] for f in result),
             "waitlisted_without_snapshot": [{"facility_id": fid, "waitlisted": n} for fid, n in unknown]}
-
-
-def month_ends(first: str, last: str) -> list[tuple[str, datetime]]:
-    """Each month from ``first`` to ``last`` with its end (the first instant of the next month, WITA)."""
-    return [(m, month_end(m)) for m in months_between(first, last)]
 
 
 def first_month(items: list[Timeline]) -> str | None:
