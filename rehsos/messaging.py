@@ -173,6 +173,10 @@ def accept_once(session, tables: MessagingTables, event: Event) -> bool:
         taken = session.execute(sa.select(inbox.c.event_id).where(
             inbox.c.node == event.node, inbox.c.service == event.service, inbox.c.sequence == event.sequence,
             inbox.c.event_type.not_in(registry.DIRECT_EVENTS))).first()
+        if taken and taken.event_id == str(event.event_id):
+            # The same event, committed by a concurrent copy between the two reads (READ COMMITTED
+            # sees it only in the second): a duplicate, not a replay.
+            return False
         if taken:
             raise RefusedEvent(f"sequence {event.sequence} of {event.node}/{event.service} was already applied as "
                                f"event {taken.event_id}: a replay")

@@ -253,3 +253,23 @@ class NodeActivity(Base):
     node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
     events: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class ReferralTimeline(Base):
+    """A referral's timeline: when it was requested and when each kind of answer first came
+    (earliest wins, so redelivered and reordered answers leave the same timeline)."""
+    __tablename__ = "referral_timeline"
+
+    referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    node: Mapped[str] = mapped_column(sa.String(8))  # the referring node
+    facility_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    facility_node: Mapped[str | None] = mapped_column(sa.String(8))
+    category: Mapped[str | None] = mapped_column(sa.String(64))  # known from the request
+    person_key: Mapped[str | None] = mapped_column(sa.String(64))
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    rejected_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    admitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    discharged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

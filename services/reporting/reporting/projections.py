@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from rehsos.contracts import PAYLOAD_SCHEMAS
-from reporting import caseload, domain, store, sync
+from reporting import caseload, domain, flows, store, sync
 
 Handler = Callable[..., None]
 EVERY = "*"
@@ -45,5 +45,5 @@ def combine(*projections: Mapping[str, Handler]) -> dict[str, Handler]:
     return {event_type: chain(handlers) for event_type, handlers in by_type.items()}
 
 
-READ_MODELS = combine(domain.HANDLERS, sync.HANDLERS, caseload.HANDLERS)
+READ_MODELS = combine(domain.HANDLERS, sync.HANDLERS, caseload.HANDLERS, flows.HANDLERS)
 HANDLERS = store.kept(READ_MODELS)

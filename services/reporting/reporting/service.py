@@ -7,12 +7,14 @@ from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
-from reporting import caseload, domain, pages, sync
+from reporting import caseload, coverage, domain, flows, pages, planning, sync
 from reporting.projections import HANDLERS
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
-                               DisabilityCoverageSchema, FiguresQuerySchema, QuarantineEntrySchema, RedriveResultSchema,
-                               SummarySchema, SyncHealthSchema, TrainingOverviewSchema, TunaSosialTrendSchema)
+                               DisabilityCoverageSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
+                               PlaceQuerySchema, QuarantineEntrySchema, RedriveResultSchema, ReferralFlowQuerySchema,
+                               ReferralFlowsSchema, SummarySchema, SyncHealthSchema, TrainingFiguresSchema,
+                               TrainingOverviewSchema, TrainingQuerySchema, TunaSosialTrendSchema, WhereToBuildSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 
@@ -92,6 +94,37 @@ class ReportingService:
     def get_disability_coverage(self, request):
         """Per disability type: persons registered and those with an active case, per regency and month."""
         return self._figures(request, caseload.disability_coverage)
+
+    @api("GET", "/api/v1/figures/referrals", roles=READERS, query=ReferralFlowQuerySchema,
+         response=ReferralFlowsSchema, tags=("reporting",))
+    def get_referral_flows(self, request):
+        """Referral flow per referring regency × facility: counts, outcomes, response times
+        (request → first answer, hours) and times to admission (days), for requests in the months chosen."""
+        with self.db.session() as session:
+            return flows.referral_flows(session, **request.query)
+
+    @api("GET", "/api/v1/figures/facilities", roles=READERS, query=PlaceQuerySchema,
+         response=FacilitiesFiguresSchema, tags=("reporting",))
+    def get_facility_figures(self, request):
+        """Occupancy per facility and unit (alert at >= 90 %), waitlisted referrals, and the age of the data."""
+        with self.db.session() as session:
+            return flows.facility_occupancy(session, **request.query)
+
+    @api("GET", "/api/v1/figures/training", roles=READERS, query=TrainingQuerySchema,
+         response=TrainingFiguresSchema, tags=("reporting",))
+    def get_training_figures(self, request):
+        """Trained social workers and disability companions per regency, per 100 open cases and beside
+        the caseload; average pre/post-test gain per event and per theme."""
+        with self.db.session() as session:
+            return coverage.training_coverage(session, **request.query)
+
+    @api("GET", "/api/v1/figures/where-to-build", roles=READERS, query=PlaceQuerySchema,
+         response=WhereToBuildSchema, tags=("reporting",))
+    def get_where_to_build(self, request):
+        """People waiting for a bed beside beds in service and planned, and the regencies ranked by
+        the shortfall their demand, projected a year ahead, would leave (with the method explained)."""
+        with self.db.session() as session:
+            return planning.where_to_build(session, **request.query)
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))

@@ -1,0 +1,236 @@
+"""Referral flows and facility occupancy: how long a referring regency waits for a facility's
+answer and for a bed, and how full each facility is.
+
+The timeline of a referral keeps, per step, the earliest moment that step was reported: a request
+or an answer redelivered, or answers arriving in any order, leave the same timeline.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from rehsos import reference, registry
+from rehsos.clock import month_end, month_of, month_start, now
+from rehsos.contracts import Event
+from reporting.models import FacilityCapacity, ReferralTimeline, RegisteredCase
+
+STEPS = ("requested", "accepted", "rejected", "waitlisted", "admitted", "discharged")
+ANSWERS = ("accepted", "rejected", "waitlisted", "admitted", "discharged")
+# The outcome a timeline has reached, the furthest first: a referral accepted and then rejected
+# (its reservation lapsed) is rejected; one admitted is admitted whatever was said before.
+OUTCOMES = ("discharged", "admitted", "rejected", "accepted", "waitlisted", "requested")
+# A facility this full raises the alert on the page.
+ALERT_PERCENT = 90.0
+
+
+# -- the projection -----------------------------------------------------------------------------------
+def _timeline(uow, referral_id: str, case_id: str, node: str, facility_id: str) -> ReferralTimeline:
+    row = uow.session.get(ReferralTimeline, referral_id)
+    if row is None:
+        row = ReferralTimeline(referral_id=referral_id, case_id=case_id, node=node, facility_id=facility_id)
+        uow.session.add(row)
+    return row
+
+
+def _step(row: ReferralTimeline, step: str, at: datetime) -> None:
+    current = getattr(row, f"{step}_at")
+    if current is None or at < current:
+        setattr(row, f"{step}_at", at)
+
+
+def apply_referral_requested(uow, event: Event) -> None:
+    payload = event.payload
+    row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), event.node,
+                    payload["facility_id"])
+    row.facility_node, row.category = payload["facility_node"], payload["category"]
+    row.person_key = payload["person_key"]
+    _step(row, "requested", event.occurred_at)
+
+
+def apply_referral_answer(uow, event: Event) -> None:
+    # Who may answer is checked by the referral status (domain.apply_referral_answer), applied first.
+    payload = event.payload
+    row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), payload["referring_node"],
+                    payload["facility_id"])
+    row.facility_node = row.facility_node or event.node
+    _step(row, registry.REFERRAL_ANSWERS[event.event_type], event.occurred_at)
+
+
+HANDLERS = {"referral.requested": apply_referral_requested} | dict.fromkeys(registry.REFERRAL_ANSWERS,
+                                                                           apply_referral_answer)
+
+
+# -- pure figures ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timeline:
+    """One referral as the figures see it (plain values, no session)."""
+    referral_id: str
+    regency: str  # of the referred case (the referring node when the case is not known yet)
+    facility_id: str
+    category: str | None
+    person: str  # the person's key, or the referral's id when unknown
+    requested_at: datetime | None
+    accepted_at: datetime | None = None
+    rejected_at: datetime | None = None
+    waitlisted_at: datetime | None = None
+    admitted_at: datetime | None = None
+    discharged_at: datetime | None = None
+
+    @property
+    def outcome(self) -> str:
+        return next(step for step in OUTCOMES if step == "requested" or getattr(self, f"{step}_at") is not None)
+
+    @property
+    def first_answer_at(self) -> datetime | None:
+        answers = [getattr(self, f"{step}_at") for step in ANSWERS if getattr(self, f"{step}_at") is not None]
+        return min(answers) if answers else None
+
+    def waiting_at(self, moment: datetime) -> bool:
+        """Waiting for a bed at ``moment``: requested, and neither admitted, refused nor discharged yet."""
+        if self.requested_at is None or self.requested_at >= moment:
+            return False
+        ends = [at for at in (self.admitted_at, self.rejected_at, self.discharged_at) if at is not None]
+        return not ends or min(ends) >= moment
+
+    def in_bed_at(self, moment: datetime) -> bool:
+        return (self.admitted_at is not None and self.admitted_at < moment
+                and (self.discharged_at is None or self.discharged_at >= moment))
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile (0..1), interpolating linearly between the closest ranks (as numpy's
+    default and ``statistics.quantiles(method="inclusive")``); None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = q * (len(ordered) - 1)
+    low, high = math.floor(rank), math.ceil(rank)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    # Nodes' clocks differ a little: an answer stamped before its request took no time, not less.
+    return max((end - start).total_seconds() / 3600, 0.0)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def flow_figures(timelines: list[Timeline]) -> dict:
+    """Count, outcomes, and the median and 90th percentile of the response time (request → first
+    answer, hours) and the time to admission (request → admission, days)."""
+    response = [_hours(t.requested_at, t.first_answer_at) for t in timelines
+                if t.requested_at is not None and t.first_answer_at is not None]
+    admission = [_hours(t.requested_at, t.admitted_at) / 24 for t in timelines
+                 if t.requested_at is not None and t.admitted_at is not None]
+    outcomes = dict.fromkeys(reversed(OUTCOMES), 0)
+    for t in timelines:
+        outcomes[t.outcome] += 1
+    return {"referrals": len(timelines), "outcomes": outcomes, "answered": len(response),
+            "response_hours_median": _round(percentile(response, 0.5)),
+            "response_hours_p90": _round(percentile(response, 0.9)),
+            "admitted": len(admission),
+            "admission_days_median": _round(percentile(admission, 0.5)),
+            "admission_days_p90": _round(percentile(admission, 0.9))}
+
+
+# -- reading the timelines ----------------------------------------------------------------------------
+def timelines(session, category: str | None = None) -> list[Timeline]:
+    """Every referral's timeline, under the regency of its case (the case's region as the hub knows
+    it now, whatever order the case and the referral arrived in)."""
+    query = (sa.select(ReferralTimeline, RegisteredCase.region, RegisteredCase.person_key)
+             .outerjoin(RegisteredCase, RegisteredCase.case_id == ReferralTimeline.case_id)
+             .order_by(ReferralTimeline.referral_id))
+    if category:
+        query = query.where(ReferralTimeline.category == category)
+    return [Timeline(referral_id=row.referral_id, regency=region or row.node, facility_id=row.facility_id,
+                     category=row.category, person=case_person or row.person_key or row.referral_id,
+                     **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
+            for row, region, case_person in session.execute(query)]
+
+
+def _facility_names(session) -> dict[str, FacilityCapacity]:
+    return {f.facility_id: f for f in session.scalars(sa.select(FacilityCapacity))}
+
+
+def referral_flows(session, regency: str | None = None, category: str | None = None,
+                   from_month: str | None = None, to_month: str | None = None) -> dict:
+    """Per referring regency × facility: referrals requested in the months chosen (WITA), their
+    outcomes, response times and times to admission."""
+    chosen = []
+    for t in timelines(session, category):
+        if regency and t.regency != regency:
+            continue
+        if from_month or to_month:
+            # A referral whose request has not arrived has no month: it counts only unfiltered.
+            if t.requested_at is None:
+                continue
+            if from_month and t.requested_at < month_start(from_month):
+                continue
+            if to_month and t.requested_at >= month_end(to_month):
+                continue
+        chosen.append(t)
+    facilities = _facility_names(session)
+    groups: dict[tuple[str, str], list[Timeline]] = {}
+    for t in chosen:
+        groups.setdefault((t.regency, t.facility_id), []).append(t)
+    flows = []
+    for (from_regency, facility_id), group in sorted(groups.items()):
+        facility = facilities.get(facility_id)
+        flows.append({"regency": from_regency, "regency_name": reference.region_name(from_regency),
+                      "facility_id": facility_id, "facility_name": facility.name if facility else None,
+                      "facility_regency": facility.regency if facility else None, **flow_figures(group)})
+    return {"generated_at": now().isoformat(), "regency": regency, "category": category,
+            "from": from_month, "to": to_month, "flows": flows, "total": flow_figures(chosen)}
+
+
+# -- occupancy ----------------------------------------------------------------------------------------
+def occupancy_percent(beds: int, occupied: int) -> float | None:
+    return round(100 * occupied / beds, 1) if beds else None
+
+
+def _beds(units: list[dict]) -> dict:
+    beds, occupied = sum(u["capacity"] for u in units), sum(u["occupied"] for u in units)
+    percent = occupancy_percent(beds, occupied)
+    return {"beds": beds, "occupied": occupied, "free": sum(u["free"] for u in units),
+            "occupancy_percent": percent, "alert": percent is not None and percent >= ALERT_PERCENT}
+
+
+def facility_occupancy(session, regency: str | None = None, category: str | None = None) -> dict:
+    """Per facility and unit, from its newest capacity snapshot: beds, occupied, free, occupancy
+    and the alert at ≥ 90 %; beside it the referrals waitlisted there now; and the age of the
+    snapshot, so a page can mark stale data."""
+    at = now()
+    waitlisted: dict[str, int] = {}
+    for t in timelines(session, category):
+        if t.outcome == "waitlisted":
+            waitlisted[t.facility_id] = waitlisted.get(t.facility_id, 0) + 1
+    result = []
+    for fac in session.scalars(sa.select(FacilityCapacity).order_by(FacilityCapacity.regency,
+                                                                     FacilityCapacity.facility_id)):
+        if (regency and fac.regency != regency) or (category and category not in fac.categories):
+            continue
+        result.append({
+            "facility_id": fac.facility_id, "name": fac.name, "kind": fac.kind, "node": fac.node,
+            "regency": fac.regency, "regency_name": reference.region_name(fac.regency),
+            "categories": fac.categories, "status": fac.status, **_beds(fac.units),
+            "waitlisted": waitlisted.get(fac.facility_id, 0), "as_of": fac.as_of.isoformat(),
+            "data_age_hours": round(max((at - fac.as_of).total_seconds(), 0) / 3600, 1),
+            "units": [{"name": u["name"], "sex": u["sex"], **_beds([u])} for u in fac.units]})
+    # Referrals waitlisted at a facility whose snapshot the hub has not received: counted, not
+    # hidden (without a snapshot its regency is unknown, so only the unfiltered view shows them).
+    known = set(_facility_names(session))
+    unknown = [] if regency else sorted((fid, n) for fid, n in waitlisted.items() if fid not in known)
+    return {"generated_at": at.isoformat(), "regency": regency, "category": category,
+            "alert_percent": ALERT_PERCENT, "facilities": result,
+            "alerts": sum(f["alert"] for f in result),
+            "waitlisted_without_snapshot": [{"facility_id": fid, "waitlisted": n} for fid, n in unknown]}
+
+
+def first_month(items: list[Timeline]) -> str | None:
+    months = [month_of(t.requested_at) for t in items if t.requested_at is not None]
+    return min(months) if months else None
