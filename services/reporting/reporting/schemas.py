@@ -1,8 +1,9 @@
 """Shapes of reporting's API requests and responses (documented in the OpenAPI document)."""
-from marshmallow import validate
+from marshmallow import ValidationError, validate, validates_schema
 
 from rehsos import reference
 from rehsos.contracts import fields as f
+from reporting import months
 
 
 class CellSchema(f.Schema):
@@ -165,3 +166,29 @@ class TrainingOverviewSchema(f.Schema):
     regencies = f.List(f.Nested(TrainingCoverageSchema))
     by_role = f.List(f.Nested(_RoleGain))
     by_theme = f.List(f.Nested(_ThemeGain))
+
+
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+MAX_MONTHS = 120
+
+
+class PageFilterSchema(f.Schema):
+    """The filters of the dashboard pages, as their GET form sends them (Indonesian names: they
+    show in the address a person shares). An empty field means "all"."""
+    dari = f.Str(validate=validate.Regexp(MONTH_PATTERN, error="Gunakan format TTTT-BB, misalnya 2026-01."),
+                 metadata={"description": "first month (YYYY-MM, WITA)"})
+    sampai = f.Str(validate=validate.Regexp(MONTH_PATTERN, error="Gunakan format TTTT-BB, misalnya 2026-12."),
+                   metadata={"description": "last month (YYYY-MM, WITA), included"})
+    kabupaten = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabupaten/kota tidak dikenal."),
+                      metadata={"description": "one regency's code"})
+    kategori = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."),
+                     metadata={"description": "one PPKS category"})
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        first, last = data.get("dari"), data.get("sampai")
+        if first and last:
+            if first > last:
+                raise ValidationError({"sampai": ["Bulan akhir tidak boleh sebelum bulan awal."]})
+            if months.count(first, last) > MAX_MONTHS:
+                raise ValidationError({"sampai": [f"Rentang paling panjang {MAX_MONTHS} bulan."]})
