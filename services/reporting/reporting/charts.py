@@ -38,8 +38,8 @@ PATTERNS = ((None, "garis penuh"), ("12,6", "garis putus-putus"), ("2,6", "garis
 STYLE = Style(
     background="transparent", plot_background="#ffffff", foreground="#1d2733", foreground_strong="#1d2733",
     foreground_subtle="#5a6573", colors=COLOURS, opacity="1", opacity_hover="1", stroke_opacity="1",
-    stroke_opacity_hover="1", font_family="system-ui, sans-serif", label_font_size=14, major_label_font_size=14,
-    value_font_size=13, value_label_font_size=13, legend_font_size=14, title_font_size=16, no_data_font_size=24,
+    stroke_opacity_hover="1", font_family="system-ui, sans-serif", label_font_size=15, major_label_font_size=15,
+    value_font_size=15, value_label_font_size=15, legend_font_size=15, title_font_size=17, no_data_font_size=24,
     guide_stroke_color="#c5ccd6", major_guide_stroke_color="#8a95a3")
 _PREFIX = re.compile(r"#chart-[0-9a-f-]{36}")
 
@@ -65,7 +65,7 @@ def _formatter(decimals: int):
 
 
 def _config(title: str, decimals: int, **options) -> dict:
-    return dict(title=title, style=STYLE, js=[], disable_xml_declaration=True, width=800, height=420,
+    return dict(title=title, style=STYLE, js=[], disable_xml_declaration=True, width=640, height=400,
                 value_formatter=_formatter(decimals), no_data_text="Tidak ada data", legend_at_bottom=True,
                 truncate_legend=-1, truncate_label=-1, print_zeroes=True, **options)
 
@@ -149,7 +149,7 @@ def bars(chart_id: str, title: str, labels: Sequence[str], series: Sequence[Seri
          description: str | None = None) -> Chart:
     """Horizontal bars, one group per label (regencies read down the page on a phone); each bar
     carries its number, so the chart is read without telling colours apart."""
-    height = max(300, 110 + len(labels) * (18 + 16 * len(series)))
+    height = max(300, 120 + len(labels) * (20 + 18 * len(series)))
     chart = pygal.HorizontalBar(**{**_config(title, decimals, print_values=True, print_values_position="top",
                                              **_ticks(series, decimals)), "height": height})
     # pygal draws the first label at the bottom: reversed, the chart reads top-down like the table.

@@ -57,7 +57,7 @@ nav.main form{margin:0 0 0 auto}nav.main button{background:none;border:1px solid
 main{padding:1rem 1.5rem;max-width:84rem}
 h1{font-size:1.5rem;margin:.6rem 0}h2{font-size:1.2rem;margin:1.6rem 0 .5rem}
 form.filters{background:#fff;border:1px solid #d5dbe3;padding:.8rem 1rem;display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:flex-end}
-form.filters label{display:block;font-size:.9rem;font-weight:600}
+form.filters>div{min-width:0;max-width:100%}form.filters label{display:block;font-size:.9rem;font-weight:600}
 form.filters input,form.filters select{font:inherit;padding:.35rem;border:1px solid #5a6573;background:#fff;max-width:100%}
 button{font:inherit;padding:.4rem 1rem;cursor:pointer}
 .errors{background:#fff;border:2px solid #a12222;padding:.6rem 1rem;margin:1rem 0}.errors h2{margin-top:0;color:#a12222}
@@ -134,10 +134,10 @@ class Filters:
         params = self.params(**changes)
         return "?" + urlencode(params) if params else ""
 
-    def in_period(self, day: date | None) -> bool:
+    def in_period(self, day: date | str | None) -> bool:
         if day is None:
             return self.first is None and self.last is None
-        month = f"{day.year:04d}-{day.month:02d}"
+        month = str(day)[:7]  # a date, or its ISO text
         return (self.first is None or month >= self.first) and (self.last is None or month <= self.last)
 
     def describe(self) -> str:
