@@ -5,7 +5,7 @@ VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install definitions clean bench reliability
+.PHONY: run test test-fast install browser definitions clean bench reliability
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/rehsos up --nodes $(NODES)
 
-test: install
+# The hub pages' browser test drives Debian's chromium (playwright cannot download a browser here):
+# installed when missing and we are root; otherwise say so, since that test fails without it.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@[ -x $(CHROMIUM) ] || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	    { echo "make: $(CHROMIUM) is missing: apt-get install chromium (as root)" >&2; exit 1; }
+
+test: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install

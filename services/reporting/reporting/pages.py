@@ -1,132 +1,448 @@
-"""The hub's pages, in Bahasa Indonesia. Plain server-rendered HTML: it must work on a slow
-regency connection and in any browser an office has."""
+"""The hub's pages, in Bahasa Indonesia: server-rendered (Jinja2), no script, nothing fetched from
+elsewhere, so they work on a slow regency connection, on a phone and in any browser an office has.
+
+Each page is one template fed by the dict a domain function returns (the same dict the API
+sends), plus its charts (:mod:`reporting.charts`) and the filters of its address. A page returns
+its HTML with the stylesheets it carries, which the page's Content-Security-Policy admits by hash.
+"""
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Iterable, Mapping, Sequence
+from urllib.parse import urlencode
 
-from rehsos import reference
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from marshmallow import ValidationError
+from markupsafe import Markup
+
+from rehsos import indonesian, reference
+from reporting import charts, months
+from reporting.charts import Series
+from reporting.exports import NO_DATA, Column
+from reporting.schemas import PageFilterSchema
 
 GROUP_NAMES = {
     "anak": "Anak", "disabilitas": "Disabilitas", "lansia": "Lanjut Usia", "tuna_sosial": "Tuna Sosial",
     "napza": "NAPZA", "bencana": "Korban Bencana", "lainnya": "Lainnya",
 }
+PLAN_STATUS = {"usulan": "Usulan", "disetujui": "Disetujui", "dibangun": "Dibangun", "beroperasi": "Beroperasi"}
+KIND_NAMES = {"panti": "Panti", "sentra": "Sentra", "lks": "LKS", "rumah_singgah": "Rumah Singgah"}
+ROLE_NAMES = {"pekerja_sosial": "Pekerja sosial", "pendamping_disabilitas": "Pendamping disabilitas"}
+TRAINING_STATUS = {"planned": "Direncanakan", "open": "Pendaftaran dibuka", "ongoing": "Berlangsung",
+                   "completed": "Selesai", "cancelled": "Dibatalkan"}
+QUARANTINE_KINDS = {"refused": "Ditolak", "dead_letter": "Surat mati"}
+SERVICE_NAMES = {"intake": "Pendaftaran kasus", "facilities": "Fasilitas", "training": "Pelatihan"}
+NAV = (("/", "Ringkasan provinsi"), ("/fasilitas", "Fasilitas"), ("/pelatihan", "Pelatihan"),
+       ("/sinkronisasi", "Kesehatan sinkronisasi"))
+FILTER_LABELS = {"dari": "Dari bulan", "sampai": "Sampai bulan", "kabupaten": "Kabupaten/Kota",
+                 "kategori": "Kategori PPKS"}
+DEFAULT_MONTHS = 12
+
 # Inline, so a page is one request on a slow connection; the page's CSP admits it by its hash.
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}
-header{background:#0b5d3b;color:#fff;padding:1rem 1.5rem}header h1{margin:0;font-size:1.3rem}
-header p{margin:.2rem 0 0;opacity:.85}main{padding:1rem 1.5rem;max-width:80rem}
-table{border-collapse:collapse;background:#fff;margin:.5rem 0 1.5rem;font-size:.92rem}
-th,td{border:1px solid #d5dbe3;padding:.35rem .6rem;text-align:right}th{background:#e8eef4}
-td.l,th.l{text-align:left}.num{font-variant-numeric:tabular-nums}.warn{color:#a33}
+*{box-sizing:border-box}
+body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa;line-height:1.45}
+a{color:#0b4f8a}a:focus,button:focus,input:focus,select:focus,summary:focus,[tabindex]:focus{outline:3px solid #b35900;outline-offset:2px}
+.skip{position:absolute;left:-999px;top:0;background:#fff;color:#0b4f8a;padding:.5rem}.skip:focus{left:.5rem}
+header{background:#0b5d3b;color:#fff;padding:.8rem 1.5rem}header .site{margin:0;font-size:1.05rem;font-weight:600}
+header a{color:#fff}
+nav.main{display:flex;flex-wrap:wrap;gap:.4rem 1.2rem;align-items:center;margin-top:.5rem}
+nav.main ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.4rem 1.2rem}
+nav.main a[aria-current=page]{font-weight:700;text-decoration-thickness:3px}
+nav.main details{position:relative}nav.main summary{cursor:pointer;text-decoration:underline}
+nav.main details ul{display:block;background:#fff;padding:.5rem 1rem;border:1px solid #d5dbe3;margin-top:.3rem}
+nav.main details ul a{color:#0b4f8a}
+nav.main form{margin:0 0 0 auto}nav.main button{background:none;border:1px solid #fff;color:#fff;cursor:pointer;padding:.3rem .8rem}
+main{padding:1rem 1.5rem;max-width:84rem}
+h1{font-size:1.5rem;margin:.6rem 0}h2{font-size:1.2rem;margin:1.6rem 0 .5rem}
+form.filters{background:#fff;border:1px solid #d5dbe3;padding:.8rem 1rem;display:flex;flex-wrap:wrap;gap:.6rem 1rem;align-items:flex-end}
+form.filters>div{min-width:0;max-width:100%}form.filters label{display:block;font-size:.9rem;font-weight:600}
+form.filters input,form.filters select{font:inherit;padding:.35rem;border:1px solid #5a6573;background:#fff;max-width:100%}
+button{font:inherit;padding:.4rem 1rem;cursor:pointer}
+.errors{background:#fff;border:2px solid #a12222;padding:.6rem 1rem;margin:1rem 0}.errors h2{margin-top:0;color:#a12222}
+.note{color:#4a5563;font-size:.92rem}
+.pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}
+@media (max-width:60rem){.pair{grid-template-columns:minmax(0,1fr)}}
+figure{margin:0;background:#fff;border:1px solid #d5dbe3;padding:.5rem}figure svg{width:100%;height:auto;display:block}
+figcaption{font-size:.9rem;color:#4a5563;padding:.3rem}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;background:#fff;margin:.3rem 0 1rem;font-size:.92rem}
+caption{text-align:left;font-weight:600;padding:.3rem 0}
+th,td{border:1px solid #d5dbe3;padding:.35rem .6rem;text-align:right;vertical-align:top}
+thead th{background:#e8eef4}th[scope=row],td.l,th.l{text-align:left}tbody th{font-weight:400}
+td{font-variant-numeric:tabular-nums}.nodata{color:#4a5563;font-style:italic}.warn{color:#a12222;font-weight:600}
+.kpi{display:flex;flex-wrap:wrap;gap:.6rem;padding:0;list-style:none}
+.kpi li{background:#fff;border:1px solid #d5dbe3;padding:.5rem .9rem}
 form.card{background:#fff;padding:1.5rem;max-width:28rem;border:1px solid #d5dbe3}
-input[type=password]{width:100%;padding:.5rem;margin:.5rem 0}button{padding:.5rem 1rem}
-nav form{margin:0}nav button{background:none;border:1px solid #fff;color:#fff;cursor:pointer}
+form.card input{width:100%;padding:.5rem;margin:.5rem 0}
+footer{padding:1rem 1.5rem;color:#4a5563;font-size:.88rem}
 """
 
 
-def _csrf_field(csrf: str) -> str:
-    return f'<input type="hidden" name="csrf" value="{escape(csrf)}">'
+def _number(value, decimals: int = 0) -> str:
+    if value is None:
+        return NO_DATA
+    return indonesian.number(value, decimals)
 
 
-def _page(title: str, body: str, csrf: str | None = None) -> str:
-    """A page; with the session's CSRF token, a signed-in one with its sign-out form."""
-    nav = (f'<nav><form method="post" action="/keluar">{_csrf_field(csrf)}<button type="submit">Keluar</button>'
-           "</form></nav>" if csrf else "")
-    return (f'<!doctype html><html lang="id"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)} · Rehsos Kalsel</title><style>{STYLE}</style></head><body>"
-            f"<header><h1>Rehsos Kalsel — Dinas Sosial Provinsi Kalimantan Selatan</h1>"
-            f"<p>{escape(title)}</p>{nav}</header><main>{body}</main></body></html>")
+def _moment(value: str | datetime | None) -> str:
+    """``26 November 2026 pukul 14.05 WITA``."""
+    if not value:
+        return "-"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    local = moment.astimezone(months.WITA)
+    return f"{indonesian.long_date(local.date())} pukul {local:%H.%M} WITA"
 
 
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", ".")  # Indonesian thousands separator
+def _day(value: str | date | None) -> str:
+    if not value:
+        return "-"
+    return indonesian.long_date(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
-PLAN_STATUS = {"usulan": "Usulan", "disetujui": "Disetujui", "dibangun": "Dibangun", "beroperasi": "Beroperasi"}
-KIND_NAMES = {"panti": "Panti", "sentra": "Sentra", "lks": "LKS", "rumah_singgah": "Rumah Singgah"}
+_ENV = Environment(loader=PackageLoader("reporting", "templates"), autoescape=select_autoescape(["html"]),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters.update(angka=_number, waktu=_moment, tanggal=_day, bulan=indonesian.month_name,
+                    wilayah=indonesian.region_label)
+_ENV.globals.update(NO_DATA=NO_DATA)
 
 
-def capacity_section(plan: dict) -> str:
-    """Open cases beside beds and planned centres, per regency: where capacity is missing."""
-    rows = "".join(
-        f'<tr><td class="l">{"Kota" if r["kind"] == "kota" else "Kabupaten"} {escape(r["name"])}</td>'
-        f'<td class="num">{_n(r["open_cases"])}</td><td class="num">{_n(r["waiting"])}</td>'
-        f'<td class="num">{_n(r["facilities"])}</td>'
-        f'<td class="num">{_n(r["beds"])}</td><td class="num">{_n(r["occupied"])}</td><td class="num">{_n(r["free"])}</td>'
-        f'<td class="num">{_n(r["planned_beds"])}</td>'
-        f'<td class="num{" warn" if r["shortfall"] else ""}">{_n(r["shortfall"])}</td></tr>'
-        for r in plan["regencies"])
-    plan_rows = "".join(
-        f'<tr><td class="l">{escape(p["name"])}</td><td class="l">{escape(KIND_NAMES.get(p["kind"], p["kind"]))}</td>'
-        f'<td class="l">{escape(p["regency_name"])}</td>'
-        f'<td class="l">{escape(", ".join(reference.PPKS_CATEGORIES[c].name_id for c in p["categories"]))}</td>'
-        f'<td class="num">{_n(p["planned_capacity"])}</td><td class="num">{p["target_year"]}</td>'
-        f'<td class="l">{PLAN_STATUS[p["status"]]}</td></tr>'
-        for p in plan["plans"])
-    as_of = plan["capacity_as_of"]
-    return (
-        "<h2>Kebutuhan, kapasitas, dan rencana per kabupaten/kota</h2>"
-        "<p><small>Kasus aktif = terdaftar dan belum ditutup. Menunggu panti = sudah dirujuk, belum masuk "
-        "dan belum ditolak. Tempat tidur dari fasilitas yang beroperasi"
-        + (f" (data tertua {escape(as_of[:16].replace('T', ' '))} UTC)" if as_of else "")
-        + ". Kekurangan = kasus aktif di atas tempat tidur yang ada dan yang direncanakan: petunjuk tekanan, "
-        "bukan jumlah tempat tidur yang dibutuhkan (panti provinsi melayani semua kabupaten/kota).</small></p>"
-        '<table><tr><th class="l">Kabupaten/Kota</th><th>Kasus aktif</th><th>Menunggu panti</th><th>Fasilitas</th><th>Tempat tidur</th>'
-        f"<th>Terisi</th><th>Kosong</th><th>Rencana (tempat tidur)</th><th>Kekurangan</th></tr>{rows}</table>"
-        "<h2>Rencana pusat rehabilitasi</h2>"
-        + (f'<table><tr><th class="l">Nama</th><th class="l">Jenis</th><th class="l">Kabupaten/Kota</th>'
-           f'<th class="l">Kategori PPKS</th><th>Kapasitas</th><th>Target</th><th class="l">Status</th></tr>{plan_rows}</table>'
-           if plan_rows else "<p>Belum ada rencana pusat rehabilitasi.</p>"))
+# -- filters ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Filters:
+    """What a page shows: a month range (WITA, ``YYYY-MM``), a regency, a PPKS category; each
+    ``None`` for all. Carried in the address, so a view can be shared by copying it."""
+    first: str | None = None
+    last: str | None = None
+    regency: str | None = None
+    category: str | None = None
+
+    def months(self) -> list[str]:
+        """The months of a trend: the range asked for, else the last 12 ending this month."""
+        last = self.last or (months.shift(self.first, DEFAULT_MONTHS - 1) if self.first else months.current())
+        first = self.first or months.shift(last, -(DEFAULT_MONTHS - 1))
+        return months.between(first, last)
+
+    def params(self, **changes) -> dict[str, str]:
+        values = {"dari": self.first, "sampai": self.last, "kabupaten": self.regency, "kategori": self.category}
+        values.update(changes)
+        return {k: v for k, v in values.items() if v}
+
+    def query(self, **changes) -> str:
+        """``?dari=2026-01&kategori=gelandangan`` (empty when nothing is chosen)."""
+        params = self.params(**changes)
+        return "?" + urlencode(params) if params else ""
+
+    def in_period(self, day: date | str | None) -> bool:
+        if day is None:
+            return self.first is None and self.last is None
+        month = str(day)[:7]  # a date, or its ISO text
+        return (self.first is None or month >= self.first) and (self.last is None or month <= self.last)
+
+    def describe(self) -> str:
+        parts = []
+        if self.first or self.last:
+            parts.append(f"periode {indonesian.month_name(self.first) if self.first else 'awal'} sampai "
+                         f"{indonesian.month_name(self.last) if self.last else 'sekarang'}")
+        if self.regency:
+            parts.append(indonesian.region_label(self.regency))
+        if self.category:
+            parts.append(f"kategori {reference.PPKS_CATEGORIES[self.category].name_id}")
+        return ", ".join(parts) if parts else "semua data"
 
 
-def dashboard(summary: dict, plan: dict, csrf: str | None = None) -> str:
-    groups = list(GROUP_NAMES)
-    regency_rows = []
+class FilterError(Exception):
+    """Filters that cannot be applied: per field, what is wrong (in Indonesian)."""
+
+    def __init__(self, fields: dict, raw: Mapping[str, str]):
+        super().__init__("Filter tidak valid.")
+        self.fields = fields
+        self.raw = raw
+
+
+def parse_filters(args: Mapping[str, str], *, allowed: Iterable[str] = tuple(FILTER_LABELS)) -> Filters:
+    """The filters of a page's address; an empty field means all. Raises :class:`FilterError`."""
+    raw = {k: v for k, v in args.items() if v != ""}
+    given = {k: v for k, v in raw.items() if k in allowed}
+    errors = {k: ["Parameter tidak dikenal di halaman ini."] for k in raw if k not in allowed}
+    try:
+        data = PageFilterSchema().load(given)
+    except ValidationError as exc:
+        errors.update(exc.messages)
+        data = {}
+    if errors:
+        raise FilterError(errors, raw)
+    return Filters(first=data.get("dari"), last=data.get("sampai"), regency=data.get("kabupaten"),
+                   category=data.get("kategori"))
+
+
+# -- rendering --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    html: str
+    styles: tuple[str, ...]  # every inline stylesheet of the page, for its Content-Security-Policy
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of figures: ``columns`` name the keys of ``rows``; the first column heads each row.
+    ``None`` shows as *tidak ada data*, never as 0."""
+    caption: str
+    columns: Sequence[Column]
+    rows: Sequence[Mapping]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chart and its numbers as a table beside it."""
+    chart: charts.Chart
+    table: Table
+    note: str = ""
+
+
+@dataclass
+class _Render:
+    """One page being rendered: its charts get ids unique in the page."""
+    charts: list = field(default_factory=list)
+
+    def chart_id(self) -> str:
+        return f"grafik-{len(self.charts) + 1}"
+
+
+def _options() -> dict:
+    groups: dict[str, list] = {}
+    for code, category in sorted(reference.PPKS_CATEGORIES.items(), key=lambda c: c[1].no):
+        groups.setdefault(GROUP_NAMES[category.group], []).append((code, category.name_id))
+    return {"regencies": [(code, indonesian.region_label(code)) for code in reference.REGENCIES],
+            "category_groups": groups}
+
+
+def _render(template: str, *, title: str, path: str, filters: Filters | None, csrf: str | None,
+            figures: Sequence[Figure] = (), filter_fields: Sequence[str] = tuple(FILTER_LABELS),
+            errors: dict | None = None, raw: Mapping[str, str] | None = None, **context) -> Page:
+    chart_css = []
+    for figure in figures:
+        if figure.chart.css not in chart_css:
+            chart_css.append(figure.chart.css)
+    styles = (STYLE, *chart_css)
+    html = _ENV.get_template(template).render(
+        title=title, path=path, filters=filters or Filters(), csrf=csrf, nav=NAV, styles=[Markup(s) for s in styles],
+        options=_options(), filter_fields=filter_fields, filter_labels=FILTER_LABELS, errors=errors,
+        raw=raw if raw is not None else (filters or Filters()).params(), **context)
+    return Page(html, styles)
+
+
+def _regency_name(code: str) -> str:
+    return indonesian.region_label(code)
+
+
+def _group_counts(by_category: Mapping[str, int]) -> dict[str, int]:
+    counts = {g: 0 for g in GROUP_NAMES}
+    for category, n in by_category.items():
+        counts[reference.PPKS_CATEGORIES[category].group] += n
+    return counts
+
+
+def monthly_figure(chart_id: str, title: str, figures: Mapping, measure: str, filters: Filters, *,
+                   decimals: int = 0, note: str = "") -> Figure:
+    """A trend from a figures dict (``/api/v1/figures/...``: ``months``, ``province.months`` and
+    ``regencies[].months`` with ``has_data``): the province's line, or the chosen regency's.
+    A month without data is a gap in the line and *tidak ada data* in the table."""
+    labels = list(figures["months"])
+    if filters.regency:
+        regency = next(r for r in figures["regencies"] if r["regency"] == filters.regency)
+        name, cells = _regency_name(filters.regency), regency["months"]
+    else:
+        name, cells = "Provinsi Kalimantan Selatan", figures["province"]["months"]
+    by_month = {c["month"]: c for c in cells}
+    values = [by_month[m][measure] if m in by_month and by_month[m].get("has_data", True) else None for m in labels]
+    chart = charts.line(chart_id, title, [indonesian.short_month(m) for m in labels], [Series(name, values)],
+                        decimals=decimals)
+    rows = [{"month": indonesian.month_name(m), "value": v} for m, v in zip(labels, values)]
+    table = Table(f"{title}: {name}", [Column("month", "Bulan", ""), Column("value", title, "", decimals)], rows)
+    return Figure(chart, table, note)
+
+
+# -- pages ----------------------------------------------------------------------------------------------
+def _regency_cases(summary: dict, filters: Filters) -> list[dict]:
+    """Cases per regency (all, or of the chosen category), with their PPKS groups."""
+    rows = []
     for r in summary["by_regency"]:
-        per_group = {g: 0 for g in groups}
-        for category, n in r["by_category"].items():
-            per_group[reference.PPKS_CATEGORIES[category].group] += n
-        cells = "".join(f'<td class="num">{_n(per_group[g])}</td>' for g in groups)
-        kind = "Kota" if r["kind"] == "kota" else "Kabupaten"
-        regency_rows.append(f'<tr><td class="l">{kind} {escape(r["name"])}</td><td class="l">{r["regency"]}</td>'
-                            f'{cells}<td class="num"><b>{_n(r["cases"])}</b></td></tr>')
-    group_heads = "".join(f"<th>{escape(GROUP_NAMES[g])}</th>" for g in groups)
-    category_rows = "".join(
-        f'<tr><td class="l">{escape(c["name"])}</td><td class="l">{escape(GROUP_NAMES[c["group"]])}</td>'
-        f'<td class="num">{_n(c["cases"])}</td></tr>'
-        for c in summary["by_category"] if c["cases"])
-    stream_rows = "".join(
-        f'<tr><td class="l">{escape(reference.region_name(s["node"]))} ({s["node"]})</td><td class="l">{s["service"]}</td>'
-        f'<td class="num">{_n(s["received"])}</td><td class="num">{s["last_sequence"]}</td>'
-        f'<td class="num{" warn" if s["missing"] else ""}">{_n(s["missing"])}</td></tr>'
-        for s in summary["streams"])
-    quarantined = summary["quarantined"]
-    body = (
-        f'<p>Jumlah kasus terdaftar: <b>{_n(summary["total_cases"])}</b> · '
-        f'orang unik: <b>{_n(summary["unique_persons"])}</b> · '
-        f'pesan dikarantina: <b class="{"warn" if quarantined else ""}">{_n(quarantined)}</b></p>'
-        f"<h2>Kasus per kabupaten/kota dan kelompok PPKS</h2>"
-        f'<table><tr><th class="l">Kabupaten/Kota</th><th class="l">Kode</th>{group_heads}<th>Jumlah</th></tr>'
-        f'{"".join(regency_rows)}</table>'
-        f"<h2>Kasus per kategori PPKS</h2>"
-        + (f'<table><tr><th class="l">Kategori</th><th class="l">Kelompok</th><th>Jumlah</th></tr>{category_rows}</table>'
-           if category_rows else "<p>Belum ada kasus yang diterima dari kabupaten/kota.</p>")
-        + capacity_section(plan)
-        + "<h2>Aliran data dari node</h2>"
-        + (f'<table><tr><th class="l">Node</th><th class="l">Layanan</th><th>Event diterima</th>'
-           f"<th>Urutan terakhir</th><th>Hilang</th></tr>{stream_rows}</table>"
-           if stream_rows else "<p>Belum ada event yang diterima.</p>")
-        + f'<p><small>Diperbarui {escape(summary["generated_at"][:19].replace("T", " "))} UTC. '
-        f"Data bersifat pseudonim: nama, NIK, alamat, dan tanggal lahir tetap di kantor yang mendaftarkan.</small></p>"
-    )
-    return _page("Ringkasan Kasus PPKS Provinsi", body, csrf)
+        if filters.regency and r["regency"] != filters.regency:
+            continue
+        by_category = ({filters.category: r["by_category"].get(filters.category, 0)} if filters.category
+                       else r["by_category"])
+        rows.append({"regency": r["regency"], "name": _regency_name(r["regency"]), "cases": sum(by_category.values()),
+                     **_group_counts(by_category)})
+    return rows
 
 
-def login(csrf: str, error: str | None = None) -> str:
-    message = f'<p class="warn">{escape(error)}</p>' if error else ""
-    body = (f'<form class="card" method="post" action="/masuk"><h2>Masuk</h2>{message}{_csrf_field(csrf)}'
-            f'<label for="token">Token akses (analis atau admin provinsi)</label>'
-            f'<input type="password" id="token" name="token" required autocomplete="off">'
-            f"<button type=submit>Masuk</button></form>")
-    return _page("Masuk ke dasbor provinsi", body)
+def _capacity_figure(render: _Render, plan: dict, filters: Filters) -> Figure:
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in plan["regencies"]
+            if not filters.regency or r["regency"] == filters.regency]
+    chart = charts.bars(render.chart_id(), "Kasus aktif, tempat tidur, dan rencana per kabupaten/kota",
+                        [r["label"] for r in rows],
+                        [Series("Kasus aktif", [r["open_cases"] for r in rows]),
+                         Series("Tempat tidur", [r["beds"] for r in rows]),
+                         Series("Rencana tempat tidur", [r["planned_beds"] for r in rows])])
+    render.charts.append(chart)
+    columns = [Column("label", "Kabupaten/Kota", ""), Column("open_cases", "Kasus aktif", ""),
+               Column("waiting", "Menunggu panti", ""), Column("facilities", "Fasilitas", ""),
+               Column("beds", "Tempat tidur", ""), Column("occupied", "Terisi", ""), Column("free", "Kosong", ""),
+               Column("planned_beds", "Rencana (tempat tidur)", ""), Column("shortfall", "Kekurangan", "")]
+    return Figure(chart, Table("Kebutuhan, kapasitas, dan rencana per kabupaten/kota", columns, rows))
+
+
+def _plans(plan: dict, filters: Filters) -> list[dict]:
+    return [dict(p, kind_name=KIND_NAMES.get(p["kind"], p["kind"]), status_name=PLAN_STATUS[p["status"]],
+                 regency_label=_regency_name(p["regency"]),
+                 category_names=", ".join(reference.PPKS_CATEGORIES[c].name_id for c in p["categories"]))
+            for p in plan["plans"] if not filters.regency or p["regency"] == filters.regency]
+
+
+def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = None, *,
+             cases_by_month: Mapping | None = None) -> Page:
+    """Ringkasan provinsi: cases per regency and PPKS group, per category, demand beside beds and
+    plans; with ``cases_by_month`` (``/api/v1/figures/cases``), the trend of new cases."""
+    render = _Render()
+    regency_rows = _regency_cases(summary, filters)
+    cases_chart = charts.bars(render.chart_id(), "Kasus terdaftar per kabupaten/kota",
+                              [r["name"] for r in regency_rows], [Series("Kasus", [r["cases"] for r in regency_rows])])
+    render.charts.append(cases_chart)
+    group_columns = [Column(g, name, "") for g, name in GROUP_NAMES.items()]
+    cases = Figure(cases_chart, Table(
+        "Kasus per kabupaten/kota dan kelompok PPKS",
+        [Column("name", "Kabupaten/Kota", ""), *group_columns, Column("cases", "Jumlah", "")], regency_rows))
+    figures = [cases]
+    trend = None
+    if cases_by_month is not None:
+        trend = monthly_figure(render.chart_id(), "Kasus baru per bulan", cases_by_month, "new", filters)
+        render.charts.append(trend.chart)
+        figures.append(trend)
+    capacity = _capacity_figure(render, plan, filters)
+    figures.append(capacity)
+    categories = [c for c in summary["by_category"] if c["cases"] and (not filters.category
+                                                                      or c["category"] == filters.category)]
+    if filters.regency:
+        counts = next(r["by_category"] for r in summary["by_regency"] if r["regency"] == filters.regency)
+        categories = [dict(c, cases=counts.get(c["category"], 0)) for c in categories if counts.get(c["category"])]
+    category_table = Table("Kasus per kategori PPKS", [
+        Column("name", "Kategori", ""), Column("group_name", "Kelompok", ""), Column("cases", "Jumlah", "")],
+        [dict(c, group_name=GROUP_NAMES[c["group"]]) for c in categories])
+    return _render("overview.html", title="Ringkasan Kasus PPKS Provinsi", path="/", filters=filters, csrf=csrf,
+                   figures=figures, summary=summary, plan=plan, cases=cases, trend=trend, capacity=capacity,
+                   category_table=category_table, plans=_plans(plan, filters),
+                   total=sum(r["cases"] for r in regency_rows))
+
+
+def regency(code: str, summary: dict, plan: dict, training: dict, filters: Filters, csrf: str | None = None, *,
+            cases_by_month: Mapping | None = None) -> Page:
+    """One regency: its cases by category, demand beside beds, training coverage, its node's stream."""
+    render = _Render()
+    filters = Filters(filters.first, filters.last, code, filters.category)
+    counts = next(r["by_category"] for r in summary["by_regency"] if r["regency"] == code)
+    categories = [{"name": c["name"], "group_name": GROUP_NAMES[c["group"]], "cases": counts.get(c["category"], 0)}
+                  for c in summary["by_category"]
+                  if counts.get(c["category"]) and (not filters.category or c["category"] == filters.category)]
+    chart = charts.bars(render.chart_id(), f"Kasus per kategori PPKS, {_regency_name(code)}",
+                        [c["name"] for c in categories], [Series("Kasus", [c["cases"] for c in categories])])
+    render.charts.append(chart)
+    figures = [Figure(chart, Table("Kasus per kategori PPKS", [
+        Column("name", "Kategori", ""), Column("group_name", "Kelompok", ""), Column("cases", "Jumlah", "")],
+        categories))]
+    trend = None
+    if cases_by_month is not None:
+        trend = monthly_figure(render.chart_id(), "Kasus baru per bulan", cases_by_month, "new", filters)
+        render.charts.append(trend.chart)
+        figures.append(trend)
+    capacity = next(r for r in plan["regencies"] if r["regency"] == code)
+    coverage = next((r for r in training["regencies"] if r["regency"] == code), None)
+    streams = [s for s in summary["streams"] if s["node"] == code]
+    return _render("regency.html", title=f"{_regency_name(code)}", path=f"/kabupaten/{code}", filters=filters,
+                   csrf=csrf, figures=figures, filter_fields=("dari", "sampai", "kategori"), code=code,
+                   category_figure=figures[0], trend=trend, capacity=capacity, coverage=coverage,
+                   plans=_plans(plan, filters), streams=_stream_rows(streams),
+                   total=sum(c["cases"] for c in categories))
+
+
+def facilities(plan: dict, filters: Filters, csrf: str | None = None) -> Page:
+    """Fasilitas: beds in operating facilities beside open cases and waiting referrals, and plans."""
+    render = _Render()
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in plan["regencies"]
+            if not filters.regency or r["regency"] == filters.regency]
+    rows.sort(key=lambda r: r["regency"])
+    chart = charts.bars(render.chart_id(), "Tempat tidur terisi dan kosong per kabupaten/kota",
+                        [r["label"] for r in rows],
+                        [Series("Terisi", [r["occupied"] for r in rows]), Series("Kosong", [r["free"] for r in rows])])
+    render.charts.append(chart)
+    beds = Figure(chart, Table("Tempat tidur di fasilitas yang beroperasi", [
+        Column("label", "Kabupaten/Kota", ""), Column("facilities", "Fasilitas", ""),
+        Column("beds", "Tempat tidur", ""), Column("occupied", "Terisi", ""), Column("free", "Kosong", ""),
+        Column("waiting", "Menunggu panti", "")], rows))
+    capacity = _capacity_figure(render, plan, filters)
+    return _render("facilities.html", title="Fasilitas dan rencana pusat rehabilitasi", path="/fasilitas",
+                   filters=filters, csrf=csrf, figures=[beds, capacity], filter_fields=("kabupaten", "kategori"),
+                   beds=beds, capacity=capacity, plans=_plans(plan, filters), plan=plan)
+
+
+def training(overview_: dict, filters: Filters, csrf: str | None = None) -> Page:
+    """Pelatihan: trained social workers and disability companions per regency beside the
+    caseload; events in the period; pre/post-test gains per role and theme."""
+    render = _Render()
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in overview_["regencies"]
+            if r["regency"] in reference.REGENCIES and (not filters.regency or r["regency"] == filters.regency)]
+    chart = charts.bars(render.chart_id(), "Tenaga terlatih per kabupaten/kota", [r["label"] for r in rows],
+                        [Series("Pekerja sosial", [r["trained_pekerja_sosial"] for r in rows]),
+                         Series("Pendamping disabilitas", [r["trained_pendamping_disabilitas"] for r in rows])])
+    render.charts.append(chart)
+    coverage = Figure(chart, Table("Tenaga terlatih dan kasus aktif per kabupaten/kota", [
+        Column("label", "Kabupaten/Kota", ""), Column("trained_pekerja_sosial", "Pekerja sosial terlatih", ""),
+        Column("trained_pendamping_disabilitas", "Pendamping disabilitas terlatih", ""),
+        Column("open_cases", "Kasus aktif", ""),
+        Column("trained_per_100_open_cases", "Terlatih per 100 kasus aktif", "", 1)], rows),
+        note="Terlatih = peserta yang menyelesaikan pelatihan. Per 100 kasus aktif kosong bila kabupaten/kota "
+             "itu tidak punya kasus aktif.")
+    events = [dict(e, kind_name={"bimtek": "Bimtek", "rakor": "Rakor"}.get(e["kind"], e["kind"] or "-"),
+                   status_name=TRAINING_STATUS.get(e["status"], e["status"]))
+              for e in overview_["events"] if filters.in_period(e["start_date"])]
+    roles = [dict(r, name=ROLE_NAMES.get(r["role"], r["role"].replace("_", " ").capitalize()))
+             for r in overview_["by_role"]]
+    return _render("training.html", title="Pelatihan: Bimtek dan Rakor", path="/pelatihan", filters=filters,
+                   csrf=csrf, figures=[coverage], filter_fields=("dari", "sampai", "kabupaten"), coverage=coverage,
+                   events=events, roles=roles, themes=overview_["by_theme"])
+
+
+def _stream_rows(streams: Sequence[dict]) -> list[dict]:
+    return [dict(s, node_name=indonesian.region_label(s["node"]) if s["node"] in reference.REGIONS else s["node"],
+                 service_name=SERVICE_NAMES.get(s["service"], s["service"]),
+                 ranges=", ".join(f"{a}–{b}" if a != b else str(a) for a, b in s["missing_ranges"]))
+            for s in streams]
+
+
+def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csrf: str | None = None) -> Page:
+    """Kesehatan sinkronisasi: per node and service what the hub received, what it misses and
+    asked again, and the messages it refused or could not apply."""
+    streams = [s for s in summary["streams"] if not filters.regency or s["node"] == filters.regency]
+    entries = [dict(q, kind_name=QUARANTINE_KINDS.get(q["kind"], q["kind"])) for q in quarantine
+               if not filters.regency or (q["sender"] or "").endswith(filters.regency)]
+    return _render("sync.html", title="Kesehatan sinkronisasi data", path="/sinkronisasi", filters=filters,
+                   csrf=csrf, filter_fields=("kabupaten",), streams=_stream_rows(streams), quarantine=entries,
+                   quarantined=summary["quarantined"], generated_at=summary["generated_at"])
+
+
+def filter_error(path: str, title: str, error: FilterError, csrf: str | None = None,
+                 filter_fields: Sequence[str] = tuple(FILTER_LABELS)) -> Page:
+    """The page again with the form and what is wrong with it (served as 422)."""
+    return _render("error.html", title=title, path=path, filters=None, csrf=csrf, filter_fields=filter_fields,
+                   errors=error.fields, raw=error.raw, message="Filter tidak dapat diterapkan.")
+
+
+def not_found(message: str, csrf: str | None = None) -> Page:
+    return _render("error.html", title="Halaman tidak ditemukan", path="", filters=None, csrf=csrf,
+                   filter_fields=(), errors=None, message=message)
+
+
+def login(csrf: str, error: str | None = None) -> Page:
+    return _render("login.html", title="Masuk ke dasbor provinsi", path="/masuk", filters=None, csrf=None,
+                   filter_fields=(), form_csrf=csrf, error=error)

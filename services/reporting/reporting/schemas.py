@@ -683,3 +683,28 @@ class WhereToBuildSchema(f.Schema):
     method = f.Str(metadata=_d("the method and its uncertainty, in plain Indonesian, for the page"))
     regencies = f.List(f.Nested(WhereToBuildRegencySchema), metadata=_d("ranked by projected shortfall, those "
                                                                          "without history last"))
+
+
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+
+
+class PageFilterSchema(f.Schema):
+    """The filters of the dashboard pages, as their GET form sends them (Indonesian names: they
+    show in the address a person shares). An empty field means "all"."""
+    dari = f.Str(validate=validate.Regexp(MONTH_PATTERN, error="Gunakan format TTTT-BB, misalnya 2026-01."),
+                 metadata={"description": "first month (YYYY-MM, WITA)"})
+    sampai = f.Str(validate=validate.Regexp(MONTH_PATTERN, error="Gunakan format TTTT-BB, misalnya 2026-12."),
+                   metadata={"description": "last month (YYYY-MM, WITA), included"})
+    kabupaten = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabupaten/kota tidak dikenal."),
+                      metadata={"description": "one regency's code"})
+    kategori = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."),
+                     metadata={"description": "one PPKS category"})
+
+    @validates_schema
+    def _range(self, data, **kwargs):
+        first, last = data.get("dari"), data.get("sampai")
+        if first and last:
+            if first > last:
+                raise ValidationError({"sampai": ["Bulan akhir tidak boleh sebelum bulan awal."]})
+            if months.count(first, last) > MAX_MONTHS:
+                raise ValidationError({"sampai": [f"Rentang paling panjang {MAX_MONTHS} bulan."]})

@@ -1,8 +1,7 @@
 """Reporting's entry points on the hub: the uplink consumer, the summary API and the pages."""
 from __future__ import annotations
 
-from rehsos import auth
-from rehsos import errors
+from rehsos import auth, errors, reference
 from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors, html_page
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
@@ -17,14 +16,29 @@ from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, Case
                                TrainingOverviewSchema, TrainingQuerySchema, TunaSosialTrendSchema, WhereToBuildSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
+ALL_FILTERS = ("dari", "sampai", "kabupaten", "kategori")
 
 
-def _page(body: str, status: int = 200):
-    return html_page(body, status, styles=(pages.STYLE,))
+def _page(page: pages.Page, status: int = 200):
+    return html_page(page.html, status, styles=page.styles)
 
 
 def _login_page(csrf: str, error: str | None, status: int):
     return _page(pages.login(csrf, error), status)
+
+
+def _csrf(request) -> str | None:
+    # Signed in by a session, a page offers the sign-out form; with a bearer token, no.
+    return request.web_session.csrf if request.web_session else None
+
+
+def _filtered_page(request, path: str, title: str, fields: tuple[str, ...], render):
+    """A page whose address carries filters: bad ones give the form again with what is wrong (422)."""
+    try:
+        filters = pages.parse_filters(request.args, allowed=fields)
+    except pages.FilterError as exc:
+        return _page(pages.filter_error(path, title, exc, _csrf(request), fields), 422)
+    return _page(render(filters, _csrf(request)))
 
 
 class ReportingService:
@@ -164,12 +178,51 @@ class ReportingService:
 
     @api("GET", "/", roles=READERS, html=True, tags=("pages",))
     def dashboard(self, request):
-        """Dashboard page (Bahasa Indonesia)."""
-        # Signed in by a session, the page offers the sign-out form; with a bearer token, no.
-        csrf = request.web_session.csrf if request.web_session else None
-        with self.db.session() as session:
-            return _page(pages.dashboard(domain.summary(session, self.db.tables), domain.capacity_plan(session),
-                                         csrf=csrf))
+        """Ringkasan provinsi: cases per regency and category, demand beside beds and plans."""
+        def render(filters, csrf):
+            with self.db.session() as session:
+                return pages.overview(domain.summary(session, self.db.tables),
+                                      domain.capacity_plan(session, filters.category), filters, csrf)
+        return _filtered_page(request, "/", "Ringkasan Kasus PPKS Provinsi", ALL_FILTERS, render)
+
+    @api("GET", "/kabupaten/<code>", roles=READERS, html=True, tags=("pages",))
+    def regency_page(self, request, code):
+        """One regency's page: its cases, demand beside beds, trained workers, its node's stream."""
+        if code not in reference.REGENCIES:
+            return _page(pages.not_found(f"Kode kabupaten/kota “{code}” tidak dikenal.", _csrf(request)), 404)
+
+        def render(filters, csrf):
+            with self.db.session() as session:
+                return pages.regency(code, domain.summary(session, self.db.tables),
+                                     domain.capacity_plan(session, filters.category),
+                                     domain.training_overview(session), filters, csrf)
+        return _filtered_page(request, f"/kabupaten/{code}", reference.region_name(code), ("dari", "sampai", "kategori"),
+                              render)
+
+    @api("GET", "/fasilitas", roles=READERS, html=True, tags=("pages",))
+    def facilities_page(self, request):
+        """Fasilitas: beds, demand and planned centres per regency."""
+        def render(filters, csrf):
+            with self.db.session() as session:
+                return pages.facilities(domain.capacity_plan(session, filters.category), filters, csrf)
+        return _filtered_page(request, "/fasilitas", "Fasilitas", ("kabupaten", "kategori"), render)
+
+    @api("GET", "/pelatihan", roles=READERS, html=True, tags=("pages",))
+    def training_page(self, request):
+        """Pelatihan: trained workers per regency beside the caseload, events, test gains."""
+        def render(filters, csrf):
+            with self.db.session() as session:
+                return pages.training(domain.training_overview(session), filters, csrf)
+        return _filtered_page(request, "/pelatihan", "Pelatihan", ("dari", "sampai", "kabupaten"), render)
+
+    @api("GET", "/sinkronisasi", roles=READERS, html=True, tags=("pages",))
+    def sync_page(self, request):
+        """Kesehatan sinkronisasi: the nodes' event streams, their gaps and the quarantine."""
+        def render(filters, csrf):
+            with self.db.session() as session:
+                return pages.sync_health(domain.summary(session, self.db.tables),
+                                         domain.quarantine_list(session, self.db.tables), filters, csrf)
+        return _filtered_page(request, "/sinkronisasi", "Kesehatan sinkronisasi", ("kabupaten",), render)
 
     @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login_form(self, request):
