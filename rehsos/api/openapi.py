@@ -173,7 +173,8 @@ def build(node: str, providers) -> dict:
                     content["text/csv"] = {"schema": {"type": "string", "description": f"a header line, then one "
                                                       f"{p.csv} row per line"}}
                 op["requestBody"] = {"required": True, "content": content}
-            rules = {**(rules_of(p.body_schema) if p.body_schema else {}), **p.rules}
+            rules = {**{field: rule for schema in (p.query_schema, p.body_schema) if schema is not None
+                        for field, rule in rules_of(schema).items()}, **p.rules}
             if p.csv:
                 rules.setdefault(p.csv, f"a CSV body holds what the JSON body's {p.csv} would")
             if rules:

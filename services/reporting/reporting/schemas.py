@@ -261,6 +261,8 @@ MAX_MONTHS = 120
 
 class FiguresQuerySchema(f.Schema):
     """The filters every figure shares: a range of months (WITA), a regency, a PPKS category."""
+
+    RULES = {"from": f"not after `to`, at most {MAX_MONTHS} months before it"}
     from_ = f.Str(data_key="from", attribute="from", validate=MONTH,
                   metadata={"description": "first month, YYYY-MM (default: 11 months before `to`)"})
     to = f.Str(validate=MONTH, metadata={"description": "last month, YYYY-MM (default: this month, WITA)"})
@@ -496,6 +498,7 @@ class PlaceQuerySchema(f.Schema):
 
 
 class ReferralFlowQuerySchema(PlaceQuerySchema):
+    RULES = {"to": "not before `from`"}
     from_month = f.Str(data_key="from", validate=_MONTH,
                        metadata={"description": "first month (YYYY-MM, WITA) of the requests counted"})
     to_month = f.Str(data_key="to", validate=_MONTH,
