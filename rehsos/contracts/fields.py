@@ -129,12 +129,18 @@ def one_of(choices, what: str) -> validate.OneOf:
     return validate.OneOf(choices, error=f"{what} tidak dikenal; pilihan: {', '.join(choices)}.")
 
 
+# What a schema that trims text takes away (``str.strip(BLANKS)``): spelled out, not ``\s``,
+# which means other characters to other regular-expression engines than Python's.
+BLANKS = " \t\n\r\f\v"
+_BLANK, _KEPT = r"[ \t\n\r\f\v]", r"[^ \t\n\r\f\v\u0000]"
+
+
 def text(lo: int, hi: int, *, stripped: bool = False, **kwargs) -> Str:
-    """Text of ``lo`` to ``hi`` characters. ``stripped``: the schema trims spaces before it checks
-    (a ``pre_load``), so the document's pattern says that ``lo`` counts what is left."""
+    """Text of ``lo`` to ``hi`` characters. ``stripped``: the schema trims ``BLANKS`` before it
+    checks (a ``pre_load``), so the document's pattern says that ``lo`` counts what is left."""
     if stripped and lo >= 1:
-        middle = f"[^\\u0000]{{{lo - 2},}}[^\\s\\u0000]" if lo >= 2 else "[^\\u0000]*"
-        kwargs["metadata"] = {"pattern": f"^\\s*[^\\s\\u0000]{middle}\\s*$", **kwargs.get("metadata", {})}
+        middle = f"[^\\u0000]{{{lo - 2},}}{_KEPT}" if lo >= 2 else "[^\\u0000]*"
+        kwargs["metadata"] = {"pattern": f"^{_BLANK}*{_KEPT}{middle}{_BLANK}*$", **kwargs.get("metadata", {})}
     return Str(validate=validate.Length(lo, hi, error=f"Panjang harus {lo} sampai {hi} karakter."), **kwargs)
 
 

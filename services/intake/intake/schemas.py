@@ -71,7 +71,7 @@ class _Stripped(f.Schema):
         # maxLength says. (A NIK or phone number with spaces around it is still trimmed.)
         if key in _FREE_TEXT and longest is not None and len(value) > longest:
             return value
-        return value.strip()
+        return value.strip(f.BLANKS)
 
 
 # A birth date, or an estimated age when it is unknown: exactly one of them (absent counts as null).
