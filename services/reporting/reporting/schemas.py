@@ -685,6 +685,15 @@ class WhereToBuildSchema(f.Schema):
                                                                          "without history last"))
 
 
+class MonthlyReportQuerySchema(f.Schema):
+    """Which monthly report (laporan bulanan), and as which file."""
+    month = f.Str(required=True, validate=MONTH, metadata=_d("the month reported, YYYY-MM (WITA)"))
+    regency = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabupaten/kota tidak dikenal."),
+                    load_default=None, metadata=_d("only this regency (code, e.g. 6371); default: all 13"))
+    format = f.Str(validate=validate.OneOf(("csv", "xlsx"), error="Format harus csv atau xlsx."), load_default="xlsx",
+                   metadata=_d("csv (UTF-8 with BOM) or xlsx (with a Keterangan sheet); default xlsx"))
+
+
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 

@@ -1,16 +1,19 @@
 """Reporting's entry points on the hub: the uplink consumer, the summary API and the pages."""
 from __future__ import annotations
 
+from werkzeug.wrappers import Response
+
 from rehsos import auth, errors, reference
 from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors, html_page
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
-from reporting import caseload, coverage, domain, flows, pages, planning, sync
+from reporting import caseload, coverage, domain, flows, pages, planning, report, sync
 from reporting.projections import HANDLERS
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
                                DisabilityCoverageSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
+                               MonthlyReportQuerySchema,
                                PlaceQuerySchema, QuarantineEntrySchema, RedriveResultSchema, ReferralFlowQuerySchema,
                                ReferralFlowsSchema, SummarySchema, SyncHealthSchema, TrainingFiguresSchema,
                                TrainingOverviewSchema, TrainingQuerySchema, TunaSosialTrendSchema, WhereToBuildSchema)
@@ -139,6 +142,17 @@ class ReportingService:
         the shortfall their demand, projected a year ahead, would leave (with the method explained)."""
         with self.db.session() as session:
             return planning.where_to_build(session, **request.query)
+
+    @api("GET", "/api/v1/reports/monthly", roles=READERS, query=MonthlyReportQuerySchema,
+         produces=tuple(report.FORMATS.values()), tags=("reporting",))
+    def get_monthly_report(self, request):
+        """The monthly report (laporan bulanan) of a month, per regency or for one, as CSV or XLSX
+        (with a Keterangan sheet saying what each column means); empty cells: tidak ada data."""
+        q = request.query
+        with self.db.session() as session:
+            file = report.monthly_report_file(session, q["month"], q["regency"], q["format"])
+        return Response(file.content, mimetype=file.media_type,
+                        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))
