@@ -148,21 +148,51 @@ def test_the_overview_filtered_by_category_and_regency_counts_only_those():
     assert 'value="pengemis" selected' in page.html and 'value="6371" selected' in page.html
 
 
-def _figures(missing: str):
+CASE_KEYS = ("new", "active", "persons", "reopened", "new_per_10k", "active_per_10k")
+TREND_KEYS = ("new", "active", "new_year_before", "active_year_before", "new_change", "active_change",
+              "active_change_percent")
+
+
+def _trends(missing: str) -> pages.Trends:
+    """Figures as the APIs send them: Banjarmasin silent in ``missing``, every figure null then."""
     months = ["2026-01", "2026-02", "2026-03"]
-    cells = [{"month": m, "has_data": m != missing, "new": None if m == missing else 10 + i}
-             for i, m in enumerate(months)]
-    return {"months": months, "province": {"months": [dict(c, has_data=True, new=c["new"] or 0) for c in cells]},
-            "regencies": [{"regency": "6371", "name": "Banjarmasin", "months": cells}]}
+
+    def cell(i, m, keys):
+        return {"month": m, "has_data": m != missing, **{k: None if m == missing else 10 + i for k in keys}}
+
+    def figures(keys, **extra):
+        cells = [cell(i, m, keys) for i, m in enumerate(months)]
+        return {"months": months, "population_source": "BPS 2024", **extra,
+                "province": {"months": [dict(c, **{k: c[k] or 0 for k in keys}) for c in cells]},
+                "regencies": [{"regency": "6371", "name": "Banjarmasin", "months": cells}]}
+
+    types = [{"disability": "fisik", "name": "Disabilitas fisik", "registered": 4, "with_active_case": 3,
+              "registered_per_10k": 0.05}]
+    disabilities = {"months": months, "province": {"months": [{"month": m, "types": types} for m in months]},
+                    "regencies": [{"regency": "6371", "months": [
+                        {"month": m, "has_data": m != missing,
+                         "types": [dict(t, registered=None if m == missing else 4) for t in types]}
+                        for m in months]}]}
+    flow = {"referrals": 2, "admitted": 1, "outcomes": {"rejected": 0, "waitlisted": 1},
+            "response_hours_median": 5.5, "response_hours_p90": None, "admission_days_median": 3.0}
+    referrals = {"flows": [dict(flow, regency_name="Banjarmasin", facility_name=None, facility_id="panti-x")],
+                 "total": flow}
+    return pages.Trends(figures(CASE_KEYS), figures(TREND_KEYS, categories=["gelandangan"]), disabilities,
+                        referrals)
 
 
 def test_a_trend_of_a_regency_that_sent_nothing_in_a_month_says_tidak_ada_data_for_it():
     filters = pages.Filters("2026-01", "2026-03", "6371")
-    page = pages.overview(_summary(), _plan(), filters, cases_by_month=_figures(missing="2026-02"))
-    table = page.html.split('id="tabel-tren"')[1].split("</table>")[0]
+    page = pages.overview(_summary(), _plan(), filters, trends=_trends(missing="2026-02"))
+    table = page.html.split('id="tabel-bulanan"')[1].split("</table>")[0]
     assert re.search(r'Februari 2026</th><td class="nodata">tidak ada data</td>', table)
     assert re.search(r"Maret 2026</th><td>12</td>", table)
     assert "tidak ada data untuk Feb 2026" in page.html
+    tuna = page.html.split('id="tabel-tuna-sosial"')[1].split("</table>")[0]
+    assert re.search(r'Februari 2026</th><td class="nodata">tidak ada data</td>', tuna)
+    assert "Banjarmasin</a>: tidak ada data untuk Februari 2026" in page.html
+    assert 'href="/laporan-bulanan?bulan=2026-03&amp;kabupaten=6371&amp;format=xlsx"' in page.html
+    assert "panti-x" in page.html and "5,5" in page.html
     _styles_admitted(page)
 
 

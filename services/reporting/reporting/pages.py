@@ -244,24 +244,153 @@ def _group_counts(by_category: Mapping[str, int]) -> dict[str, int]:
     return counts
 
 
-def monthly_figure(chart_id: str, title: str, figures: Mapping, measure: str, filters: Filters, *,
-                   decimals: int = 0, note: str = "") -> Figure:
-    """A trend from a figures dict (``/api/v1/figures/...``: ``months``, ``province.months`` and
-    ``regencies[].months`` with ``has_data``): the province's line, or the chosen regency's.
-    A month without data is a gap in the line and *tidak ada data* in the table."""
-    labels = list(figures["months"])
+# -- figures over time ------------------------------------------------------------------------------
+STALE_HOURS = 7 * 24  # a facility's beds older than a week are marked as old
+OUTCOME_NAMES = {"requested": "Belum dijawab", "waitlisted": "Daftar tunggu", "accepted": "Diterima",
+                 "rejected": "Ditolak", "admitted": "Masuk panti", "discharged": "Keluar panti"}
+
+
+@dataclass(frozen=True)
+class Trends:
+    """What the figure APIs send for a page's filters (the same dicts): cases, tuna sosial,
+    disabilities and referral flows over the period, where to build next, training coverage."""
+    cases: Mapping
+    tuna_sosial: Mapping
+    disabilities: Mapping
+    referrals: Mapping
+    where_to_build: Mapping | None = None
+    training: Mapping | None = None
+
+
+def _months_of(figures: Mapping, filters: Filters) -> tuple[str, list[dict]]:
+    """The chosen regency's months (or the province's): its name and one dict per month; a month
+    without data has every figure None."""
     if filters.regency:
-        regency = next(r for r in figures["regencies"] if r["regency"] == filters.regency)
-        name, cells = _regency_name(filters.regency), regency["months"]
-    else:
-        name, cells = "Provinsi Kalimantan Selatan", figures["province"]["months"]
-    by_month = {c["month"]: c for c in cells}
-    values = [by_month[m][measure] if m in by_month and by_month[m].get("has_data", True) else None for m in labels]
-    chart = charts.line(chart_id, title, [indonesian.short_month(m) for m in labels], [Series(name, values)],
-                        decimals=decimals)
-    rows = [{"month": indonesian.month_name(m), "value": v} for m, v in zip(labels, values)]
-    table = Table(f"{title}: {name}", [Column("month", "Bulan", ""), Column("value", title, "", decimals)], rows)
-    return Figure(chart, table, note)
+        row = next(r for r in figures["regencies"] if r["regency"] == filters.regency)
+        return _regency_name(filters.regency), row["months"]
+    return "Provinsi Kalimantan Selatan", figures["province"]["months"]
+
+
+def _line_figure(render: _Render, title: str, figures: Mapping, filters: Filters,
+                 measures: Sequence[tuple[str, str]], extra: Sequence[Column] = (), note: str = "") -> Figure:
+    """A line per measure over the period's months, and the table of its numbers (and ``extra``)."""
+    name, cells = _months_of(figures, filters)
+    labels = [indonesian.short_month(c["month"]) for c in cells]
+    chart = charts.line(render.chart_id(), f"{title}, {name}", labels,
+                        [Series(label, [c[key] for c in cells]) for key, label in measures])
+    render.charts.append(chart)
+    rows = [{**c, "month": indonesian.month_name(c["month"])} for c in cells]
+    columns = [Column("month", "Bulan", ""), *(Column(key, label, "") for key, label in measures), *extra]
+    return Figure(chart, Table(f"{title}, {name}", columns, rows), note)
+
+
+def cases_trend_figure(render: _Render, cases: Mapping, filters: Filters) -> Figure:
+    return _line_figure(render, "Kasus baru dan kasus aktif per bulan", cases, filters,
+                        [("new", "Kasus baru"), ("active", "Kasus aktif")],
+                        [Column("persons", "Orang unik (aktif)", ""), Column("reopened", "Dibuka kembali", ""),
+                         Column("new_per_10k", "Baru per 10.000", "", 2),
+                         Column("active_per_10k", "Aktif per 10.000", "", 2)],
+                        note="Kasus aktif = terbuka pada akhir bulan (WITA). Per 10.000 penduduk dari "
+                             + cases["population_source"] + ".")
+
+
+def per_10k_figure(render: _Render, cases: Mapping) -> Figure:
+    """Each regency's new and active cases per 10,000 inhabitants in the period's last month."""
+    month = cases["months"][-1]
+    rows = [{"label": _regency_name(r["regency"]), **r["months"][-1]} for r in cases["regencies"]]
+    title = f"Kasus aktif per 10.000 penduduk, {indonesian.month_name(month)}"
+    chart = charts.bars(render.chart_id(), title, [r["label"] for r in rows],
+                        [Series("Kasus aktif per 10.000", [r["active_per_10k"] for r in rows])], decimals=2)
+    render.charts.append(chart)
+    return Figure(chart, Table(f"Kasus per 10.000 penduduk per kabupaten/kota, {indonesian.month_name(month)}", [
+        Column("label", "Kabupaten/Kota", ""), Column("new", "Kasus baru", ""),
+        Column("new_per_10k", "Baru per 10.000", "", 2), Column("active", "Kasus aktif", ""),
+        Column("active_per_10k", "Aktif per 10.000", "", 2)], rows),
+        note="Angka mentah menguntungkan kota besar: per 10.000 penduduk membandingkan daerah secara adil.")
+
+
+def tuna_sosial_figure(render: _Render, trend: Mapping, filters: Filters) -> Figure:
+    return _line_figure(render, "Tren tuna sosial", trend, filters,
+                        [("new", "Tuna sosial baru"), ("active", "Tuna sosial aktif")],
+                        [Column("active_year_before", "Aktif setahun sebelumnya", ""),
+                         Column("active_change", "Perubahan aktif", ""),
+                         Column("active_change_percent", "Perubahan aktif (%)", "", 1),
+                         Column("new_year_before", "Baru setahun sebelumnya", ""),
+                         Column("new_change", "Perubahan baru", "")],
+                        note="Perubahan = dibandingkan bulan yang sama setahun sebelumnya; negatif berarti turun. "
+                             "Kosong (tidak ada data) bila salah satu bulan tidak punya data.")
+
+
+def disability_figure(render: _Render, coverage: Mapping, filters: Filters) -> Figure:
+    """Per disability type at the end of the period's last month."""
+    month = coverage["months"][-1]
+    name, cells = _months_of(coverage, filters)
+    rows = [dict(t, label=t["name"]) for t in cells[-1]["types"]]
+    title = f"Penyandang disabilitas per jenis, {name}, akhir {indonesian.month_name(month)}"
+    chart = charts.bars(render.chart_id(), title, [r["label"] for r in rows],
+                        [Series("Terdaftar", [r["registered"] for r in rows]),
+                         Series("Dengan kasus aktif", [r["with_active_case"] for r in rows])])
+    render.charts.append(chart)
+    return Figure(chart, Table(title, [
+        Column("label", "Jenis disabilitas", ""), Column("registered", "Terdaftar", ""),
+        Column("with_active_case", "Dengan kasus aktif", ""),
+        Column("registered_per_10k", "Terdaftar per 10.000", "", 2)], rows))
+
+
+def referral_table(referrals: Mapping) -> Table:
+    rows = [dict(f, label=f"{f['regency_name']} → {f['facility_name'] or f['facility_id']}",
+                 rejected=f["outcomes"]["rejected"], waitlisted=f["outcomes"]["waitlisted"])
+            for f in referrals["flows"]]
+    return Table("Rujukan dari kabupaten/kota ke fasilitas", [
+        Column("label", "Dari → ke fasilitas", ""), Column("referrals", "Rujukan", ""),
+        Column("admitted", "Masuk panti", ""), Column("waitlisted", "Daftar tunggu", ""),
+        Column("rejected", "Ditolak", ""), Column("response_hours_median", "Jawaban, median (jam)", "", 1),
+        Column("response_hours_p90", "Jawaban, persentil 90 (jam)", "", 1),
+        Column("admission_days_median", "Sampai masuk, median (hari)", "", 1)], rows)
+
+
+def where_to_build_table(where: Mapping) -> Table:
+    rows = []
+    for r in where["regencies"]:
+        band = (f"{indonesian.number(r['projected_shortfall_low'], 1)} sampai "
+                f"{indonesian.number(r['projected_shortfall_high'], 1)}"
+                if r["projected_shortfall_low"] is not None else None)
+        rows.append(dict(r, label=f"{r['rank']}. {_regency_name(r['regency'])}" if r["rank"]
+                         else _regency_name(r["regency"]), band=band,
+                         reliability="ya" if r["reliable"] else ("belum dapat diandalkan" if r["months_used"] else None)))
+    return Table(f"Di mana membangun berikutnya: proyeksi {indonesian.month_name(where['projected_month'])}", [
+        Column("label", "Peringkat dan kabupaten/kota", ""), Column("people_waiting", "Menunggu tempat", ""),
+        Column("people_in_bed", "Di panti", ""), Column("beds", "Tempat tidur", ""),
+        Column("planned_beds", "Rencana tempat tidur", ""), Column("projected_demand", "Proyeksi kebutuhan", "", 1),
+        Column("projected_shortfall", "Proyeksi kekurangan", "", 1),
+        Column("band", f"Rentang {where['interval_percent']} % kekurangan", ""),
+        Column("months_used", "Bulan riwayat", ""), Column("reliability", "Dapat diandalkan", "")], rows)
+
+
+def months_without_data(cases: Mapping) -> list[dict]:
+    """Each regency with a month of the period its node sent nothing for, and those months."""
+    return [{"regency": r["regency"], "name": _regency_name(r["regency"]),
+             "months": [indonesian.month_name(c["month"]) for c in r["months"] if not c["has_data"]]}
+            for r in cases["regencies"] if not all(c["has_data"] for c in r["months"])]
+
+
+def report_links(filters: Filters) -> dict:
+    """Downloads of the monthly report for the period's last month (and the regency chosen)."""
+    month = filters.months()[-1]
+    params = {"bulan": month, **({"kabupaten": filters.regency} if filters.regency else {})}
+    return {"month": month, **{fmt: "/laporan-bulanan?" + urlencode({**params, "format": fmt})
+                               for fmt in ("csv", "xlsx")}}
+
+
+def _trend_sections(render: _Render, trends: Trends, filters: Filters) -> dict:
+    sections = {"monthly": cases_trend_figure(render, trends.cases, filters),
+                "tuna": tuna_sosial_figure(render, trends.tuna_sosial, filters) if trends.tuna_sosial["categories"]
+                else None,
+                "disability": disability_figure(render, trends.disabilities, filters),
+                "referrals": referral_table(trends.referrals), "referral_total": trends.referrals["total"],
+                "no_data": months_without_data(trends.cases), "report": report_links(filters),
+                "period": trends.cases["months"]}
+    return sections
 
 
 # -- pages ----------------------------------------------------------------------------------------------
@@ -302,9 +431,11 @@ def _plans(plan: dict, filters: Filters) -> list[dict]:
 
 
 def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = None, *,
-             cases_by_month: Mapping | None = None) -> Page:
+             trends: Trends | None = None) -> Page:
     """Ringkasan provinsi: cases per regency and PPKS group, per category, demand beside beds and
-    plans; with ``cases_by_month`` (``/api/v1/figures/cases``), the trend of new cases."""
+    plans; with ``trends`` (the figure APIs for the filters), the months of the period: new and
+    active cases, per 10,000 per regency, tuna sosial, disabilities, referral flows, where to
+    build next, the regencies without data, and the monthly report to download."""
     render = _Render()
     regency_rows = _regency_cases(summary, filters)
     cases_chart = charts.bars(render.chart_id(), "Kasus terdaftar per kabupaten/kota",
@@ -315,11 +446,15 @@ def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = Non
         "Kasus per kabupaten/kota dan kelompok PPKS",
         [Column("name", "Kabupaten/Kota", ""), *group_columns, Column("cases", "Jumlah", "")], regency_rows))
     figures = [cases]
-    trend = None
-    if cases_by_month is not None:
-        trend = monthly_figure(render.chart_id(), "Kasus baru per bulan", cases_by_month, "new", filters)
-        render.charts.append(trend.chart)
-        figures.append(trend)
+    sections = {}
+    if trends is not None:
+        sections = _trend_sections(render, trends, filters)
+        sections["per_10k"] = per_10k_figure(render, trends.cases)
+        if trends.where_to_build is not None:
+            sections["where"] = where_to_build_table(trends.where_to_build)
+            sections["method"] = trends.where_to_build["method"].split("\n\n")
+        figures += [f for f in (sections["monthly"], sections["per_10k"], sections["tuna"], sections["disability"])
+                    if f is not None]
     capacity = _capacity_figure(render, plan, filters)
     figures.append(capacity)
     categories = [c for c in summary["by_category"] if c["cases"] and (not filters.category
@@ -331,14 +466,16 @@ def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = Non
         Column("name", "Kategori", ""), Column("group_name", "Kelompok", ""), Column("cases", "Jumlah", "")],
         [dict(c, group_name=GROUP_NAMES[c["group"]]) for c in categories])
     return _render("overview.html", title="Ringkasan Kasus PPKS Provinsi", path="/", filters=filters, csrf=csrf,
-                   figures=figures, summary=summary, plan=plan, cases=cases, trend=trend, capacity=capacity,
-                   category_table=category_table, plans=_plans(plan, filters),
+                   figures=figures, summary=summary, plan=plan, cases=cases, trend=bool(sections), s=sections,
+                   capacity=capacity, category_table=category_table, plans=_plans(plan, filters),
                    total=sum(r["cases"] for r in regency_rows))
 
 
 def regency(code: str, summary: dict, plan: dict, training: dict, filters: Filters, csrf: str | None = None, *,
-            cases_by_month: Mapping | None = None) -> Page:
-    """One regency: its cases by category, demand beside beds, training coverage, its node's stream."""
+            trends: Trends | None = None) -> Page:
+    """One regency: its cases by category, demand beside beds, training coverage, its node's stream;
+    with ``trends``, its months: new and active cases, tuna sosial, disabilities, its referral flows
+    to facilities, its training per 100 active cases, and its monthly report."""
     render = _Render()
     filters = Filters(filters.first, filters.last, code, filters.category)
     counts = next(r["by_category"] for r in summary["by_regency"] if r["regency"] == code)
@@ -351,18 +488,19 @@ def regency(code: str, summary: dict, plan: dict, training: dict, filters: Filte
     figures = [Figure(chart, Table("Kasus per kategori PPKS", [
         Column("name", "Kategori", ""), Column("group_name", "Kelompok", ""), Column("cases", "Jumlah", "")],
         categories))]
-    trend = None
-    if cases_by_month is not None:
-        trend = monthly_figure(render.chart_id(), "Kasus baru per bulan", cases_by_month, "new", filters)
-        render.charts.append(trend.chart)
-        figures.append(trend)
+    sections = {}
+    if trends is not None:
+        sections = _trend_sections(render, trends, filters)
+        figures += [f for f in (sections["monthly"], sections["tuna"], sections["disability"]) if f is not None]
+        if trends.training is not None:
+            sections["training"] = next((r for r in trends.training["regencies"] if r["regency"] == code), None)
     capacity = next(r for r in plan["regencies"] if r["regency"] == code)
     coverage = next((r for r in training["regencies"] if r["regency"] == code), None)
     streams = [s for s in summary["streams"] if s["node"] == code]
     return _render("regency.html", title=f"{_regency_name(code)}", path=f"/kabupaten/{code}", filters=filters,
                    csrf=csrf, figures=figures, filter_fields=("dari", "sampai", "kategori"), code=code,
-                   category_figure=figures[0], trend=trend, capacity=capacity, coverage=coverage,
-                   plans=_plans(plan, filters), streams=_stream_rows(streams),
+                   category_figure=figures[0], trend=bool(sections), s=sections, capacity=capacity,
+                   coverage=coverage, plans=_plans(plan, filters), streams=_stream_rows(streams),
                    total=sum(c["cases"] for c in categories))
 
 

@@ -694,6 +694,15 @@ class MonthlyReportQuerySchema(f.Schema):
                    metadata=_d("csv (UTF-8 with BOM) or xlsx (with a Keterangan sheet); default xlsx"))
 
 
+class MonthlyReportPageSchema(f.Schema):
+    """The monthly report's download link on the pages (Indonesian names, like the page filters)."""
+    bulan = f.Str(required=True, validate=MONTH, metadata=_d("the month reported, YYYY-MM (WITA)"))
+    kabupaten = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabupaten/kota tidak dikenal."),
+                      load_default=None, metadata=_d("only this regency"))
+    format = f.Str(validate=validate.OneOf(("csv", "xlsx"), error="Format harus csv atau xlsx."),
+                   load_default="xlsx", metadata=_d("csv or xlsx"))
+
+
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 

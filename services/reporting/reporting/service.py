@@ -1,6 +1,7 @@
 """Reporting's entry points on the hub: the uplink consumer, the summary API and the pages."""
 from __future__ import annotations
 
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from rehsos import auth, errors, reference
@@ -13,7 +14,7 @@ from reporting.projections import HANDLERS
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
                                DisabilityCoverageSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
-                               MonthlyReportQuerySchema,
+                               MonthlyReportPageSchema, MonthlyReportQuerySchema,
                                PlaceQuerySchema, QuarantineEntrySchema, RedriveResultSchema, ReferralFlowQuerySchema,
                                ReferralFlowsSchema, SummarySchema, SyncHealthSchema, TrainingFiguresSchema,
                                TrainingOverviewSchema, TrainingQuerySchema, TunaSosialTrendSchema, WhereToBuildSchema)
@@ -42,6 +43,24 @@ def _filtered_page(request, path: str, title: str, fields: tuple[str, ...], rend
     except pages.FilterError as exc:
         return _page(pages.filter_error(path, title, exc, _csrf(request), fields), 422)
     return _page(render(filters, _csrf(request)))
+
+
+def _trends(session, filters: pages.Filters, *, where: bool = False, training: bool = False) -> pages.Trends:
+    """The figures over the page's period, for its regency and category: what the figure APIs send."""
+    months = filters.months()
+    first, last, regency, category = months[0], months[-1], filters.regency, filters.category
+    return pages.Trends(
+        cases=caseload.case_figures(session, first, last, regency, category),
+        tuna_sosial=caseload.tuna_sosial_trend(session, first, last, regency, category),
+        disabilities=caseload.disability_coverage(session, first, last, regency, category),
+        referrals=flows.referral_flows(session, regency, category, from_month=first, to_month=last),
+        where_to_build=planning.where_to_build(session, regency, category) if where else None,
+        training=coverage.training_coverage(session, regency, category) if training else None)
+
+
+def _report_response(file: report.ReportFile) -> Response:
+    return Response(file.content, mimetype=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
 
 class ReportingService:
@@ -150,9 +169,7 @@ class ReportingService:
         (with a Keterangan sheet saying what each column means); empty cells: tidak ada data."""
         q = request.query
         with self.db.session() as session:
-            file = report.monthly_report_file(session, q["month"], q["regency"], q["format"])
-        return Response(file.content, mimetype=file.media_type,
-                        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+            return _report_response(report.monthly_report_file(session, q["month"], q["regency"], q["format"]))
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))
@@ -196,7 +213,8 @@ class ReportingService:
         def render(filters, csrf):
             with self.db.session() as session:
                 return pages.overview(domain.summary(session, self.db.tables),
-                                      domain.capacity_plan(session, filters.category), filters, csrf)
+                                      domain.capacity_plan(session, filters.category), filters, csrf,
+                                      trends=_trends(session, filters, where=True))
         return _filtered_page(request, "/", "Ringkasan Kasus PPKS Provinsi", ALL_FILTERS, render)
 
     @api("GET", "/kabupaten/<code>", roles=READERS, html=True, tags=("pages",))
@@ -206,10 +224,12 @@ class ReportingService:
             return _page(pages.not_found(f"Kode kabupaten/kota “{code}” tidak dikenal.", _csrf(request)), 404)
 
         def render(filters, csrf):
+            filters = pages.Filters(filters.first, filters.last, code, filters.category)
             with self.db.session() as session:
                 return pages.regency(code, domain.summary(session, self.db.tables),
                                      domain.capacity_plan(session, filters.category),
-                                     domain.training_overview(session), filters, csrf)
+                                     domain.training_overview(session), filters, csrf,
+                                     trends=_trends(session, filters, training=True))
         return _filtered_page(request, f"/kabupaten/{code}", reference.region_name(code), ("dari", "sampai", "kategori"),
                               render)
 
@@ -237,6 +257,18 @@ class ReportingService:
                 return pages.sync_health(domain.summary(session, self.db.tables),
                                          domain.quarantine_list(session, self.db.tables), filters, csrf)
         return _filtered_page(request, "/sinkronisasi", "Kesehatan sinkronisasi", ("kabupaten",), render)
+
+    @api("GET", "/laporan-bulanan", roles=READERS, html=True, tags=("pages",))
+    def monthly_report_page(self, request):
+        """Laporan bulanan downloaded from a page (signed in by the page's session, not a token)."""
+        raw = {k: v for k, v in request.args.items() if v != ""}
+        try:
+            q = MonthlyReportPageSchema().load(raw)
+        except ValidationError as exc:
+            error = pages.FilterError(exc.messages, raw)
+            return _page(pages.filter_error("/", "Laporan bulanan", error, _csrf(request), filter_fields=()), 422)
+        with self.db.session() as session:
+            return _report_response(report.monthly_report_file(session, q["bulan"], q["kabupaten"], q["format"]))
 
     @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login_form(self, request):
