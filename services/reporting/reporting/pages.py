@@ -382,6 +382,94 @@ def report_links(filters: Filters) -> dict:
                                for fmt in ("csv", "xlsx")}}
 
 
+def age_text(seconds: float | None) -> str | None:
+    """``45 detik``, ``12 menit``, ``3 jam``, ``9 hari``: how long ago, in words; None stays None."""
+    if seconds is None:
+        return None
+    for unit, size in (("hari", 86400), ("jam", 3600), ("menit", 60)):
+        if seconds >= size:
+            return f"{indonesian.number(seconds // size)} {unit}"
+    return f"{indonesian.number(seconds)} detik"
+
+
+def occupancy_figure(render: _Render, occupancy: Mapping) -> Figure:
+    """Occupancy per facility and unit; the alert (≥ 90 %) and stale data are said in words."""
+    rows = []
+    for fac in occupancy["facilities"]:
+        stale = fac["data_age_hours"] > STALE_HOURS
+        base = {"status_text": ("Hampir penuh (≥ " + indonesian.number(occupancy["alert_percent"]) + " %)"
+                                if fac["alert"] else "-")}
+        rows.append(dict(fac, **base, label=f"{fac['name']} ({_regency_name(fac['regency'])})",
+                         age=f"{age_text(fac['data_age_hours'] * 3600)}{', data lama' if stale else ''}"))
+        for unit in fac["units"]:
+            rows.append(dict(unit, label=f"{fac['name']}: unit {unit['name']}", waitlisted=None, age="",
+                             status_text="Hampir penuh" if unit["alert"] else "-"))
+    chart = charts.bars(render.chart_id(), "Okupansi per fasilitas (%)", [f["name"] for f in occupancy["facilities"]],
+                        [Series("Okupansi (%)", [f["occupancy_percent"] for f in occupancy["facilities"]])],
+                        decimals=1)
+    render.charts.append(chart)
+    return Figure(chart, Table("Okupansi per fasilitas dan unit", [
+        Column("label", "Fasilitas atau unit", ""), Column("beds", "Tempat tidur", ""),
+        Column("occupied", "Terisi", ""), Column("free", "Kosong", ""),
+        Column("occupancy_percent", "Okupansi (%)", "", 1), Column("status_text", "Peringatan", ""),
+        Column("waitlisted", "Daftar tunggu", ""), Column("age", "Umur data", "")], rows),
+        note=f"Peringatan bila okupansi {indonesian.number(occupancy['alert_percent'])} % atau lebih. "
+             f"Data lebih dari {STALE_HOURS // 24} hari ditandai “data lama”. Daftar tunggu dihitung per fasilitas.")
+
+
+def demand_beside_plans(where: Mapping) -> Table:
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in sorted(where["regencies"], key=lambda r: r["regency"])]
+    return Table("Rencana pusat rehabilitasi di samping kebutuhan", [
+        Column("label", "Kabupaten/Kota", ""), Column("people_waiting", "Orang menunggu tempat", ""),
+        Column("people_in_bed", "Orang di panti", ""), Column("beds", "Tempat tidur", ""),
+        Column("plans", "Rencana pusat", ""), Column("planned_beds", "Rencana tempat tidur", "")], rows)
+
+
+def sync_table(health: Mapping, filters: Filters) -> Table:
+    rows = []
+    for n in health["nodes"]:
+        if filters.regency and n["node"] != filters.regency:
+            continue
+        gaps = [f"{g['first']}–{g['last']} ({'diminta ulang' if g['repair'] == 'requested' else 'menunggu'})"
+                for s in n["services"] for g in s["missing_ranges"]]
+        rows.append({
+            "label": f"{_regency_name(n['node'])} ({n['node']})", "status": n["status_label"].capitalize(),
+            "last_event": age_text(n["last_event"]["age_seconds"]) if n["last_event"] else None,
+            "heartbeat": age_text(n["last_heartbeat"]["age_seconds"]) if n["last_heartbeat"] else None,
+            "lag": n["lag"]["median_seconds"], "missing": sum(s["missing"] for s in n["services"]),
+            "gaps": ", ".join(gaps) or "-", "refused": n["quarantine"]["refused"],
+            "dead_letters": n["quarantine"]["dead_letters"],
+            "versions": ", ".join(f"{v['event_type']} v{v['schema_version']}" for v in n["schema_versions"]) or "-"})
+    return Table("Kesehatan sinkronisasi per kantor", [
+        Column("label", "Kantor", ""), Column("status", "Status", ""),
+        Column("last_event", "Event terakhir (lalu)", ""), Column("heartbeat", "Heartbeat terakhir (lalu)", ""),
+        Column("lag", "Jeda median (detik)", "", 1), Column("missing", "Urutan hilang", ""),
+        Column("gaps", "Celah dan perbaikan", ""), Column("refused", "Ditolak", ""),
+        Column("dead_letters", "Surat mati", ""), Column("versions", "Versi skema", "")], rows)
+
+
+def event_gains(coverage: Mapping, filters: Filters) -> Table:
+    rows = [dict(e, label=e["title"] or e["event_id"], theme_text=e["theme"] or "-",
+                 day=indonesian.long_date(e["start_date"]) if e["start_date"] else "-")
+            for e in coverage["events"] if filters.in_period(e["start_date"])]
+    return Table("Kenaikan nilai pre-test ke post-test per kegiatan", [
+        Column("label", "Kegiatan", ""), Column("theme_text", "Tema", ""), Column("day", "Tanggal mulai", ""),
+        Column("completed", "Selesai", ""), Column("pre_average", "Pre-test", "", 1),
+        Column("post_average", "Post-test", "", 1), Column("gain", "Kenaikan", "", 1)], rows)
+
+
+def coverage_table(coverage: Mapping, filters: Filters) -> Table:
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in coverage["regencies"]
+            if not filters.regency or r["regency"] == filters.regency]
+    return Table("Tenaga terlatih per 100 kasus aktif", [
+        Column("label", "Kabupaten/Kota", ""), Column("open_cases", "Kasus aktif", ""),
+        Column("trained_pekerja_sosial", "Pekerja sosial", ""),
+        Column("pekerja_sosial_per_100_open_cases", "Pekerja sosial per 100 kasus", "", 1),
+        Column("trained_pendamping_disabilitas", "Pendamping disabilitas", ""),
+        Column("pendamping_disabilitas_per_100_open_cases", "Pendamping per 100 kasus", "", 1),
+        Column("trained_per_100_open_cases", "Terlatih per 100 kasus", "", 1)], rows)
+
+
 def _trend_sections(render: _Render, trends: Trends, filters: Filters) -> dict:
     sections = {"monthly": cases_trend_figure(render, trends.cases, filters),
                 "tuna": tuna_sosial_figure(render, trends.tuna_sosial, filters) if trends.tuna_sosial["categories"]
@@ -504,7 +592,8 @@ def regency(code: str, summary: dict, plan: dict, training: dict, filters: Filte
                    total=sum(c["cases"] for c in categories))
 
 
-def facilities(plan: dict, filters: Filters, csrf: str | None = None) -> Page:
+def facilities(plan: dict, filters: Filters, csrf: str | None = None, *, occupancy: Mapping | None = None,
+               where: Mapping | None = None) -> Page:
     """Fasilitas: beds in operating facilities beside open cases and waiting referrals, and plans."""
     render = _Render()
     rows = [dict(r, label=_regency_name(r["regency"])) for r in plan["regencies"]
@@ -519,12 +608,16 @@ def facilities(plan: dict, filters: Filters, csrf: str | None = None) -> Page:
         Column("beds", "Tempat tidur", ""), Column("occupied", "Terisi", ""), Column("free", "Kosong", ""),
         Column("waiting", "Menunggu panti", "")], rows))
     capacity = _capacity_figure(render, plan, filters)
+    occupancy_fig = occupancy_figure(render, occupancy) if occupancy is not None else None
     return _render("facilities.html", title="Fasilitas dan rencana pusat rehabilitasi", path="/fasilitas",
-                   filters=filters, csrf=csrf, figures=[beds, capacity], filter_fields=("kabupaten", "kategori"),
-                   beds=beds, capacity=capacity, plans=_plans(plan, filters), plan=plan)
+                   filters=filters, csrf=csrf, figures=[f for f in (beds, capacity, occupancy_fig) if f],
+                   filter_fields=("kabupaten", "kategori"), beds=beds, capacity=capacity, occupancy=occupancy_fig,
+                   alerts=occupancy["alerts"] if occupancy else 0,
+                   unknown=occupancy["waitlisted_without_snapshot"] if occupancy else [],
+                   demand=demand_beside_plans(where) if where else None, plans=_plans(plan, filters), plan=plan)
 
 
-def training(overview_: dict, filters: Filters, csrf: str | None = None) -> Page:
+def training(overview_: dict, filters: Filters, csrf: str | None = None, *, coverage_: Mapping | None = None) -> Page:
     """Pelatihan: trained social workers and disability companions per regency beside the
     caseload; events in the period; pre/post-test gains per role and theme."""
     render = _Render()
@@ -548,7 +641,9 @@ def training(overview_: dict, filters: Filters, csrf: str | None = None) -> Page
              for r in overview_["by_role"]]
     return _render("training.html", title="Pelatihan: Bimtek dan Rakor", path="/pelatihan", filters=filters,
                    csrf=csrf, figures=[coverage], filter_fields=("dari", "sampai", "kabupaten"), coverage=coverage,
-                   events=events, roles=roles, themes=overview_["by_theme"])
+                   events=events, roles=roles, themes=overview_["by_theme"],
+                   per_100=coverage_table(coverage_, filters) if coverage_ else None,
+                   gains=event_gains(coverage_, filters) if coverage_ else None)
 
 
 def _stream_rows(streams: Sequence[dict]) -> list[dict]:
@@ -558,7 +653,8 @@ def _stream_rows(streams: Sequence[dict]) -> list[dict]:
             for s in streams]
 
 
-def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csrf: str | None = None) -> Page:
+def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csrf: str | None = None, *,
+                health: Mapping | None = None) -> Page:
     """Kesehatan sinkronisasi: per node and service what the hub received, what it misses and
     asked again, and the messages it refused or could not apply."""
     streams = [s for s in summary["streams"] if not filters.regency or s["node"] == filters.regency]
@@ -566,7 +662,8 @@ def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csr
                if not filters.regency or (q["sender"] or "").endswith(filters.regency)]
     return _render("sync.html", title="Kesehatan sinkronisasi data", path="/sinkronisasi", filters=filters,
                    csrf=csrf, filter_fields=("kabupaten",), streams=_stream_rows(streams), quarantine=entries,
-                   quarantined=summary["quarantined"], generated_at=summary["generated_at"])
+                   quarantined=summary["quarantined"], generated_at=summary["generated_at"],
+                   health=sync_table(health, filters) if health else None)
 
 
 def filter_error(path: str, title: str, error: FilterError, csrf: str | None = None,

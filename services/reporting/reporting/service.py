@@ -102,8 +102,11 @@ class ReportingService:
         repair, quarantined and dead-lettered messages, event schema versions, and a status
         (lancar, terlambat, tidak ada data)."""
         with self.db.session() as session:
-            return sync.sync_health(session, self.db.tables, heartbeat_interval=self.config.heartbeat_interval,
-                                    sender_node=self.config.names.sender_node)
+            return self._sync_health(session)
+
+    def _sync_health(self, session) -> dict:
+        return sync.sync_health(session, self.db.tables, heartbeat_interval=self.config.heartbeat_interval,
+                                sender_node=self.config.names.sender_node)
 
     def _figures(self, request, query):
         q = request.query
@@ -238,7 +241,9 @@ class ReportingService:
         """Fasilitas: beds, demand and planned centres per regency."""
         def render(filters, csrf):
             with self.db.session() as session:
-                return pages.facilities(domain.capacity_plan(session, filters.category), filters, csrf)
+                return pages.facilities(domain.capacity_plan(session, filters.category), filters, csrf,
+                                        occupancy=flows.facility_occupancy(session, filters.regency, filters.category),
+                                        where=planning.where_to_build(session, filters.regency, filters.category))
         return _filtered_page(request, "/fasilitas", "Fasilitas", ("kabupaten", "kategori"), render)
 
     @api("GET", "/pelatihan", roles=READERS, html=True, tags=("pages",))
@@ -246,7 +251,8 @@ class ReportingService:
         """Pelatihan: trained workers per regency beside the caseload, events, test gains."""
         def render(filters, csrf):
             with self.db.session() as session:
-                return pages.training(domain.training_overview(session), filters, csrf)
+                return pages.training(domain.training_overview(session), filters, csrf,
+                                      coverage_=coverage.training_coverage(session, filters.regency))
         return _filtered_page(request, "/pelatihan", "Pelatihan", ("dari", "sampai", "kabupaten"), render)
 
     @api("GET", "/sinkronisasi", roles=READERS, html=True, tags=("pages",))
@@ -255,7 +261,8 @@ class ReportingService:
         def render(filters, csrf):
             with self.db.session() as session:
                 return pages.sync_health(domain.summary(session, self.db.tables),
-                                         domain.quarantine_list(session, self.db.tables), filters, csrf)
+                                         domain.quarantine_list(session, self.db.tables), filters, csrf,
+                                         health=self._sync_health(session))
         return _filtered_page(request, "/sinkronisasi", "Kesehatan sinkronisasi", ("kabupaten",), render)
 
     @api("GET", "/laporan-bulanan", roles=READERS, html=True, tags=("pages",))
