@@ -249,3 +249,24 @@ def test_the_xlsx_holds_the_rows_and_a_keterangan_sheet_explaining_each_column()
     assert notes["Dibuat"] == "1 Desember 2026 pukul 01.30 WITA"
     assert "pseudonim" in notes["Sumber data"] and "tidak ada data" in notes["Sel kosong"].lower()
     assert notes["Kasus baru per 10.000 penduduk"] == "Kasus baru dibagi penduduk × 10.000."
+
+
+def test_occupancy_marks_the_alert_and_stale_data_in_words_not_colour_alone():
+    unit = {"name": "Putra", "sex": "L", "beds": 10, "occupied": 9, "free": 1, "occupancy_percent": 90.0, "alert": True}
+    fresh = {"facility_id": "a", "name": "Panti A", "regency": "6371", "beds": 10, "occupied": 9, "free": 1,
+             "occupancy_percent": 90.0, "alert": True, "waitlisted": 3, "data_age_hours": 5.0, "units": [unit]}
+    stale = dict(fresh, facility_id="b", name="Panti B", alert=False, occupancy_percent=None, beds=0, occupied=0,
+                 free=0, data_age_hours=24 * 9.5, units=[])
+    occupancy = {"alert_percent": 90.0, "alerts": 1, "facilities": [fresh, stale], "waitlisted_without_snapshot": []}
+    page = pages.facilities(_plan(), pages.Filters(), occupancy=occupancy)
+    table = page.html.split('id="tabel-okupansi"')[1].split("</table>")[0]
+    assert re.search(r"Panti A \(Kota Banjarmasin\)</th>.*<td class=\"l\">Hampir penuh \(≥ 90 %\)</td><td>3</td>"
+                     r"<td class=\"l\">5 jam</td>", table)
+    assert "9 hari, data lama" in table and "Panti A: unit Putra" in table
+    # A facility without beds has no occupancy: tidak ada data, not 0 %.
+    assert re.search(r"Panti B \(Kota Banjarmasin\)</th><td>0</td><td>0</td><td>0</td><td class=\"nodata\">", table)
+    _styles_admitted(page)
+
+
+def test_ages_are_said_in_the_largest_whole_unit():
+    assert [pages.age_text(s) for s in (None, 42, 3600 * 5 + 7, 86400 * 12)] == [None, "42 detik", "5 jam", "12 hari"]
