@@ -389,3 +389,11 @@ def test_facilities_and_sync_pages_show_occupancy_and_the_state_of_every_office(
                         for n in health["nodes"]}
     tab.open("/sinkronisasi?kabupaten=6371")
     assert list(tab.table("tabel-sinkronisasi")) == ["Kota Banjarmasin (6371)"]
+
+
+def test_a_bad_monthly_report_link_says_what_is_wrong_per_field(tab):
+    response = tab.open("/laporan-bulanan?bulan=2026-13&kabupaten=9999&format=pdf")
+    assert response.status == 422
+    alert = tab.page.locator("[role=alert]").inner_text()
+    assert "Bulan harus berformat YYYY-MM" in alert and "Kabupaten/kota tidak dikenal" in alert
+    assert "Format harus csv atau xlsx" in alert
