@@ -171,7 +171,7 @@ def test_a_silent_month_shows_no_data_not_zero_in_every_figure(hub, generated):
 @pytest.mark.parametrize("params, field", [
     ({"from": "2025-13"}, "from"), ({"to": "25-01"}, "to"), ({"from": "2025-06", "to": "2025-01"}, "from"),
     ({"from": "2010-01", "to": "2025-01"}, "from"), ({"regency": "6399"}, "regency"), ({"category": "x"}, "category"),
-    ({"month": "2025-01"}, "month"), ({"from": "0000-01"}, "from"),
+    ({"month": "2025-01"}, "month"), ({"from": "0000-01"}, "from"), ({"to": "0000-02"}, "to"),
 ])
 def test_bad_filters_are_refused_with_a_message_per_field(shared_province, params, field):
     hub = shared_province(["6371"], start_nodes=False)
