@@ -253,7 +253,7 @@ class ApiEntrypoint(HttpRequestHandler):
     def __init__(self, method, url, *, roles: tuple[str, ...] = (), public: bool = False,
                  body: type[Schema] | None = None, query: type[Schema] | None = None,
                  response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = (),
-                 many: bool = False, html: bool = False, produces: str | None = None, upload: bool = False,
+                 many: bool = False, html: bool = False, produces: str | tuple[str, ...] | None = None, upload: bool = False,
                  csv: str | None = None, rules: dict[str, str] | None = None, **kwargs):
         if not roles and not public:
             raise ValueError(f"{method} {url}: declare the roles allowed, or public=True")
@@ -268,7 +268,9 @@ class ApiEntrypoint(HttpRequestHandler):
         self.tags = tags
         self.many = many
         self.html = html
-        self.produces = produces  # a file (PDF, SVG, ...) rather than JSON: the handler returns a Response
+        # A file (PDF, SVG, ...) rather than JSON: the handler returns a Response; a tuple when the
+        # query chooses between formats.
+        self.produces = produces
         self.upload = upload  # the body is a file (raw, or the `file` part of a form): request.upload
         self.csv = csv  # a text/csv body is read as a list of rows under this field, then loaded as JSON would be
         # What this operation checks against the node's own data (field -> rule), beyond its body

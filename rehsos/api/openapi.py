@@ -190,7 +190,8 @@ def build(node: str, providers) -> dict:
                     {"name": "filename", "in": "query", "required": False, "schema": {"type": "string"}}]
             ok: dict = {"description": "OK"}
             if p.produces:
-                ok["content"] = {p.produces: {"schema": {"type": "string", "format": "binary"}}}
+                types = (p.produces,) if isinstance(p.produces, str) else p.produces
+                ok["content"] = {t: {"schema": {"type": "string", "format": "binary"}} for t in types}
             if p.response_schema is not None:
                 schema = {"type": "array", "items": p.response_schema} if p.many else p.response_schema
                 ok["content"] = {"application/json": {"schema": schema}}

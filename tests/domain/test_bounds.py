@@ -135,7 +135,7 @@ LANDS_IN: dict[type[Schema], tuple] = {
     fs.DischargeSchema: (fm.ReferralRequest,), fs.ReferralQuerySchema: (), fs.DirectoryQuerySchema: (),
     fs.CentrePlanSchema: (fm.CentrePlan,), fs.CentrePlanUpdateSchema: (fm.CentrePlan,),
     rs.CapacityPlanQuerySchema: (), rs.FiguresQuerySchema: (), rs.PlaceQuerySchema: (), rs.ReferralFlowQuerySchema: (),
-    rs.TrainingQuerySchema: (),
+    rs.TrainingQuerySchema: (), rs.MonthlyReportQuerySchema: (),
     ts.TrainingEventSchema: (tm.TrainingEvent,), ts.TrainingEventUpdateSchema: (tm.TrainingEvent,),
     ts.RegencyQuotaSchema: (tm.RegencyQuota,), ts.StatusChangeSchema: (tm.TrainingEvent,),
     ts.SpeakerSchema: (tm.Speaker,), ts.AgendaSessionSchema: (tm.AgendaSession,),

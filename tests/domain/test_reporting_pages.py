@@ -148,21 +148,51 @@ def test_the_overview_filtered_by_category_and_regency_counts_only_those():
     assert 'value="pengemis" selected' in page.html and 'value="6371" selected' in page.html
 
 
-def _figures(missing: str):
+CASE_KEYS = ("new", "active", "persons", "reopened", "new_per_10k", "active_per_10k")
+TREND_KEYS = ("new", "active", "new_year_before", "active_year_before", "new_change", "active_change",
+              "active_change_percent")
+
+
+def _trends(missing: str) -> pages.Trends:
+    """Figures as the APIs send them: Banjarmasin silent in ``missing``, every figure null then."""
     months = ["2026-01", "2026-02", "2026-03"]
-    cells = [{"month": m, "has_data": m != missing, "new": None if m == missing else 10 + i}
-             for i, m in enumerate(months)]
-    return {"months": months, "province": {"months": [dict(c, has_data=True, new=c["new"] or 0) for c in cells]},
-            "regencies": [{"regency": "6371", "name": "Banjarmasin", "months": cells}]}
+
+    def cell(i, m, keys):
+        return {"month": m, "has_data": m != missing, **{k: None if m == missing else 10 + i for k in keys}}
+
+    def figures(keys, **extra):
+        cells = [cell(i, m, keys) for i, m in enumerate(months)]
+        return {"months": months, "population_source": "BPS 2024", **extra,
+                "province": {"months": [dict(c, **{k: c[k] or 0 for k in keys}) for c in cells]},
+                "regencies": [{"regency": "6371", "name": "Banjarmasin", "months": cells}]}
+
+    types = [{"disability": "fisik", "name": "Disabilitas fisik", "registered": 4, "with_active_case": 3,
+              "registered_per_10k": 0.05}]
+    disabilities = {"months": months, "province": {"months": [{"month": m, "types": types} for m in months]},
+                    "regencies": [{"regency": "6371", "months": [
+                        {"month": m, "has_data": m != missing,
+                         "types": [dict(t, registered=None if m == missing else 4) for t in types]}
+                        for m in months]}]}
+    flow = {"referrals": 2, "admitted": 1, "outcomes": {"rejected": 0, "waitlisted": 1},
+            "response_hours_median": 5.5, "response_hours_p90": None, "admission_days_median": 3.0}
+    referrals = {"flows": [dict(flow, regency_name="Banjarmasin", facility_name=None, facility_id="panti-x")],
+                 "total": flow}
+    return pages.Trends(figures(CASE_KEYS), figures(TREND_KEYS, categories=["gelandangan"]), disabilities,
+                        referrals)
 
 
 def test_a_trend_of_a_regency_that_sent_nothing_in_a_month_says_tidak_ada_data_for_it():
     filters = pages.Filters("2026-01", "2026-03", "6371")
-    page = pages.overview(_summary(), _plan(), filters, cases_by_month=_figures(missing="2026-02"))
-    table = page.html.split('id="tabel-tren"')[1].split("</table>")[0]
+    page = pages.overview(_summary(), _plan(), filters, trends=_trends(missing="2026-02"))
+    table = page.html.split('id="tabel-bulanan"')[1].split("</table>")[0]
     assert re.search(r'Februari 2026</th><td class="nodata">tidak ada data</td>', table)
     assert re.search(r"Maret 2026</th><td>12</td>", table)
     assert "tidak ada data untuk Feb 2026" in page.html
+    tuna = page.html.split('id="tabel-tuna-sosial"')[1].split("</table>")[0]
+    assert re.search(r'Februari 2026</th><td class="nodata">tidak ada data</td>', tuna)
+    assert "Banjarmasin</a>: tidak ada data untuk Februari 2026" in page.html
+    assert 'href="/laporan-bulanan?bulan=2026-03&amp;kabupaten=6371&amp;format=xlsx"' in page.html
+    assert "panti-x" in page.html and "5,5" in page.html
     _styles_admitted(page)
 
 
@@ -219,3 +249,24 @@ def test_the_xlsx_holds_the_rows_and_a_keterangan_sheet_explaining_each_column()
     assert notes["Dibuat"] == "1 Desember 2026 pukul 01.30 WITA"
     assert "pseudonim" in notes["Sumber data"] and "tidak ada data" in notes["Sel kosong"].lower()
     assert notes["Kasus baru per 10.000 penduduk"] == "Kasus baru dibagi penduduk × 10.000."
+
+
+def test_occupancy_marks_the_alert_and_stale_data_in_words_not_colour_alone():
+    unit = {"name": "Putra", "sex": "L", "beds": 10, "occupied": 9, "free": 1, "occupancy_percent": 90.0, "alert": True}
+    fresh = {"facility_id": "a", "name": "Panti A", "regency": "6371", "beds": 10, "occupied": 9, "free": 1,
+             "occupancy_percent": 90.0, "alert": True, "waitlisted": 3, "data_age_hours": 5.0, "units": [unit]}
+    stale = dict(fresh, facility_id="b", name="Panti B", alert=False, occupancy_percent=None, beds=0, occupied=0,
+                 free=0, data_age_hours=24 * 9.5, units=[])
+    occupancy = {"alert_percent": 90.0, "alerts": 1, "facilities": [fresh, stale], "waitlisted_without_snapshot": []}
+    page = pages.facilities(_plan(), pages.Filters(), occupancy=occupancy)
+    table = page.html.split('id="tabel-okupansi"')[1].split("</table>")[0]
+    assert re.search(r"Panti A \(Kota Banjarmasin\)</th>.*<td class=\"l\">Hampir penuh \(≥ 90 %\)</td><td>3</td>"
+                     r"<td class=\"l\">5 jam</td>", table)
+    assert "9 hari, data lama" in table and "Panti A: unit Putra" in table
+    # A facility without beds has no occupancy: tidak ada data, not 0 %.
+    assert re.search(r"Panti B \(Kota Banjarmasin\)</th><td>0</td><td>0</td><td>0</td><td class=\"nodata\">", table)
+    _styles_admitted(page)
+
+
+def test_ages_are_said_in_the_largest_whole_unit():
+    assert [pages.age_text(s) for s in (None, 42, 3600 * 5 + 7, 86400 * 12)] == [None, "42 detik", "5 jam", "12 hari"]

@@ -1,10 +1,13 @@
 """A generated province history (all 14 nodes, two years) published onto a real hub through the
 broker, each node as itself, one regency's stream shuffled: the figures API equals what the test
 computes from the same events (tests/figures_expectation.py), on SQLite and on PostgreSQL."""
+import csv
 import dataclasses
+import io
 import random
 
 import kombu
+import openpyxl
 import pytest
 import requests
 from openapi_spec_validator import validate as validate_openapi
@@ -168,7 +171,7 @@ def test_a_silent_month_shows_no_data_not_zero_in_every_figure(hub, generated):
 @pytest.mark.parametrize("params, field", [
     ({"from": "2025-13"}, "from"), ({"to": "25-01"}, "to"), ({"from": "2025-06", "to": "2025-01"}, "from"),
     ({"from": "2010-01", "to": "2025-01"}, "from"), ({"regency": "6399"}, "regency"), ({"category": "x"}, "category"),
-    ({"month": "2025-01"}, "month"),
+    ({"month": "2025-01"}, "month"), ({"from": "0000-01"}, "from"), ({"to": "0000-02"}, "to"),
 ])
 def test_bad_filters_are_refused_with_a_message_per_field(shared_province, params, field):
     hub = shared_province(["6371"], start_nodes=False)
@@ -203,3 +206,91 @@ def test_the_figures_are_for_hub_analysts_and_admins_only(shared_province):
         assert requests.get(url, headers={"Authorization": f"Bearer {hub.tokens['6371'][auth.ADMIN]}"},
                             timeout=5).status_code == 403
         assert requests.get(url, headers=hub.headers("hub", auth.ADMIN), timeout=5).status_code == 200
+
+
+# -- laporan bulanan ---------------------------------------------------------------------------------
+def report(province, **params):
+    return requests.get(province.url("hub", "/api/v1/reports/monthly"), params=params,
+                        headers=province.headers("hub", auth.ANALYST), timeout=30)
+
+
+def report_rows(resp) -> list[dict]:
+    """The report's rows by header, from the CSV (csv module) or the XLSX (openpyxl): empty → None."""
+    if resp.headers["Content-Type"].startswith("text/csv"):
+        lines = list(csv.reader(io.StringIO(resp.content.decode("utf-8-sig"))))
+    else:
+        book = openpyxl.load_workbook(io.BytesIO(resp.content))
+        assert book.sheetnames == ["Data", "Keterangan"]
+        lines = [["" if v is None else v for v in row] for row in book["Data"].iter_rows(values_only=True)]
+    header, *rows = lines
+    return [{h: (None if v == "" else v) for h, v in zip(header, row)} for row in rows]
+
+
+def as_number(value):
+    return None if value is None else float(value)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("regency, month", [(None, "2025-10"), (SILENT[0], SILENT[1]), (None, SILENT[1])])
+def test_the_monthly_report_holds_the_same_figures_as_the_api(hub, fmt, regency, month):
+    params = {"month": month, "format": fmt, **({"regency": regency} if regency else {})}
+    resp = report(hub, **params)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Disposition"] == (
+        f'attachment; filename="laporan-bulanan-{regency or "63"}-{month}.{fmt}"')
+    rows = report_rows(resp)
+    figures = get(hub, "/api/v1/figures/cases", **{"from": month, "to": month,
+                                                    **({"regency": regency} if regency else {})})
+    trend = get(hub, "/api/v1/figures/tuna-sosial", **{"from": month, "to": month,
+                                                        **({"regency": regency} if regency else {})})
+    assert [r["Kode wilayah"] for r in rows] == [r["regency"] for r in figures["regencies"]]
+    for row, regency_figures, regency_trend in zip(rows, figures["regencies"], trend["regencies"]):
+        [cell], [tuna] = regency_figures["months"], regency_trend["months"]
+        assert row["Bulan"] == month and row["Ada data"] == ("ya" if cell["has_data"] else "tidak")
+        shown = {"Kasus baru": cell["new"], "Kasus aktif": cell["active"], "Dibuka kembali": cell["reopened"],
+                 "Ditutup, hasil positif": cell["closed"]["positive"], "Orang unik (kasus aktif)": cell["persons"],
+                 "Kasus aktif per 10.000": cell["active_per_10k"], "Tuna sosial aktif": tuna["active"],
+                 "Perubahan tuna sosial aktif": tuna["active_change"]}
+        assert {k: as_number(row[k]) for k in shown} == {k: as_number(v) for k, v in shown.items()}, row
+        if not cell["has_data"]:  # an empty cell, never 0
+            assert row["Kasus baru"] is None and row["Kasus aktif"] is None
+    assert any(r["Ada data"] == "tidak" for r in rows) == (month == SILENT[1])
+
+
+def test_the_monthly_reports_keterangan_sheet_says_what_each_column_means(hub):
+    resp = report(hub, month="2025-10", regency="6371")
+    assert resp.headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    book = openpyxl.load_workbook(io.BytesIO(resp.content))
+    lines = [row for row in book["Keterangan"].iter_rows(values_only=True) if row and row[0]]
+    split = lines.index(("Kolom", "Keterangan"))
+    scope, notes = dict(lines[1:split]), dict(lines[split + 1:])
+    headers = list(next(book["Data"].iter_rows(values_only=True)))
+    assert list(notes) == headers and all(notes.values())
+    assert scope["Bulan"] == "Oktober 2025" and scope["Kabupaten/Kota"] == "Kota Banjarmasin"
+    assert "tidak ada data" in scope["Sel kosong"].lower()
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"month": "2025-13"}, "month"), ({"month": "0000-01"}, "month"), ({}, "month"), ({"month": "2025-01", "regency": "6399"}, "regency"),
+    ({"month": "2025-01", "format": "pdf"}, "format"),
+])
+def test_a_bad_monthly_report_request_is_refused_per_field(shared_province, params, field):
+    hub = shared_province(["6371"], start_nodes=False)
+    resp = report(hub, **params)
+    assert resp.status_code == 422, resp.text
+    messages = resp.json()["error"]["fields"]
+    assert list(messages) == [field] and well_formed(messages[field]), resp.text
+
+
+def test_the_monthly_report_is_in_the_openapi_document_as_a_file(shared_province):
+    hub = shared_province(["6371"], start_nodes=False)
+    spec = requests.get(hub.url("hub", "/api/v1/openapi.json"), timeout=5).json()
+    validate_openapi(spec)
+    op = spec["paths"]["/api/v1/reports/monthly"]["get"]
+    assert set(op["responses"]["200"]["content"]) == {"text/csv; charset=utf-8", exports_xlsx()}
+    assert {p["name"] for p in op["parameters"] if p["in"] == "query"} == {"month", "regency", "format"}
+    assert requests.get(hub.url("hub", "/api/v1/reports/monthly?month=2025-01"), timeout=5).status_code == 401
+
+
+def exports_xlsx() -> str:
+    return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -244,24 +244,241 @@ def _group_counts(by_category: Mapping[str, int]) -> dict[str, int]:
     return counts
 
 
-def monthly_figure(chart_id: str, title: str, figures: Mapping, measure: str, filters: Filters, *,
-                   decimals: int = 0, note: str = "") -> Figure:
-    """A trend from a figures dict (``/api/v1/figures/...``: ``months``, ``province.months`` and
-    ``regencies[].months`` with ``has_data``): the province's line, or the chosen regency's.
-    A month without data is a gap in the line and *tidak ada data* in the table."""
-    labels = list(figures["months"])
+# -- figures over time ------------------------------------------------------------------------------
+STALE_HOURS = 7 * 24  # a facility's beds older than a week are marked as old
+OUTCOME_NAMES = {"requested": "Belum dijawab", "waitlisted": "Daftar tunggu", "accepted": "Diterima",
+                 "rejected": "Ditolak", "admitted": "Masuk panti", "discharged": "Keluar panti"}
+
+
+@dataclass(frozen=True)
+class Trends:
+    """What the figure APIs send for a page's filters (the same dicts): cases, tuna sosial,
+    disabilities and referral flows over the period, where to build next, training coverage."""
+    cases: Mapping
+    tuna_sosial: Mapping
+    disabilities: Mapping
+    referrals: Mapping
+    where_to_build: Mapping | None = None
+    training: Mapping | None = None
+
+
+def _months_of(figures: Mapping, filters: Filters) -> tuple[str, list[dict]]:
+    """The chosen regency's months (or the province's): its name and one dict per month; a month
+    without data has every figure None."""
     if filters.regency:
-        regency = next(r for r in figures["regencies"] if r["regency"] == filters.regency)
-        name, cells = _regency_name(filters.regency), regency["months"]
-    else:
-        name, cells = "Provinsi Kalimantan Selatan", figures["province"]["months"]
-    by_month = {c["month"]: c for c in cells}
-    values = [by_month[m][measure] if m in by_month and by_month[m].get("has_data", True) else None for m in labels]
-    chart = charts.line(chart_id, title, [indonesian.short_month(m) for m in labels], [Series(name, values)],
-                        decimals=decimals)
-    rows = [{"month": indonesian.month_name(m), "value": v} for m, v in zip(labels, values)]
-    table = Table(f"{title}: {name}", [Column("month", "Bulan", ""), Column("value", title, "", decimals)], rows)
-    return Figure(chart, table, note)
+        row = next(r for r in figures["regencies"] if r["regency"] == filters.regency)
+        return _regency_name(filters.regency), row["months"]
+    return "Provinsi Kalimantan Selatan", figures["province"]["months"]
+
+
+def _line_figure(render: _Render, title: str, figures: Mapping, filters: Filters,
+                 measures: Sequence[tuple[str, str]], extra: Sequence[Column] = (), note: str = "") -> Figure:
+    """A line per measure over the period's months, and the table of its numbers (and ``extra``)."""
+    name, cells = _months_of(figures, filters)
+    labels = [indonesian.short_month(c["month"]) for c in cells]
+    chart = charts.line(render.chart_id(), f"{title}, {name}", labels,
+                        [Series(label, [c[key] for c in cells]) for key, label in measures])
+    render.charts.append(chart)
+    rows = [{**c, "month": indonesian.month_name(c["month"])} for c in cells]
+    columns = [Column("month", "Bulan", ""), *(Column(key, label, "") for key, label in measures), *extra]
+    return Figure(chart, Table(f"{title}, {name}", columns, rows), note)
+
+
+def cases_trend_figure(render: _Render, cases: Mapping, filters: Filters) -> Figure:
+    return _line_figure(render, "Kasus baru dan kasus aktif per bulan", cases, filters,
+                        [("new", "Kasus baru"), ("active", "Kasus aktif")],
+                        [Column("persons", "Orang unik (aktif)", ""), Column("reopened", "Dibuka kembali", ""),
+                         Column("new_per_10k", "Baru per 10.000", "", 2),
+                         Column("active_per_10k", "Aktif per 10.000", "", 2)],
+                        note="Kasus aktif = terbuka pada akhir bulan (WITA). Per 10.000 penduduk dari "
+                             + cases["population_source"] + ".")
+
+
+def per_10k_figure(render: _Render, cases: Mapping) -> Figure:
+    """Each regency's new and active cases per 10,000 inhabitants in the period's last month."""
+    month = cases["months"][-1]
+    rows = [{"label": _regency_name(r["regency"]), **r["months"][-1]} for r in cases["regencies"]]
+    title = f"Kasus aktif per 10.000 penduduk, {indonesian.month_name(month)}"
+    chart = charts.bars(render.chart_id(), title, [r["label"] for r in rows],
+                        [Series("Kasus aktif per 10.000", [r["active_per_10k"] for r in rows])], decimals=2)
+    render.charts.append(chart)
+    return Figure(chart, Table(f"Kasus per 10.000 penduduk per kabupaten/kota, {indonesian.month_name(month)}", [
+        Column("label", "Kabupaten/Kota", ""), Column("new", "Kasus baru", ""),
+        Column("new_per_10k", "Baru per 10.000", "", 2), Column("active", "Kasus aktif", ""),
+        Column("active_per_10k", "Aktif per 10.000", "", 2)], rows),
+        note="Angka mentah menguntungkan kota besar: per 10.000 penduduk membandingkan daerah secara adil.")
+
+
+def tuna_sosial_figure(render: _Render, trend: Mapping, filters: Filters) -> Figure:
+    return _line_figure(render, "Tren tuna sosial", trend, filters,
+                        [("new", "Tuna sosial baru"), ("active", "Tuna sosial aktif")],
+                        [Column("active_year_before", "Aktif setahun sebelumnya", ""),
+                         Column("active_change", "Perubahan aktif", ""),
+                         Column("active_change_percent", "Perubahan aktif (%)", "", 1),
+                         Column("new_year_before", "Baru setahun sebelumnya", ""),
+                         Column("new_change", "Perubahan baru", "")],
+                        note="Perubahan = dibandingkan bulan yang sama setahun sebelumnya; negatif berarti turun. "
+                             "Kosong (tidak ada data) bila salah satu bulan tidak punya data.")
+
+
+def disability_figure(render: _Render, coverage: Mapping, filters: Filters) -> Figure:
+    """Per disability type at the end of the period's last month."""
+    month = coverage["months"][-1]
+    name, cells = _months_of(coverage, filters)
+    rows = [dict(t, label=t["name"]) for t in cells[-1]["types"]]
+    title = f"Penyandang disabilitas per jenis, {name}, akhir {indonesian.month_name(month)}"
+    chart = charts.bars(render.chart_id(), title, [r["label"] for r in rows],
+                        [Series("Terdaftar", [r["registered"] for r in rows]),
+                         Series("Dengan kasus aktif", [r["with_active_case"] for r in rows])])
+    render.charts.append(chart)
+    return Figure(chart, Table(title, [
+        Column("label", "Jenis disabilitas", ""), Column("registered", "Terdaftar", ""),
+        Column("with_active_case", "Dengan kasus aktif", ""),
+        Column("registered_per_10k", "Terdaftar per 10.000", "", 2)], rows))
+
+
+def referral_table(referrals: Mapping) -> Table:
+    rows = [dict(f, label=f"{f['regency_name']} → {f['facility_name'] or f['facility_id']}",
+                 rejected=f["outcomes"]["rejected"], waitlisted=f["outcomes"]["waitlisted"])
+            for f in referrals["flows"]]
+    return Table("Rujukan dari kabupaten/kota ke fasilitas", [
+        Column("label", "Dari → ke fasilitas", ""), Column("referrals", "Rujukan", ""),
+        Column("admitted", "Masuk panti", ""), Column("waitlisted", "Daftar tunggu", ""),
+        Column("rejected", "Ditolak", ""), Column("response_hours_median", "Jawaban, median (jam)", "", 1),
+        Column("response_hours_p90", "Jawaban, persentil 90 (jam)", "", 1),
+        Column("admission_days_median", "Sampai masuk, median (hari)", "", 1)], rows)
+
+
+def where_to_build_table(where: Mapping) -> Table:
+    rows = []
+    for r in where["regencies"]:
+        band = (f"{indonesian.number(r['projected_shortfall_low'], 1)} sampai "
+                f"{indonesian.number(r['projected_shortfall_high'], 1)}"
+                if r["projected_shortfall_low"] is not None else None)
+        rows.append(dict(r, label=f"{r['rank']}. {_regency_name(r['regency'])}" if r["rank"]
+                         else _regency_name(r["regency"]), band=band,
+                         reliability="ya" if r["reliable"] else ("belum dapat diandalkan" if r["months_used"] else None)))
+    return Table(f"Di mana membangun berikutnya: proyeksi {indonesian.month_name(where['projected_month'])}", [
+        Column("label", "Peringkat dan kabupaten/kota", ""), Column("people_waiting", "Menunggu tempat", ""),
+        Column("people_in_bed", "Di panti", ""), Column("beds", "Tempat tidur", ""),
+        Column("planned_beds", "Rencana tempat tidur", ""), Column("projected_demand", "Proyeksi kebutuhan", "", 1),
+        Column("projected_shortfall", "Proyeksi kekurangan", "", 1),
+        Column("band", f"Rentang {where['interval_percent']} % kekurangan", ""),
+        Column("months_used", "Bulan riwayat", ""), Column("reliability", "Dapat diandalkan", "")], rows)
+
+
+def months_without_data(cases: Mapping) -> list[dict]:
+    """Each regency with a month of the period its node sent nothing for, and those months."""
+    return [{"regency": r["regency"], "name": _regency_name(r["regency"]),
+             "months": [indonesian.month_name(c["month"]) for c in r["months"] if not c["has_data"]]}
+            for r in cases["regencies"] if not all(c["has_data"] for c in r["months"])]
+
+
+def report_links(filters: Filters) -> dict:
+    """Downloads of the monthly report for the period's last month (and the regency chosen)."""
+    month = filters.months()[-1]
+    params = {"bulan": month, **({"kabupaten": filters.regency} if filters.regency else {})}
+    return {"month": month, **{fmt: "/laporan-bulanan?" + urlencode({**params, "format": fmt})
+                               for fmt in ("csv", "xlsx")}}
+
+
+def age_text(seconds: float | None) -> str | None:
+    """``45 detik``, ``12 menit``, ``3 jam``, ``9 hari``: how long ago, in words; None stays None."""
+    if seconds is None:
+        return None
+    for unit, size in (("hari", 86400), ("jam", 3600), ("menit", 60)):
+        if seconds >= size:
+            return f"{indonesian.number(seconds // size)} {unit}"
+    return f"{indonesian.number(seconds)} detik"
+
+
+def occupancy_figure(render: _Render, occupancy: Mapping) -> Figure:
+    """Occupancy per facility and unit; the alert (≥ 90 %) and stale data are said in words."""
+    rows = []
+    for fac in occupancy["facilities"]:
+        stale = fac["data_age_hours"] > STALE_HOURS
+        base = {"status_text": ("Hampir penuh (≥ " + indonesian.number(occupancy["alert_percent"]) + " %)"
+                                if fac["alert"] else "-")}
+        rows.append(dict(fac, **base, label=f"{fac['name']} ({_regency_name(fac['regency'])})",
+                         age=f"{age_text(fac['data_age_hours'] * 3600)}{', data lama' if stale else ''}"))
+        for unit in fac["units"]:
+            rows.append(dict(unit, label=f"{fac['name']}: unit {unit['name']}", waitlisted=None, age="",
+                             status_text="Hampir penuh" if unit["alert"] else "-"))
+    chart = charts.bars(render.chart_id(), "Okupansi per fasilitas (%)", [f["name"] for f in occupancy["facilities"]],
+                        [Series("Okupansi (%)", [f["occupancy_percent"] for f in occupancy["facilities"]])],
+                        decimals=1)
+    render.charts.append(chart)
+    return Figure(chart, Table("Okupansi per fasilitas dan unit", [
+        Column("label", "Fasilitas atau unit", ""), Column("beds", "Tempat tidur", ""),
+        Column("occupied", "Terisi", ""), Column("free", "Kosong", ""),
+        Column("occupancy_percent", "Okupansi (%)", "", 1), Column("status_text", "Peringatan", ""),
+        Column("waitlisted", "Daftar tunggu", ""), Column("age", "Umur data", "")], rows),
+        note=f"Peringatan bila okupansi {indonesian.number(occupancy['alert_percent'])} % atau lebih. "
+             f"Data lebih dari {STALE_HOURS // 24} hari ditandai “data lama”. Daftar tunggu dihitung per fasilitas.")
+
+
+def demand_beside_plans(where: Mapping) -> Table:
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in sorted(where["regencies"], key=lambda r: r["regency"])]
+    return Table("Rencana pusat rehabilitasi di samping kebutuhan", [
+        Column("label", "Kabupaten/Kota", ""), Column("people_waiting", "Orang menunggu tempat", ""),
+        Column("people_in_bed", "Orang di panti", ""), Column("beds", "Tempat tidur", ""),
+        Column("plans", "Rencana pusat", ""), Column("planned_beds", "Rencana tempat tidur", "")], rows)
+
+
+def sync_table(health: Mapping, filters: Filters) -> Table:
+    rows = []
+    for n in health["nodes"]:
+        if filters.regency and n["node"] != filters.regency:
+            continue
+        gaps = [f"{g['first']}–{g['last']} ({'diminta ulang' if g['repair'] == 'requested' else 'menunggu'})"
+                for s in n["services"] for g in s["missing_ranges"]]
+        rows.append({
+            "label": f"{_regency_name(n['node'])} ({n['node']})", "status": n["status_label"].capitalize(),
+            "last_event": age_text(n["last_event"]["age_seconds"]) if n["last_event"] else None,
+            "heartbeat": age_text(n["last_heartbeat"]["age_seconds"]) if n["last_heartbeat"] else None,
+            "lag": n["lag"]["median_seconds"], "missing": sum(s["missing"] for s in n["services"]),
+            "gaps": ", ".join(gaps) or "-", "refused": n["quarantine"]["refused"],
+            "dead_letters": n["quarantine"]["dead_letters"],
+            "versions": ", ".join(f"{v['event_type']} v{v['schema_version']}" for v in n["schema_versions"]) or "-"})
+    return Table("Kesehatan sinkronisasi per kantor", [
+        Column("label", "Kantor", ""), Column("status", "Status", ""),
+        Column("last_event", "Event terakhir (lalu)", ""), Column("heartbeat", "Heartbeat terakhir (lalu)", ""),
+        Column("lag", "Jeda median (detik)", "", 1), Column("missing", "Urutan hilang", ""),
+        Column("gaps", "Celah dan perbaikan", ""), Column("refused", "Ditolak", ""),
+        Column("dead_letters", "Surat mati", ""), Column("versions", "Versi skema", "")], rows)
+
+
+def event_gains(coverage: Mapping, filters: Filters) -> Table:
+    rows = [dict(e, label=e["title"] or e["event_id"], theme_text=e["theme"] or "-",
+                 day=indonesian.long_date(e["start_date"]) if e["start_date"] else "-")
+            for e in coverage["events"] if filters.in_period(e["start_date"])]
+    return Table("Kenaikan nilai pre-test ke post-test per kegiatan", [
+        Column("label", "Kegiatan", ""), Column("theme_text", "Tema", ""), Column("day", "Tanggal mulai", ""),
+        Column("completed", "Selesai", ""), Column("pre_average", "Pre-test", "", 1),
+        Column("post_average", "Post-test", "", 1), Column("gain", "Kenaikan", "", 1)], rows)
+
+
+def coverage_table(coverage: Mapping, filters: Filters) -> Table:
+    rows = [dict(r, label=_regency_name(r["regency"])) for r in coverage["regencies"]
+            if not filters.regency or r["regency"] == filters.regency]
+    return Table("Tenaga terlatih per 100 kasus aktif", [
+        Column("label", "Kabupaten/Kota", ""), Column("open_cases", "Kasus aktif", ""),
+        Column("trained_pekerja_sosial", "Pekerja sosial", ""),
+        Column("pekerja_sosial_per_100_open_cases", "Pekerja sosial per 100 kasus", "", 1),
+        Column("trained_pendamping_disabilitas", "Pendamping disabilitas", ""),
+        Column("pendamping_disabilitas_per_100_open_cases", "Pendamping per 100 kasus", "", 1),
+        Column("trained_per_100_open_cases", "Terlatih per 100 kasus", "", 1)], rows)
+
+
+def _trend_sections(render: _Render, trends: Trends, filters: Filters) -> dict:
+    sections = {"monthly": cases_trend_figure(render, trends.cases, filters),
+                "tuna": tuna_sosial_figure(render, trends.tuna_sosial, filters) if trends.tuna_sosial["categories"]
+                else None,
+                "disability": disability_figure(render, trends.disabilities, filters),
+                "referrals": referral_table(trends.referrals), "referral_total": trends.referrals["total"],
+                "no_data": months_without_data(trends.cases), "report": report_links(filters),
+                "period": trends.cases["months"]}
+    return sections
 
 
 # -- pages ----------------------------------------------------------------------------------------------
@@ -302,9 +519,11 @@ def _plans(plan: dict, filters: Filters) -> list[dict]:
 
 
 def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = None, *,
-             cases_by_month: Mapping | None = None) -> Page:
+             trends: Trends | None = None) -> Page:
     """Ringkasan provinsi: cases per regency and PPKS group, per category, demand beside beds and
-    plans; with ``cases_by_month`` (``/api/v1/figures/cases``), the trend of new cases."""
+    plans; with ``trends`` (the figure APIs for the filters), the months of the period: new and
+    active cases, per 10,000 per regency, tuna sosial, disabilities, referral flows, where to
+    build next, the regencies without data, and the monthly report to download."""
     render = _Render()
     regency_rows = _regency_cases(summary, filters)
     cases_chart = charts.bars(render.chart_id(), "Kasus terdaftar per kabupaten/kota",
@@ -315,11 +534,15 @@ def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = Non
         "Kasus per kabupaten/kota dan kelompok PPKS",
         [Column("name", "Kabupaten/Kota", ""), *group_columns, Column("cases", "Jumlah", "")], regency_rows))
     figures = [cases]
-    trend = None
-    if cases_by_month is not None:
-        trend = monthly_figure(render.chart_id(), "Kasus baru per bulan", cases_by_month, "new", filters)
-        render.charts.append(trend.chart)
-        figures.append(trend)
+    sections = {}
+    if trends is not None:
+        sections = _trend_sections(render, trends, filters)
+        sections["per_10k"] = per_10k_figure(render, trends.cases)
+        if trends.where_to_build is not None:
+            sections["where"] = where_to_build_table(trends.where_to_build)
+            sections["method"] = trends.where_to_build["method"].split("\n\n")
+        figures += [f for f in (sections["monthly"], sections["per_10k"], sections["tuna"], sections["disability"])
+                    if f is not None]
     capacity = _capacity_figure(render, plan, filters)
     figures.append(capacity)
     categories = [c for c in summary["by_category"] if c["cases"] and (not filters.category
@@ -331,14 +554,16 @@ def overview(summary: dict, plan: dict, filters: Filters, csrf: str | None = Non
         Column("name", "Kategori", ""), Column("group_name", "Kelompok", ""), Column("cases", "Jumlah", "")],
         [dict(c, group_name=GROUP_NAMES[c["group"]]) for c in categories])
     return _render("overview.html", title="Ringkasan Kasus PPKS Provinsi", path="/", filters=filters, csrf=csrf,
-                   figures=figures, summary=summary, plan=plan, cases=cases, trend=trend, capacity=capacity,
-                   category_table=category_table, plans=_plans(plan, filters),
+                   figures=figures, summary=summary, plan=plan, cases=cases, trend=bool(sections), s=sections,
+                   capacity=capacity, category_table=category_table, plans=_plans(plan, filters),
                    total=sum(r["cases"] for r in regency_rows))
 
 
 def regency(code: str, summary: dict, plan: dict, training: dict, filters: Filters, csrf: str | None = None, *,
-            cases_by_month: Mapping | None = None) -> Page:
-    """One regency: its cases by category, demand beside beds, training coverage, its node's stream."""
+            trends: Trends | None = None) -> Page:
+    """One regency: its cases by category, demand beside beds, training coverage, its node's stream;
+    with ``trends``, its months: new and active cases, tuna sosial, disabilities, its referral flows
+    to facilities, its training per 100 active cases, and its monthly report."""
     render = _Render()
     filters = Filters(filters.first, filters.last, code, filters.category)
     counts = next(r["by_category"] for r in summary["by_regency"] if r["regency"] == code)
@@ -351,22 +576,24 @@ def regency(code: str, summary: dict, plan: dict, training: dict, filters: Filte
     figures = [Figure(chart, Table("Kasus per kategori PPKS", [
         Column("name", "Kategori", ""), Column("group_name", "Kelompok", ""), Column("cases", "Jumlah", "")],
         categories))]
-    trend = None
-    if cases_by_month is not None:
-        trend = monthly_figure(render.chart_id(), "Kasus baru per bulan", cases_by_month, "new", filters)
-        render.charts.append(trend.chart)
-        figures.append(trend)
+    sections = {}
+    if trends is not None:
+        sections = _trend_sections(render, trends, filters)
+        figures += [f for f in (sections["monthly"], sections["tuna"], sections["disability"]) if f is not None]
+        if trends.training is not None:
+            sections["training"] = next((r for r in trends.training["regencies"] if r["regency"] == code), None)
     capacity = next(r for r in plan["regencies"] if r["regency"] == code)
     coverage = next((r for r in training["regencies"] if r["regency"] == code), None)
     streams = [s for s in summary["streams"] if s["node"] == code]
     return _render("regency.html", title=f"{_regency_name(code)}", path=f"/kabupaten/{code}", filters=filters,
                    csrf=csrf, figures=figures, filter_fields=("dari", "sampai", "kategori"), code=code,
-                   category_figure=figures[0], trend=trend, capacity=capacity, coverage=coverage,
-                   plans=_plans(plan, filters), streams=_stream_rows(streams),
+                   category_figure=figures[0], trend=bool(sections), s=sections, capacity=capacity,
+                   coverage=coverage, plans=_plans(plan, filters), streams=_stream_rows(streams),
                    total=sum(c["cases"] for c in categories))
 
 
-def facilities(plan: dict, filters: Filters, csrf: str | None = None) -> Page:
+def facilities(plan: dict, filters: Filters, csrf: str | None = None, *, occupancy: Mapping | None = None,
+               where: Mapping | None = None) -> Page:
     """Fasilitas: beds in operating facilities beside open cases and waiting referrals, and plans."""
     render = _Render()
     rows = [dict(r, label=_regency_name(r["regency"])) for r in plan["regencies"]
@@ -381,12 +608,16 @@ def facilities(plan: dict, filters: Filters, csrf: str | None = None) -> Page:
         Column("beds", "Tempat tidur", ""), Column("occupied", "Terisi", ""), Column("free", "Kosong", ""),
         Column("waiting", "Menunggu panti", "")], rows))
     capacity = _capacity_figure(render, plan, filters)
+    occupancy_fig = occupancy_figure(render, occupancy) if occupancy is not None else None
     return _render("facilities.html", title="Fasilitas dan rencana pusat rehabilitasi", path="/fasilitas",
-                   filters=filters, csrf=csrf, figures=[beds, capacity], filter_fields=("kabupaten", "kategori"),
-                   beds=beds, capacity=capacity, plans=_plans(plan, filters), plan=plan)
+                   filters=filters, csrf=csrf, figures=[f for f in (beds, capacity, occupancy_fig) if f],
+                   filter_fields=("kabupaten", "kategori"), beds=beds, capacity=capacity, occupancy=occupancy_fig,
+                   alerts=occupancy["alerts"] if occupancy else 0,
+                   unknown=occupancy["waitlisted_without_snapshot"] if occupancy else [],
+                   demand=demand_beside_plans(where) if where else None, plans=_plans(plan, filters), plan=plan)
 
 
-def training(overview_: dict, filters: Filters, csrf: str | None = None) -> Page:
+def training(overview_: dict, filters: Filters, csrf: str | None = None, *, coverage_: Mapping | None = None) -> Page:
     """Pelatihan: trained social workers and disability companions per regency beside the
     caseload; events in the period; pre/post-test gains per role and theme."""
     render = _Render()
@@ -410,7 +641,9 @@ def training(overview_: dict, filters: Filters, csrf: str | None = None) -> Page
              for r in overview_["by_role"]]
     return _render("training.html", title="Pelatihan: Bimtek dan Rakor", path="/pelatihan", filters=filters,
                    csrf=csrf, figures=[coverage], filter_fields=("dari", "sampai", "kabupaten"), coverage=coverage,
-                   events=events, roles=roles, themes=overview_["by_theme"])
+                   events=events, roles=roles, themes=overview_["by_theme"],
+                   per_100=coverage_table(coverage_, filters) if coverage_ else None,
+                   gains=event_gains(coverage_, filters) if coverage_ else None)
 
 
 def _stream_rows(streams: Sequence[dict]) -> list[dict]:
@@ -420,7 +653,8 @@ def _stream_rows(streams: Sequence[dict]) -> list[dict]:
             for s in streams]
 
 
-def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csrf: str | None = None) -> Page:
+def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csrf: str | None = None, *,
+                health: Mapping | None = None) -> Page:
     """Kesehatan sinkronisasi: per node and service what the hub received, what it misses and
     asked again, and the messages it refused or could not apply."""
     streams = [s for s in summary["streams"] if not filters.regency or s["node"] == filters.regency]
@@ -428,7 +662,8 @@ def sync_health(summary: dict, quarantine: Sequence[dict], filters: Filters, csr
                if not filters.regency or (q["sender"] or "").endswith(filters.regency)]
     return _render("sync.html", title="Kesehatan sinkronisasi data", path="/sinkronisasi", filters=filters,
                    csrf=csrf, filter_fields=("kabupaten",), streams=_stream_rows(streams), quarantine=entries,
-                   quarantined=summary["quarantined"], generated_at=summary["generated_at"])
+                   quarantined=summary["quarantined"], generated_at=summary["generated_at"],
+                   health=sync_table(health, filters) if health else None)
 
 
 def filter_error(path: str, title: str, error: FilterError, csrf: str | None = None,

@@ -255,7 +255,8 @@ class SyncHealthSchema(f.Schema):
 
 
 # -- case figures over time ----------------------------------------------------------------------------
-MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="Bulan harus berformat YYYY-MM, mis. 2026-01.")
+# Years 1900-2099: a month a year before must still be a month (year 0000 has none before it).
+MONTH = validate.Regexp(r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", error="Bulan harus berformat YYYY-MM, mis. 2026-01.")
 MAX_MONTHS = 120
 
 
@@ -686,6 +687,24 @@ class WhereToBuildSchema(f.Schema):
     method = f.Str(metadata=_d("the method and its uncertainty, in plain Indonesian, for the page"))
     regencies = f.List(f.Nested(WhereToBuildRegencySchema), metadata=_d("ranked by projected shortfall, those "
                                                                          "without history last"))
+
+
+class MonthlyReportQuerySchema(f.Schema):
+    """Which monthly report (laporan bulanan), and as which file."""
+    month = f.Str(required=True, validate=MONTH, metadata=_d("the month reported, YYYY-MM (WITA)"))
+    regency = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabupaten/kota tidak dikenal."),
+                    load_default=None, metadata=_d("only this regency (code, e.g. 6371); default: all 13"))
+    format = f.Str(validate=validate.OneOf(("csv", "xlsx"), error="Format harus csv atau xlsx."), load_default="xlsx",
+                   metadata=_d("csv (UTF-8 with BOM) or xlsx (with a Keterangan sheet); default xlsx"))
+
+
+class MonthlyReportPageSchema(f.Schema):
+    """The monthly report's download link on the pages (Indonesian names, like the page filters)."""
+    bulan = f.Str(required=True, validate=MONTH, metadata=_d("the month reported, YYYY-MM (WITA)"))
+    kabupaten = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabupaten/kota tidak dikenal."),
+                      load_default=None, metadata=_d("only this regency"))
+    format = f.Str(validate=validate.OneOf(("csv", "xlsx"), error="Format harus csv atau xlsx."),
+                   load_default="xlsx", metadata=_d("csv or xlsx"))
 
 
 MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"

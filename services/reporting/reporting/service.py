@@ -1,22 +1,28 @@
 """Reporting's entry points on the hub: the uplink consumer, the summary API and the pages."""
 from __future__ import annotations
 
+from marshmallow import ValidationError
+from werkzeug.wrappers import Response
+
 from rehsos import auth, errors, reference
 from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors, html_page
 from rehsos.messaging import event_consumer, receive, redrive
 from rehsos.providers import Config, Database, settings_timer
 
-from reporting import caseload, coverage, domain, flows, pages, planning, sync
+from reporting import caseload, coverage, domain, flows, pages, planning, report, sync
 from reporting.projections import HANDLERS
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
                                DisabilityCoverageSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
+                               MonthlyReportPageSchema, MonthlyReportQuerySchema,
                                PlaceQuerySchema, QuarantineEntrySchema, RedriveResultSchema, ReferralFlowQuerySchema,
                                ReferralFlowsSchema, SummarySchema, SyncHealthSchema, TrainingFiguresSchema,
                                TrainingOverviewSchema, TrainingQuerySchema, TunaSosialTrendSchema, WhereToBuildSchema)
 
 READERS = (auth.ANALYST, auth.ADMIN)
 ALL_FILTERS = ("dari", "sampai", "kabupaten", "kategori")
+# Cross-field rules the figures' query schema cannot state in JSON Schema (x-rules in the document).
+RANGE_RULES = {"from": "not after `to` (default: this month, WITA); at most 120 months up to it"}
 
 
 def _page(page: pages.Page, status: int = 200):
@@ -39,6 +45,24 @@ def _filtered_page(request, path: str, title: str, fields: tuple[str, ...], rend
     except pages.FilterError as exc:
         return _page(pages.filter_error(path, title, exc, _csrf(request), fields), 422)
     return _page(render(filters, _csrf(request)))
+
+
+def _trends(session, filters: pages.Filters, *, where: bool = False, training: bool = False) -> pages.Trends:
+    """The figures over the page's period, for its regency and category: what the figure APIs send."""
+    months = filters.months()
+    first, last, regency, category = months[0], months[-1], filters.regency, filters.category
+    return pages.Trends(
+        cases=caseload.case_figures(session, first, last, regency, category),
+        tuna_sosial=caseload.tuna_sosial_trend(session, first, last, regency, category),
+        disabilities=caseload.disability_coverage(session, first, last, regency, category),
+        referrals=flows.referral_flows(session, regency, category, from_month=first, to_month=last),
+        where_to_build=planning.where_to_build(session, regency, category) if where else None,
+        training=coverage.training_coverage(session, regency, category) if training else None)
+
+
+def _report_response(file: report.ReportFile) -> Response:
+    return Response(file.content, mimetype=file.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
 
 class ReportingService:
@@ -80,15 +104,19 @@ class ReportingService:
         repair, quarantined and dead-lettered messages, event schema versions, and a status
         (lancar, terlambat, tidak ada data)."""
         with self.db.session() as session:
-            return sync.sync_health(session, self.db.tables, heartbeat_interval=self.config.heartbeat_interval,
-                                    sender_node=self.config.names.sender_node)
+            return self._sync_health(session)
+
+    def _sync_health(self, session) -> dict:
+        return sync.sync_health(session, self.db.tables, heartbeat_interval=self.config.heartbeat_interval,
+                                sender_node=self.config.names.sender_node)
 
     def _figures(self, request, query):
         q = request.query
         with self.db.session() as session:
             return query(session, q["from"], q["to"], q["regency"], q["category"])
 
-    @api("GET", "/api/v1/figures/cases", roles=READERS, query=FiguresQuerySchema, response=CaseFiguresSchema,
+    @api("GET", "/api/v1/figures/cases", roles=READERS, query=FiguresQuerySchema, rules=RANGE_RULES,
+         response=CaseFiguresSchema,
          tags=("reporting",))
     def get_case_figures(self, request):
         """Per regency and month (WITA): new, active, closed by outcome, reopened, unique persons, each also
@@ -96,20 +124,21 @@ class ReportingService:
         for is null with has_data false (tidak ada data), never 0."""
         return self._figures(request, caseload.case_figures)
 
-    @api("GET", "/api/v1/figures/tuna-sosial", roles=READERS, query=FiguresQuerySchema,
+    @api("GET", "/api/v1/figures/tuna-sosial", roles=READERS, query=FiguresQuerySchema, rules=RANGE_RULES,
          response=TunaSosialTrendSchema, tags=("reporting",))
     def get_tuna_sosial_trend(self, request):
         """Monthly new and active tuna sosial cases per regency, with the change against the same month a
         year earlier."""
         return self._figures(request, caseload.tuna_sosial_trend)
 
-    @api("GET", "/api/v1/figures/disabilities", roles=READERS, query=FiguresQuerySchema,
+    @api("GET", "/api/v1/figures/disabilities", roles=READERS, query=FiguresQuerySchema, rules=RANGE_RULES,
          response=DisabilityCoverageSchema, tags=("reporting",))
     def get_disability_coverage(self, request):
         """Per disability type: persons registered and those with an active case, per regency and month."""
         return self._figures(request, caseload.disability_coverage)
 
     @api("GET", "/api/v1/figures/referrals", roles=READERS, query=ReferralFlowQuerySchema,
+         rules={"to": "not before `from`"},
          response=ReferralFlowsSchema, tags=("reporting",))
     def get_referral_flows(self, request):
         """Referral flow per referring regency × facility: counts, outcomes, response times
@@ -139,6 +168,15 @@ class ReportingService:
         the shortfall their demand, projected a year ahead, would leave (with the method explained)."""
         with self.db.session() as session:
             return planning.where_to_build(session, **request.query)
+
+    @api("GET", "/api/v1/reports/monthly", roles=READERS, query=MonthlyReportQuerySchema,
+         produces=tuple(report.FORMATS.values()), tags=("reporting",))
+    def get_monthly_report(self, request):
+        """The monthly report (laporan bulanan) of a month, per regency or for one, as CSV or XLSX
+        (with a Keterangan sheet saying what each column means); empty cells: tidak ada data."""
+        q = request.query
+        with self.db.session() as session:
+            return _report_response(report.monthly_report_file(session, q["month"], q["regency"], q["format"]))
 
     @api("GET", "/api/v1/quarantine", roles=READERS, response=QuarantineEntrySchema, many=True,
          tags=("reporting",))
@@ -182,7 +220,8 @@ class ReportingService:
         def render(filters, csrf):
             with self.db.session() as session:
                 return pages.overview(domain.summary(session, self.db.tables),
-                                      domain.capacity_plan(session, filters.category), filters, csrf)
+                                      domain.capacity_plan(session, filters.category), filters, csrf,
+                                      trends=_trends(session, filters, where=True))
         return _filtered_page(request, "/", "Ringkasan Kasus PPKS Provinsi", ALL_FILTERS, render)
 
     @api("GET", "/kabupaten/<code>", roles=READERS, html=True, tags=("pages",))
@@ -192,10 +231,12 @@ class ReportingService:
             return _page(pages.not_found(f"Kode kabupaten/kota “{code}” tidak dikenal.", _csrf(request)), 404)
 
         def render(filters, csrf):
+            filters = pages.Filters(filters.first, filters.last, code, filters.category)
             with self.db.session() as session:
                 return pages.regency(code, domain.summary(session, self.db.tables),
                                      domain.capacity_plan(session, filters.category),
-                                     domain.training_overview(session), filters, csrf)
+                                     domain.training_overview(session), filters, csrf,
+                                     trends=_trends(session, filters, training=True))
         return _filtered_page(request, f"/kabupaten/{code}", reference.region_name(code), ("dari", "sampai", "kategori"),
                               render)
 
@@ -204,7 +245,9 @@ class ReportingService:
         """Fasilitas: beds, demand and planned centres per regency."""
         def render(filters, csrf):
             with self.db.session() as session:
-                return pages.facilities(domain.capacity_plan(session, filters.category), filters, csrf)
+                return pages.facilities(domain.capacity_plan(session, filters.category), filters, csrf,
+                                        occupancy=flows.facility_occupancy(session, filters.regency, filters.category),
+                                        where=planning.where_to_build(session, filters.regency, filters.category))
         return _filtered_page(request, "/fasilitas", "Fasilitas", ("kabupaten", "kategori"), render)
 
     @api("GET", "/pelatihan", roles=READERS, html=True, tags=("pages",))
@@ -212,7 +255,8 @@ class ReportingService:
         """Pelatihan: trained workers per regency beside the caseload, events, test gains."""
         def render(filters, csrf):
             with self.db.session() as session:
-                return pages.training(domain.training_overview(session), filters, csrf)
+                return pages.training(domain.training_overview(session), filters, csrf,
+                                      coverage_=coverage.training_coverage(session, filters.regency))
         return _filtered_page(request, "/pelatihan", "Pelatihan", ("dari", "sampai", "kabupaten"), render)
 
     @api("GET", "/sinkronisasi", roles=READERS, html=True, tags=("pages",))
@@ -221,8 +265,21 @@ class ReportingService:
         def render(filters, csrf):
             with self.db.session() as session:
                 return pages.sync_health(domain.summary(session, self.db.tables),
-                                         domain.quarantine_list(session, self.db.tables), filters, csrf)
+                                         domain.quarantine_list(session, self.db.tables), filters, csrf,
+                                         health=self._sync_health(session))
         return _filtered_page(request, "/sinkronisasi", "Kesehatan sinkronisasi", ("kabupaten",), render)
+
+    @api("GET", "/laporan-bulanan", roles=READERS, html=True, tags=("pages",))
+    def monthly_report_page(self, request):
+        """Laporan bulanan downloaded from a page (signed in by the page's session, not a token)."""
+        raw = {k: v for k, v in request.args.items() if v != ""}
+        try:
+            q = MonthlyReportPageSchema().load(raw)
+        except ValidationError as exc:
+            error = pages.FilterError(exc.messages, raw)
+            return _page(pages.filter_error("/", "Laporan bulanan", error, _csrf(request), filter_fields=()), 422)
+        with self.db.session() as session:
+            return _report_response(report.monthly_report_file(session, q["bulan"], q["kabupaten"], q["format"]))
 
     @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login_form(self, request):
