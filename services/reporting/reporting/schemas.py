@@ -263,7 +263,7 @@ MAX_MONTHS = 120
 class FiguresQuerySchema(f.Schema):
     """The filters every figure shares: a range of months (WITA), a regency, a PPKS category."""
 
-    RULES = {"from": f"not after `to`, at most {MAX_MONTHS} months before it"}
+    RULES = {"from": f"not after `to` (default: this month, WITA); at most {MAX_MONTHS} months up to it"}
     from_ = f.Str(data_key="from", attribute="from", validate=MONTH,
                   metadata={"description": "first month, YYYY-MM (default: 11 months before `to`)"})
     to = f.Str(validate=MONTH, metadata={"description": "last month, YYYY-MM (default: this month, WITA)"})

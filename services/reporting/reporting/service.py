@@ -22,9 +22,6 @@ from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, Case
 READERS = (auth.ANALYST, auth.ADMIN)
 ALL_FILTERS = ("dari", "sampai", "kabupaten", "kategori")
 # Cross-field rules the figures' query schema cannot state in JSON Schema (x-rules in the document).
-RANGE_RULES = {"from": "not after `to` (default: this month, WITA); at most 120 months up to it"}
-
-
 def _page(page: pages.Page, status: int = 200):
     return html_page(page.html, status, styles=page.styles)
 
@@ -115,7 +112,7 @@ class ReportingService:
         with self.db.session() as session:
             return query(session, q["from"], q["to"], q["regency"], q["category"])
 
-    @api("GET", "/api/v1/figures/cases", roles=READERS, query=FiguresQuerySchema, rules=RANGE_RULES,
+    @api("GET", "/api/v1/figures/cases", roles=READERS, query=FiguresQuerySchema,
          response=CaseFiguresSchema,
          tags=("reporting",))
     def get_case_figures(self, request):
@@ -124,21 +121,20 @@ class ReportingService:
         for is null with has_data false (tidak ada data), never 0."""
         return self._figures(request, caseload.case_figures)
 
-    @api("GET", "/api/v1/figures/tuna-sosial", roles=READERS, query=FiguresQuerySchema, rules=RANGE_RULES,
+    @api("GET", "/api/v1/figures/tuna-sosial", roles=READERS, query=FiguresQuerySchema,
          response=TunaSosialTrendSchema, tags=("reporting",))
     def get_tuna_sosial_trend(self, request):
         """Monthly new and active tuna sosial cases per regency, with the change against the same month a
         year earlier."""
         return self._figures(request, caseload.tuna_sosial_trend)
 
-    @api("GET", "/api/v1/figures/disabilities", roles=READERS, query=FiguresQuerySchema, rules=RANGE_RULES,
+    @api("GET", "/api/v1/figures/disabilities", roles=READERS, query=FiguresQuerySchema,
          response=DisabilityCoverageSchema, tags=("reporting",))
     def get_disability_coverage(self, request):
         """Per disability type: persons registered and those with an active case, per regency and month."""
         return self._figures(request, caseload.disability_coverage)
 
     @api("GET", "/api/v1/figures/referrals", roles=READERS, query=ReferralFlowQuerySchema,
-         rules={"to": "not before `from`"},
          response=ReferralFlowsSchema, tags=("reporting",))
     def get_referral_flows(self, request):
         """Referral flow per referring regency × facility: counts, outcomes, response times
