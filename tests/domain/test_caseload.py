@@ -5,9 +5,9 @@ import random
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from rehsos import db, reference
+from rehsos import clock, db, reference
 from rehsos_tools import history
-from reporting import caseload, months
+from reporting import caseload
 from reporting.projections import combine
 from tests.figures_expectation import TUNA_SOSIAL, Expectation
 
@@ -43,11 +43,13 @@ def in_order(generated, tmp_path_factory):
 
 def test_the_wita_month_of_a_moment_at_the_end_of_a_utc_month_is_the_next():
     from datetime import datetime, timezone
-    assert months.month_of(datetime(2025, 1, 31, 16, 0, tzinfo=timezone.utc)) == "2025-02"
-    assert months.month_of(datetime(2025, 1, 31, 15, 59, tzinfo=timezone.utc)) == "2025-01"
-    assert months.start("2025-02") == datetime(2025, 1, 31, 16, 0, tzinfo=timezone.utc)
-    assert months.shift("2025-01", -12) == "2024-01" and months.shift("2024-12", 1) == "2025-01"
-    assert months.between("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    assert clock.month_of(datetime(2025, 1, 31, 16, 0, tzinfo=timezone.utc)) == "2025-02"
+    assert clock.month_of(datetime(2025, 1, 31, 15, 59, tzinfo=timezone.utc)) == "2025-01"
+    assert clock.month_start("2025-02") == datetime(2025, 1, 31, 16, 0, tzinfo=timezone.utc)
+    assert clock.add_months("2025-01", -12) == "2024-01" and clock.add_months("2024-12", 1) == "2025-01"
+    assert clock.months_between("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    assert clock.months_count("2024-11", "2025-02") == 4 and clock.months_count("2025-03", "2025-02") == 0
+    assert clock.months_count("2016-01", "2025-12") == len(clock.months_between("2016-01", "2025-12")) == 120
 
 
 def test_the_figures_equal_those_replayed_from_the_events(generated, in_order):

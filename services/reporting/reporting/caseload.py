@@ -20,10 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from rehsos import reference
-from rehsos.clock import now
+from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
 from rehsos.errors import RefusedEvent
-from reporting import months as m
 from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity)
 
@@ -34,24 +33,40 @@ TUNA_SOSIAL = tuple(code for code, c in reference.PPKS_CATEGORIES.items() if c.g
 
 
 # -- projection ------------------------------------------------------------------------------------
-def _serialize(session, *key: str) -> None:
-    """Let transactions about the same thing (a case, a node's person keys) run one after the
-    other on PostgreSQL, so a recomputation always sees the other's committed rows. (SQLite runs
-    one writer at a time already; the consumer's inbox insert comes first.)"""
+# On PostgreSQL the consumer applies a node's events in several transactions at once. Three
+# advisory locks (held to the end of the transaction) keep the facts right without making one
+# node's events wait for each other:
+#   - a case: its steps and spans, recomputed from all of them, one event of the case at a time;
+#   - a person key: its registration (newest by sequence), one event of the key at a time;
+#   - a node's alias graph: every transaction that records a key it resolves (a case opened, a
+#     person registered) shares it; ``person.identified``, which changes the graph and resolves
+#     again every key that ended where the renamed one did, takes it alone (it is rare). Shared
+#     holders resolve against aliases that cannot change under them, and the renaming sees every
+#     key they recorded (they have committed before it gets the lock; READ COMMITTED).
+# The alias graph lock is always taken last, so no two transactions wait for each other in a
+# circle. Every key names the schema written to: a rebuild replaying into ``reporting_rebuild``
+# never waits for the live consumer, nor it for the rebuild. (SQLite runs one writer at a time.)
+def _lock(session, *key: str, shared: bool = False) -> None:
     if session.bind.dialect.name != "postgresql":
         return
-    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
-    session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+    schema = (session.bind.get_execution_options().get("schema_translate_map") or {}).get(None) or ""
+    digest = hashlib.blake2b("\x1f".join((schema, *key)).encode(), digest_size=8).digest()
+    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+    session.execute(sa.select(lock(int.from_bytes(digest, "big", signed=True))))
+
+
+def _insert(session, model):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def note_activity(uow, event: Event) -> None:
     """Every event the hub accepts from a node: the node sent something in that month."""
     if event.node not in reference.NODES:
         return
-    dialect = uow.session.bind.dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(NodeActivity)
     # An upsert: concurrent events of one node and month must not collide on the first row.
-    uow.session.execute(insert.values(node=event.node, month=m.month_of(event.occurred_at), events=1)
+    uow.session.execute(_insert(uow.session, NodeActivity)
+                        .values(node=event.node, month=month_of(event.occurred_at), events=1)
                         .on_conflict_do_update(index_elements=["node", "month"],
                                                set_={"events": NodeActivity.events + 1}))
 
@@ -65,22 +80,27 @@ def _follow(session, node: str, key: str) -> str:
     return key
 
 
-def _know_key(session, node: str, key: str) -> None:
+def _know_key(session, node: str, key: str, *, alone: bool = False) -> None:
+    """Record a key the node used, with where it ends now. Two transactions sharing the alias
+    graph lock may record the same key at once: both resolve it alike, the second adds nothing."""
+    if not alone:
+        _lock(session, "aliases", node, shared=True)
     if session.get(PersonIdentity, (node, key)) is None:
-        session.add(PersonIdentity(node=node, person_key=key, resolved=_follow(session, node, key)))
-        session.flush()
+        session.execute(_insert(session, PersonIdentity)
+                        .values(node=node, person_key=key, resolved=_follow(session, node, key))
+                        .on_conflict_do_nothing(index_elements=["node", "person_key"]))
 
 
 def apply_person_registered(uow, event: Event) -> None:
     payload, session = event.payload, uow.session
-    _serialize(session, "persons", event.node)
+    _lock(session, "person", event.node, payload["person_key"])
     person = session.get(PersonFact, (event.node, payload["person_key"]))
     if person is not None and person.sequence >= event.sequence:
         return
     if person is None:
         person = PersonFact(node=event.node, person_key=payload["person_key"])
         session.add(person)
-    person.region, person.month, person.sequence = payload["region"], m.month_of(event.occurred_at), event.sequence
+    person.region, person.month, person.sequence = payload["region"], month_of(event.occurred_at), event.sequence
     session.execute(sa.delete(PersonDisabilityFact).where(PersonDisabilityFact.node == event.node,
                                                           PersonDisabilityFact.person_key == payload["person_key"]))
     session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
@@ -91,7 +111,7 @@ def apply_person_registered(uow, event: Event) -> None:
 def apply_person_identified(uow, event: Event) -> None:
     """A key became another at this node: every key that ended at the old end is followed again."""
     previous, key, session = event.payload["previous_person_key"], event.payload["person_key"], uow.session
-    _serialize(session, "persons", event.node)
+    _lock(session, "aliases", event.node)
     alias = session.get(PersonAlias, (event.node, previous))
     if alias is not None and alias.sequence >= event.sequence:
         return  # a newer renaming of that key is already known
@@ -101,8 +121,8 @@ def apply_person_identified(uow, event: Event) -> None:
     else:
         alias.person_key, alias.sequence = key, event.sequence
     session.flush()
-    _know_key(session, event.node, previous)
-    _know_key(session, event.node, key)
+    _know_key(session, event.node, previous, alone=True)
+    _know_key(session, event.node, key, alone=True)
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
                                                                     PersonIdentity.resolved == old_end)):
         identity.resolved = _follow(session, event.node, identity.person_key)
@@ -132,13 +152,13 @@ def _recompute_spans(session, case: CaseFact) -> None:
 
 def _add_step(uow, event: Event, kind: str, stage: str, outcome: str | None = None) -> None:
     session, case_id = uow.session, str(event.payload["case_id"])
-    _serialize(session, "case", case_id)
+    _lock(session, "case", case_id)
     case = session.get(CaseFact, case_id)
     if case is not None and case.node != event.node:
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
     if session.get(CaseStep, (case_id, event.sequence)) is None:
         session.add(CaseStep(case_id=case_id, sequence=event.sequence, node=event.node, kind=kind,
-                             occurred_at=event.occurred_at, month=m.month_of(event.occurred_at), stage=stage,
+                             occurred_at=event.occurred_at, month=month_of(event.occurred_at), stage=stage,
                              outcome=outcome))
         session.flush()
     if case is not None:
@@ -147,14 +167,13 @@ def _add_step(uow, event: Event, kind: str, stage: str, outcome: str | None = No
 
 def apply_case_opened(uow, event: Event) -> None:
     payload, session, case_id = event.payload, uow.session, str(event.payload["case_id"])
-    _serialize(session, "case", case_id)
+    _lock(session, "case", case_id)
     if session.get(CaseFact, case_id) is None:
         session.add(CaseFact(case_id=case_id, node=event.node, region=payload["region"],
                              category=payload["category"], person_key=payload["person_key"]))
         session.flush()
-    _serialize(session, "persons", event.node)
-    _know_key(session, event.node, payload["person_key"])
     _add_step(uow, event, "opened", payload["stage"])
+    _know_key(session, event.node, payload["person_key"])  # last: it takes the alias graph lock
 
 
 def apply_stage_changed(uow, event: Event) -> None:
@@ -325,7 +344,7 @@ def _filters(first: str, last: str, regency: str | None, category: str | None) -
 def case_figures(session, first: str, last: str, regency: str | None = None, category: str | None = None) -> dict:
     """New, active, closed by outcome, reopened and unique persons per regency and month, with
     the province's totals over the regencies that sent something, by stage and by category."""
-    months, regencies = m.between(first, last), regencies_in(regency)
+    months, regencies = months_between(first, last), regencies_in(regency)
     counts = case_counts(session, months, regencies, _categories(category))
     sent = activity(session, months, regencies)
     rows = []
@@ -387,8 +406,8 @@ def _trend_values(new, active, new_before, active_before, population) -> dict:
 def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None, category: str | None = None) -> dict:
     """Monthly new and active cases of the tuna sosial categories per regency, against the same
     month a year earlier: is the number falling?"""
-    months, regencies = m.between(first, last), regencies_in(regency)
-    reach = m.between(m.shift(first, -12), last)
+    months, regencies = months_between(first, last), regencies_in(regency)
+    reach = months_between(add_months(first, -12), last)
     categories = _categories(category, TUNA_SOSIAL)
     counts = case_counts(session, reach, regencies, categories) if categories else {"cells": {}}
     sent = activity(session, reach, regencies)
@@ -404,11 +423,11 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
         rows.append({"regency": code, "name": reference.region_name(code), "population": population, "months": [
             {"month": month, "has_data": (code, month) in sent,
              **_trend_values(value(code, month, "new"), value(code, month, "active"),
-                             value(code, m.shift(month, -12), "new"), value(code, m.shift(month, -12), "active"),
+                             value(code, add_months(month, -12), "new"), value(code, add_months(month, -12), "active"),
                              population)} for month in months]})
     province = []
     for month in months:
-        before = m.shift(month, -12)
+        before = add_months(month, -12)
         with_data = [c for c in regencies if (c, month) in sent]
         # The change is over the regencies known in both months: a regency silent in one of them
         # would otherwise count as a rise or a fall.
@@ -468,7 +487,7 @@ def disability_coverage(session, first: str, last: str, regency: str | None = No
                         category: str | None = None) -> dict:
     """Per disability type: unique persons registered (by the month's end) and those with an
     active case, per regency (where the person was registered) and in all, also per 10,000."""
-    months, regencies = m.between(first, last), regencies_in(regency)
+    months, regencies = months_between(first, last), regencies_in(regency)
     counts = _disability_counts(session, months, regencies, category)
     sent = activity(session, months, regencies)
 
