@@ -81,14 +81,16 @@ def _follow(session, node: str, key: str) -> str:
 
 
 def _know_key(session, node: str, key: str, *, alone: bool = False) -> None:
-    """Record a key the node used, with where it ends now. Two transactions sharing the alias
+    """Record a key the node used, with where it ends now. A key already recorded (committed) needs
+    no lock: a renaming resolves it again with the others. Two transactions sharing the alias
     graph lock may record the same key at once: both resolve it alike, the second adds nothing."""
+    if session.get(PersonIdentity, (node, key)) is not None:
+        return
     if not alone:
         _lock(session, "aliases", node, shared=True)
-    if session.get(PersonIdentity, (node, key)) is None:
-        session.execute(_insert(session, PersonIdentity)
-                        .values(node=node, person_key=key, resolved=_follow(session, node, key))
-                        .on_conflict_do_nothing(index_elements=["node", "person_key"]))
+    session.execute(_insert(session, PersonIdentity)
+                    .values(node=node, person_key=key, resolved=_follow(session, node, key))
+                    .on_conflict_do_nothing(index_elements=["node", "person_key"]))
 
 
 def apply_person_registered(uow, event: Event) -> None:
@@ -150,42 +152,49 @@ def _recompute_spans(session, case: CaseFact) -> None:
     session.add_all(spans)
 
 
-def _add_step(uow, event: Event, kind: str, stage: str, outcome: str | None = None) -> None:
-    session, case_id = uow.session, str(event.payload["case_id"])
+def _case_of(session, event: Event) -> CaseFact | None:
+    """The event's case, once no other event of it is being applied (None: not opened yet)."""
+    case_id = str(event.payload["case_id"])
     _lock(session, "case", case_id)
     case = session.get(CaseFact, case_id)
     if case is not None and case.node != event.node:
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
-    if session.get(CaseStep, (case_id, event.sequence)) is None:
-        session.add(CaseStep(case_id=case_id, sequence=event.sequence, node=event.node, kind=kind,
-                             occurred_at=event.occurred_at, month=month_of(event.occurred_at), stage=stage,
-                             outcome=outcome))
-        session.flush()
-    if case is not None:
+    return case
+
+
+def _add_step(session, event: Event, case: CaseFact | None, kind: str, stage: str, outcome: str | None = None) -> None:
+    """Keep the step; the spans change only when it is new (a known step is in them already, or
+    the case's opening, still to come, puts it there)."""
+    added = session.execute(_insert(session, CaseStep).values(
+        case_id=str(event.payload["case_id"]), sequence=event.sequence, node=event.node, kind=kind,
+        occurred_at=event.occurred_at, month=month_of(event.occurred_at), stage=stage, outcome=outcome,
+    ).on_conflict_do_nothing(index_elements=["case_id", "sequence"])).rowcount
+    if case is not None and added:
         _recompute_spans(session, case)
 
 
 def apply_case_opened(uow, event: Event) -> None:
-    payload, session, case_id = event.payload, uow.session, str(event.payload["case_id"])
-    _lock(session, "case", case_id)
-    if session.get(CaseFact, case_id) is None:
-        session.add(CaseFact(case_id=case_id, node=event.node, region=payload["region"],
-                             category=payload["category"], person_key=payload["person_key"]))
+    payload, session = event.payload, uow.session
+    case = _case_of(session, event)
+    if case is None:
+        case = CaseFact(case_id=str(payload["case_id"]), node=event.node, region=payload["region"],
+                        category=payload["category"], person_key=payload["person_key"])
+        session.add(case)
         session.flush()
-    _add_step(uow, event, "opened", payload["stage"])
+    _add_step(session, event, case, "opened", payload["stage"])
     _know_key(session, event.node, payload["person_key"])  # last: it takes the alias graph lock
 
 
 def apply_stage_changed(uow, event: Event) -> None:
-    _add_step(uow, event, "stage_changed", event.payload["to_stage"])
+    _add_step(uow.session, event, _case_of(uow.session, event), "stage_changed", event.payload["to_stage"])
 
 
 def apply_case_closed(uow, event: Event) -> None:
-    _add_step(uow, event, "closed", "terminasi", event.payload["outcome"])
+    _add_step(uow.session, event, _case_of(uow.session, event), "closed", "terminasi", event.payload["outcome"])
 
 
 def apply_case_reopened(uow, event: Event) -> None:
-    _add_step(uow, event, "reopened", event.payload["stage"])
+    _add_step(uow.session, event, _case_of(uow.session, event), "reopened", event.payload["stage"])
 
 
 HANDLERS = {
