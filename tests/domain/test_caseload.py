@@ -1,9 +1,12 @@
 """The case figures projection on a migrated SQLite database, without a broker: a generated
 history applied in order, shuffled, and twice gives the figures computed independently."""
+import dataclasses
 import random
+import uuid
 
 import eventlet
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from rehsos import clock, db, reference
@@ -116,6 +119,55 @@ def test_events_applied_at_once_on_postgresql_give_the_same_figures(generated, i
                 expected, got = query(a, FIRST, LAST), query(b, FIRST, LAST)
                 expected.pop("generated_at"), got.pop("generated_at")
                 assert got == expected
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_key_renamed_while_its_case_opens_counts_under_its_newest_key_on_postgresql(pg):
+    """A node's person registered, their case opened, their key renamed and the new key renamed
+    again, the four applied at once (PostgreSQL): every key ends at the newest one, whichever
+    transaction commits first."""
+    from datetime import datetime, timezone
+
+    from rehsos.contracts import make_event
+    from reporting.models import PersonIdentity
+
+    uri = pg.create()
+    db.migrate("reporting", uri)
+    engine = db.create_engine(uri)
+    make = sessionmaker(engine)
+    at = datetime(2025, 3, 3, tzinfo=timezone.utc)
+    sequence = iter(range(1, 10_000))
+
+    def event(event_type, payload):
+        e = make_event(event_type, payload, node="6371", service="intake").with_sequence(next(sequence))
+        return dataclasses.replace(e, occurred_at=at)
+
+    groups, renamed = [], {}
+    for i in range(150):
+        old, middle, new = (f"{i + j * 10_000:064x}" for j in range(3))
+        renamed.update(dict.fromkeys((old, middle, new), new))
+        group = [event("person.registered", {"person_key": old, "person_key_kind": "local", "age_band": "30-34",
+                                             "sex": "male", "region": "6371", "categories": ["gelandangan"],
+                                             "disabilities": []}),
+                 event("case.opened", {"case_id": str(uuid.uuid4()), "person_key": old, "age_band": "30-34",
+                                       "sex": "male", "category": "gelandangan", "stage": "pendekatan_awal",
+                                       "region": "6371"}),
+                 event("person.identified", {"previous_person_key": old, "person_key": middle}),
+                 event("person.identified", {"previous_person_key": middle, "person_key": new})]
+        random.Random(i).shuffle(group)
+        groups += group
+
+    def apply(e):
+        with make.begin() as session:
+            HANDLERS[e.event_type](_Uow(session), e)
+
+    try:
+        list(eventlet.GreenPool(12).imap(apply, groups))
+        with make() as session:
+            resolved = {i.person_key: i.resolved for i in session.scalars(sa.select(PersonIdentity))}
+        assert resolved == renamed
     finally:
         engine.dispose()
 

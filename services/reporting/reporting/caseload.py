@@ -2,7 +2,7 @@
 
 The projection keeps facts, not running totals: every step of a case (opened, stage changed,
 closed, reopened) under its node's sequence, the months at whose end a case was open (spans,
-derived again from the steps at each step), persons with their disability types, the aliases of
+derived again from the steps at each new step), persons with their disability types, the aliases of
 person keys, and which node sent something in which month. Facts keyed by what they are make the
 figures the same whatever order the events arrive in, and applying one twice changes nothing.
 
@@ -33,26 +33,24 @@ TUNA_SOSIAL = tuple(code for code, c in reference.PPKS_CATEGORIES.items() if c.g
 
 
 # -- projection ------------------------------------------------------------------------------------
-# On PostgreSQL the consumer applies a node's events in several transactions at once. Three
-# advisory locks (held to the end of the transaction) keep the facts right without making one
-# node's events wait for each other:
+# On PostgreSQL the consumer applies a node's events in several transactions at once. Advisory
+# locks (held to the end of the transaction) keep the facts right without making one node's
+# events wait for each other:
 #   - a case: its steps and spans, recomputed from all of them, one event of the case at a time;
 #   - a person key: its registration (newest by sequence), one event of the key at a time;
-#   - a node's alias graph: every transaction that records a key it resolves (a case opened, a
-#     person registered) shares it; ``person.identified``, which changes the graph and resolves
-#     again every key that ended where the renamed one did, takes it alone (it is rare). Shared
-#     holders resolve against aliases that cannot change under them, and the renaming sees every
-#     key they recorded (they have committed before it gets the lock; READ COMMITTED).
-# The alias graph lock is always taken last, so no two transactions wait for each other in a
-# circle. Every key names the schema written to: a rebuild replaying into ``reporting_rebuild``
+#   - a node's renamings (``person.identified``, rare): each resolves again every key that ended
+#     where the renamed one did, so two of them at once would each miss the other's change.
+# Recording a key a case or registration uses needs no lock: a key not yet recorded has no alias
+# (a renaming records the key it renames), so it ends at itself, and two transactions recording
+# one key meet on its primary key, the second waiting for the first and adding nothing.
+# Every lock key names the schema written to: a rebuild replaying into ``reporting_rebuild``
 # never waits for the live consumer, nor it for the rebuild. (SQLite runs one writer at a time.)
-def _lock(session, *key: str, shared: bool = False) -> None:
+def _lock(session, *key: str) -> None:
     if session.bind.dialect.name != "postgresql":
         return
     schema = (session.bind.get_execution_options().get("schema_translate_map") or {}).get(None) or ""
     digest = hashlib.blake2b("\x1f".join((schema, *key)).encode(), digest_size=8).digest()
-    lock = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
-    session.execute(sa.select(lock(int.from_bytes(digest, "big", signed=True))))
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
 
 
 def _insert(session, model):
@@ -80,17 +78,12 @@ def _follow(session, node: str, key: str) -> str:
     return key
 
 
-def _know_key(session, node: str, key: str, *, alone: bool = False) -> None:
-    """Record a key the node used, with where it ends now. A key already recorded (committed) needs
-    no lock: a renaming resolves it again with the others. Two transactions sharing the alias
-    graph lock may record the same key at once: both resolve it alike, the second adds nothing."""
-    if session.get(PersonIdentity, (node, key)) is not None:
-        return
-    if not alone:
-        _lock(session, "aliases", node, shared=True)
-    session.execute(_insert(session, PersonIdentity)
-                    .values(node=node, person_key=key, resolved=_follow(session, node, key))
-                    .on_conflict_do_nothing(index_elements=["node", "person_key"]))
+def _know_key(session, node: str, key: str) -> None:
+    """Record a key the node used, with where it ends now (see the locks above)."""
+    if session.get(PersonIdentity, (node, key)) is None:
+        session.execute(_insert(session, PersonIdentity)
+                        .values(node=node, person_key=key, resolved=_follow(session, node, key))
+                        .on_conflict_do_nothing(index_elements=["node", "person_key"]))
 
 
 def apply_person_registered(uow, event: Event) -> None:
@@ -113,7 +106,7 @@ def apply_person_registered(uow, event: Event) -> None:
 def apply_person_identified(uow, event: Event) -> None:
     """A key became another at this node: every key that ended at the old end is followed again."""
     previous, key, session = event.payload["previous_person_key"], event.payload["person_key"], uow.session
-    _lock(session, "aliases", event.node)
+    _lock(session, "renamings", event.node)
     alias = session.get(PersonAlias, (event.node, previous))
     if alias is not None and alias.sequence >= event.sequence:
         return  # a newer renaming of that key is already known
@@ -123,8 +116,8 @@ def apply_person_identified(uow, event: Event) -> None:
     else:
         alias.person_key, alias.sequence = key, event.sequence
     session.flush()
-    _know_key(session, event.node, previous, alone=True)
-    _know_key(session, event.node, key, alone=True)
+    _know_key(session, event.node, previous)
+    _know_key(session, event.node, key)
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
                                                                     PersonIdentity.resolved == old_end)):
         identity.resolved = _follow(session, event.node, identity.person_key)
@@ -182,7 +175,7 @@ def apply_case_opened(uow, event: Event) -> None:
         session.add(case)
         session.flush()
     _add_step(session, event, case, "opened", payload["stage"])
-    _know_key(session, event.node, payload["person_key"])  # last: it takes the alias graph lock
+    _know_key(session, event.node, payload["person_key"])
 
 
 def apply_stage_changed(uow, event: Event) -> None:
