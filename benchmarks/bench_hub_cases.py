@@ -32,29 +32,29 @@ from tests.support import PostgresDatabases, Province, wait_until  # noqa: E402
 
 
 def node_events(streams: Streams, node: str, cases: int) -> list:
-    """A node's intake stream: each case's steps a few days apart, over about a year."""
+    """A node's intake stream: each case's steps days apart, cases a few hours apart, numbered in
+    the order they occurred (as the node's outbox numbers them)."""
     start = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    events = []
+    drafts = []
     for i in range(cases):
         key, case_id = uuid.uuid4().hex * 2, str(uuid.uuid4())
-        at = start + timedelta(hours=7 * i)
-
-        def ev(event_type, payload, days):
-            return replace(streams(event_type, payload, node, "intake"), occurred_at=at + timedelta(days=days))
-
-        events.append(ev("person.registered", {"person_key": key, "person_key_kind": "local", "age_band": "30-34",
-                                               "sex": "female", "region": node, "categories": ["pengemis"],
-                                               "disabilities": ["fisik"] if i % 3 == 0 else []}, 0))
-        events.append(ev("case.opened", {"case_id": case_id, "person_key": key, "age_band": "30-34",
-                                         "sex": "female", "category": "pengemis", "stage": "pendekatan_awal",
-                                         "region": node}, 0))
-        events.append(ev("case.stage_changed", {"case_id": case_id, "from_stage": "pendekatan_awal",
-                                                "to_stage": "asesmen"}, 20))
+        at = start + timedelta(hours=3 * i)
+        drafts.append((at, "person.registered", {
+            "person_key": key, "person_key_kind": "local", "age_band": "30-34", "sex": "female", "region": node,
+            "categories": ["pengemis"], "disabilities": ["fisik"] if i % 3 == 0 else []}))
+        drafts.append((at + timedelta(minutes=5), "case.opened", {
+            "case_id": case_id, "person_key": key, "age_band": "30-34", "sex": "female", "category": "pengemis",
+            "stage": "pendekatan_awal", "region": node}))
+        drafts.append((at + timedelta(days=5), "case.stage_changed", {
+            "case_id": case_id, "from_stage": "pendekatan_awal", "to_stage": "asesmen"}))
         if i % 10 == 0:
-            events.append(ev("person.identified", {"previous_person_key": key,
-                                                   "person_key": uuid.uuid4().hex * 2}, 25))
-        events.append(ev("case.closed", {"case_id": case_id, "outcome": "positive", "stage_before": "asesmen"}, 60))
-    return events
+            drafts.append((at + timedelta(days=8), "person.identified", {
+                "previous_person_key": key, "person_key": uuid.uuid4().hex * 2}))
+        drafts.append((at + timedelta(days=20), "case.closed", {
+            "case_id": case_id, "outcome": "positive", "stage_before": "asesmen"}))
+    drafts.sort(key=lambda d: d[0])
+    return [replace(streams(event_type, payload, node, "intake"), occurred_at=at)
+            for at, event_type, payload in drafts]
 
 
 def inbox_count(engine) -> int:
