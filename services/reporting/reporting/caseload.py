@@ -40,9 +40,7 @@ TUNA_SOSIAL = tuple(code for code, c in reference.PPKS_CATEGORIES.items() if c.g
 #   - a person key: its registration (newest by sequence), one event of the key at a time;
 #   - a node's renamings (``person.identified``, rare): each resolves again every key that ended
 #     where the renamed one did, so two of them at once would each miss the other's change.
-# Recording a key a case or registration uses needs no lock: a key not yet recorded has no alias
-# (a renaming records the key it renames), so it ends at itself, and two transactions recording
-# one key meet on its primary key, the second waiting for the first and adding nothing.
+# Recording a key a case or registration uses needs no lock (see _know_key).
 # Every lock key names the schema written to: a rebuild replaying into ``reporting_rebuild``
 # never waits for the live consumer, nor it for the rebuild. (SQLite runs one writer at a time.)
 def _lock(session, *key: str) -> None:
@@ -79,11 +77,12 @@ def _follow(session, node: str, key: str) -> str:
 
 
 def _know_key(session, node: str, key: str) -> None:
-    """Record a key the node used, with where it ends now (see the locks above)."""
-    if session.get(PersonIdentity, (node, key)) is None:
-        session.execute(_insert(session, PersonIdentity)
-                        .values(node=node, person_key=key, resolved=_follow(session, node, key))
-                        .on_conflict_do_nothing(index_elements=["node", "person_key"]))
+    """Record a key the node used. A key not yet recorded has no alias (a renaming records the key
+    it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
+    again. Two transactions recording one key meet on its primary key, the second waiting for the
+    first and adding nothing: no lock needed."""
+    session.execute(_insert(session, PersonIdentity).values(node=node, person_key=key, resolved=key)
+                    .on_conflict_do_nothing(index_elements=["node", "person_key"]))
 
 
 def apply_person_registered(uow, event: Event) -> None:
