@@ -115,6 +115,8 @@ def apply_person_identified(uow, event: Event) -> None:
     else:
         alias.person_key, alias.sequence = key, event.sequence
     session.flush()
+    # A key first recorded here ends at itself, which is ``old_end`` for ``previous``: the loop
+    # below follows it too.
     _know_key(session, event.node, previous)
     _know_key(session, event.node, key)
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
