@@ -40,10 +40,12 @@ definitions: install
 clean:
 	rm -rf var
 
-# Figures, printed as JSON: registration → hub throughput, and case search on 100k persons.
+# Figures, printed as JSON: registration → hub throughput, case search on 100k persons, and the
+# hub applying case events on PostgreSQL.
 bench: install
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
 	$(BIN)/python benchmarks/bench_search.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_hub_cases.py
 
 # Proof of issue 11 on a throwaway province (PostgreSQL, real RabbitMQ): faults, hostile messages,
 # access matrix, fuzzing, privacy scan. One JSON summary on stdout; exit 1 on any failure.

@@ -1,5 +1,6 @@
 """The one clock: aware UTC datetimes everywhere (stored, sent and compared), and the province's
-months: Kalimantan Selatan keeps WITA (UTC+8) all year, so a month starts at 00:00 WITA."""
+months ("YYYY-MM"): Kalimantan Selatan keeps WITA (UTC+8) all year, so a month starts at 00:00
+WITA. Every service and tool turns moments into months here, nowhere else."""
 from __future__ import annotations
 
 import re
@@ -50,3 +51,15 @@ def months_between(first: str, last: str) -> list[str]:
         months.append(month)
         month = next_month(month)
     return months
+
+
+def months_count(first: str, last: str) -> int:
+    """How many months ``months_between(first, last)`` holds, without listing them (0 when
+    ``first`` is later): a request's range is checked before anything is built for it."""
+    index = int(last[:4]) * 12 + int(last[5:7]) - int(first[:4]) * 12 - int(first[5:7]) + 1
+    return max(index, 0)
+
+
+def current_month() -> str:
+    """The province's month now."""
+    return month_of(now())

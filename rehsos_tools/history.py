@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from rehsos import reference
+from rehsos.clock import month_of, month_start, next_month
 from rehsos.contracts import Event, make_event
 from rehsos.privacy import AGE_BANDS
 
-WITA = timezone(timedelta(hours=8))
 # Weighted toward the caseload the province describes: tuna sosial and persons with disabilities.
 CATEGORIES = (["gelandangan"] * 6 + ["pengemis"] * 5 + ["pemulung"] * 3 + ["penyandang_disabilitas"] * 6
               + ["anak_jalanan"] * 2 + ["lansia_telantar"] * 3 + ["bwblp", "tuna_susila", "korban_trafficking",
@@ -36,20 +36,6 @@ PATH = ("asesmen", "rencana_intervensi", "intervensi", "resosialisasi")
 PROVINCE_PANTI = (("prsts-barakat-cangkal-bacari", "PRSTS Barakat Cangkal Bacari", "6372",
                    ["gelandangan", "pengemis", "pemulung", "tuna_susila", "bwblp"]),
                   ("prspdnf-fajar-harapan", "PRSPDNF Fajar Harapan", "6303", ["penyandang_disabilitas"]))
-
-
-def month_start(month: str) -> datetime:
-    year, number = map(int, month.split("-"))
-    return datetime(year, number, 1, tzinfo=WITA)
-
-
-def next_month(month: str) -> str:
-    year, number = map(int, month.split("-"))
-    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
-
-
-def wita_month(moment: datetime) -> str:
-    return moment.astimezone(WITA).strftime("%Y-%m")
 
 
 @dataclass
@@ -79,7 +65,7 @@ class _Builder:
 
     def when(self, node: str, moment: datetime) -> datetime:
         """``moment``, unless the node is silent then: the first hours of the next month."""
-        if self.silent and node == self.silent[0] and wita_month(moment) == self.silent[1]:
+        if self.silent and node == self.silent[0] and month_of(moment) == self.silent[1]:
             return month_start(next_month(self.silent[1])) + timedelta(hours=self.rng.uniform(1, 48))
         return moment
 

@@ -178,3 +178,37 @@ def test_the_heartbeat_contract_carries_no_personal_data():
     with pytest.raises(ValueError):
         contracts.make_event("node.heartbeat", {"as_of": datetime.now(timezone.utc), "outbox_waiting": -1},
                              node="6371", service="intake")
+
+
+@pytest.mark.postgres
+def test_a_rebuild_replays_a_case_the_live_consumer_is_applying_without_waiting_for_it(pg):
+    """The projection's locks name the schema written: the rebuild's replay into its own schema
+    does not wait for a live transaction holding the same case (only the swap waits for it)."""
+    import eventlet
+
+    from tests.support import wait_until
+
+    uri = pg.create()
+    db.migrate("reporting", uri)
+    engine = create_engine(uri)
+    streams, case_id = Streams(), str(uuid.uuid4())
+    opened = streams("case.opened", {"case_id": case_id, "person_key": "ab" * 32, "age_band": "30-34", "sex": "male",
+                                     "category": "gelandangan", "stage": "pendekatan_awal", "region": "6371"},
+                     "6371", "intake")
+    changed = streams("case.stage_changed", {"case_id": case_id, "from_stage": "pendekatan_awal",
+                                             "to_stage": "asesmen"}, "6371", "intake")
+    closed = streams("case.closed", {"case_id": case_id, "outcome": "positive", "stage_before": "asesmen"},
+                     "6371", "intake")
+    apply(engine, opened)
+    apply(engine, changed)
+    progress = []
+    try:
+        with UnitOfWork(sessionmaker(engine, expire_on_commit=False), Outbox(messaging, "reporting")) as live:
+            HANDLERS[closed.event_type](live, closed)  # the live consumer, mid-transaction on the case
+            job = eventlet.spawn(rebuild.rebuild, uri, on_progress=lambda done, total: progress.append((done, total)))
+            wait_until(lambda: (2, 2) in progress, timeout=30, message="both stored events replayed meanwhile")
+        job.wait()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM case_step")).scalar_one() == 3
+    finally:
+        engine.dispose()

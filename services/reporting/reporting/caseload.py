@@ -2,7 +2,7 @@
 
 The projection keeps facts, not running totals: every step of a case (opened, stage changed,
 closed, reopened) under its node's sequence, the months at whose end a case was open (spans,
-derived again from the steps at each step), persons with their disability types, the aliases of
+derived again from the steps at each new step), persons with their disability types, the aliases of
 person keys, and which node sent something in which month. Facts keyed by what they are make the
 figures the same whatever order the events arrive in, and applying one twice changes nothing.
 
@@ -20,10 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from rehsos import reference
-from rehsos.clock import now
+from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
 from rehsos.errors import RefusedEvent
-from reporting import months as m
 from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity)
 
@@ -34,24 +33,36 @@ TUNA_SOSIAL = tuple(code for code, c in reference.PPKS_CATEGORIES.items() if c.g
 
 
 # -- projection ------------------------------------------------------------------------------------
-def _serialize(session, *key: str) -> None:
-    """Let transactions about the same thing (a case, a node's person keys) run one after the
-    other on PostgreSQL, so a recomputation always sees the other's committed rows. (SQLite runs
-    one writer at a time already; the consumer's inbox insert comes first.)"""
+# On PostgreSQL the consumer applies a node's events in several transactions at once. Advisory
+# locks (held to the end of the transaction) keep the facts right without making one node's
+# events wait for each other:
+#   - a case: its steps and spans, recomputed from all of them, one event of the case at a time;
+#   - a person key: its registration (newest by sequence), one event of the key at a time;
+#   - a node's renamings (``person.identified``, rare): each resolves again every key that ended
+#     where the renamed one did, so two of them at once would each miss the other's change.
+# Recording a key a case or registration uses needs no lock (see _know_key).
+# Every lock key names the schema written to: a rebuild replaying into ``reporting_rebuild``
+# never waits for the live consumer, nor it for the rebuild. (SQLite runs one writer at a time.)
+def _lock(session, *key: str) -> None:
     if session.bind.dialect.name != "postgresql":
         return
-    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=8).digest()
+    schema = (session.bind.get_execution_options().get("schema_translate_map") or {}).get(None) or ""
+    digest = hashlib.blake2b("\x1f".join((schema, *key)).encode(), digest_size=8).digest()
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+
+
+def _insert(session, model):
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def note_activity(uow, event: Event) -> None:
     """Every event the hub accepts from a node: the node sent something in that month."""
     if event.node not in reference.NODES:
         return
-    dialect = uow.session.bind.dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(NodeActivity)
     # An upsert: concurrent events of one node and month must not collide on the first row.
-    uow.session.execute(insert.values(node=event.node, month=m.month_of(event.occurred_at), events=1)
+    uow.session.execute(_insert(uow.session, NodeActivity)
+                        .values(node=event.node, month=month_of(event.occurred_at), events=1)
                         .on_conflict_do_update(index_elements=["node", "month"],
                                                set_={"events": NodeActivity.events + 1}))
 
@@ -66,21 +77,24 @@ def _follow(session, node: str, key: str) -> str:
 
 
 def _know_key(session, node: str, key: str) -> None:
-    if session.get(PersonIdentity, (node, key)) is None:
-        session.add(PersonIdentity(node=node, person_key=key, resolved=_follow(session, node, key)))
-        session.flush()
+    """Record a key the node used. A key not yet recorded has no alias (a renaming records the key
+    it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
+    again. Two transactions recording one key meet on its primary key, the second waiting for the
+    first and adding nothing: no lock needed."""
+    session.execute(_insert(session, PersonIdentity).values(node=node, person_key=key, resolved=key)
+                    .on_conflict_do_nothing(index_elements=["node", "person_key"]))
 
 
 def apply_person_registered(uow, event: Event) -> None:
     payload, session = event.payload, uow.session
-    _serialize(session, "persons", event.node)
+    _lock(session, "person", event.node, payload["person_key"])
     person = session.get(PersonFact, (event.node, payload["person_key"]))
     if person is not None and person.sequence >= event.sequence:
         return
     if person is None:
         person = PersonFact(node=event.node, person_key=payload["person_key"])
         session.add(person)
-    person.region, person.month, person.sequence = payload["region"], m.month_of(event.occurred_at), event.sequence
+    person.region, person.month, person.sequence = payload["region"], month_of(event.occurred_at), event.sequence
     session.execute(sa.delete(PersonDisabilityFact).where(PersonDisabilityFact.node == event.node,
                                                           PersonDisabilityFact.person_key == payload["person_key"]))
     session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
@@ -91,7 +105,7 @@ def apply_person_registered(uow, event: Event) -> None:
 def apply_person_identified(uow, event: Event) -> None:
     """A key became another at this node: every key that ended at the old end is followed again."""
     previous, key, session = event.payload["previous_person_key"], event.payload["person_key"], uow.session
-    _serialize(session, "persons", event.node)
+    _lock(session, "renamings", event.node)
     alias = session.get(PersonAlias, (event.node, previous))
     if alias is not None and alias.sequence >= event.sequence:
         return  # a newer renaming of that key is already known
@@ -101,6 +115,8 @@ def apply_person_identified(uow, event: Event) -> None:
     else:
         alias.person_key, alias.sequence = key, event.sequence
     session.flush()
+    # A key first recorded here ends at itself, which is ``old_end`` for ``previous``: the loop
+    # below follows it too.
     _know_key(session, event.node, previous)
     _know_key(session, event.node, key)
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
@@ -130,43 +146,49 @@ def _recompute_spans(session, case: CaseFact) -> None:
     session.add_all(spans)
 
 
-def _add_step(uow, event: Event, kind: str, stage: str, outcome: str | None = None) -> None:
-    session, case_id = uow.session, str(event.payload["case_id"])
-    _serialize(session, "case", case_id)
+def _case_of(session, event: Event) -> CaseFact | None:
+    """The event's case, once no other event of it is being applied (None: not opened yet)."""
+    case_id = str(event.payload["case_id"])
+    _lock(session, "case", case_id)
     case = session.get(CaseFact, case_id)
     if case is not None and case.node != event.node:
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
-    if session.get(CaseStep, (case_id, event.sequence)) is None:
-        session.add(CaseStep(case_id=case_id, sequence=event.sequence, node=event.node, kind=kind,
-                             occurred_at=event.occurred_at, month=m.month_of(event.occurred_at), stage=stage,
-                             outcome=outcome))
-        session.flush()
-    if case is not None:
+    return case
+
+
+def _add_step(session, event: Event, case: CaseFact | None, kind: str, stage: str, outcome: str | None = None) -> None:
+    """Keep the step; the spans change only when it is new (a known step is in them already, or
+    the case's opening, still to come, puts it there)."""
+    added = session.execute(_insert(session, CaseStep).values(
+        case_id=str(event.payload["case_id"]), sequence=event.sequence, node=event.node, kind=kind,
+        occurred_at=event.occurred_at, month=month_of(event.occurred_at), stage=stage, outcome=outcome,
+    ).on_conflict_do_nothing(index_elements=["case_id", "sequence"])).rowcount
+    if case is not None and added:
         _recompute_spans(session, case)
 
 
 def apply_case_opened(uow, event: Event) -> None:
-    payload, session, case_id = event.payload, uow.session, str(event.payload["case_id"])
-    _serialize(session, "case", case_id)
-    if session.get(CaseFact, case_id) is None:
-        session.add(CaseFact(case_id=case_id, node=event.node, region=payload["region"],
-                             category=payload["category"], person_key=payload["person_key"]))
+    payload, session = event.payload, uow.session
+    case = _case_of(session, event)
+    if case is None:
+        case = CaseFact(case_id=str(payload["case_id"]), node=event.node, region=payload["region"],
+                        category=payload["category"], person_key=payload["person_key"])
+        session.add(case)
         session.flush()
-    _serialize(session, "persons", event.node)
+    _add_step(session, event, case, "opened", payload["stage"])
     _know_key(session, event.node, payload["person_key"])
-    _add_step(uow, event, "opened", payload["stage"])
 
 
 def apply_stage_changed(uow, event: Event) -> None:
-    _add_step(uow, event, "stage_changed", event.payload["to_stage"])
+    _add_step(uow.session, event, _case_of(uow.session, event), "stage_changed", event.payload["to_stage"])
 
 
 def apply_case_closed(uow, event: Event) -> None:
-    _add_step(uow, event, "closed", "terminasi", event.payload["outcome"])
+    _add_step(uow.session, event, _case_of(uow.session, event), "closed", "terminasi", event.payload["outcome"])
 
 
 def apply_case_reopened(uow, event: Event) -> None:
-    _add_step(uow, event, "reopened", event.payload["stage"])
+    _add_step(uow.session, event, _case_of(uow.session, event), "reopened", event.payload["stage"])
 
 
 HANDLERS = {
@@ -325,7 +347,7 @@ def _filters(first: str, last: str, regency: str | None, category: str | None) -
 def case_figures(session, first: str, last: str, regency: str | None = None, category: str | None = None) -> dict:
     """New, active, closed by outcome, reopened and unique persons per regency and month, with
     the province's totals over the regencies that sent something, by stage and by category."""
-    months, regencies = m.between(first, last), regencies_in(regency)
+    months, regencies = months_between(first, last), regencies_in(regency)
     counts = case_counts(session, months, regencies, _categories(category))
     sent = activity(session, months, regencies)
     rows = []
@@ -387,8 +409,8 @@ def _trend_values(new, active, new_before, active_before, population) -> dict:
 def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None, category: str | None = None) -> dict:
     """Monthly new and active cases of the tuna sosial categories per regency, against the same
     month a year earlier: is the number falling?"""
-    months, regencies = m.between(first, last), regencies_in(regency)
-    reach = m.between(m.shift(first, -12), last)
+    months, regencies = months_between(first, last), regencies_in(regency)
+    reach = months_between(add_months(first, -12), last)
     categories = _categories(category, TUNA_SOSIAL)
     counts = case_counts(session, reach, regencies, categories) if categories else {"cells": {}}
     sent = activity(session, reach, regencies)
@@ -404,11 +426,11 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
         rows.append({"regency": code, "name": reference.region_name(code), "population": population, "months": [
             {"month": month, "has_data": (code, month) in sent,
              **_trend_values(value(code, month, "new"), value(code, month, "active"),
-                             value(code, m.shift(month, -12), "new"), value(code, m.shift(month, -12), "active"),
+                             value(code, add_months(month, -12), "new"), value(code, add_months(month, -12), "active"),
                              population)} for month in months]})
     province = []
     for month in months:
-        before = m.shift(month, -12)
+        before = add_months(month, -12)
         with_data = [c for c in regencies if (c, month) in sent]
         # The change is over the regencies known in both months: a regency silent in one of them
         # would otherwise count as a rise or a fall.
@@ -468,7 +490,7 @@ def disability_coverage(session, first: str, last: str, regency: str | None = No
                         category: str | None = None) -> dict:
     """Per disability type: unique persons registered (by the month's end) and those with an
     active case, per regency (where the person was registered) and in all, also per 10,000."""
-    months, regencies = m.between(first, last), regencies_in(regency)
+    months, regencies = months_between(first, last), regencies_in(regency)
     counts = _disability_counts(session, months, regencies, category)
     sent = activity(session, months, regencies)
 

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
 from rehsos import indonesian
-from reporting.months import WITA
+from rehsos.clock import WITA
 
 NO_DATA = "tidak ada data"
 SOURCE = ("Hub Rehsos Kalsel (Dinas Sosial Provinsi Kalimantan Selatan): event pseudonim yang dikirim node "

@@ -3,7 +3,6 @@ from marshmallow import ValidationError, post_load, validate, validates_schema
 
 from rehsos import clock, reference
 from rehsos.contracts import fields as f
-from reporting import months
 
 
 class CellSchema(f.Schema):
@@ -274,17 +273,17 @@ class FiguresQuerySchema(f.Schema):
 
     @validates_schema
     def _a_range_of_at_most_120_months(self, data, **kwargs):
-        last = data.get("to") or months.current()
-        first = data.get("from") or months.shift(last, -11)
+        last = data.get("to") or clock.current_month()
+        first = data.get("from") or clock.add_months(last, -11)
         if first > last:
             raise ValidationError("Bulan awal tidak boleh sesudah bulan akhir.", "from")
-        if months.count(first, last) > MAX_MONTHS:
+        if clock.months_count(first, last) > MAX_MONTHS:
             raise ValidationError(f"Rentang paling banyak {MAX_MONTHS} bulan.", "from")
 
     @post_load
     def _defaults(self, data, **kwargs):
-        data["to"] = data.get("to") or months.current()
-        data["from"] = data.get("from") or months.shift(data["to"], -11)
+        data["to"] = data.get("to") or clock.current_month()
+        data["from"] = data.get("from") or clock.add_months(data["to"], -11)
         data.setdefault("regency", None)
         data.setdefault("category", None)
         return data
@@ -728,5 +727,5 @@ class PageFilterSchema(f.Schema):
         if first and last:
             if first > last:
                 raise ValidationError({"sampai": ["Bulan akhir tidak boleh sebelum bulan awal."]})
-            if months.count(first, last) > MAX_MONTHS:
+            if clock.months_count(first, last) > MAX_MONTHS:
                 raise ValidationError({"sampai": [f"Rentang paling panjang {MAX_MONTHS} bulan."]})

@@ -2,23 +2,22 @@
 batches recorded where the venue had no connection, applied row by row with a report."""
 from __future__ import annotations
 
-from datetime import date, timedelta, timezone
+from datetime import date
 
 import sqlalchemy as sa
 
-from rehsos.clock import now
+from rehsos.clock import WITA, now
 from rehsos.errors import Refused
 from training.domain.common import Organiser, emit_summary
 from training.domain.events import get_event
 from training.models import Attendance, Participant, TrainingEvent
 
 CHECKING_IN = ("ongoing",)
-# Kalimantan Selatan keeps WITA, UTC+8 all year: a check-in at 07:30 at the venue is that day's,
-# whatever zone the server runs in (at 07:30 WITA it is still yesterday in UTC).
-WITA = timezone(timedelta(hours=8))
 
 
 def venue_today() -> date:
+    """The venue's day in WITA: a check-in at 07:30 there is that day's, whatever zone the server
+    runs in (at 07:30 WITA it is still yesterday in UTC)."""
     return now().astimezone(WITA).date()
 
 
