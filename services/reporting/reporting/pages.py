@@ -16,8 +16,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from marshmallow import ValidationError
 from markupsafe import Markup
 
-from rehsos import indonesian, reference
-from reporting import charts, months
+from rehsos import clock, indonesian, reference
+from reporting import charts
 from reporting.charts import Series
 from reporting.exports import NO_DATA, Column
 from reporting.schemas import PageFilterSchema
@@ -120,9 +120,9 @@ class Filters:
 
     def months(self) -> list[str]:
         """The months of a trend: the range asked for, else the last 12 ending this month."""
-        last = self.last or (months.shift(self.first, DEFAULT_MONTHS - 1) if self.first else months.current())
-        first = self.first or months.shift(last, -(DEFAULT_MONTHS - 1))
-        return months.between(first, last)
+        last = self.last or (clock.add_months(self.first, DEFAULT_MONTHS - 1) if self.first else clock.current_month())
+        first = self.first or clock.add_months(last, -(DEFAULT_MONTHS - 1))
+        return clock.months_between(first, last)
 
     def params(self, **changes) -> dict[str, str]:
         values = {"dari": self.first, "sampai": self.last, "kabupaten": self.regency, "kategori": self.category}
