@@ -91,7 +91,7 @@ def _moment(value: str | datetime | None) -> str:
     if not value:
         return "-"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = moment.astimezone(months.WITA)
+    local = moment.astimezone(clock.WITA)
     return f"{indonesian.long_date(local.date())} pukul {local:%H.%M} WITA"
 
 
