@@ -59,10 +59,16 @@ class AccessLog:
     def __init__(self, logger: logging.Logger):
         self.logger = logger
 
-    def write(self, msg, *args):
-        self.logger.info(self._QUERY.sub("?…", (msg % args) if args else msg).rstrip("\n"))
+    def _line(self, msg, args) -> str:
+        return self._QUERY.sub("?…", (msg % args) if args else msg).rstrip("\n")
 
-    info = error = write
+    def write(self, msg, *args):
+        self.logger.info(self._line(msg, args))
+
+    info = write
+
+    def error(self, msg, *args, **kwargs):  # a broken connection, not an access: kept as an error
+        self.logger.error(self._line(msg, args))
 
     def debug(self, msg, *args, **kwargs):
         pass

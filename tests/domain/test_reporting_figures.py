@@ -120,3 +120,11 @@ def test_a_straight_history_projects_exactly_and_a_short_one_is_not_reliable():
 def test_demand_never_projects_below_nobody():
     falling = project([30.0, 25.0, 21.0, 14.0, 10.0, 6.0])
     assert falling.value == 0.0 and falling.low == 0.0 and falling.high >= 0.0
+
+
+def test_every_month_filter_refuses_a_year_the_figures_cannot_step_back_from():
+    from reporting.schemas import FiguresQuerySchema, ReferralFlowQuerySchema
+    assert "to" in ReferralFlowQuerySchema().validate({"to": "0000-01"})
+    assert "from" in ReferralFlowQuerySchema().validate({"from": "0000-01"})
+    assert "to" in FiguresQuerySchema().validate({"to": "0000-01"})
+    assert ReferralFlowQuerySchema().validate({"from": "2025-01", "to": "2026-01"}) == {}

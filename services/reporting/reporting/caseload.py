@@ -60,11 +60,11 @@ def note_activity(uow, event: Event) -> None:
     """Every event the hub accepts from a node: the node sent something in that month."""
     if event.node not in reference.NODES:
         return
-    # An upsert: concurrent events of one node and month must not collide on the first row.
+    # Insert-or-nothing: only whether a row exists matters, so concurrent events of one node and
+    # month neither collide on the first row nor queue on a counter.
     uow.session.execute(_insert(uow.session, NodeActivity)
-                        .values(node=event.node, month=month_of(event.occurred_at), events=1)
-                        .on_conflict_do_update(index_elements=["node", "month"],
-                                               set_={"events": NodeActivity.events + 1}))
+                        .values(node=event.node, month=month_of(event.occurred_at))
+                        .on_conflict_do_nothing(index_elements=["node", "month"]))
 
 
 def _follow(session, node: str, key: str) -> str:

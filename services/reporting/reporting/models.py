@@ -246,13 +246,12 @@ class PersonIdentity(Base):
 
 
 class NodeActivity(Base):
-    """Events the hub accepted from a node that occurred in a month (WITA): a month without a row
+    """The months (WITA) in which a node sent something the hub accepted: a month without a row
     is a month the node sent nothing for, shown as "tidak ada data", never as 0."""
     __tablename__ = "node_activity"
 
     node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
-    events: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class ReferralTimeline(Base):

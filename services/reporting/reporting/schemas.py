@@ -255,7 +255,9 @@ class SyncHealthSchema(f.Schema):
 
 # -- case figures over time ----------------------------------------------------------------------------
 # Years 1900-2099: a month a year before must still be a month (year 0000 has none before it).
-MONTH = validate.Regexp(r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", error="Bulan harus berformat YYYY-MM, mis. 2026-01.")
+# Years 1900-2099 only: a year 0000 has no month before it (the figures' ranges step back a year).
+MONTH_PATTERN = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"
+MONTH = validate.Regexp(MONTH_PATTERN, error="Bulan harus berformat YYYY-MM, mis. 2026-01.")
 MAX_MONTHS = 120
 
 
@@ -488,7 +490,6 @@ _REGENCY = f.Str(validate=validate.OneOf(tuple(reference.REGENCIES), error="Kabu
                  metadata={"description": "only this regency (code, e.g. 6371)"})
 _CATEGORY = f.Str(validate=validate.OneOf(tuple(reference.PPKS_CATEGORIES), error="Kategori PPKS tidak dikenal."),
                   metadata={"description": "only this PPKS category"})
-_MONTH = validate.Regexp(clock.MONTH, error="Bulan harus berformat YYYY-MM (misalnya 2026-01).")
 
 
 class PlaceQuerySchema(f.Schema):
@@ -499,9 +500,9 @@ class PlaceQuerySchema(f.Schema):
 
 class ReferralFlowQuerySchema(PlaceQuerySchema):
     RULES = {"to": "not before `from`"}
-    from_month = f.Str(data_key="from", validate=_MONTH,
+    from_month = f.Str(data_key="from", validate=MONTH,
                        metadata={"description": "first month (YYYY-MM, WITA) of the requests counted"})
-    to_month = f.Str(data_key="to", validate=_MONTH,
+    to_month = f.Str(data_key="to", validate=MONTH,
                      metadata={"description": "last month (YYYY-MM, WITA) of the requests counted"})
 
     @validates_schema
@@ -706,7 +707,6 @@ class MonthlyReportPageSchema(f.Schema):
                    load_default="xlsx", metadata=_d("csv or xlsx"))
 
 
-MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
 
 
 class PageFilterSchema(f.Schema):

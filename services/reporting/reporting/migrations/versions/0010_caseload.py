@@ -75,7 +75,6 @@ def upgrade():
         "node_activity",
         sa.Column("node", sa.String(8), primary_key=True),
         sa.Column("month", sa.String(7), primary_key=True),
-        sa.Column("events", sa.Integer, nullable=False),
     )
 
 
