@@ -33,6 +33,14 @@ REFERRAL_ANSWERS = {"referral.accepted": "accepted", "referral.rejected": "rejec
 
 
 @dataclass(frozen=True)
+class MenuEntry:
+    """A page a node service offers in the node's menu, to the roles that may open it."""
+    path: str
+    label: str  # Indonesian: people read it
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     name: str
     entry: str  # "package.module:Class"
@@ -41,6 +49,7 @@ class ServiceSpec:
     # Event types taken from its inbound queue: for a node service the downlink (addressed to this
     # node or to all), for a hub service the uplink of every node (bound to everything).
     consumes: tuple[str, ...] = ()
+    menu: tuple[MenuEntry, ...] = ()  # its pages in the node's menu (rehsos.pages.node_menu)
 
     @property
     def package(self) -> str:
@@ -74,17 +83,22 @@ SERVICES: tuple[ServiceSpec, ...] = (
         publishes=("person.registered", "person.identified", "case.opened", "case.stage_changed",
                    "assessment.completed", "referral.requested", "case.closed", "case.reopened",
                    "consent.withdrawn", HEARTBEAT),
-        consumes=("person.duplicate_detected", *REFERRAL_ANSWERS, RESEND)),
+        consumes=("person.duplicate_detected", *REFERRAL_ANSWERS, RESEND),
+        menu=(MenuEntry("/kasus", "Kasus", ("operator", "supervisor", "admin")),
+              MenuEntry("/kasus/baru", "Daftarkan PPKS", ("operator", "admin")))),
     ServiceSpec(
         "facilities", "facilities.service:FacilitiesService", NODE,
         publishes=("facility.registered", "facility.updated", "capacity.changed", *REFERRAL_ANSWERS,
                    "plan.proposed", "plan.updated", HEARTBEAT),
-        consumes=("referral.requested", "capacity.changed", RESEND)),
+        consumes=("referral.requested", "capacity.changed", RESEND),
+        menu=(MenuEntry("/panti", "Rujukan masuk dan hunian", ("facility_manager", "admin")),
+              MenuEntry("/tempat-tidur", "Tempat tidur kosong", ("operator", "supervisor", "facility_manager", "admin")))),
     ServiceSpec(
         "training", "training.service:TrainingService", NODE,
         publishes=("training.event_changed", "training.summary", "training.nominated",
                    "training.nomination_answered", HEARTBEAT),
-        consumes=("training.event_changed", "training.nominated", "training.nomination_answered", RESEND)),
+        consumes=("training.event_changed", "training.nominated", "training.nomination_answered", RESEND),
+        menu=(MenuEntry("/pelatihan", "Pelatihan", ("trainer", "operator", "admin")),)),
     ServiceSpec(
         "reporting", "reporting.service:ReportingService", HUB,
         publishes=("person.duplicate_detected", RESEND)),
@@ -97,6 +111,11 @@ def get(name: str) -> ServiceSpec:
         if spec.name == name:
             return spec
     raise KeyError(f"no service {name!r} in the registry; services: {', '.join(NAMES)}")
+
+
+def menu(roles: tuple[str, ...] | set[str]) -> tuple[MenuEntry, ...]:
+    """The node's menu for a person with these roles, in the registry's order."""
+    return tuple(entry for spec in at(NODE) for entry in spec.menu if set(entry.roles) & set(roles))
 
 
 def at(site: str) -> tuple[ServiceSpec, ...]:

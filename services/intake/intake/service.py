@@ -4,6 +4,7 @@ from __future__ import annotations
 from rehsos import auth, heartbeat, jurisdiction, registry
 from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
+from rehsos.pages.front import FrontDoor
 from rehsos.providers import Config, Database, settings_timer
 
 from intake import schemas as s
@@ -19,7 +20,7 @@ SUPERVISORS = (auth.SUPERVISOR, auth.ADMIN)
 GUARDIAN_RULE = {"given_by": "the guardian, already recorded, for a child or a person with an intellectual or "
                              "mental disability"}
 
-class IntakeService:
+class IntakeService(FrontDoor):
     name = "intake"
 
     config = Config()
