@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from intake.domain.common import REFERENCE_VERSION, SERVICE, Access, Office, audit, name_key
 from intake.models import CrossNodeMatch, Person, PersonCategory, PersonDisability
-from rehsos import jurisdiction
+from rehsos import jurisdiction, reference
 from rehsos.clock import now
 from rehsos.contracts import make_event
 from rehsos.errors import Invalid, NotFound, Refused
@@ -26,6 +26,23 @@ def _registration_no(node: str, today: date) -> str:
 def age_band_of(person: Person, today: date) -> str:
     """The person's age band, the only age that leaves the node in events."""
     return age_band(person.birth_date, today, person.birth_year_estimated)
+
+
+def kecamatan_problem(code: str, regency: str) -> str | None:
+    """Why ``code`` is no kecamatan of ``regency``, in Indonesian; None when it is one."""
+    kecamatan = reference.KECAMATAN[code]
+    if kecamatan.regency == regency:
+        return None
+    region = reference.REGIONS.get(regency)
+    where = f"{region.kind.capitalize()} {region.name}" if region else regency
+    return f"Kecamatan {kecamatan.name} ({code}) tidak berada di {where}."
+
+
+def kecamatan_view(record) -> dict:
+    """A person's or case's kecamatan as the API shows it: the code and its name, or (for text
+    written before the list that names none of it) no code and that text."""
+    return {"kecamatan": record.kecamatan,
+            "kecamatan_name": reference.kecamatan_name(record.kecamatan) or record.kecamatan_legacy}
 
 
 def _check_nik_free(session, nik: str) -> None:
@@ -80,7 +97,12 @@ def update_person(uow, person_id: str, data: dict, *, access: Access, today: dat
     if person.merged_into:
         raise Refused("merged", f"Orang ini sudah digabung ke {person.merged_into}; ubah data di sana.")
     today = today or date.today()
-    for column in ("name", "sex", "kecamatan", "desa", "address", "phone", "guardian_name",
+    if "kecamatan" in data:
+        problem = kecamatan_problem(data["kecamatan"], person.regency)
+        if problem:
+            raise Invalid({"kecamatan": [problem]})
+        person.kecamatan, person.kecamatan_legacy = data["kecamatan"], None
+    for column in ("name", "sex", "desa", "address", "phone", "guardian_name",
                    "guardian_relationship", "guardian_phone"):
         if column in data:
             setattr(person, column, data[column])
@@ -149,9 +171,10 @@ def rekey_persons(uow, *, office: Office) -> int:
 
 def person_view(person: Person) -> dict:
     view = {c: getattr(person, c) for c in ("id", "registration_no", "name", "nik", "sex", "birth_date",
-                                            "birth_year_estimated", "regency", "kecamatan", "desa", "address",
+                                            "birth_year_estimated", "regency", "desa", "address",
                                             "phone", "guardian_name", "guardian_relationship", "guardian_phone",
                                             "merged_into")}
+    view.update(kecamatan_view(person))
     view["categories"] = sorted(c.category for c in person.categories)
     view["disabilities"] = sorted(d.disability for d in person.disabilities)
     return view
