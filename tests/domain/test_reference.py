@@ -114,3 +114,11 @@ def test_no_two_kecamatan_of_a_regency_fold_to_one_name():
     folded = {(k.regency, "".join(ch for ch in k.name.casefold() if ch.isalnum()))
               for k in reference.KECAMATAN.values()}
     assert len(folded) == len(reference.KECAMATAN)
+
+
+def test_the_demo_people_live_in_kecamatan_of_their_own_regency():
+    from rehsos_tools import demo
+
+    assert set(demo.KECAMATAN) == set(reference.REGENCIES)
+    for regency, codes in demo.KECAMATAN.items():
+        assert codes and all(reference.KECAMATAN[code].regency == regency for code in codes), regency

@@ -6,7 +6,6 @@ from datetime import date
 from marshmallow import ValidationError, pre_load, validate, validates, validates_schema
 
 from intake.domain.consent import CONSENT_PURPOSES, LEGAL_BASES
-from intake.domain.persons import kecamatan_problem
 from rehsos import reference
 from rehsos.contracts import fields as f
 from rehsos.privacy import PROVINCE_CODES, SEXES, nik_problem
@@ -145,12 +144,6 @@ class PersonRegistrationSchema(_Stripped):
             raise ValidationError("Isi salah satu: tanggal lahir atau perkiraan umur.", "estimated_age")
         if len(set(data.get("categories") or [])) != len(data.get("categories") or []):
             raise ValidationError("Kategori tidak boleh berulang.", "categories")
-
-    @validates_schema
-    def _kecamatan_in_regency(self, data, **kwargs):
-        problem = kecamatan_problem(data["kecamatan"], data["regency"])
-        if problem:
-            raise ValidationError(problem, "kecamatan")
 
 
 class PersonUpdateSchema(_Stripped, f.ChangeSchema):

@@ -28,14 +28,13 @@ def age_band_of(person: Person, today: date) -> str:
     return age_band(person.birth_date, today, person.birth_year_estimated)
 
 
-def kecamatan_problem(code: str, regency: str) -> str | None:
-    """Why ``code`` is no kecamatan of ``regency``, in Indonesian; None when it is one."""
+def _require_kecamatan_of(code: str, regency: str) -> None:
+    """A kecamatan (a known code: the schema checked) must lie in the person's regency."""
     kecamatan = reference.KECAMATAN[code]
-    if kecamatan.regency == regency:
-        return None
-    region = reference.REGIONS.get(regency)
-    where = f"{region.kind.capitalize()} {region.name}" if region else regency
-    return f"Kecamatan {kecamatan.name} ({code}) tidak berada di {where}."
+    if kecamatan.regency != regency:
+        region = reference.REGIONS[regency]
+        raise Invalid({"kecamatan": [f"Kecamatan {kecamatan.name} ({code}) tidak berada di "
+                                     f"{region.kind.capitalize()} {region.name}."]})
 
 
 def kecamatan_view(record) -> dict:
@@ -55,6 +54,7 @@ def _check_nik_free(session, nik: str) -> None:
 def register_person(uow, data: dict, *, office: Office, access: Access, today: date | None = None) -> Person:
     """Register a person, with or without a NIK; emits ``person.registered``."""
     jurisdiction.require_for_request(office.node, data["regency"], "orang")
+    _require_kecamatan_of(data["kecamatan"], data["regency"])
     session, today = uow.session, today or date.today()
     nik = data.get("nik") or None
     if nik:
@@ -98,9 +98,7 @@ def update_person(uow, person_id: str, data: dict, *, access: Access, today: dat
         raise Refused("merged", f"Orang ini sudah digabung ke {person.merged_into}; ubah data di sana.")
     today = today or date.today()
     if "kecamatan" in data:
-        problem = kecamatan_problem(data["kecamatan"], person.regency)
-        if problem:
-            raise Invalid({"kecamatan": [problem]})
+        _require_kecamatan_of(data["kecamatan"], person.regency)
         person.kecamatan, person.kecamatan_legacy = data["kecamatan"], None
     for column in ("name", "sex", "desa", "address", "phone", "guardian_name",
                    "guardian_relationship", "guardian_phone"):
