@@ -46,8 +46,9 @@ def open_case(uow, person: Person, data: dict, *, office: Office, access: Access
     if data["category"] not in {c.category for c in person.categories}:
         person.categories.append(PersonCategory(category=data["category"], reference_version=REFERENCE_VERSION))
     case = Case(id=str(uuid.uuid4()), person=person, category=data["category"], regency=person.regency,
-                kecamatan=person.kecamatan, kecamatan_legacy=person.kecamatan_legacy, stage=FIRST_STAGE, status="open", worker=data.get("worker"),
-                registered_at=now(), registered_by=access.principal.actor, reopen_count=0)
+                kecamatan=person.kecamatan, kecamatan_legacy=person.kecamatan_legacy, stage=FIRST_STAGE,
+                status="open", worker=data.get("worker"), registered_at=now(), registered_by=access.principal.actor,
+                reopen_count=0)
     uow.session.add(case)
     uow.session.flush()
     record_history(uow.session, case, access, "opened", category=case.category, stage=case.stage, worker=case.worker)
