@@ -56,7 +56,7 @@ QUERIES = {
     "all_first_page": {},
     "category": {"category": "gelandangan"},
     "stage_and_status": {"stage": "intervensi", "status": "open"},
-    "kecamatan_worker": {"kecamatan": "Banjarmasin Barat", "worker": demo.WORKERS[0]},
+    "kecamatan_worker": {"kecamatan": "637103", "worker": demo.WORKERS[0]},
     "period": {"registered_from": date.today() - timedelta(days=30), "registered_to": date.today()},
     "name_text": {"q": "hidayat"},
     "name_text_sorted_by_name": {"q": "siti", "sort": "name"},

@@ -5,8 +5,10 @@ The CSVs are copies of ``shared/domain/*.csv``; ``tests/domain/test_reference.py
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import NamedTuple
 
 PROVINCE = "63"
 
@@ -52,6 +54,44 @@ POPULATION: dict[str, int] = {r["code"]: int(r["total"]) for r in _rows("populat
 NODES: tuple[str, ...] = tuple(REGIONS)
 # `make run` starts these; `rehsos up --nodes all` starts every node.
 DEFAULT_DEV_NODES: tuple[str, ...] = ("63", "6371", "6303")
+
+
+class Kecamatan(NamedTuple):
+    regency: str
+    name: str
+
+
+# The kecamatan of every regency, by Kemendagri code (``637103``: the regency's code and two digits).
+KECAMATAN: dict[str, Kecamatan] = {r["code"]: Kecamatan(r["regency"], r["name"]) for r in _rows("kecamatan.csv")}
+
+
+def kecamatan_of(regency: str) -> dict[str, str]:
+    """An office's own kecamatan, code -> name, in the order of their names: a regency's, or
+    all of the province's for the province node (63). An unknown code has none."""
+    served = set(REGENCIES) if regency == PROVINCE else {regency}
+    found = {code: k.name for code, k in KECAMATAN.items() if k.regency in served}
+    return dict(sorted(found.items(), key=lambda item: (item[1].casefold(), item[0])))
+
+
+def _folded(name: str) -> str:
+    # "Batulicin", "Batu Licin" and "batu-licin" are one name: letters and digits, lower case.
+    return re.sub(r"[\W_]+", "", name.casefold())
+
+
+_BY_NAME: dict[tuple[str, str], str] = {(k.regency, _folded(k.name)): code for code, k in KECAMATAN.items()}
+
+
+def kecamatan_named(regency: str, name: str | None) -> str | None:
+    """The code of the kecamatan called ``name`` in ``regency`` (case, spaces and punctuation
+    ignored), or None: how free text written before the list existed is mapped to a code."""
+    if not name or not _folded(name):
+        return None
+    return _BY_NAME.get((regency, _folded(name)))
+
+
+def kecamatan_name(code: str | None) -> str | None:
+    kecamatan = KECAMATAN.get(code) if code else None
+    return kecamatan.name if kecamatan else None
 
 
 def region_name(code: str) -> str:

@@ -17,16 +17,20 @@ from rehsos import reference
 
 CASES_PER_NODE = 100
 
-KECAMATAN = {
-    "6301": ["Pelaihari", "Takisung", "Jorong"], "6302": ["Pulau Laut Utara", "Kelumpang Hulu", "Hampang"],
+# Where the demo people live: a few kecamatan of each regency, named as in rehsos/data/kecamatan.csv
+# and sent by code, as the intake API takes them.
+_KECAMATAN_NAMES = {
+    "6301": ["Pelaihari", "Takisung", "Jorong"], "6302": ["Pulaulaut Utara", "Kelumpang Hulu", "Hampang"],
     "6303": ["Martapura", "Gambut", "Astambul", "Karang Intan"], "6304": ["Marabahan", "Alalak", "Tamban"],
     "6305": ["Tapin Utara", "Binuang", "Tapin Selatan"], "6306": ["Kandangan", "Daha Selatan", "Angkinang"],
     "6307": ["Barabai", "Haruyan", "Batang Alai Selatan"], "6308": ["Amuntai Tengah", "Babirik", "Sungai Pandan"],
-    "6309": ["Tanjung", "Murung Pudak", "Kelua"], "6310": ["Batulicin", "Simpang Empat", "Kusan Hilir"],
+    "6309": ["Tanjung", "Murung Pudak", "Kelua"], "6310": ["Batu Licin", "Simpang Empat", "Kusan Hilir"],
     "6311": ["Paringin", "Juai", "Awayan"],
     "6371": ["Banjarmasin Barat", "Banjarmasin Timur", "Banjarmasin Selatan", "Banjarmasin Utara", "Banjarmasin Tengah"],
     "6372": ["Landasan Ulin", "Cempaka", "Banjarbaru Selatan", "Liang Anggang"],
 }
+KECAMATAN = {regency: [reference.kecamatan_named(regency, name) for name in names]
+             for regency, names in _KECAMATAN_NAMES.items()}
 GIVEN = {"male": ["Muhammad Rizky", "Ahmad Fauzi", "Rahmat Hidayat", "Abdul Gani", "Syahrani", "Noor Ifansyah",
                   "Mahyuni", "Gusti Irwan", "Fahrurrazi", "M. Arsyad", "Akhmad Riduan", "Hairil Anwar"],
          "female": ["Siti Aisyah", "Nur Halimah", "Fitriani", "Mariani", "Rusmiati", "Hj. Masitah", "Norlaila",

@@ -222,7 +222,7 @@ class Province:
 
 def case_body(**overrides) -> dict:
     body = {"category": "gelandangan", "name": "Muhammad Rizky", "nik": "6371051203850001", "sex": "male",
-            "birth_date": "1985-03-12", "regency": "6371", "kecamatan": "Banjarmasin Barat"}
+            "birth_date": "1985-03-12", "regency": "6371", "kecamatan": "637103"}
     body.update(overrides)
     return body
 

@@ -5,7 +5,7 @@ import pytest
 from marshmallow import ValidationError
 
 from intake import schemas
-from intake.schemas import CaseRegistrationSchema
+from intake.schemas import CaseRegistrationSchema, PersonUpdateSchema
 
 TODAY = date(2025, 6, 15)
 
@@ -28,7 +28,7 @@ def body(**changes):
         "sex": "male",
         "birth_date": "1990-05-15",
         "regency": "6371",
-        "kecamatan": "Banjarmasin Tengah",
+        "kecamatan": "637105",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not ...}
@@ -86,6 +86,9 @@ def test_empty_body_lists_every_required_field():
     ("regency", "6399"),
     ("regency", 6371),
     ("kecamatan", "X"),
+    ("kecamatan", "Banjarmasin Tengah"),  # the name: the API takes the code
+    ("kecamatan", "637199"),              # no such kecamatan
+    ("kecamatan", 637105),
 ])
 def test_invalid_value_is_reported_on_exactly_that_field(field, value):
     reported = errors(body(**{field: value}))
@@ -140,11 +143,11 @@ def test_nik_may_be_omitted_or_null(nik):
 
 def test_whitespace_around_text_is_stripped():
     loaded = CaseRegistrationSchema().load(body(name="  Budi Santoso \n", nik=" 6371011505900001 ",
-                                                regency=" 6371", kecamatan="Banjarmasin Tengah  "))
+                                                regency=" 6371", kecamatan="637105  "))
     assert loaded["name"] == "Budi Santoso"
     assert loaded["nik"] == "6371011505900001"
     assert loaded["regency"] == "6371"
-    assert loaded["kecamatan"] == "Banjarmasin Tengah"
+    assert loaded["kecamatan"] == "637105"
 
 
 def test_name_of_only_whitespace_is_too_short():
@@ -153,3 +156,14 @@ def test_name_of_only_whitespace_is_too_short():
 
 def test_body_that_is_not_an_object_is_refused():
     assert errors(["gelandangan"]) == {"_schema": ["Data harus berupa objek JSON."]}
+
+
+def test_the_kecamatan_of_a_change_is_a_known_code():
+    assert PersonUpdateSchema().validate({"kecamatan": "637101"}) == {}
+    assert list(PersonUpdateSchema().validate({"kecamatan": "Banjarmasin Selatan"})) == ["kecamatan"]
+    assert list(PersonUpdateSchema().validate({"kecamatan": None})) == ["kecamatan"]
+
+
+def test_a_kecamatan_of_another_regency_is_left_to_the_service_which_knows_the_office():
+    # Martapura lies in Kabupaten Banjar (6303): the service refuses it for 6371 (tests/service).
+    assert CaseRegistrationSchema().load(body(kecamatan="630305"))["kecamatan"] == "630305"

@@ -53,7 +53,7 @@ def test_the_hub_holds_no_person_key_and_still_finds_one_person_at_two_nodes(pro
     assert province.settings["hub"].person_key_secret is None
     assert all(province.settings[n].person_key_secret for n in NODES)
     province.register("6371", case_body(nik=BOTH))
-    province.register("6303", case_body(nik=BOTH, regency="6303", kecamatan="Gambut"))
+    province.register("6303", case_body(nik=BOTH, regency="6303", kecamatan="630303"))
     wait_until(lambda: cross_node(province, "6371") and cross_node(province, "6303"), timeout=20,
                message="both nodes told of the person they share")
     assert province.summary()["unique_persons"] == 1
@@ -63,8 +63,8 @@ def test_after_a_key_rotation_the_nodes_re_announce_their_persons_and_the_hub_co
     old = province.settings["6371"].person_key_secret
     assert province.register("6371", case_body(nik=BOTH)).status_code == 201
     assert province.register("6371", case_body(nik=None, name="Tanpa Identitas")).status_code == 201
-    assert province.register("6303", case_body(nik=BOTH, regency="6303", kecamatan="Gambut")).status_code == 201
-    assert province.register("6303", case_body(nik=ONLY_6303, regency="6303", kecamatan="Gambut", sex="female",
+    assert province.register("6303", case_body(nik=BOTH, regency="6303", kecamatan="630303")).status_code == 201
+    assert province.register("6303", case_body(nik=ONLY_6303, regency="6303", kecamatan="630303", sex="female",
                                                name="Siti Aisyah")).status_code == 201
     wait_until(lambda: province.hub_cases() == 4 and cross_node(province, "6371") and cross_node(province, "6303"),
                timeout=20, message="4 cases and the shared person at the hub")

@@ -50,7 +50,7 @@ def counts(node) -> dict:
 
 # -- the state each endpoint needs -----------------------------------------------------------------
 PERSON = {"name": "Ahmad Fauzi", "sex": "male", "estimated_age": 40, "regency": NODE,
-          "kecamatan": "Banjarmasin Tengah"}
+          "kecamatan": "637105"}
 ASSESSMENT = {"needs": {"terapi": "Konseling"}, "risk_level": "low", "recommendation": "Layanan di luar panti"}
 PLAN = {"components": ["terapi"], "responsible_worker": "Rahmawati", "target_dates": {"terapi": "2030-01-31"}}
 SERVICE = {"component": "terapi", "delivered_on": date.today().isoformat(), "description": "Sesi konseling",
@@ -108,7 +108,7 @@ def _person_bad(valid):
                                  "disabilities": ["buta"]}, {"sex", "regency", "categories", "disabilities"}),
         ("both birth date and estimated age", {**valid, "birth_date": "1985-03-12"}, {"estimated_age"}),
         ("implausible NIK", {**valid, "nik": "6371053213850001"}, {"nik"}),
-        ("regency of another node", {**valid, "regency": "6303", "kecamatan": "Martapura"}, {"regency"}),
+        ("regency of another node", {**valid, "regency": "6303", "kecamatan": "630305"}, {"regency"}),
     ]
 
 

@@ -32,10 +32,10 @@ def decide(node, person_id, other_id, decision):
 
 
 def test_spelling_variants_of_one_name_with_a_close_birth_year_are_likely_duplicates(node):
-    first = register(node, name="Muhammad Noor Hidayat", birth_date="1980-04-02", kecamatan="Banjarmasin Barat")
-    second = register(node, name="M. Nur Hidayat", birth_date="1981-01-20", kecamatan="Banjarmasin Barat")
+    first = register(node, name="Muhammad Noor Hidayat", birth_date="1980-04-02", kecamatan="637103")
+    second = register(node, name="M. Nur Hidayat", birth_date="1981-01-20", kecamatan="637103")
     register(node, name="Siti Aisyah", sex="female", birth_date="1980-04-02")  # someone else
-    register(node, name="Muhammad Noor Hidayat", birth_date="1950-01-01", kecamatan="Banjarmasin Timur",
+    register(node, name="Muhammad Noor Hidayat", birth_date="1950-01-01", kecamatan="637102",
              sex="female")  # same name, other sex: not a candidate
     [candidate] = duplicates(node, first["person"]["id"])
     assert candidate["person_id"] == second["person"]["id"]

@@ -509,12 +509,12 @@ def found(node, **params) -> set[str]:
 
 @pytest.mark.own_province
 def test_search_filters_by_category_stage_status_kecamatan_worker_and_date(node):
-    new_case(node, name="Ahmad Fauzi", category="gelandangan", kecamatan="Banjarmasin Barat", worker="Siti Aminah")
-    beggar = new_case(node, name="Budi Santoso", category="pengemis", kecamatan="Banjarmasin Utara",
+    new_case(node, name="Ahmad Fauzi", category="gelandangan", kecamatan="637103", worker="Siti Aminah")
+    beggar = new_case(node, name="Budi Santoso", category="pengemis", kecamatan="637104",
                       worker="Rahmawati")
-    scavenger = new_case(node, name="Citra Lestari", category="pemulung", kecamatan="Banjarmasin Barat",
+    scavenger = new_case(node, name="Citra Lestari", category="pemulung", kecamatan="637103",
                          sex="female", birth_date="1990-01-01")
-    elder = new_case(node, name="Dewi Sartika", category="lansia_telantar", kecamatan="Banjarmasin Timur",
+    elder = new_case(node, name="Dewi Sartika", category="lansia_telantar", kecamatan="637102",
                      sex="female", birth_date="1940-05-05", worker="Siti Aminah")
     move(node, beggar["id"], "asesmen")
     close(node, scavenger["id"])
@@ -526,7 +526,7 @@ def test_search_filters_by_category_stage_status_kecamatan_worker_and_date(node)
     assert found(node, status="open") == {"Ahmad Fauzi", "Budi Santoso"}
     assert found(node, status="closure_requested") == {"Dewi Sartika"}
     assert found(node, status="closed") == {"Citra Lestari"}
-    assert found(node, kecamatan="Banjarmasin Barat") == {"Ahmad Fauzi", "Citra Lestari"}
+    assert found(node, kecamatan="637103") == {"Ahmad Fauzi", "Citra Lestari"}
     assert found(node, worker="Siti Aminah") == {"Ahmad Fauzi", "Dewi Sartika"}
     assert found(node, worker="Siti Aminah", status="open") == {"Ahmad Fauzi"}
     today, tomorrow = date.today(), date.today() + timedelta(days=1)

@@ -31,7 +31,7 @@ def fresh_nik() -> str:
 
 def person_body(**overrides) -> dict:
     body = {"name": "Ahmad Fauzi", "sex": "male", "estimated_age": 40, "regency": NODE,
-            "kecamatan": "Banjarmasin Tengah", "categories": ["gelandangan"]}
+            "kecamatan": "637105", "categories": ["gelandangan"]}
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
 

@@ -22,7 +22,7 @@ PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal 
                    {"name": "Wisma Perempuan", "sex": "female", "capacity": 1}]}
 # Two people: one with a NIK and consent, one without a NIK referred on a supervisor's override.
 RIZKY = case_body()
-SITI = case_body(name="Siti Aminah", nik=None, sex="female", birth_date="1990-07-21", kecamatan="Banjarmasin Utara")
+SITI = case_body(name="Siti Aminah", nik=None, sex="female", birth_date="1990-07-21", kecamatan="637104")
 # (office, service, event type) this test must see written, at least.
 PRODUCED = {("6371", "intake", t) for t in ("person.registered", "case.opened", "referral.requested")} | {
     ("63", "facilities", t) for t in ("referral.accepted", "referral.rejected", "admission.recorded")}

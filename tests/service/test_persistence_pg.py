@@ -55,3 +55,14 @@ def test_postgresql_queries_do_not_block_the_eventlet_hub(pg):
     engine.dispose()
     # A blocking driver would hold the whole process in the slow query: quick would finish last.
     assert finished == ["quick", "slow"]
+
+
+def test_the_kecamatan_migration_maps_text_to_codes_on_postgresql_too(pg):
+    from tests.domain.test_intake_kecamatan_migration import AFTER, kecamatan_columns, migrated
+
+    uri = pg.create()
+    _, engine = migrated(uri)
+    try:
+        assert kecamatan_columns(engine, "person") == kecamatan_columns(engine, "case") == AFTER
+    finally:
+        engine.dispose()

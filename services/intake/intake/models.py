@@ -36,7 +36,10 @@ class Person(Base):
     birth_date: Mapped[date | None] = mapped_column(sa.Date)
     birth_year_estimated: Mapped[int | None] = mapped_column(sa.Integer)
     regency: Mapped[str] = mapped_column(sa.String(4))
-    kecamatan: Mapped[str] = mapped_column(sa.String(100), index=True)
+    # A code of rehsos/data/kecamatan.csv in the person's regency. Text written before the list
+    # existed that names none of them stays in kecamatan_legacy, the code NULL (migration 0007).
+    kecamatan: Mapped[str | None] = mapped_column(sa.String(6), index=True)
+    kecamatan_legacy: Mapped[str | None] = mapped_column(sa.String(100))
     desa: Mapped[str | None] = mapped_column(sa.String(100))
     address: Mapped[str | None] = mapped_column(sa.String(300))
     phone: Mapped[str | None] = mapped_column(sa.String(20))
@@ -98,7 +101,8 @@ class Case(Base):
     person_id: Mapped[str] = mapped_column(sa.ForeignKey("person.id"), index=True)
     category: Mapped[str] = mapped_column(sa.String(64), index=True)
     regency: Mapped[str] = mapped_column(sa.String(4), index=True)
-    kecamatan: Mapped[str] = mapped_column(sa.String(100), index=True)
+    kecamatan: Mapped[str | None] = mapped_column(sa.String(6), index=True)  # the person's, when it opened
+    kecamatan_legacy: Mapped[str | None] = mapped_column(sa.String(100))
     stage: Mapped[str] = mapped_column(sa.String(32), index=True)
     status: Mapped[str] = mapped_column(sa.String(24), index=True)  # open, closure_requested, closed
     worker: Mapped[str | None] = mapped_column(sa.String(200), index=True)

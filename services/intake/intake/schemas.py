@@ -16,7 +16,7 @@ RISK_LEVELS = ("low", "medium", "high")
 OUTCOMES = ("positive", "neutral", "negative")
 _TEXT_FIELDS = ("name", "nik", "kecamatan", "desa", "address", "phone", "category", "regency", "worker",
                 "guardian_name", "guardian_relationship", "guardian_phone")
-_FREE_TEXT = {"name", "kecamatan", "desa", "address", "worker", "guardian_name", "guardian_relationship"}
+_FREE_TEXT = {"name", "desa", "address", "worker", "guardian_name", "guardian_relationship"}
 
 
 def _years_before(day: date, years: int) -> date:
@@ -32,6 +32,14 @@ DISABILITY = f.one_of(tuple(reference.DISABILITY_TYPES), "Ragam disabilitas")
 ALL_CATEGORIES = validate.Length(max=len(reference.PPKS_CATEGORIES), error="Paling banyak {max} kategori.")
 ALL_DISABILITIES = validate.Length(max=len(reference.DISABILITY_TYPES), error="Paling banyak {max} ragam disabilitas.")
 ALL_ATENSI = validate.Length(max=len(ATENSI), error="Paling banyak {max} komponen ATENSI.")
+KECAMATAN = validate.OneOf(tuple(reference.KECAMATAN),
+                           error="Kode kecamatan tidak dikenal; pilih dari daftar kecamatan (6 digit, mis. 637103).")
+
+
+def _kecamatan(**kwargs):
+    return f.Str(validate=KECAMATAN, metadata={
+        "description": "Kemendagri code of the kecamatan (6 digits, e.g. 637103), from the office's list",
+        "enum": list(reference.KECAMATAN)}, **kwargs)
 
 
 def _nik_pattern() -> str:
@@ -86,7 +94,7 @@ class PersonRegistrationSchema(_Stripped):
     """A person, with or without identity papers."""
 
     JSON_SCHEMA = _AGE_KNOWN
-    RULES = _BIRTH_DATE_RULE
+    RULES = {**_BIRTH_DATE_RULE, "kecamatan": "a kecamatan of the regency given (its code begins with the regency's)"}
     name = _text(2, 200, required=True)
     nik = f.Str(load_default=None, allow_none=True, validate=_NIK_LENGTH,
                 metadata={"description": "16-digit NIK; omit for people found without papers (attach it later)",
@@ -98,7 +106,7 @@ class PersonRegistrationSchema(_Stripped):
                           metadata={"description": "years, when the birth date is unknown"})
     regency = f.Str(required=True, validate=f.one_of(tuple(reference.REGENCIES), "Kode kabupaten/kota"),
                     metadata={"description": "Kemendagri code of the kabupaten/kota, e.g. 6371"})
-    kecamatan = _text(2, 100, required=True)
+    kecamatan = _kecamatan(required=True)
     desa = _text(2, 100, load_default=None, allow_none=True)
     address = _text(3, 300, load_default=None, allow_none=True)
     phone = f.Str(load_default=None, allow_none=True,
@@ -148,13 +156,13 @@ class PersonUpdateSchema(_Stripped, f.ChangeSchema):
                  "properties": {"birth_date": {"type": "string"}, "estimated_age": {"type": "integer"}}}},
         {"not": {"required": ["birth_date"], "properties": {"birth_date": {"enum": [None]},
                                                              "estimated_age": {"enum": [None]}}}}]}
-    RULES = _BIRTH_DATE_RULE
+    RULES = {**_BIRTH_DATE_RULE, "kecamatan": "a kecamatan of the person's regency"}
     name = _text(2, 200)
     sex = f.Str(validate=validate.OneOf(SEXES, error="Jenis kelamin harus 'male' atau 'female'."))
     birth_date = f.Date(allow_none=True)
     estimated_age = f.Int(allow_none=True, strict=True,
                           validate=validate.Range(0, OLDEST_AGE_YEARS, error="Perkiraan umur harus 0 sampai 120."))
-    kecamatan = _text(2, 100)
+    kecamatan = _kecamatan()
     desa = _text(2, 100, allow_none=True)
     address = _text(3, 300, allow_none=True)
     phone = f.Str(allow_none=True,
@@ -210,7 +218,8 @@ class DuplicateCandidateSchema(f.Schema):
     registration_no = f.Str()
     name = f.Str()
     birth_year = f.Int(allow_none=True)
-    kecamatan = f.Str()
+    kecamatan = f.Str(allow_none=True)
+    kecamatan_name = f.Str()
     score = f.Float()
     reasons = f.List(f.Str())
 
@@ -300,7 +309,7 @@ class CaseSearchSchema(f.Schema):
     category = f.Str(validate=CATEGORY)
     stage = f.Str(validate=f.one_of(reference.STAGES, "Tahap"))
     status = f.Str(validate=f.one_of(("open", "closure_requested", "closed"), "Status"))
-    kecamatan = f.text(1, 100)
+    kecamatan = _kecamatan()
     worker = f.text(1, 200)
     registered_from = f.Date()
     registered_to = f.Date()
@@ -334,7 +343,9 @@ class PersonSchema(f.Schema):
     birth_date = f.Date(allow_none=True)
     birth_year_estimated = f.Int(allow_none=True)
     regency = f.Str()
-    kecamatan = f.Str()
+    kecamatan = f.Str(allow_none=True, metadata={"description": "code; null for text written before the "
+                                                               "kecamatan list that names none of it"})
+    kecamatan_name = f.Str(metadata={"description": "the kecamatan's name, or that earlier text"})
     desa = f.Str(allow_none=True)
     address = f.Str(allow_none=True)
     phone = f.Str(allow_none=True)
@@ -353,7 +364,8 @@ class CaseSchema(f.Schema):
     category_name = f.Str()
     regency = f.Str()
     regency_name = f.Str()
-    kecamatan = f.Str()
+    kecamatan = f.Str(allow_none=True)
+    kecamatan_name = f.Str()
     stage = f.Str()
     status = f.Str()
     worker = f.Str(allow_none=True)
@@ -370,7 +382,8 @@ class CaseSummarySchema(f.Schema):
     category = f.Str()
     stage = f.Str()
     status = f.Str()
-    kecamatan = f.Str()
+    kecamatan = f.Str(allow_none=True)
+    kecamatan_name = f.Str()
     worker = f.Str(allow_none=True)
     registered_at = f.AwareDateTime()
     person_id = f.Str()
@@ -458,11 +471,16 @@ class _Region(_Coded):
     kind = f.Str()
 
 
+class _Kecamatan(_Coded):
+    regency = f.Str()
+
+
 class ReferenceListsSchema(f.Schema):
     ppks_categories = f.Nested(_CategoryList)
     disability_types = f.List(f.Nested(_DisabilityType))
     stages = f.List(f.Nested(_Stage))
     atensi_components = f.List(f.Nested(_Coded))
     regions = f.List(f.Nested(_Region))
+    kecamatan = f.List(f.Nested(_Kecamatan), metadata={"description": "the office's own, by name"})
     consent_purposes = f.List(f.Str())
     legal_bases = f.List(f.Str())

@@ -42,8 +42,8 @@ class IntakeService(FrontDoor):
          response=s.ReferenceListsSchema, tags=("reference",))
     def reference_data(self, request):
         """Reference lists for forms: the 26 PPKS categories (versioned), disability types,
-        stages, ATENSI components, regions, consent purposes and legal bases."""
-        return search.reference_lists()
+        stages, ATENSI components, regions, the office's kecamatan, consent purposes and legal bases."""
+        return search.reference_lists(self.config.node)
 
     # -- persons --------------------------------------------------------------------------------
     @api("POST", "/api/v1/persons",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from intake.domain.common import REFERENCE_VERSION, SERVICE, Access, Office, audit
 from intake.domain.consent import consent_status
-from intake.domain.persons import age_band_of, person_view, register_person
+from intake.domain.persons import age_band_of, kecamatan_view, person_view, register_person
 from intake.models import Assessment, Case, CaseHistory, InterventionPlan, Person, PersonCategory, ServiceDelivery
 from rehsos import auth, reference
 from rehsos.clock import now
@@ -46,8 +46,9 @@ def open_case(uow, person: Person, data: dict, *, office: Office, access: Access
     if data["category"] not in {c.category for c in person.categories}:
         person.categories.append(PersonCategory(category=data["category"], reference_version=REFERENCE_VERSION))
     case = Case(id=str(uuid.uuid4()), person=person, category=data["category"], regency=person.regency,
-                kecamatan=person.kecamatan, stage=FIRST_STAGE, status="open", worker=data.get("worker"),
-                registered_at=now(), registered_by=access.principal.actor, reopen_count=0)
+                kecamatan=person.kecamatan, kecamatan_legacy=person.kecamatan_legacy, stage=FIRST_STAGE,
+                status="open", worker=data.get("worker"), registered_at=now(), registered_by=access.principal.actor,
+                reopen_count=0)
     uow.session.add(case)
     uow.session.flush()
     record_history(uow.session, case, access, "opened", category=case.category, stage=case.stage, worker=case.worker)
@@ -209,9 +210,10 @@ def timeline(uow, case_id: str, *, access: Access) -> list[CaseHistory]:
 
 
 def case_view(case: Case, node: str) -> dict:
-    view = {c: getattr(case, c) for c in ("id", "category", "regency", "kecamatan", "stage", "status", "worker",
+    view = {c: getattr(case, c) for c in ("id", "category", "regency", "stage", "status", "worker",
                                           "registered_at", "closure_reason", "closure_outcome", "closed_at",
                                           "reopen_count")}
+    view.update(kecamatan_view(case))
     view.update(node=node, category_name=reference.PPKS_CATEGORIES[case.category].name_id,
                 regency_name=reference.region_name(case.regency), person=person_view(case.person))
     return view

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from intake.domain.cases import record_history
 from intake.domain.common import SERVICE, Access, Office, audit
-from intake.domain.persons import get_person
+from intake.domain.persons import get_person, kecamatan_view
 from intake.models import Consent, CrossNodeMatch, DuplicateReview, Person, PersonCategory, PersonDisability
 from rehsos.clock import now
 from rehsos.config import HUB
@@ -23,6 +23,20 @@ def _similarity(a: str, b: str) -> float:
                SequenceMatcher(None, " ".join(sorted(a.split())), " ".join(sorted(b.split()))).ratio())
 
 
+def _place(person: Person) -> tuple[str, str]:
+    """Where a person lives, for comparing: the kecamatan's code, or the text written before the list."""
+    if person.kecamatan:
+        return "code", person.kecamatan
+    return "text", (person.kecamatan_legacy or "").strip().casefold()
+
+
+def _same_kecamatan(person: Person):
+    if person.kecamatan:
+        return Person.kecamatan == person.kecamatan
+    return sa.and_(Person.kecamatan.is_(None),
+                   sa.func.lower(sa.func.trim(Person.kecamatan_legacy)) == _place(person)[1])
+
+
 def likely_duplicates(uow, person_id: str, *, access: Access) -> list[dict]:
     """Persons who may be the same as this one: similar name, same sex, close birth year or the
     same kecamatan. Pairs an operator already decided on are left out."""
@@ -33,7 +47,7 @@ def likely_duplicates(uow, person_id: str, *, access: Access) -> list[dict]:
     reviewed |= set(uow.session.scalars(sa.select(DuplicateReview.person_id)
                                         .where(DuplicateReview.other_id == person_id)))
     birth_year = sa.func.coalesce(sa.extract("year", Person.birth_date), Person.birth_year_estimated)
-    nearby = sa.or_(Person.kecamatan == person.kecamatan, sa.between(birth_year, year - 2, year + 2),
+    nearby = sa.or_(_same_kecamatan(person), sa.between(birth_year, year - 2, year + 2),
                     Person.name_key == person.name_key)
     candidates = uow.session.scalars(sa.select(Person).where(
         Person.id != person.id, Person.sex == person.sex, Person.merged_into.is_(None), nearby))
@@ -45,11 +59,11 @@ def likely_duplicates(uow, person_id: str, *, access: Access) -> list[dict]:
         if name < 0.7:
             continue
         close_year = other.birth_year is not None and abs(other.birth_year - year) <= 2
-        same_place = other.kecamatan == person.kecamatan
+        same_place = _place(other) == _place(person)
         score = round(0.6 * name + 0.2 * close_year + 0.2 * same_place, 2)
         if score >= DUPLICATE_THRESHOLD:
             result.append({"person_id": other.id, "registration_no": other.registration_no, "name": other.name,
-                           "birth_year": other.birth_year, "kecamatan": other.kecamatan, "score": score,
+                           "birth_year": other.birth_year, **kecamatan_view(other), "score": score,
                            "reasons": [r for r, hit in (("nama mirip", True), ("tahun lahir dekat", close_year),
                                                         ("kecamatan sama", same_place)) if hit]})
     return sorted(result, key=lambda c: -c["score"])

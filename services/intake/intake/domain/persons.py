@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from intake.domain.common import REFERENCE_VERSION, SERVICE, Access, Office, audit, name_key
 from intake.models import CrossNodeMatch, Person, PersonCategory, PersonDisability
-from rehsos import jurisdiction
+from rehsos import jurisdiction, reference
 from rehsos.clock import now
 from rehsos.contracts import make_event
 from rehsos.errors import Invalid, NotFound, Refused
@@ -28,6 +28,22 @@ def age_band_of(person: Person, today: date) -> str:
     return age_band(person.birth_date, today, person.birth_year_estimated)
 
 
+def _require_kecamatan_of(code: str, regency: str) -> None:
+    """A kecamatan (a known code: the schema checked) must lie in the person's regency."""
+    kecamatan = reference.KECAMATAN[code]
+    if kecamatan.regency != regency:
+        region = reference.REGIONS[regency]
+        raise Invalid({"kecamatan": [f"Kecamatan {kecamatan.name} ({code}) tidak berada di "
+                                     f"{region.kind.capitalize()} {region.name}."]})
+
+
+def kecamatan_view(record) -> dict:
+    """A person's or case's kecamatan as the API shows it: the code and its name, or (for text
+    written before the list that names none of it) no code and that text."""
+    return {"kecamatan": record.kecamatan,
+            "kecamatan_name": reference.kecamatan_name(record.kecamatan) or record.kecamatan_legacy}
+
+
 def _check_nik_free(session, nik: str) -> None:
     existing = session.execute(sa.select(Person.id).where(Person.nik == nik)).scalar_one_or_none()
     if existing:
@@ -38,6 +54,7 @@ def _check_nik_free(session, nik: str) -> None:
 def register_person(uow, data: dict, *, office: Office, access: Access, today: date | None = None) -> Person:
     """Register a person, with or without a NIK; emits ``person.registered``."""
     jurisdiction.require_for_request(office.node, data["regency"], "orang")
+    _require_kecamatan_of(data["kecamatan"], data["regency"])
     session, today = uow.session, today or date.today()
     nik = data.get("nik") or None
     if nik:
@@ -80,7 +97,10 @@ def update_person(uow, person_id: str, data: dict, *, access: Access, today: dat
     if person.merged_into:
         raise Refused("merged", f"Orang ini sudah digabung ke {person.merged_into}; ubah data di sana.")
     today = today or date.today()
-    for column in ("name", "sex", "kecamatan", "desa", "address", "phone", "guardian_name",
+    if "kecamatan" in data:
+        _require_kecamatan_of(data["kecamatan"], person.regency)
+        person.kecamatan, person.kecamatan_legacy = data["kecamatan"], None
+    for column in ("name", "sex", "desa", "address", "phone", "guardian_name",
                    "guardian_relationship", "guardian_phone"):
         if column in data:
             setattr(person, column, data[column])
@@ -149,9 +169,10 @@ def rekey_persons(uow, *, office: Office) -> int:
 
 def person_view(person: Person) -> dict:
     view = {c: getattr(person, c) for c in ("id", "registration_no", "name", "nik", "sex", "birth_date",
-                                            "birth_year_estimated", "regency", "kecamatan", "desa", "address",
+                                            "birth_year_estimated", "regency", "desa", "address",
                                             "phone", "guardian_name", "guardian_relationship", "guardian_phone",
                                             "merged_into")}
+    view.update(kecamatan_view(person))
     view["categories"] = sorted(c.category for c in person.categories)
     view["disabilities"] = sorted(d.disability for d in person.disabilities)
     return view

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from intake.domain.cases import STAGES, TRANSITIONS
 from intake.domain.common import REFERENCE_VERSION, Access, audit, name_key
 from intake.domain.consent import CONSENT_PURPOSES, LEGAL_BASES
+from intake.domain.persons import kecamatan_view
 from intake.models import AuditEntry, Case, Person
 from rehsos import reference
 
@@ -38,12 +39,14 @@ def search_cases(uow, query: dict, *, access: Access) -> dict:
     order = column.desc() if sort.startswith("-") else column.asc()
     page, per_page = query.get("page", 1), query.get("per_page", 20)
     rows = uow.session.execute(
-        sa.select(Case.id, Case.category, Case.stage, Case.status, Case.kecamatan, Case.worker, Case.registered_at,
-                  Person.id.label("person_id"), Person.name.label("person_name"), Person.registration_no)
+        sa.select(Case.id, Case.category, Case.stage, Case.status, Case.kecamatan, Case.kecamatan_legacy, Case.worker,
+                  Case.registered_at, Person.id.label("person_id"), Person.name.label("person_name"),
+                  Person.registration_no)
         .join(Person, Case.person_id == Person.id).where(*conditions)
         .order_by(order, Case.id).limit(per_page).offset((page - 1) * per_page)).all()
     audit(uow, access, "case.search", "case", "*")
-    return {"items": [dict(r._mapping) for r in rows], "page": page, "per_page": per_page, "total": total}
+    items = [{**{k: v for k, v in r._mapping.items() if k != "kecamatan_legacy"}, **kecamatan_view(r)} for r in rows]
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
 def query_audit(session, query: dict) -> list[AuditEntry]:
@@ -55,7 +58,8 @@ def query_audit(session, query: dict) -> list[AuditEntry]:
                                 .limit(per_page).offset((page - 1) * per_page)))
 
 
-def reference_lists() -> dict:
+def reference_lists(node: str) -> dict:
+    """The lists forms choose from; the kecamatan are the office's own (all of them at the province)."""
     return {
         "ppks_categories": {"version": REFERENCE_VERSION, "items": [
             {"code": c.code, "no": c.no, "name": c.name_id, "group": c.group}
@@ -66,6 +70,8 @@ def reference_lists() -> dict:
                     "next": sorted(TRANSITIONS[st["code"]])} for st in reference.REHAB_STAGES],
         "atensi_components": [{"code": code, "name": name} for code, name in reference.ATENSI_COMPONENTS.items()],
         "regions": [{"code": r.code, "name": r.name, "kind": r.kind} for r in reference.REGIONS.values()],
+        "kecamatan": [{"code": code, "name": name, "regency": reference.KECAMATAN[code].regency}
+                      for code, name in reference.kecamatan_of(node).items()],
         "consent_purposes": list(CONSENT_PURPOSES),
         "legal_bases": list(LEGAL_BASES),
     }
