@@ -10,6 +10,12 @@ refused. A node's services refuse to start without the key, or with the public d
 unless ``dev_mode: true`` (written by ``rehsos up`` and the test harness, never in production).
 Tools that touch no NIK (migrate, bootstrap, token) load a node config without the key.
 
+Dossier keys (``rehsos.sealing``): a node's ``dossier_private_key`` (base64 Curve25519) is its
+own secret, like the person key; ``node_public_keys`` (node code: base64 public key) is part of
+the topology, the same in every node's config. A node without its private key still runs but
+neither sends nor receives referral dossiers (``Settings.dossier_problem`` says why); the hub
+holds no dossier key: it relays dossiers it cannot read.
+
 Environment overrides: ``REHSOS_<KEY>`` replaces a top-level key (``REHSOS_BROKER_URI``),
 ``REHSOS_<KEY>__<SUB>`` a nested one (``REHSOS_HTTP__PORT``). Values stay text until the
 schema loads them, so ``REHSOS_HTTP__PORT=8171`` becomes an integer and an all-digit secret
@@ -26,7 +32,7 @@ from typing import Any, Mapping
 import yaml
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from rehsos import reference
+from rehsos import reference, sealing
 
 ENV_PREFIX = "REHSOS_"
 HUB = "hub"
@@ -75,6 +81,8 @@ class _SettingsSchema(Schema):
     auth_database_uri = fields.Str(required=True)
     person_key_secret = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=16))
     dev_mode = fields.Bool(load_default=False)
+    dossier_private_key = fields.Str(load_default=None, allow_none=True)
+    node_public_keys = fields.Dict(keys=fields.Str(), values=fields.Str(), load_default=dict)
     # A missing section gets its defaults (marshmallow would hand the bare default through unloaded).
     http = fields.Nested(_HttpSchema, load_default=lambda: _HttpSchema().load({}))
     relay = fields.Nested(_RelaySchema, load_default=lambda: _RelaySchema().load({}))
@@ -103,6 +111,26 @@ class _SettingsSchema(Schema):
             raise ValidationError("the hub must not hold the province's person key: nodes compute person keys, "
                                   "the hub only compares them (remove it and REHSOS_PERSON_KEY_SECRET from the "
                                   "hub's configuration)", "person_key_secret")
+        self._check_dossier_keys(data)
+
+    @staticmethod
+    def _check_dossier_keys(data):
+        node, private = data.get("node"), data.get("dossier_private_key")
+        if node == HUB and private is not None:
+            raise ValidationError("the hub must not hold a dossier key: it relays dossiers it cannot read (remove it "
+                                  "and REHSOS_DOSSIER_PRIVATE_KEY from the hub's configuration)", "dossier_private_key")
+        if private is not None and (problem := sealing.key_problem(private, "dossier private key")):
+            raise ValidationError(problem, "dossier_private_key")  # the message names no part of the key
+        for code, public in (data.get("node_public_keys") or {}).items():
+            if code not in reference.NODES:
+                raise ValidationError(f"unknown node {code!r}", "node_public_keys")
+            if problem := sealing.key_problem(public, f"public key of node {code}"):
+                raise ValidationError(problem, "node_public_keys")
+        published = (data.get("node_public_keys") or {}).get(node)
+        if private is not None and published is not None and sealing.public_key_of(private) != published:
+            raise ValidationError(f"dossier_private_key is not the key of node {node}'s public key in "
+                                  "node_public_keys: other nodes would seal dossiers this node cannot open",
+                                  "dossier_private_key")
 
     @post_load
     def _dev_key(self, data, **kwargs):
@@ -121,6 +149,8 @@ class Settings:
     management_uri: str = "http://guest:guest@127.0.0.1:15672"
     person_key_secret: str | None = None
     dev_mode: bool = False
+    dossier_private_key: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
+    node_public_keys: Mapping[str, str] = field(default_factory=dict)
     http: Mapping[str, Any] = field(default_factory=dict)
     relay: Mapping[str, Any] = field(default_factory=dict)
     consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0})
@@ -156,6 +186,15 @@ class Settings:
             raise ConfigError(f"node {self.node}: person_key_secret is the public development key; set the "
                               "province's key (REHSOS_PERSON_KEY_SECRET), or dev_mode: true on a development "
                               "machine only")
+
+    def dossier_problem(self, peer: str | None = None) -> str | None:
+        """Why this node cannot open dossiers (or seal one for ``peer``), or None."""
+        if self.dossier_private_key is None:
+            return (f"node {self.node} has no dossier_private_key (REHSOS_DOSSIER_PRIVATE_KEY): it can neither send "
+                    "nor receive referral dossiers; referrals still go, with category, sex and age band only")
+        if peer is not None and peer not in self.node_public_keys:
+            return f"no public key of node {peer} in node_public_keys: no dossier can be sealed for it"
+        return None
 
     @property
     def over_https(self) -> bool:

@@ -1,11 +1,15 @@
 """What domain functions raise when a request or an incoming event cannot be carried out. Plain
 exceptions, no HTTP and no broker: ``rehsos.api.domain_errors`` turns the first three into
-answers, and the event consumer (``rehsos.messaging.receive``) quarantines a :class:`RefusedEvent`."""
+answers (and :class:`Gone`), and the event consumer (``rehsos.messaging.receive``) quarantines a :class:`RefusedEvent`."""
 from __future__ import annotations
 
 
 class NotFound(Exception):
     """The record does not exist (HTTP 404)."""
+
+
+class Gone(Exception):
+    """The record existed and was deleted on purpose (HTTP 410): a deleted dossier, say."""
 
 
 class Refused(Exception):

@@ -17,9 +17,11 @@ HUB = "hub"
 # The hub asks a node's service to publish again what it missed (a gap in the stream); every node
 # service that publishes consumes it, and the kernel's consumer answers it (rehsos.messaging).
 RESEND = "stream.resend_requested"
-# Events that carry personal data of officials and go from one node to one other node only, on
-# the direct route (``rehsos.contracts.routing_key``), past the hub's event exchange and consumers.
-DIRECT_EVENTS = frozenset({"training.nominated", "training.nomination_answered"})
+# Events that carry personal data (of officials, or a referred person's dossier sealed for the
+# receiving node) and go from one node to one other node only, on the direct route
+# (``rehsos.contracts.routing_key``), past the hub's event exchange and consumers.
+DOSSIER_SENT, DOSSIER_WITHDRAWN = "referral.dossier_sent", "referral.dossier_withdrawn"
+DIRECT_EVENTS = frozenset({"training.nominated", "training.nomination_answered", DOSSIER_SENT, DOSSIER_WITHDRAWN})
 
 # Every node service says now and then that it is alive and how much of its outbox still waits, so
 # the hub can tell a quiet but connected node from a silent one (`heartbeat_interval`).
@@ -82,7 +84,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "intake", "intake.service:IntakeService", NODE,
         publishes=("person.registered", "person.identified", "case.opened", "case.stage_changed",
                    "assessment.completed", "referral.requested", "case.closed", "case.reopened",
-                   "consent.withdrawn", HEARTBEAT),
+                   "consent.withdrawn", DOSSIER_SENT, DOSSIER_WITHDRAWN, HEARTBEAT),
         consumes=("person.duplicate_detected", *REFERRAL_ANSWERS, RESEND),
         menu=(MenuEntry("/kasus", "Kasus", ("operator", "supervisor", "admin")),
               MenuEntry("/kasus/baru", "Daftarkan PPKS", ("operator", "admin")))),
@@ -90,7 +92,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         "facilities", "facilities.service:FacilitiesService", NODE,
         publishes=("facility.registered", "facility.updated", "capacity.changed", *REFERRAL_ANSWERS,
                    "plan.proposed", "plan.updated", HEARTBEAT),
-        consumes=("referral.requested", "capacity.changed", RESEND),
+        consumes=("referral.requested", DOSSIER_SENT, DOSSIER_WITHDRAWN, "capacity.changed", RESEND),
         menu=(MenuEntry("/panti", "Rujukan masuk dan hunian", ("facility_manager", "admin")),
               MenuEntry("/tempat-tidur", "Tempat tidur kosong", ("operator", "supervisor", "facility_manager", "admin")))),
     ServiceSpec(

@@ -53,6 +53,8 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGINT, _on_signal)
     runner.start()
     log.info("%s serving %s at %s", settings.node, ", ".join(runner.service_names), settings.base_url)
+    if not settings.is_hub and (problem := settings.dossier_problem()):
+        log.warning("%s", problem)
     waiter = eventlet.spawn(runner.wait)
     while not stop.ready() and not waiter.dead:
         eventlet.sleep(0.2)

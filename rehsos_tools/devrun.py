@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 
-from rehsos import auth, config, db, reference, topology
+from rehsos import auth, config, db, reference, sealing, topology
 from rehsos_tools import broker
 from rehsos_tools import demo as demo_data
 from rehsos_tools import demo_training
@@ -89,8 +89,11 @@ def load_secrets(paths: Paths, nodes: list[str]) -> dict:
     secrets_doc = json.loads(paths.secrets.read_text()) if paths.secrets.exists() else {}
     secrets_doc.setdefault("person_key_secret", broker.new_password() + broker.new_password())
     passwords = secrets_doc.setdefault("broker_passwords", {})
+    # Each node's dossier key pair (rehsos.sealing): the private key goes into that node's config only.
+    dossier_keys = secrets_doc.setdefault("dossier_private_keys", {})
     for node in nodes:
         passwords.setdefault(node, broker.new_password())
+        dossier_keys.setdefault(node, sealing.new_key_pair()[0])
     paths.secrets.write_text(json.dumps(secrets_doc, indent=2))
     paths.secrets.chmod(0o600)
     return secrets_doc
@@ -110,10 +113,13 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
            "http": {"host": "127.0.0.1", "port": hub_port}}
     written["hub"] = paths.config / "hub.yaml"
     written["hub"].write_text(yaml.safe_dump(hub, sort_keys=False))
+    public_keys = node_public_keys(secrets_doc, nodes)
     for node in nodes:
         user, password = names.node_user(node), secrets_doc["broker_passwords"][node]
         # Only the nodes hold the province's person key: the hub compares keys, never computes one.
+        # Each node holds its own dossier key and every node's public one (the topology's).
         doc = {**base, "node": node, "person_key_secret": secrets_doc["person_key_secret"],
+               "dossier_private_key": secrets_doc["dossier_private_keys"][node], "node_public_keys": public_keys,
                "broker_uri": f"amqp://guest:guest@{broker_host}:5672/{names.node_vhost(node)}",
                "hub_broker_uri": topology.with_credentials(f"amqp://{broker_host}:5672", user, password, names.hub_vhost),
                "database_uri": f"sqlite:///{paths.data / node / '{service}.sqlite'}",
@@ -122,6 +128,11 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
         written[node] = paths.config / f"node-{node}.yaml"
         written[node].write_text(yaml.safe_dump(doc, sort_keys=False))
     return written
+
+
+def node_public_keys(secrets_doc: dict, nodes: list[str]) -> dict[str, str]:
+    """Every node's public dossier key (the topology's part of the key pairs)."""
+    return {node: sealing.public_key_of(secrets_doc["dossier_private_keys"][node]) for node in nodes}
 
 
 def lay_out(root: Path, nodes: list[str], **config_options) -> tuple[Paths, dict[str, Path]]:
@@ -293,7 +304,8 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
     print(f"rehsos: broker topology ready ({len(report.changes)} changes)", flush=True)
 
     previous = json.loads(paths.topology.read_text()) if paths.topology.exists() else {}
-    doc = {"hub": {}, "nodes": {}, "log_dir": str(paths.log), "config_dir": str(paths.config)}
+    doc = {"hub": {}, "nodes": {}, "log_dir": str(paths.log), "config_dir": str(paths.config),
+           "node_public_keys": {n: settings[n].node_public_keys[n] for n in node_list}}
     for name, s in settings.items():
         db.migrate_all(s)
         before = previous.get("hub", {}) if name == "hub" else previous.get("nodes", {}).get(name, {})

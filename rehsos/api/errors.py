@@ -45,6 +45,10 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class Gone(ApiError):
+    status, code = 410, "gone"
+
+
 class RpcApiError(Exception):
     """Carries the HTTP API's error body as JSON, so RPC clients get the same answer."""
 
@@ -60,6 +64,8 @@ def domain_errors():
         yield
     except errors.NotFound as exc:
         raise NotFound(str(exc)) from None
+    except errors.Gone as exc:
+        raise Gone(str(exc)) from None
     except errors.Refused as exc:
         raise Conflict(exc.message, code=exc.code, fields=exc.fields) from None
     except errors.Invalid as exc:

@@ -260,7 +260,8 @@ class ApiEntrypoint(HttpRequestHandler):
                  body: type[Schema] | None = None, query: type[Schema] | None = None,
                  response: type[Schema] | None = None, status: int = 200, tags: tuple[str, ...] = (),
                  many: bool = False, html: bool = False, produces: str | tuple[str, ...] | None = None, upload: bool = False,
-                 csv: str | None = None, rules: dict[str, str] | None = None, **kwargs):
+                 csv: str | None = None, rules: dict[str, str] | None = None, answers: tuple[str, ...] = (),
+                 **kwargs):
         if not roles and not public:
             raise ValueError(f"{method} {url}: declare the roles allowed, or public=True")
         if response is None and not html and not produces:
@@ -282,6 +283,8 @@ class ApiEntrypoint(HttpRequestHandler):
         # What this operation checks against the node's own data (field -> rule), beyond its body
         # schema's RULES: listed in the OpenAPI document as x-rules.
         self.rules = dict(rules or {})
+        # Error statuses beyond those every route of its kind gives (409 on a read, 410), for the document.
+        self.answers = tuple(answers)
         # Answers to bad requests are expected: nameko logs them as warnings, not errors.
         kwargs.setdefault("expected_exceptions", (ApiError, auth.AuthError))
         super().__init__(method, url, **kwargs)

@@ -37,6 +37,7 @@ _ERRORS = {
     "403": "Peran atau node token tidak berwenang",
     "404": "Tidak ditemukan",
     "409": "Konflik dengan data yang ada",
+    "410": "Sudah dihapus",
     "422": "Data tidak valid; lihat error.fields",
 }
 
@@ -208,6 +209,7 @@ def build(node: str, providers) -> dict:
                 codes.append("404")
             if method in _WRITES:
                 codes.append("409")
+            codes += [c for c in p.answers if c not in codes]
             for code in codes:
                 responses[code] = {"description": _ERRORS[code],
                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

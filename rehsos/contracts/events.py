@@ -3,7 +3,8 @@
 Payloads that leave a node are pseudonymous: no name, NIK, address or exact birth date
 (domain.md, UU 27/2022). A person is a keyed hash (`person_key`), an age is a band. The only
 exception are ``rehsos.registry.DIRECT_EVENTS`` (a training nominee, an official, from one office to the one
-organising the training), which take the direct route past the hub's consumers.
+organising the training; a referred person's dossier, sealed for the receiving facility's node), which
+take the direct route past the hub's consumers.
 """
 from __future__ import annotations
 
@@ -86,6 +87,60 @@ class ReferralRequestedV1(f.Schema):
     sex = f.Str(required=True, validate=validate.OneOf(SEXES))
     age_band = f.Str(required=True, validate=validate.OneOf(AGE_BANDS))
     consent_override = f.Bool(required=True)
+
+
+# A dossier's fields are bounded by intake's columns (name, guardian, eight ATENSI needs of 1000
+# characters and a recommendation of 2000), far below this once sealed and in base64.
+MAX_SEALED = 64_000
+
+
+class ReferralDossierSentV1(f.Schema):
+    """``referral.dossier_sent`` (direct, to the facility's node only): the referred person's
+    dossier (name, NIK, birth date, guardian, assessment), sealed with the public key of
+    ``facility_node`` (``rehsos.sealing``): the hub relays bytes it cannot open."""
+    referral_id = f.UUID(required=True)
+    facility_node = f.Str(required=True, validate=validate.OneOf(reference.NODES))
+    sealed = f.Str(required=True, validate=validate.Length(1, MAX_SEALED))
+
+
+class _Guardian(f.Schema):
+    name = f.Str(required=True, allow_none=True, validate=validate.Length(max=200))
+    relationship = f.Str(required=True, allow_none=True, validate=validate.Length(max=50))
+    phone = f.Str(required=True, allow_none=True, validate=validate.Length(max=20))
+
+
+class _AssessmentSummary(f.Schema):
+    needs = f.Dict(keys=f.Str(validate=validate.OneOf(tuple(reference.ATENSI_COMPONENTS))),
+                   values=f.Str(validate=validate.Length(1, 1000)), required=True)
+    risk_level = f.Str(required=True, validate=validate.OneOf(("low", "medium", "high")))
+    recommendation = f.Str(required=True, validate=validate.Length(1, 2000))
+    assessed_at = f.AwareDateTime(required=True)
+
+
+class DossierV1(f.Schema):
+    """The document inside ``sealed`` of ``referral.dossier_sent`` (never an event payload in the
+    clear): who is coming, for the receiving panti. Intake checks it before sealing; the facility's
+    node checks it when it opens it, so a malformed dossier is refused on arrival."""
+    referral_id = f.UUID(required=True)
+    case_id = f.UUID(required=True)
+    category = f.Str(required=True, validate=_CATEGORY)
+    registration_no = f.Str(required=True, validate=validate.Length(1, 32))
+    name = f.Str(required=True, validate=_NAME)
+    nik = f.Str(required=True, allow_none=True, validate=validate.Regexp(r"^[0-9]{16}$"))
+    sex = f.Str(required=True, validate=validate.OneOf(SEXES))
+    birth_date = f.Date(required=True, allow_none=True)
+    birth_year_estimated = f.Int(required=True, allow_none=True)
+    estimated_age = f.Int(required=True, allow_none=True, validate=validate.Range(0, 150))
+    disabilities = f.List(f.Str(validate=_DISABILITY), required=True, validate=_some(reference.DISABILITY_TYPES))
+    guardian = f.Nested(_Guardian, required=True)
+    assessment = f.Nested(_AssessmentSummary, required=True, allow_none=True)
+
+
+class ReferralDossierWithdrawnV1(f.Schema):
+    """``referral.dossier_withdrawn`` (direct, to the facility's node): the person withdrew
+    consent for referral; the facility's node deletes the dossier."""
+    referral_id = f.UUID(required=True)
+    facility_node = f.Str(required=True, validate=validate.OneOf(reference.NODES))
 
 
 class CaseClosedV1(f.Schema):
@@ -314,6 +369,8 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("case.stage_changed", 1): CaseStageChangedV1,
     ("assessment.completed", 1): AssessmentCompletedV1,
     ("referral.requested", 1): ReferralRequestedV1,
+    ("referral.dossier_sent", 1): ReferralDossierSentV1,
+    ("referral.dossier_withdrawn", 1): ReferralDossierWithdrawnV1,
     ("case.closed", 1): CaseClosedV1,
     ("case.reopened", 1): CaseReopenedV1,
     ("consent.withdrawn", 1): ConsentWithdrawnV1,

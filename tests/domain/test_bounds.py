@@ -147,6 +147,7 @@ LANDS_IN: dict[type[Schema], tuple] = {
     ev.PersonRegisteredV1: (rm.PersonPresence,), ev.PersonIdentifiedV1: (rm.PersonPresence, rm.RegisteredCase),
     ev.CaseOpenedV1: (rm.RegisteredCase,), ev.CaseStageChangedV1: (), ev.AssessmentCompletedV1: (),
     ev.ReferralRequestedV1: (rm.ReferralStatus, rm.ReferralTimeline, fm.ReferralRequest),
+    ev.ReferralDossierSentV1: (fm.ReferralDossier,), ev.ReferralDossierWithdrawnV1: (),
     ev.CaseClosedV1: (rm.RegisteredCase,),
     ev.CaseReopenedV1: (rm.RegisteredCase,), ev.ConsentWithdrawnV1: (),
     ev.PersonDuplicateDetectedV1: (im.CrossNodeMatch,),

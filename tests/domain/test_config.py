@@ -169,3 +169,51 @@ def test_a_section_left_out_of_the_file_gets_its_defaults(tmp_path):
     settings = load(path, environ={})
     assert settings.consumer == {"retry_base": 0.5, "retry_cap": 60.0}
     assert settings.relay["poll_interval"] == 0.5 and settings.http["port"] == 8000
+
+
+# -- dossier keys (rehsos.sealing) -------------------------------------------------------------------
+def test_a_nodes_dossier_key_comes_from_the_environment_and_its_public_key_from_the_topology(write_config):
+    from rehsos import sealing
+
+    private, public = sealing.new_key_pair()
+    _, other = sealing.new_key_pair()
+    settings = load(write_config(node_public_keys={"6371": public, "63": other}),
+                    environ={"REHSOS_DOSSIER_PRIVATE_KEY": private})
+    assert settings.dossier_private_key == private
+    assert settings.node_public_keys == {"6371": public, "63": other}
+    assert settings.dossier_problem("63") is None
+    assert "no public key of node 6303" in settings.dossier_problem("6303")
+    assert private not in repr(settings)  # settings end up in tracebacks and logs
+
+
+def test_a_node_without_a_dossier_key_loads_and_says_it_can_neither_send_nor_receive(write_config):
+    settings = load(write_config(), environ={"REHSOS_PERSON_KEY_SECRET": "a-real-secret-of-the-province"})
+    assert settings.dossier_private_key is None and settings.node_public_keys == {}
+    assert "can neither send nor receive referral dossiers" in settings.dossier_problem()
+    settings.require_servable()  # it still runs
+
+
+@pytest.mark.parametrize("key, message", [("not-a-key", "not base64"), ("QUJD", "not a 32-byte")])
+def test_a_dossier_key_that_is_not_one_is_refused_without_repeating_it(write_config, key, message):
+    with pytest.raises(ConfigError, match=message) as refused:
+        load(write_config(dossier_private_key=key), environ={})
+    assert key not in str(refused.value)
+
+
+def test_a_private_key_that_does_not_match_the_nodes_published_key_is_refused(write_config):
+    from rehsos import sealing
+
+    private, _ = sealing.new_key_pair()
+    _, someone_elses = sealing.new_key_pair()
+    with pytest.raises(ConfigError, match="other nodes would seal dossiers this node cannot open"):
+        load(write_config(dossier_private_key=private, node_public_keys={"6371": someone_elses}), environ={})
+    with pytest.raises(ConfigError, match="unknown node"):
+        load(write_config(node_public_keys={"9999": someone_elses}), environ={})
+
+
+def test_the_hub_must_not_hold_a_dossier_key(write_config):
+    from rehsos import sealing
+
+    hub = {"node": "hub", "hub_broker_uri": ...}
+    with pytest.raises(ConfigError, match="relays dossiers it cannot read"):
+        load(write_config(**hub), environ={"REHSOS_DOSSIER_PRIVATE_KEY": sealing.new_key_pair()[0]})

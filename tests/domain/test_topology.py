@@ -169,6 +169,16 @@ def test_a_direct_event_reaches_only_its_target_and_no_hub_consumer():
     assert route(decl, "uplink.6371", "direct.6371.training.training.nominated.to.63") == {"downlink.63"}
 
 
+@pytest.mark.parametrize("event_type", ["referral.dossier_sent", "referral.dossier_withdrawn"])
+def test_a_referral_dossier_reaches_only_the_facilitys_node_and_no_hub_consumer(event_type):
+    decl = topology.hub_declarations(Names(), NODES)
+    assert route(decl, "uplink.6371", f"direct.6371.intake.{event_type}.to.63") == {"downlink.63"}
+    # Not the undirected form either: without `direct.` it goes nowhere (the hub forwards the direct one only).
+    assert not {q for q in route(decl, "uplink.6371", f"6371.intake.{event_type}.to.63") if q.startswith("downlink.")}
+    node = topology.node_declarations(Names(), "63")
+    assert route(node, topology.DOWNLINK_EXCHANGE, f"direct.6371.intake.{event_type}.to.63") == {"facilities.downlink"}
+
+
 def test_event_without_target_reaches_reporting_and_no_downlink():
     decl = topology.hub_declarations(Names(), NODES)
     assert route(decl, "uplink.6303", "6303.intake.case.opened") == {registry.get("reporting").queue}

@@ -404,8 +404,11 @@ def test_the_timeline_lists_every_step_in_order_with_who_did_it(node):
     entries = resp.json()
     assert [e["kind"] for e in entries] == [
         "opened", "stage_changed", "assessment", "stage_changed", "plan", "stage_changed", "service",
-        "referral_requested", "closure_requested", "closure_rejected", "closure_requested", "closed",
-        "stage_changed", "reopened"]
+        # This province has no node 63, so no public key of it: the referral goes without the dossier.
+        "referral_requested", "dossier_not_sent", "closure_requested", "closure_rejected", "closure_requested",
+        "closed", "stage_changed", "reopened"]
+    assert entries[8]["detail"] == {"referral_id": entries[7]["detail"]["referral_id"], "facility_node": "63",
+                                    "reason": "no_public_key"}
     moves = [(e["detail"]["from_stage"], e["detail"]["to_stage"]) for e in entries if e["kind"] == "stage_changed"]
     assert moves == [("pendekatan_awal", "asesmen"), ("asesmen", "rencana_intervensi"),
                      ("rencana_intervensi", "intervensi"), ("terminasi", "bimbingan_lanjut")]

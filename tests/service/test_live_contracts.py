@@ -11,7 +11,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from rehsos import auth, contracts, db
+from rehsos import auth, db, registry
 from rehsos.contracts import InvalidEvent, parse_event, payload_schema
 from tests.support import case_body, wait_until
 
@@ -24,7 +24,8 @@ PANTI = {"code": "prsts-barakat-cangkal-bacari", "name": "PRSTS Barakat Cangkal 
 RIZKY = case_body()
 SITI = case_body(name="Siti Aminah", nik=None, sex="female", birth_date="1990-07-21", kecamatan="637104")
 # (office, service, event type) this test must see written, at least.
-PRODUCED = {("6371", "intake", t) for t in ("person.registered", "case.opened", "referral.requested")} | {
+PRODUCED = {("6371", "intake", t) for t in ("person.registered", "case.opened", "referral.requested",
+                                             "referral.dossier_sent")} | {
     ("63", "facilities", t) for t in ("referral.accepted", "referral.rejected", "admission.recorded")}
 
 
@@ -76,7 +77,11 @@ def contract_breaches(office: str, service: str, row) -> list[str]:
     envelope = (str(event.event_id), event.node, event.service, event.sequence, event.event_type)
     if envelope != (row.event_id, office, service, row.sequence, row.event_type):
         breaches.append(f"{where}: envelope {envelope} does not match its outbox row")
-    key = contracts.routing_key(event)
+    key = f"{event.node}.{event.service}.{event.event_type}"
+    if event.event_type in registry.DIRECT_EVENTS:  # one node only, past the hub's consumers
+        key = "direct." + key
+        if not row.routing_key.startswith(key + ".to.") or row.routing_key.endswith(".to.all"):
+            breaches.append(f"{where}: a direct event routed as {row.routing_key}")
     if row.routing_key != key and not row.routing_key.startswith(key + ".to."):
         breaches.append(f"{where}: routing key {row.routing_key} is not {key}[.to.<node>]")
     for person in (RIZKY, SITI):

@@ -12,14 +12,18 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import object_session
 
-from facilities.models import CentrePlan, DirectoryEntry, Facility, FacilityUnit, ReferralRequest
-from rehsos import jurisdiction, reference
+from facilities.models import (AuditEntry, CentrePlan, DirectoryEntry, Facility, FacilityUnit, ReferralDossier,
+                               ReferralRequest)
+from rehsos import jurisdiction, reference, sealing
+from rehsos.auth import Principal
 from rehsos.clock import now
 from rehsos.config import HUB
-from rehsos.errors import Invalid, NotFound, Refused, RefusedEvent
+from rehsos.errors import Gone, Invalid, NotFound, Refused, RefusedEvent
 from rehsos.contracts import make_event
+from rehsos.contracts.events import DossierV1
 
 SERVICE = "facilities"
+SYSTEM = "sistem"  # the actor of what this node does by itself (a lapsed reservation, an event)
 _COLUMNS = ("name", "kind", "owner", "owner_name", "regency", "address", "categories", "disability_types", "status",
             "contact_person", "contact_phone", "contact_email")
 
@@ -199,6 +203,7 @@ def decide_referral(uow, referral_id: str, decision: str, data: dict, *, node: s
     elif decision == "reject":
         referral.status, referral.reason = "rejected", data["reason"]
         _answer(uow, referral, "referral.rejected", node, reason=data["reason"])
+        delete_dossier(uow, referral.referral_id, "rejected", actor=actor)
     else:
         position = 1 + waitlist_length(session, referral.facility_code)
         referral.status = "waitlisted"
@@ -236,7 +241,7 @@ def admit(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
     return referral
 
 
-def discharge(uow, referral_id: str, data: dict, *, node: str) -> ReferralRequest:
+def discharge(uow, referral_id: str, data: dict, *, node: str, actor: str = SYSTEM) -> ReferralRequest:
     referral = _referral(uow.session, referral_id, for_update=True)
     if referral.status != "admitted":
         raise Refused("not_admitted", "Hanya penghuni yang sudah masuk yang dapat dikeluarkan.")
@@ -245,6 +250,7 @@ def discharge(uow, referral_id: str, data: dict, *, node: str) -> ReferralReques
                                          f"({referral.admitted_on:%d-%m-%Y})."]})
     referral.status, referral.discharged_on, referral.outcome = "discharged", data["discharged_on"], data["outcome"]
     _answer(uow, referral, "discharge.recorded", node, discharged_on=data["discharged_on"], outcome=data["outcome"])
+    delete_dossier(uow, referral.referral_id, "discharged", actor=actor)
     uow.session.flush()
     snapshot(uow, uow.session.get(Facility, referral.facility_code), node)
     return referral
@@ -263,6 +269,7 @@ def expire_reservations(uow, *, node: str) -> int:
         referral.reason = (f"Reservasi tempat tidur kedaluwarsa pada {referral.reserved_until:%d-%m-%Y %H:%M} UTC "
                            f"karena orang yang dirujuk belum datang; rujuk ulang bila masih diperlukan.")
         _answer(uow, referral, "referral.rejected", node, reason=referral.reason)
+        delete_dossier(uow, referral.referral_id, "expired")
     session.flush()
     for code in sorted({r.facility_code for r in lapsed}):
         snapshot(uow, session.get(Facility, code), node)
@@ -276,6 +283,123 @@ def list_referrals(session, facility_code: str | None, status: str | None) -> li
     if status:
         conditions.append(ReferralRequest.status == status)
     return list(session.scalars(sa.select(ReferralRequest).where(*conditions).order_by(ReferralRequest.received_at)))
+
+
+# -- the dossier of a referred person (issue 13) -----------------------------------------------------
+# The panti keeps the dossier while the person may come or is there: to recognise them at the door,
+# to reach the guardian, to plan services from the assessment. A rejected or lapsed referral, or a
+# withdrawal of consent, ends that need at once; so does discharge: the referring office follows the
+# person again (resocialisation) and holds the record, and the panti's own file of its resident
+# holds what the panti itself wrote.
+DOSSIER_KEPT = ("requested", "waitlisted", "accepted", "admitted")
+DELETED_BECAUSE = {"rejected": "rujukan ditolak", "expired": "reservasi tempat tidur kedaluwarsa",
+                   "consent_withdrawn": "persetujuan rujukan dicabut", "discharged": "penerima manfaat sudah keluar"}
+
+
+def audit(uow, action: str, referral_id: str, purpose: str, outcome: str = "ok", *, actor: str = SYSTEM,
+          role: str = "system") -> None:
+    """Log an access to a dossier (never its values); kept, marked ``refused``, when the
+    request then fails (the kernel's durable add, as intake's audit)."""
+    def refused(entry: AuditEntry) -> None:
+        if entry.outcome == "ok":
+            entry.outcome = "refused"
+    uow.add_durable(AuditEntry(at=now(), actor=actor, role=role, action=action,
+                               record_type="referral_dossier", record_id=referral_id, purpose=purpose[:255],
+                               outcome=outcome), on_rollback=refused)
+
+
+def receive_dossier(uow, event, node: str, private_key: str | None) -> None:
+    """``referral.dossier_sent`` addressed to this node: kept sealed, once this node's key opens it
+    and it is a dossier of that referral. It is opened here only to check it; nothing opened is kept."""
+    payload, referral_id = event.payload, str(event.payload["referral_id"])
+    if payload["facility_node"] != node:
+        raise RefusedEvent(f"dossier for node {payload['facility_node']} reached node {node}")
+    referral = uow.session.get(ReferralRequest, referral_id)
+    if referral is None:  # both left the referring node together; this one overtook the referral: retried
+        raise LookupError(f"the dossier of referral {referral_id} arrived before the referral")
+    if referral.referring_node != event.node:
+        raise RefusedEvent(f"dossier of referral {referral_id} from node {event.node}; the referral came from "
+                           f"{referral.referring_node}")
+    if private_key is None:
+        raise RefusedEvent(f"node {node} has no dossier_private_key: it cannot receive the dossier of referral "
+                           f"{referral_id}")
+    existing = uow.session.get(ReferralDossier, referral_id)
+    if existing is not None and existing.deleted_reason == "consent_withdrawn" and existing.sealed is None:
+        return  # consent was withdrawn while this was on its way: it is not kept
+    if existing is not None:
+        raise RefusedEvent(f"a second dossier for referral {referral_id}")
+    try:
+        document = sealing.open_sealed(private_key, payload["sealed"])
+    except sealing.SealError as exc:
+        raise RefusedEvent(f"dossier of referral {referral_id}: {exc}") from None
+    errors = DossierV1().validate(document)
+    if errors or document["referral_id"] != referral_id:  # the field names, never the values
+        raise RefusedEvent(f"dossier of referral {referral_id} is not one: fields {sorted(errors) or ['referral_id']}")
+    del document
+    uow.session.add(ReferralDossier(referral_id=referral_id, referring_node=event.node, sealed=payload["sealed"],
+                                    received_at=now()))
+    audit(uow, "dossier.received", referral_id, f"rujukan dari node {event.node}")
+    if referral.status not in DOSSIER_KEPT:  # already rejected (an unknown facility) or over
+        uow.session.flush()
+        delete_dossier(uow, referral_id, "expired" if referral.status == "expired" else "rejected")
+
+
+def delete_dossier(uow, referral_id: str, reason: str, actor: str = SYSTEM) -> bool:
+    """Wipe the dossier's contents; the row (when, why) and the audit entries stay. The system
+    deletes it, as a consequence of what ``actor`` did (a rejection) or of an event."""
+    dossier = uow.session.get(ReferralDossier, referral_id)
+    if dossier is None or dossier.sealed is None:
+        return False
+    dossier.sealed, dossier.deleted_at, dossier.deleted_reason = None, now(), reason
+    audit(uow, "dossier.deleted", referral_id, DELETED_BECAUSE[reason], actor=actor)
+    return True
+
+
+def withdraw_dossier(uow, event, node: str) -> None:
+    """``referral.dossier_withdrawn``: the person withdrew consent for referral at the referring node."""
+    referral_id = str(event.payload["referral_id"])
+    if event.payload["facility_node"] != node:
+        raise RefusedEvent(f"dossier withdrawal for node {event.payload['facility_node']} reached node {node}")
+    dossier = uow.session.get(ReferralDossier, referral_id)
+    if dossier is None:
+        referral = uow.session.get(ReferralRequest, referral_id)
+        if referral is None:
+            raise LookupError(f"the withdrawal of the dossier of referral {referral_id} arrived before the referral")
+        if referral.referring_node != event.node:
+            raise RefusedEvent(f"dossier withdrawal for referral {referral_id} from node {event.node}, "
+                               "which did not refer it")
+        # Withdrawn while the dossier was still on its way: a row that says so, so it is not kept on arrival.
+        uow.session.add(ReferralDossier(referral_id=referral_id, referring_node=event.node, sealed=None,
+                                        received_at=now(), deleted_at=now(), deleted_reason="consent_withdrawn"))
+        audit(uow, "dossier.deleted", referral_id, DELETED_BECAUSE["consent_withdrawn"])
+        return
+    if dossier.referring_node != event.node:
+        raise RefusedEvent(f"node {event.node} withdrew the dossier of referral {referral_id}, sent by "
+                           f"{dossier.referring_node}")
+    delete_dossier(uow, referral_id, "consent_withdrawn")
+
+
+def read_dossier(uow, referral_id: str, *, principal: Principal, purpose: str, private_key: str | None) -> dict:
+    """Open the dossier for a manager of this node; every attempt is audit-logged."""
+    dossier = uow.session.get(ReferralDossier, referral_id)
+    outcome = "not_found" if dossier is None else "deleted" if dossier.sealed is None else "ok"
+    audit(uow, "dossier.read", referral_id, purpose, outcome, actor=principal.actor, role=principal.role)
+    if dossier is None:
+        raise NotFound("Rujukan ini tidak mempunyai dossier di node ini.")
+    if dossier.sealed is None:
+        raise Gone(f"Dossier rujukan ini sudah dihapus pada {dossier.deleted_at:%d-%m-%Y %H:%M} UTC "
+                   f"({DELETED_BECAUSE[dossier.deleted_reason]}).")
+    if private_key is None:
+        raise Refused("dossier_key_missing", "Node ini tidak mempunyai kunci dossier (dossier_private_key); "
+                                             "dossier tidak dapat dibuka.")
+    try:
+        document = sealing.open_sealed(private_key, dossier.sealed)
+    except sealing.SealError:
+        raise Refused("dossier_unreadable", "Dossier tidak dapat dibuka dengan kunci node ini "
+                                            "(kunci node sudah diganti?).") from None
+    referral = uow.session.get(ReferralRequest, referral_id)
+    return {**document, "referring_node": dossier.referring_node, "received_at": dossier.received_at,
+            "referral_status": referral.status if referral else None}
 
 
 def occupancy(session, facility: Facility) -> list[dict]:

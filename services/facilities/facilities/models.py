@@ -114,3 +114,32 @@ class CentrePlan(Base):
     created_by: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ReferralDossier(Base):
+    """A referred person's dossier (name, NIK, birth date, guardian, assessment) as it arrived:
+    still sealed for this node (``rehsos.sealing``), opened only when a manager reads it. Deleting
+    it wipes ``sealed`` and keeps the row (when, why) beside its audit entries."""
+    __tablename__ = "referral_dossier"
+
+    referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    referring_node: Mapped[str] = mapped_column(sa.String(8))
+    sealed: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    deleted_reason: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class AuditEntry(Base):
+    """Who read or deleted which dossier, when and why (UU 27/2022); never the values."""
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(255), index=True)
+    role: Mapped[str] = mapped_column(sa.String(32))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    record_type: Mapped[str] = mapped_column(sa.String(32))
+    record_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(255))
+    outcome: Mapped[str] = mapped_column(sa.String(16))

@@ -154,6 +154,40 @@ class ReferralRequestSchema(f.Schema):
     outcome = f.Str(allow_none=True)
 
 
+class _GuardianSchema(f.Schema):
+    name = f.Str(allow_none=True)
+    relationship = f.Str(allow_none=True)
+    phone = f.Str(allow_none=True)
+
+
+class _AssessmentSummarySchema(f.Schema):
+    needs = f.Dict(keys=f.Str(), values=f.Str(), metadata={"description": "need per ATENSI component code"})
+    risk_level = f.Str()
+    recommendation = f.Str()
+    assessed_at = f.Str(metadata={"format": "date-time"})
+
+
+class DossierSchema(f.Schema):
+    """A referred person's dossier, opened for a manager of the receiving node (audit-logged)."""
+    referral_id = f.Str()
+    case_id = f.Str()
+    referring_node = f.Str()
+    referral_status = f.Str(allow_none=True)
+    received_at = f.AwareDateTime()
+    category = f.Str()
+    registration_no = f.Str(metadata={"description": "the person's number at the referring node"})
+    name = f.Str()
+    nik = f.Str(allow_none=True)
+    sex = f.Str()
+    birth_date = f.Str(allow_none=True, metadata={"format": "date"})
+    birth_year_estimated = f.Int(allow_none=True)
+    estimated_age = f.Int(allow_none=True, metadata={"description": "when the birth date is unknown"})
+    disabilities = f.List(f.Str())
+    guardian = f.Nested(_GuardianSchema)
+    assessment = f.Nested(_AssessmentSummarySchema, allow_none=True,
+                          metadata={"description": "the latest assessment at the referring node"})
+
+
 class UnitOccupancySchema(f.Schema):
     unit = f.Str()
     sex = f.Str()

@@ -1,7 +1,7 @@
 """Facilities' entry points: the registry of panti, sentra, LKS and rumah singgah of this node."""
 from __future__ import annotations
 
-from rehsos import auth, heartbeat, jurisdiction
+from rehsos import auth, heartbeat, jurisdiction, registry
 from rehsos.api import api, domain_errors
 from rehsos.messaging import event_consumer, receive
 from rehsos.providers import Config, Database, settings_timer
@@ -66,6 +66,9 @@ class FacilitiesService:
         """Referrals addressed to this node's facilities."""
         node = self.config.node
         handlers = {"referral.requested": lambda uow, e: domain.receive_referral(uow, e, node),
+                    registry.DOSSIER_SENT:
+                        lambda uow, e: domain.receive_dossier(uow, e, node, self.config.dossier_private_key),
+                    registry.DOSSIER_WITHDRAWN: lambda uow, e: domain.withdraw_dossier(uow, e, node),
                     "capacity.changed": domain.apply_snapshot}
         return receive(self.db, delivery, handlers, self.config)
 
@@ -138,7 +141,18 @@ class FacilitiesService:
     def discharge(self, request, referral_id):
         """Record the discharge with its outcome: the bed is free again."""
         with domain_errors(), self.db.unit_of_work() as uow:
-            return domain.discharge(uow, referral_id, request.data, node=self.config.node)
+            return domain.discharge(uow, referral_id, request.data, node=self.config.node,
+                                    actor=request.principal.actor)
+
+    @api("GET", "/api/v1/referrals/<string(length=36):referral_id>/dossier", roles=MANAGERS,
+         response=s.DossierSchema, answers=("409", "410"), tags=("referrals",))
+    def read_dossier(self, request, referral_id):
+        """The referred person's dossier, sent sealed for this node with consent (audit-logged; 410 once
+        deleted: referral rejected or lapsed, consent withdrawn, person discharged)."""
+        purpose = (request.headers.get("X-Purpose") or "membaca dossier rujukan").strip()[:255]
+        with domain_errors(), self.db.unit_of_work() as uow:
+            return domain.read_dossier(uow, referral_id, principal=request.principal, purpose=purpose,
+                                       private_key=self.config.dossier_private_key)
 
     # -- planned centres --------------------------------------------------------------------
     @api("POST", "/api/v1/plans",

@@ -27,7 +27,7 @@ class IntakeService(FrontDoor):
     db = Database("intake", messaging)
 
     def _office(self) -> Office:
-        return Office(self.config.node, self.config.person_key_secret)
+        return Office(self.config.node, self.config.person_key_secret, self.config.node_public_keys)
 
     @staticmethod
     def _access(request, default_purpose: str) -> Access:
@@ -162,8 +162,11 @@ class IntakeService(FrontDoor):
     def withdraw_consent(self, request, person_id):
         """Record the withdrawal of consent; further processing for that purpose stops."""
         with domain_errors(), self.db.unit_of_work() as uow:
+            access = self._access(request, "pencabutan persetujuan")
             record = consent.record_consent(uow, person_id, request.data, status="withdrawn", office=self._office(),
-                                            access=self._access(request, "pencabutan persetujuan"))
+                                            access=access)
+            if record.purpose == "referral":  # the panti that received the person's dossier deletes it
+                referrals.withdraw_dossiers(uow, person_id, office=self._office(), access=access)
             return 201, record
 
     # -- cases ----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from intake.models import AuditEntry
 from rehsos.auth import Principal
@@ -21,9 +22,11 @@ class Access:
 
 @dataclass(frozen=True)
 class Office:
-    """The node this intake serves, and the provincial key for person hashes."""
+    """The node this intake serves, the provincial key for person hashes, and every node's public
+    dossier key (``node_public_keys``: a referral's dossier is sealed for the facility's node)."""
     node: str
     secret: str
+    public_keys: Mapping[str, str] = field(default_factory=dict)
 
 
 def _refused(entry: AuditEntry) -> None:

@@ -1,19 +1,25 @@
 """Referrals (rujukan) to a facility of any node, and the facility node's answers to them."""
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import date
+
+import sqlalchemy as sa
 
 from intake.domain.cases import STAGES, get_case, record_history
 from intake.domain.common import SERVICE, Access, Office
 from intake.domain.consent import consent_status
 from intake.domain.persons import age_band_of
-from intake.models import Case, Referral
-from rehsos import registry
+from intake.models import Assessment, Case, CaseHistory, Referral
+from rehsos import registry, sealing
 from rehsos.auth import Principal
 from rehsos.clock import now
 from rehsos.contracts import make_event
+from rehsos.contracts.events import DossierV1
 from rehsos.errors import Refused, RefusedEvent
+
+log = logging.getLogger(__name__)
 
 
 def request_referral(uow, case_id: str, data: dict, *, office: Office, access: Access,
@@ -47,7 +53,74 @@ def request_referral(uow, case_id: str, data: dict, *, office: Office, access: A
         "sex": person.sex, "age_band": age_band_of(person, date.today()),
         "consent_override": referral.consent_override is not None}, node=office.node, service=SERVICE),
         target=referral.facility_node)
+    if consent == "given":  # on an override nobody agreed to share more than category, sex and age band
+        send_dossier(uow, case, referral, office=office, access=access)
     return referral
+
+
+# -- the dossier: who is coming, for the receiving panti only ----------------------------------------
+def dossier_of(session, case: Case, referral: Referral, today: date) -> dict:
+    """What the receiving panti needs to recognise and receive the person: identity, guardian
+    contact and the latest assessment (ATENSI needs, risk, recommendation)."""
+    person = case.person
+    assessment = session.scalars(sa.select(Assessment).where(Assessment.case_id == case.id)
+                                 .order_by(Assessment.id.desc()).limit(1)).first()
+    return {
+        "referral_id": referral.id, "case_id": case.id, "category": case.category,
+        "registration_no": person.registration_no, "name": person.name, "nik": person.nik, "sex": person.sex,
+        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "birth_year_estimated": person.birth_year_estimated,
+        "estimated_age": None if person.birth_date else today.year - person.birth_year_estimated,
+        "disabilities": sorted(d.disability for d in person.disabilities),
+        "guardian": {"name": person.guardian_name, "relationship": person.guardian_relationship,
+                     "phone": person.guardian_phone},
+        "assessment": assessment and {"needs": assessment.needs, "risk_level": assessment.risk_level,
+                                      "recommendation": assessment.recommendation,
+                                      "assessed_at": assessment.assessed_at.isoformat()},
+    }
+
+
+def send_dossier(uow, case: Case, referral: Referral, *, office: Office, access: Access) -> bool:
+    """Seal the dossier for the facility's node and send it there only (a direct event, past the
+    hub's consumers). Without that node's public key the referral goes on without it."""
+    public_key = office.public_keys.get(referral.facility_node)
+    if public_key is None:
+        log.warning("referral %s: node %s has no public dossier key in node_public_keys; the referral goes "
+                    "without the dossier", referral.id, referral.facility_node)
+        record_history(uow.session, case, access, "dossier_not_sent", referral_id=referral.id,
+                       facility_node=referral.facility_node, reason="no_public_key")
+        return False
+    dossier = dossier_of(uow.session, case, referral, date.today())
+    if errors := DossierV1().validate(dossier):  # a producer bug: fail before anything is written
+        raise ValueError(f"the dossier of referral {referral.id} breaks its contract in {sorted(errors)}")
+    sealed = sealing.seal(public_key, dossier)
+    uow.emit(make_event(registry.DOSSIER_SENT, {"referral_id": referral.id, "facility_node": referral.facility_node,
+                                                "sealed": sealed}, node=office.node, service=SERVICE),
+             target=referral.facility_node)
+    record_history(uow.session, case, access, "dossier_sent", referral_id=referral.id,
+                   facility_node=referral.facility_node)
+    return True
+
+
+def withdraw_dossiers(uow, person_id: str, *, office: Office, access: Access) -> int:
+    """Consent for referral withdrawn: every facility node holding a dossier of the person is told
+    to delete it. Returns how many were withdrawn."""
+    entries = uow.session.execute(
+        sa.select(CaseHistory.case_id, CaseHistory.kind, CaseHistory.detail).join(Case, Case.id == CaseHistory.case_id)
+        .where(Case.person_id == person_id, CaseHistory.kind.in_(("dossier_sent", "dossier_withdrawn")))
+        .order_by(CaseHistory.id)).all()
+    held = {}  # referral id -> (case id, facility node), while its dossier is out there
+    for case_id, kind, detail in entries:
+        if kind == "dossier_sent":
+            held[detail["referral_id"]] = (case_id, detail["facility_node"])
+        else:
+            held.pop(detail["referral_id"], None)
+    for referral_id, (case_id, facility_node) in held.items():
+        uow.emit(make_event(registry.DOSSIER_WITHDRAWN, {"referral_id": referral_id, "facility_node": facility_node},
+                            node=office.node, service=SERVICE), target=facility_node)
+        record_history(uow.session, uow.session.get(Case, case_id), access, "dossier_withdrawn",
+                       referral_id=referral_id, facility_node=facility_node)
+    return len(held)
 
 
 def apply_referral_answer(uow, event, node: str) -> None:
