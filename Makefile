@@ -5,7 +5,7 @@ VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast install browser definitions clean bench reliability
+.PHONY: run test test-durations test-fast install browser definitions clean bench reliability
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	    { echo "make: $(CHROMIUM) is missing: apt-get install chromium (as root)" >&2; exit 1; }
 
+# Test files run in TEST_JOBS pytest processes side by side (rehsos_tools/testrun.py: most of a
+# test's time is waiting on the broker or a service). Naming tests runs just those, in one process:
+# make test PYTEST_ARGS=tests/service/test_http.py
+TEST_JOBS ?= 4
 test: install browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python -m rehsos_tools.testrun -j $(TEST_JOBS) $(PYTEST_ARGS)
+
+# Rebalance the shards: run everything and keep each file's time in tests/durations.json.
+test-durations: install browser
+	$(BIN)/python -m rehsos_tools.testrun -j $(TEST_JOBS) --record
 
 test-fast: install
 	$(BIN)/pytest -m "not broker and not postgres" $(PYTEST_ARGS)

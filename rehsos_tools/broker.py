@@ -26,7 +26,7 @@ PLUGIN_HINT = ("Enable the plugins on the RabbitMQ server (as root):\n"
 
 
 class Management:
-    def __init__(self, uri: str, timeout: float = 10.0):
+    def __init__(self, uri: str, timeout: float = 30.0):
         parts = urlsplit(uri)
         self.base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 15672}", "/api", "", ""))
         self.auth = (parts.username or "guest", parts.password or "guest")

@@ -1,0 +1,104 @@
+"""The whole test suite in a few pytest processes at once (``make test``).
+
+Most of a test's time is spent waiting (on the broker, a service starting, a page loading), so on
+two cores several test files run side by side finish far sooner than one after the other.
+pytest-xdist cannot do it here: it drives its workers over execnet threads, which eventlet's
+monkey patching (every test process needs it) stalls. So this splits the test files into shards,
+heaviest first onto the lightest shard, by the time each file took last (``tests/durations.json``),
+and runs each shard as a plain pytest process. Every test runs exactly once; a shard's output is
+printed whole when it fails. Tests that share a province per module stay in one process, since a
+file is never split.
+
+    python -m rehsos_tools.testrun [-j N] [--record] [pytest options...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+DURATIONS = TESTS / "durations.json"
+DEFAULT_SECONDS = 5.0  # a file not timed yet
+
+
+def test_files() -> list[str]:
+    return sorted(str(p.relative_to(ROOT)) for p in TESTS.rglob("test_*.py"))
+
+
+def shards(files: list[str], durations: dict[str, float], n: int) -> list[list[str]]:
+    """Longest first onto the shard with the least time so far (LPT), so shards end together."""
+    bins: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(n)]
+    for f in sorted(files, key=lambda f: -durations.get(f, DEFAULT_SECONDS)):
+        i = min(range(n), key=lambda k: bins[k][0])
+        total, members = bins[i]
+        bins[i] = (total + durations.get(f, DEFAULT_SECONDS), members + [f])
+    return [members for _, members in bins if members]
+
+
+def file_durations(junit: Path) -> dict[str, float]:
+    """Seconds per test file (setup, call and teardown of its tests) from a JUnit report."""
+    out: dict[str, float] = {}
+    for case in ET.parse(junit).iter("testcase"):
+        module = case.get("classname", "").split(".")
+        # classname is "tests.service.test_x" or "tests.service.test_x.TestClass"
+        while module and not module[-1].startswith("test_"):
+            module.pop()
+        if module:
+            path = "/".join(module) + ".py"
+            out[path] = out.get(path, 0.0) + float(case.get("time") or 0)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "4")),
+                        help="pytest processes at once (TEST_JOBS, default 4)")
+    parser.add_argument("--record", action="store_true", help=f"write the files' times to {DURATIONS.relative_to(ROOT)}")
+    args, pytest_args = parser.parse_known_args(argv)
+    if any(not a.startswith("-") and (Path(a.split("::")[0]).exists() or "::" in a) for a in pytest_args):
+        # Tests named on the command line: one plain pytest run of just those.
+        return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)
+    durations = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    groups = shards(test_files(), durations, max(1, args.jobs))
+    out_dir = ROOT / "var" / "tests"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    running = []
+    for i, files in enumerate(groups):
+        log = out_dir / f"shard-{i}.log"
+        junit = out_dir / f"shard-{i}.xml"
+        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+               *pytest_args, *files]
+        handle = log.open("w")
+        running.append((i, files, log, junit, handle, subprocess.Popen(cmd, cwd=ROOT, stdout=handle,
+                                                                         stderr=subprocess.STDOUT)))
+    print(f"testrun: {sum(len(g) for g in groups)} test files in {len(groups)} pytest processes "
+          f"(logs in {out_dir.relative_to(ROOT)}/)", flush=True)
+    failed = []
+    measured: dict[str, float] = {}
+    for i, files, log, junit, handle, proc in running:
+        code = proc.wait()
+        handle.close()
+        summary = log.read_text().rstrip().splitlines()[-1:] or ["(no output)"]
+        print(f"shard {i} ({len(files)} files): {summary[0]}", flush=True)
+        if code != 0:
+            failed.append((i, log, code))
+        if junit.exists():
+            measured.update(file_durations(junit))
+    for i, log, code in failed:
+        print(f"\n===== shard {i} failed (exit {code}): {log.relative_to(ROOT)} =====\n{log.read_text()}", flush=True)
+    print(f"testrun: {'FAILED' if failed else 'passed'} in {time.monotonic() - started:.0f} s", flush=True)
+    if args.record and not failed:
+        DURATIONS.write_text(json.dumps({k: round(v, 1) for k, v in sorted(measured.items())}, indent=1) + "\n")
+    return max((code for _, _, code in failed), default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
