@@ -377,9 +377,11 @@ def _print_urls(doc: dict, paths: Paths, seeded: int) -> None:
     print("\nRehsos Kalsel is running.\n")
     print(f"  hub        {doc['hub']['base_url']}/   (dasbor; masuk dengan token analyst)")
     for node, entry in doc["nodes"].items():
-        print(f"  node {node:<5} {entry['base_url']}/api/v1/openapi.json   {entry['name']}")
+        print(f"  node {node:<5} {entry['base_url']}/   {entry['name']} (halaman kantor; API: /api/v1/openapi.json)")
     if seeded:
         print(f"\n  {seeded} demo cases registered.")
-    print(f"\n  Demo tokens and URLs: {paths.topology}")
+    print("\n  Sign in to a node's pages with its token of a role (operator, supervisor, facility_manager,")
+    print("  trainer, admin); each role sees its own menu.")
+    print(f"  Demo tokens and URLs: {paths.topology}")
     print(f"  Logs: {paths.log}/")
     print("\nCtrl-C stops everything.", flush=True)
