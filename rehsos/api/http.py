@@ -29,7 +29,7 @@ from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as
 from rehsos.api.bodies import (answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload,
                                too_large)
 from rehsos.api.errors import ApiError, BadRequest, error_body, error_body_of
-from rehsos.api.sessions import LOGIN_PATH, current_session, secure_headers
+from rehsos.api.sessions import LOGIN_PATH, current_session, error_page, secure_headers
 from rehsos.api.tokens import TokenStoreExtension
 from rehsos.contracts.fields import INT_MAX
 
@@ -365,5 +365,8 @@ class ApiEntrypoint(HttpRequestHandler):
         return json_response(payload, status)
 
     def response_from_exception(self, exc):
+        if self.html:  # a person in a browser reads the refusal as a page, not as JSON
+            body = error_body_of(exc)["error"]
+            return error_page(body["status"], body["message"])
         return error_response(exc)
 

@@ -17,6 +17,7 @@ import hmac
 import secrets
 from typing import Callable
 
+from markupsafe import escape
 from nameko.extensions import DependencyProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
@@ -52,6 +53,25 @@ def html_page(body: str, status: int = 200, *, styles: tuple[str, ...] = ()) -> 
     what a signed-in person sees is for them only."""
     return Response(body, status=status, mimetype="text/html", headers={
         "Content-Security-Policy": content_security_policy(styles), "Cache-Control": "no-store"})
+
+
+_ERROR_STYLE = ("body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}"
+                "main{padding:1.5rem;max-width:44rem}.errors{background:#fff;border:2px solid #a12222;padding:.6rem 1rem}"
+                "a{color:#0b4f8a}")
+_ERROR_TITLES = {400: "Permintaan tidak dapat dibaca", 401: "Silakan masuk", 403: "Tidak diizinkan",
+                 404: "Tidak ditemukan", 409: "Tidak dapat dilakukan", 410: "Sudah dihapus",
+                 413: "Terlalu besar", 422: "Isian tidak valid", 500: "Terjadi kesalahan"}
+
+
+def error_page(status: int, message: str) -> Response:
+    """What a person in a browser sees when a page refuses them: the message in words, a way back."""
+    title = _ERROR_TITLES.get(status, "Tidak dapat dilakukan")
+    body = (f'<!doctype html><html lang="id"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{title} · Rehsos Kalsel</title>'
+            f"<style>{_ERROR_STYLE}</style></head><body><main><h1>{title}</h1>"
+            f'<div class="errors" role="alert"><p>{escape(message)}</p></div>'
+            f'<p><a href="/">Kembali ke beranda</a> · <a href="{LOGIN_PATH}">Masuk dengan akun lain</a></p></main></body></html>')
+    return html_page(body, status, styles=(_ERROR_STYLE,))
 
 
 def secure_headers(response: Response) -> Response:
