@@ -371,7 +371,8 @@ class FacilitiesService:
         case = pages.case_id(request.args.get("kasus"))
         form, answers, status = Form(dict(query)), None, 200
         if request.args.get("kasus") and case is None:
-            form, status = pages.refused(query, {"kasus": ["Kode kasus tidak valid; buka halaman ini dari kasusnya."]}), 422
+            form = pages.refused(query, {"kasus": ["Kode kasus tidak valid; buka halaman ini dari kasusnya."]})
+            status = 422
         elif query:
             try:
                 query = s.DirectoryQuerySchema().load(query)
