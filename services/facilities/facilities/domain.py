@@ -125,6 +125,14 @@ def waitlist_length(session, facility_code: str) -> int:
         ReferralRequest.facility_code == facility_code, ReferralRequest.status == "waitlisted")).scalar_one()
 
 
+def waitlist_positions(session, facility_code: str) -> dict[str, int]:
+    """Each waitlisted referral's place in its facility's queue now: first waitlisted, first."""
+    ids = session.scalars(sa.select(ReferralRequest.referral_id).where(
+        ReferralRequest.facility_code == facility_code, ReferralRequest.status == "waitlisted")
+        .order_by(ReferralRequest.decided_at, ReferralRequest.received_at))
+    return {referral_id: place for place, referral_id in enumerate(ids, start=1)}
+
+
 # -- referrals (facility side) ----------------------------------------------------------------------
 RESERVATION_DAYS = 3
 
@@ -171,6 +179,16 @@ def _referral(session, referral_id: str, for_update: bool = False) -> ReferralRe
     if referral is None or referral.facility_code is None:
         raise NotFound("Rujukan tidak ditemukan.")
     return referral
+
+
+def get_referral(session, referral_id: str) -> ReferralRequest:
+    return _referral(session, referral_id)
+
+
+def units_with_a_free_bed(session, referral: ReferralRequest) -> list[dict]:
+    """The units of the referral's facility that could take the person now (their sex, a bed free)."""
+    beds = occupancy(session, get_facility(session, referral.facility_code))
+    return [u for u in beds if u["sex"] in (referral.sex, "mixed") and u["free"] > 0]
 
 
 def _take_bed(session, referral: ReferralRequest, unit_name: str, at: datetime) -> None:
@@ -379,6 +397,11 @@ def withdraw_dossier(uow, event, node: str) -> None:
     delete_dossier(uow, referral_id, "consent_withdrawn")
 
 
+def dossier_kept(session, referral_id: str) -> ReferralDossier | None:
+    """Whether a dossier arrived and whether it is still kept (when, why not): never its contents."""
+    return session.get(ReferralDossier, referral_id)
+
+
 def read_dossier(uow, referral_id: str, *, principal: Principal, purpose: str, private_key: str | None) -> dict:
     """Open the dossier for a manager of this node; every attempt is audit-logged."""
     dossier = uow.session.get(ReferralDossier, referral_id)
@@ -409,6 +432,10 @@ def occupancy(session, facility: Facility) -> list[dict]:
 
 
 # -- the province-wide capacity directory ------------------------------------------------------------
+# Snapshots go out when beds change, so an old one may still be right; past a week (the hub's rule
+# for its occupancy figures) whoever refers from it is told to check by phone.
+STALE_AFTER_SECONDS = 7 * 24 * 3600
+
 def snapshot(uow, facility: Facility, node: str) -> None:
     """Send the facility's beds to every node (``capacity.changed``, addressed to all)."""
     units = [{"name": u["unit"], "sex": u["sex"], "capacity": u["capacity"], "occupied": u["occupied"],
@@ -454,7 +481,8 @@ def find_beds(session, *, category: str, sex: str, regency: str | None, node: st
         answers.append({"facility_id": entry.facility_id, "node": entry.node, "name": entry.name, "kind": entry.kind,
                         "regency": entry.regency, "regency_name": reference.region_name(entry.regency),
                         "free_beds": free, "same_regency": entry.regency == home, "as_of": entry.as_of,
-                        "age_seconds": int((at - entry.as_of).total_seconds())})
+                        "age_seconds": int((at - entry.as_of).total_seconds()),
+                        "stale": (at - entry.as_of).total_seconds() > STALE_AFTER_SECONDS})
     return sorted(answers, key=lambda a: (not a["same_regency"], -a["free_beds"], a["name"]))
 
 
@@ -477,10 +505,15 @@ def propose_plan(uow, data: dict, *, node: str, actor: str) -> CentrePlan:
     return plan
 
 
-def update_plan(uow, plan_id: str, data: dict, *, node: str) -> CentrePlan:
-    plan = uow.session.get(CentrePlan, plan_id)
+def get_plan(session, plan_id: str) -> CentrePlan:
+    plan = session.get(CentrePlan, plan_id)
     if plan is None:
         raise NotFound("Rencana tidak ditemukan.")
+    return plan
+
+
+def update_plan(uow, plan_id: str, data: dict, *, node: str) -> CentrePlan:
+    plan = get_plan(uow.session, plan_id)
     if "status" in data and PLAN_ORDER.index(data["status"]) < PLAN_ORDER.index(plan.status):
         raise Refused("status_backwards", f"Status rencana tidak dapat mundur dari {plan.status} ke {data['status']}.")
     for column, value in data.items():

@@ -215,6 +215,7 @@ class DirectoryAnswerSchema(f.Schema):
     same_regency = f.Bool()
     as_of = f.AwareDateTime(metadata={"description": "when the facility's node took this snapshot"})
     age_seconds = f.Int(metadata={"description": "how old the data is (last known state while the hub is away)"})
+    stale = f.Bool(metadata={"description": "older than a week: check with the facility before referring"})
 
 
 PLAN_STATUSES = ("usulan", "disetujui", "dibangun", "beroperasi")
