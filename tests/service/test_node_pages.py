@@ -48,3 +48,12 @@ def test_a_hub_token_does_not_open_a_nodes_pages(province):
     other = province.tokens["6371"][auth.OPERATOR].replace("6371", "6303", 1)
     refused = person.http.post(person.url("/masuk"), data={"csrf": csrf_of(form.text), "token": other}, timeout=5)
     assert refused.status_code in (401, 403) and "rehsos_session" not in person.http.cookies
+
+
+def test_a_page_a_role_may_not_open_is_refused_with_a_page_in_indonesian(province):
+    trainer = PageClient(province, "6371")
+    trainer.sign_in(auth.TRAINER)
+    refused = trainer.get("/panti")
+    assert refused.status_code == 403 and refused.headers["Content-Type"].startswith("text/html")
+    assert '<html lang="id">' in refused.text and "Tidak diizinkan" in refused.text
+    assert 'href="/"' in refused.text
