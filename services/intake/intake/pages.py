@@ -78,6 +78,10 @@ def regency_options() -> list[tuple[str, str]]:
     return [(code, f"{r.kind.capitalize()} {r.name}") for code, r in reference.REGENCIES.items()]
 
 
+def node_options() -> list[tuple[str, str]]:
+    return [(n, f"{n} — {reference.region_name(n)}") for n in reference.NODES]
+
+
 def disability_options() -> list[tuple[str, str]]:
     return [(code, d["name_id"]) for code, d in reference.DISABILITY_TYPES.items()]
 

@@ -33,8 +33,10 @@ GUARDIAN_RULE = {"given_by": "the guardian, already recorded, for a child or a p
                              "mental disability"}
 PAGES = ("pages",)
 # What a page says after a form went through (``?pesan=``): fixed words, never text from the address.
-DONE = {"terdaftar": "Orang dan kasusnya sudah terdaftar.", "dibuka": "Kasus baru dibuka untuk orang yang sudah terdaftar.",
-        "persetujuan": "Persetujuan dicatat.", "wali": "Data wali disimpan.", "pencabutan": "Pencabutan persetujuan dicatat.",
+DONE = {"terdaftar": "Orang dan kasusnya sudah terdaftar.",
+        "dibuka": "Kasus baru dibuka untuk orang yang sudah terdaftar.",
+        "persetujuan": "Persetujuan dicatat.", "wali": "Data wali disimpan.",
+        "pencabutan": "Pencabutan persetujuan dicatat.",
         "asesmen": "Asesmen dicatat.", "rencana": "Rencana intervensi dicatat.", "layanan": "Layanan dicatat.",
         "tahap": "Tahap kasus dipindahkan.", "penutupan": "Penutupan diajukan; menunggu persetujuan supervisor.",
         "keputusan": "Keputusan penutupan dicatat.", "dibuka-kembali": "Kasus dibuka kembali.",
@@ -345,7 +347,8 @@ class IntakeService(FrontDoor):
                 found = search.search_cases(uow, query, access=self._page_access(request))
         def page_link(number: int) -> str:
             return "/kasus?" + urlencode({**raw, "page": number})
-        return self._page(request, "kasus/daftar.html", path="/kasus", title="Kasus", status=422 if form.invalid else 200,
+        return self._page(request, "kasus/daftar.html", path="/kasus", title="Kasus",
+                          status=422 if form.invalid else 200,
                           form=form, found=found, page_link=page_link, categories=pages.categories(),
                           stages=list(pages.STAGE_NAMES.items()), statuses=list(pages.STATUS_NAMES.items()),
                           kecamatan=pages.kecamatan_options(self.config.node), labels=pages.FIELD_LABELS,
@@ -578,7 +581,7 @@ class IntakeService(FrontDoor):
             form = Form(values={**form.values, "facility": chosen[0] if chosen else ""}, errors=form.errors)
         return self._page(request, "kasus/rujuk.html", path=f"/kasus/{case_id}/rujuk", title="Rujuk ke panti",
                           status=status, case=view, form=form, rows=rows, consented=consented,
-                          supervisor=request.principal.role in SUPERVISORS, nodes=[(n, f"{n} — {reference.region_name(n)}") for n in reference.NODES],
+                          supervisor=request.principal.role in SUPERVISORS, nodes=pages.node_options(),
                           labels=pages.FIELD_LABELS, names=pages)
 
     @api("GET", "/kasus/<string(length=36):case_id>/rujuk", roles=CASE_WORKERS, html=True, tags=PAGES)
