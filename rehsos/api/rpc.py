@@ -6,6 +6,8 @@ Call convention (``ClusterRpcProxy`` or ``ServiceRpcProxy``)::
     n.rpc.intake.register_case(token="rk_6371_...", data={...}, purpose="pendaftaran")
     n.rpc.intake.get_case(token=..., case_id="...")           # path parameters by name
     n.rpc.intake.search_cases(token=..., query={"stage": "asesmen"})
+    self.facilities.find_beds(session=<page session id>, query={...})  # from another service's page
+
 
 The result is the JSON body the HTTP route answers. Refusals raise ``RemoteError`` whose
 ``value`` is the JSON error body of the HTTP API (status, code, message, fields).
@@ -80,7 +82,17 @@ class RpcApiEntrypoint(Rpc):
         settings = self.container.config["REHSOS"]
         store = self.tokens.store
         token = kwargs.pop("token", None)
-        principal = auth.authorize(store, f"Bearer {token}" if token else None, node=settings.node, roles=self.roles)
+        session_id = kwargs.pop("session", None)
+        if session_id and not token:
+            # A node service's page calling another service of the same node for the person signed
+            # in: their page session stands in for the token, with the same scope and roles.
+            session = self.tokens.sessions.find(session_id)
+            if session is None:
+                raise auth.Unauthenticated("Sesi halaman sudah berakhir; silakan masuk kembali.")
+            principal = auth.check_scope(session.principal, node=settings.node, roles=self.roles)
+        else:
+            principal = auth.authorize(store, f"Bearer {token}" if token else None, node=settings.node,
+                                       roles=self.roles)
         purpose = kwargs.pop("purpose", None)
         request = RpcRequest(principal=principal, headers={"X-Purpose": purpose} if purpose else {})
         data, query = kwargs.pop("data", None), kwargs.pop("query", None) or {}

@@ -60,6 +60,7 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 form.inline{display:inline}.actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .pager{display:flex;gap:1rem;margin:.5rem 0}
 footer{padding:1rem 1.5rem;color:#4a5563;font-size:.88rem}
+fieldset{min-width:0}
 @media (max-width:40rem){main{padding:.8rem}th,td{padding:.3rem}}
 """
 

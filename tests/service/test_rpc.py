@@ -52,3 +52,21 @@ def test_rpc_refusals_carry_the_http_error_body(node, rpc):
         rpc.intake.get_case(token=token, case_id="00000000-0000-0000-0000-000000000000")
     assert error_of(unknown)["status"] == 404
     assert node.count(NODE, "intake", "person") == before
+
+
+def test_a_page_session_stands_in_for_the_token_with_its_roles_and_ends_with_it(node, rpc):
+    """How one service's page calls another service of its node for the person signed in."""
+    from tests.page_client import PageClient
+
+    person = PageClient(node, NODE)
+    person.sign_in(auth.FACILITY_MANAGER)
+    session = person.http.cookies["rehsos_session"]
+    answers = rpc.facilities.find_beds(session=session, query={"category": "gelandangan", "sex": "male"})
+    assert isinstance(answers, list)
+    with pytest.raises(RemoteError) as refused:  # a facility manager does not read cases
+        rpc.intake.search_cases(session=session, query={})
+    assert error_of(refused)["status"] == 403
+    person.submit("/keluar", {}, page="/")
+    with pytest.raises(RemoteError) as ended:
+        rpc.facilities.find_beds(session=session, query={"category": "gelandangan", "sex": "male"})
+    assert error_of(ended)["status"] == 401 and "Sesi halaman sudah berakhir" in error_of(ended)["message"]

@@ -1,12 +1,13 @@
 """Likely duplicates within the node (review, merge), and the hub's word on persons registered at other nodes."""
 from __future__ import annotations
 
+from datetime import date
 from difflib import SequenceMatcher
 
 import sqlalchemy as sa
 
 from intake.domain.cases import record_history
-from intake.domain.common import SERVICE, Access, Office, audit
+from intake.domain.common import SERVICE, Access, Office, audit, name_key
 from intake.domain.persons import get_person, kecamatan_view
 from intake.models import Consent, CrossNodeMatch, DuplicateReview, Person, PersonCategory, PersonDisability
 from rehsos.clock import now
@@ -41,26 +42,44 @@ def likely_duplicates(uow, person_id: str, *, access: Access) -> list[dict]:
     """Persons who may be the same as this one: similar name, same sex, close birth year or the
     same kecamatan. Pairs an operator already decided on are left out."""
     person = get_person(uow, person_id, access=access, action="person.duplicates")
-    year = person.birth_year
     reviewed = set(uow.session.scalars(sa.select(DuplicateReview.other_id)
                                        .where(DuplicateReview.person_id == person_id)))
     reviewed |= set(uow.session.scalars(sa.select(DuplicateReview.person_id)
                                         .where(DuplicateReview.other_id == person_id)))
+    return _candidates(uow.session, name=person.name_key, sex=person.sex, year=person.birth_year,
+                       place=_place(person), nearby_place=_same_kecamatan(person), nik=person.nik,
+                       leave_out=reviewed | {person.id})
+
+
+def likely_duplicates_of_registration(uow, data: dict, *, access: Access, today: date | None = None) -> list[dict]:
+    """Before a person is registered (``data`` as the registration schema loads it): who among
+    those already here they may be, by the same likeness as :func:`likely_duplicates`. Every
+    candidate shown is a read of a personal record, so each one is audit-logged."""
+    today = today or date.today()
+    year = data["birth_date"].year if data.get("birth_date") else today.year - data["estimated_age"]
+    found = _candidates(uow.session, name=name_key(data["name"]), sex=data["sex"], year=year,
+                        place=("code", data["kecamatan"]), nearby_place=Person.kecamatan == data["kecamatan"],
+                        nik=data.get("nik"), leave_out=set())
+    for candidate in found:
+        audit(uow, access, "person.duplicates", "person", candidate["person_id"])
+    return found
+
+
+def _candidates(session, *, name: str, sex: str, year: int, place: tuple[str, str], nearby_place, nik: str | None,
+                leave_out: set[str]) -> list[dict]:
     birth_year = sa.func.coalesce(sa.extract("year", Person.birth_date), Person.birth_year_estimated)
-    nearby = sa.or_(_same_kecamatan(person), sa.between(birth_year, year - 2, year + 2),
-                    Person.name_key == person.name_key)
-    candidates = uow.session.scalars(sa.select(Person).where(
-        Person.id != person.id, Person.sex == person.sex, Person.merged_into.is_(None), nearby))
+    nearby = sa.or_(nearby_place, sa.between(birth_year, year - 2, year + 2), Person.name_key == name)
+    candidates = session.scalars(sa.select(Person).where(Person.sex == sex, Person.merged_into.is_(None), nearby))
     result = []
     for other in candidates:
-        if other.id in reviewed or (person.nik and other.nik and person.nik != other.nik):
+        if other.id in leave_out or (nik and other.nik and nik != other.nik):
             continue  # two different NIKs are two different people
-        name = _similarity(person.name_key, other.name_key)
-        if name < 0.7:
+        likeness = _similarity(name, other.name_key)
+        if likeness < 0.7:
             continue
         close_year = other.birth_year is not None and abs(other.birth_year - year) <= 2
-        same_place = _place(other) == _place(person)
-        score = round(0.6 * name + 0.2 * close_year + 0.2 * same_place, 2)
+        same_place = _place(other) == place
+        score = round(0.6 * likeness + 0.2 * close_year + 0.2 * same_place, 2)
         if score >= DUPLICATE_THRESHOLD:
             result.append({"person_id": other.id, "registration_no": other.registration_no, "name": other.name,
                            "birth_year": other.birth_year, **kecamatan_view(other), "score": score,

@@ -58,6 +58,12 @@ def request_referral(uow, case_id: str, data: dict, *, office: Office, access: A
     return referral
 
 
+def case_referrals(session, case_id: str) -> list[Referral]:
+    """The referrals of a case, newest first, each with the facility's latest answer (status, reason)."""
+    return list(session.scalars(sa.select(Referral).where(Referral.case_id == case_id)
+                                .order_by(Referral.requested_at.desc(), Referral.id)))
+
+
 # -- the dossier: who is coming, for the receiving panti only ----------------------------------------
 def dossier_of(session, case: Case, referral: Referral, today: date) -> dict:
     """What the receiving panti needs to recognise and receive the person: identity, guardian
