@@ -56,12 +56,12 @@ caption{text-align:left;font-weight:600;padding:.3rem 0}
 th,td{border:1px solid #d5dbe3;padding:.35rem .6rem;text-align:left;vertical-align:top}
 thead th{background:#e8eef4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;background:#fff;border:1px solid #d5dbe3;padding:.8rem 1rem;max-width:44rem}
-dl.facts dt{font-weight:600}dl.facts dd{margin:0}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0;overflow-wrap:anywhere;min-width:0}
 form.inline{display:inline}.actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 .pager{display:flex;gap:1rem;margin:.5rem 0}
 footer{padding:1rem 1.5rem;color:#4a5563;font-size:.88rem}
 fieldset{min-width:0}
-@media (max-width:40rem){main{padding:.8rem}th,td{padding:.3rem}}
+@media (max-width:40rem){main{padding:.8rem}th,td{padding:.3rem}dl.facts{grid-template-columns:minmax(0,1fr)}dl.facts dd{margin-bottom:.4rem}}
 """
 
 

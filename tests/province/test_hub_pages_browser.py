@@ -16,11 +16,10 @@ import requests
 
 from rehsos import auth, clock, indonesian, reference
 from rehsos_tools import demo, demo_training, history
+from tests.browser import WCAG_21_AA, chromium, serious  # noqa: F401 - the fixture
 from tests.service.test_hub_figures import publish
 from tests.support import Province, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 CASES_PER_NODE = 12
 # Seeding two nodes through their APIs takes a while on a busy 2-core machine; it counts for the first test.
 pytestmark = pytest.mark.timeout(300)
@@ -77,21 +76,6 @@ def api(province, path, **params):
     return resp.json()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it when root)")
-    from playwright.sync_api import sync_playwright  # a test extra: missing, this is an error, not a skip
-
-    # Not stopped afterwards: in this eventlet-patched process playwright's stop() waits forever for
-    # its driver to exit. The driver ends with the test process (its stdin closes).
-    playwright = sync_playwright().start()
-    # --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-    yield browser
-    browser.close()
-
-
 class Tab:
     """A signed-in browser tab that records what the page's policy blocked."""
 
@@ -141,11 +125,6 @@ def number(text: str) -> int:
     """``1.234`` as an Indonesian reader writes it."""
     assert re.fullmatch(r"\d{1,3}(\.\d{3})*", text), text
     return int(text.replace(".", ""))
-
-
-def serious(violations: list[dict]) -> list[str]:
-    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in violations if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("path", PAGES)

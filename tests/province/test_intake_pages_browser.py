@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from rehsos import auth
-from tests.province.test_hub_pages_browser import CHROMIUM, WCAG_21_AA, serious
+from tests.browser import Tab, chromium  # noqa: F401 - the fixture
 from tests.province.test_referral import PANTI
 from tests.support import case_body, wait_until
 
@@ -41,56 +41,9 @@ def province(broker, tmp_path_factory):
         province.close()
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it when root)")
-    from playwright.sync_api import sync_playwright  # a test extra: missing, this is an error, not a skip
-
-    # Not stopped afterwards: in this eventlet-patched process playwright's stop() waits forever.
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-    yield browser
-    browser.close()
-
-
-class Tab:
-    """A browser tab signed in at 6371, recording what the page's policy blocked."""
-
-    def __init__(self, browser, province, role=auth.OPERATOR):
-        self.province = province
-        self.context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
-        self.page = self.context.new_page()
-        self.blocked: list[str] = []
-        self.page.on("console", lambda msg: self.blocked.append(msg.text)
-                     if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
-        self.page.goto(province.url(NODE, "/masuk"))
-        self.page.fill("#token", province.tokens[NODE][role])
-        self.page.click("form.card button[type=submit]")
-        assert urlsplit(self.page.url).path == "/"
-
-    def open(self, path: str):
-        return self.page.goto(self.province.url(NODE, path))
-
-    def check(self, status: int = 200, response=None):
-        """The page as every page must be: Indonesian, one heading, no script, nothing blocked, axe clean."""
-        from axe_playwright_python.sync_playwright import Axe
-
-        if response is not None:
-            assert response.status == status
-        assert self.page.locator("html").get_attribute("lang") == "id"
-        assert self.page.locator("h1").count() == 1
-        assert self.page.locator("script").count() == 0
-        results = Axe().run(self.page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
-        assert serious(results.response["violations"]) == [], self.page.url
-        assert self.blocked == []
-        # Usable on a phone: nothing wider than the screen but the tables, which scroll in their box.
-        assert self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-
-
 @pytest.fixture
 def tab(chromium, province):
-    tab = Tab(chromium, province)
+    tab = Tab(chromium, province, NODE, auth.OPERATOR)
     yield tab
     tab.context.close()
 

@@ -7,32 +7,16 @@ chromium or playwright this fails: it never skips."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from rehsos import auth
+from tests.browser import Tab, chromium  # noqa: F401 - the fixture
 from tests.service.test_panti_pages import PANTI, api_get, api_post, refer
 from tests.support import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it when root)")
-    from playwright.sync_api import sync_playwright  # a test extra: missing, this is an error, not a skip
-
-    # Not stopped afterwards: in this eventlet-patched process playwright's stop() waits forever for
-    # its driver to exit. The driver ends with the test process (its stdin closes).
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-    yield browser
-    browser.close()
 
 
 @pytest.fixture
@@ -45,43 +29,6 @@ def province(shared_province):
                                             "target_year": 2029}, auth.FACILITY_MANAGER)
         p.panti = True
     return p
-
-
-class Tab:
-    """A signed-in browser tab at one node that records what the page's policy blocked."""
-
-    def __init__(self, browser, province, node: str, role: str):
-        self.province, self.node = province, node
-        self.context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
-        self.page = self.context.new_page()
-        self.blocked: list[str] = []
-        self.page.on("console", lambda msg: self.blocked.append(msg.text)
-                     if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
-        self.page.goto(province.url(node, "/masuk"))
-        self.page.fill("#token", province.tokens[node][role])
-        self.page.click("form.card button[type=submit]")
-        assert urlsplit(self.page.url).path == "/"
-
-    def open(self, path: str):
-        return self.page.goto(self.province.url(self.node, path))
-
-    def check(self, status: int = 200, response=None):
-        """The page as it is now: its status, one h1, no script, nothing blocked, axe content."""
-        from axe_playwright_python.sync_playwright import Axe
-
-        if response is not None:
-            assert response.status == status
-        assert self.page.locator("html").get_attribute("lang") == "id"
-        assert self.page.locator("h1").count() == 1
-        assert self.page.locator("script").count() == 0
-        results = Axe().run(self.page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
-        assert serious(results.response["violations"]) == []
-        assert self.blocked == []
-
-
-def serious(violations: list[dict]) -> list[str]:
-    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in violations if v["impact"] in ("serious", "critical")]
 
 
 def test_a_manager_decides_a_referral_reads_its_dossier_and_records_the_arrival(chromium, province):
