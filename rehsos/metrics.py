@@ -30,6 +30,7 @@ disable_created_metrics()  # a `_created` series beside every counter doubles th
 # even when PostgreSQL or RabbitMQ hangs.
 CHECK_SECONDS = 3.0
 # Request durations: from a cached read (a few ms) to a slow export (seconds).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -134,6 +135,7 @@ class NodeMetrics:
         self.registry.register(_StateCollector(self))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        method = method if method in _METHODS else "other"  # a client may send any word as its method
         self.requests.labels(method, route, f"{status // 100}xx").observe(seconds)
 
     def consumed(self, service: str, outcome: str) -> None:

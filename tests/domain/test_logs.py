@@ -44,3 +44,4 @@ def test_an_exception_is_kept_as_text_in_the_line():
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     line = json.loads(logs.JsonFormatter("hub").format(record))
     assert "ValueError: boom" in line["exception"] and line["node"] == "hub"
+
