@@ -88,6 +88,15 @@ class _SettingsSchema(Schema):
     relay = fields.Nested(_RelaySchema, load_default=lambda: _RelaySchema().load({}))
     consumer = fields.Nested(_ConsumerSchema, load_default=lambda: _ConsumerSchema().load({}))
     log_level = fields.Str(load_default="INFO")
+    # json: one JSON object a line, for a log collector (the default); text: for a person reading
+    # var/log (`rehsos up` writes it into its development configs).
+    log_format = fields.Str(load_default="json", validate=validate.OneOf(("json", "text")))
+    # GET /metrics carries no personal data, only route templates (public in the OpenAPI document
+    # anyway), counts and ages: readable by whoever reaches the port, as Prometheus scrapes it from
+    # the internal network. A node whose port is reachable from outside sets metrics_public: false
+    # and metrics_token, which Prometheus sends as its bearer token (no user's token is needed).
+    metrics_public = fields.Bool(load_default=True)
+    metrics_token = fields.Str(load_default=None, allow_none=True, validate=validate.Length(min=16))
     # How often facilities looks for bed reservations nobody came for (seconds).
     reservation_sweep_interval = fields.Float(load_default=60.0, validate=validate.Range(min=0.1))
     # How often the hub looks for gaps in the nodes' streams and asks for them again (seconds).
@@ -112,6 +121,9 @@ class _SettingsSchema(Schema):
                                   "the hub only compares them (remove it and REHSOS_PERSON_KEY_SECRET from the "
                                   "hub's configuration)", "person_key_secret")
         self._check_dossier_keys(data)
+        if data.get("metrics_public") is False and not data.get("metrics_token"):
+            raise ValidationError("metrics_public: false needs a metrics_token (REHSOS_METRICS_TOKEN) for Prometheus "
+                                  "to send as its bearer token", "metrics_token")
 
     @staticmethod
     def _check_dossier_keys(data):
@@ -155,6 +167,9 @@ class Settings:
     relay: Mapping[str, Any] = field(default_factory=dict)
     consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0})
     log_level: str = "INFO"
+    log_format: str = "json"
+    metrics_public: bool = True
+    metrics_token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
     reservation_sweep_interval: float = 60.0
     gap_repair_interval: float = 30.0
     heartbeat_interval: float = 3600.0

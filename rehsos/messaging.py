@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from nameko.exceptions import ContainerBeingKilled
 from nameko.messaging import Consumer, QueueConsumer
 
-from rehsos import registry, topology
+from rehsos import metrics, registry, topology
 from rehsos.clock import now
 from rehsos.config import HUB, Settings
 from rehsos.contracts import Event, InvalidEvent, parse_event
@@ -102,6 +102,9 @@ class EventConsumer(Consumer):
             self.queue_consumer.requeue_message(message)
 
     def handle_message_processed(self, message, result=None, exc_info=None):
+        outcome = (result if isinstance(result, str) else "applied") if exc_info is None else (
+            "quarantined" if isinstance(exc_info[1], Quarantined) else "retried")
+        metrics.of(self.container.config).consumed(self.container.service_name, outcome)
         if not message.channel.connection:
             return  # the broker already took the message back with the connection
         if exc_info is None:

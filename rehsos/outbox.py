@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -247,8 +248,10 @@ class OutboxRelay:
 
     def __init__(self, engine: sa.Engine, tables: MessagingTables, service: str, broker_uri: str, *,
                  exchange: str = EVENTS_EXCHANGE, batch_size: int = 100, poll_interval: float = 0.5,
-                 max_backoff: float = 10.0, park_seconds: float = 300.0):
+                 max_backoff: float = 10.0, park_seconds: float = 300.0,
+                 on_sent: Callable[[int], None] | None = None):
         self.engine = engine
+        self.on_sent = on_sent  # told how many rows each pass marked sent (the metrics count them)
         self.tables = tables
         self.service = service
         self.broker_uri = broker_uri
@@ -298,6 +301,8 @@ class OutboxRelay:
         finally:
             if confirmed:
                 self._mark_sent(confirmed)
+                if self.on_sent is not None:
+                    self.on_sent(len(confirmed))
         return len(confirmed)
 
     def hold_lease(self) -> bool:

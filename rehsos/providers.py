@@ -12,7 +12,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 from sqlalchemy.orm import sessionmaker
 
-from rehsos import registry, topology
+from rehsos import logs, metrics, registry, topology
 from rehsos.config import Settings
 from rehsos.db import UnitOfWork, create_engine
 from rehsos.outbox import MessagingTables, Outbox, OutboxRelay
@@ -57,15 +57,23 @@ class Database(DependencyProvider):
         self.engine = create_engine(settings.database_uri_for(self.spec.database))
         relay = None
         if self.run_relay:
+            counter = metrics.of(self.container.config).events_published.labels(self.service)
             relay = OutboxRelay(self.engine, self.tables, self.service, settings.broker_uri, exchange=self.exchange,
-                                **settings.relay)
+                                on_sent=counter.inc, **settings.relay)
         self.database = ServiceDatabase(
             engine=self.engine, tables=self.tables, outbox=Outbox(self.tables, self.service),
             session_factory=sessionmaker(self.engine, expire_on_commit=False), relay=relay)
 
     def start(self):
         if self.database.relay is not None:
-            self._relay_thread = self.container.spawn_managed_thread(self.database.relay.run)
+            self._relay_thread = self.container.spawn_managed_thread(self._run_relay)
+
+    def _run_relay(self):
+        logs.current_service.set(self.service)  # its log lines say whose relay wrote them
+        self.database.relay.run()
+
+    def worker_setup(self, worker_ctx):
+        logs.current_service.set(self.service)  # the worker's greenthread: its log lines name the service
 
     def stop(self):
         if self.database.relay is not None:

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 
-from rehsos import config, db
+from rehsos import config, db, logs
 from rehsos.config import Settings
 
 
@@ -85,8 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"rehsos-serve: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level,
-                        format=f"%(asctime)s {settings.node} %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.node, settings.log_level, settings.log_format)
     if settings.is_dev_secret:
         logging.getLogger("rehsos").warning("dev_mode: person_key_secret is the public development key")
     if args.migrate:

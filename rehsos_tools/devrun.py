@@ -105,7 +105,9 @@ def write_configs(paths: Paths, nodes: list[str], secrets_doc: dict, *, port_bas
     names = topology.Names(namespace)
     written = {}
     # dev_mode: a development province (rehsos up, the tests), never a production one.
-    base = {"management_uri": management_uri, "broker_namespace": namespace, "dev_mode": True}
+    # log_format text: a developer reads var/log/*.log with tail, where a traceback inside a JSON
+    # string is hard to read; production keeps the default, JSON lines for a log collector.
+    base = {"management_uri": management_uri, "broker_namespace": namespace, "dev_mode": True, "log_format": "text"}
     hub = {**base, "node": "hub",
            "broker_uri": f"amqp://guest:guest@{broker_host}:5672/{names.hub_vhost}",
            "database_uri": f"sqlite:///{paths.data / 'hub' / '{service}.sqlite'}",

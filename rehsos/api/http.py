@@ -10,8 +10,10 @@ refuses to share a port with anything else.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import re
+import time
 from functools import partial
 
 import eventlet
@@ -24,7 +26,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as Wer
 from werkzeug.routing import IntegerConverter, Map, UnicodeConverter
 from werkzeug.wrappers import Request, Response
 
-from rehsos import auth
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from rehsos import auth, metrics, registry
 from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as build_openapi
 from rehsos.api.bodies import (answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload,
                                too_large)
@@ -32,10 +36,12 @@ from rehsos.api.errors import ApiError, BadRequest, error_body, error_body_of
 from rehsos.api.sessions import LOGIN_PATH, current_session, error_page, secure_headers
 from rehsos.api.tokens import TokenStoreExtension
 from rehsos.contracts.fields import INT_MAX
+from rehsos.providers import Database
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Answered by the web server itself, for GET (and HEAD, as every GET route) only.
 _OWN_METHODS = ("GET", "HEAD")
+METRICS_PATH = "/metrics"  # where Prometheus looks by default; not under /api/v1: not part of the API
 
 
 def error_response(exc: Exception) -> Response:
@@ -136,9 +142,34 @@ class NodeWebServer(WebServer):
         provider = next(p for p in self._providers if isinstance(p, ApiEntrypoint))
         return provider.tokens.store
 
-    def health(self) -> dict:
-        services = sorted({p.container.service_name for p in self._providers})
-        return {"status": "ok", "node": self.node, "services": services}
+    @property
+    def metrics(self) -> metrics.NodeMetrics:
+        return metrics.of(self.container.config)
+
+    def service_databases(self) -> list[tuple[str, object, str | None]]:
+        """Each service of the process: its name, database dependency and inbound queue."""
+        found, seen = {}, set()
+        for provider in self._providers:
+            container = provider.container  # a weak proxy: not hashable, so told apart by service name
+            if container.service_name in seen:
+                continue
+            seen.add(container.service_name)
+            for dependency in container.dependencies:
+                if isinstance(dependency, Database) and hasattr(dependency, "database"):
+                    found[dependency.service] = (dependency.database, registry.get(dependency.service).queue)
+        return [(name, *found[name]) for name in sorted(found)]
+
+    def health(self) -> tuple[dict, int]:
+        """Ready when every service's database and the broker answer (503 otherwise), with each
+        service's outbox backlog: what an operator asks first when events do not arrive."""
+        states, uplink = self.metrics.read_state()
+        ready = all(s.ready for s in states)
+        body = {"status": "ok" if ready else "unavailable", "node": self.node,
+                "services": sorted({p.container.service_name for p in self._providers}),
+                "checks": {s.service: s.health() for s in states}}
+        if uplink is not None:
+            body["uplink_waiting"] = uplink
+        return body, 200 if ready else 503
 
     @property
     def providers(self):
@@ -149,17 +180,20 @@ class NodeWebServer(WebServer):
             self._starting = True
             # reuse_port=False: a second process on our port must fail, not share it silently.
             self._sock = eventlet.listen(self.bind_addr, reuse_port=False)
+            self.metrics.services = self.service_databases
             self._sock.settimeout(None)
             self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
             self._gt = self.container.spawn_managed_thread(self.run)
 
     def stop(self):
         self._by_address.pop(self._address_key(), None)
+        metrics.release(self.container.config)
         if self._gt is not None:
             super().stop()
 
     def kill(self):
         self._by_address.pop(self._address_key(), None)
+        metrics.release(self.container.config)
         if self._gt is not None:
             self._is_accepting = False
             self._gt.kill()
@@ -212,6 +246,20 @@ class NodeWsgiApp:
             self._spec_version = self.server._routes_version
         return json_response(self._spec)
 
+    def _health(self) -> Response:
+        body, status = self.server.health()
+        return json_response(body, status)
+
+    def _metrics(self, request: Request) -> Response:
+        """Prometheus' text format. Public unless ``metrics_public: false``: then only for the
+        bearer of ``metrics_token`` (Prometheus' own, no user's)."""
+        settings = self.server.container.config["REHSOS"]
+        if not settings.metrics_public:
+            header = request.headers.get("Authorization") or ""
+            if not hmac.compare_digest(header.encode(), f"Bearer {settings.metrics_token}".encode()):
+                return error_response(auth.Unauthenticated("Token metrik tidak sah."))
+        return Response(generate_latest(self.server.metrics.registry), 200, content_type=CONTENT_TYPE_LATEST)
+
     def url_map(self) -> Map:
         if self._version != self.server._routes_version:
             self._map = self.server.make_url_map()
@@ -219,16 +267,25 @@ class NodeWsgiApp:
         return self._map
 
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        route, response = self._respond(environ)
+        # By route template, never the raw path: ids would make a series each (and paths carry them).
+        self.server.metrics.observe_request(environ.get("REQUEST_METHOD", ""), route, response.status_code,
+                                            time.perf_counter() - started)
+        return secure_headers(response)(environ, start_response)
+
+    def _respond(self, environ) -> tuple[str, Response]:
         path = environ.get("PATH_INFO", "")
-        own = {OPENAPI_PATH: self._openapi, HEALTH_PATH: lambda: json_response(self.server.health()),
+        own = {OPENAPI_PATH: self._openapi, HEALTH_PATH: self._health, METRICS_PATH: lambda: self._metrics(Request(environ)),
                DENIALS_PATH: lambda: self._denials(Request(environ))}.get(path)
         if own is not None:
-            response = own() if environ.get("REQUEST_METHOD") in _OWN_METHODS else method_not_allowed(_OWN_METHODS)
-            return secure_headers(response)(environ, start_response)
+            return path, own() if environ.get("REQUEST_METHOD") in _OWN_METHODS else method_not_allowed(_OWN_METHODS)
         request = Request(environ, shallow=True)
         adapter = self.url_map().bind_to_environ(environ)
+        route = "unmatched"
         try:
             provider, values = adapter.match()
+            route = provider.url
             request.path_values = values
             response = provider.handle_request(request)
         except MethodNotAllowed as exc:
@@ -237,7 +294,7 @@ class NodeWsgiApp:
             response = json_response(error_body(404, "not_found", "Alamat tidak ditemukan."), 404)
         except HTTPException as exc:
             response = exc.get_response(environ)
-        return secure_headers(response)(environ, start_response)
+        return route, response
 
 
 # -- the entrypoint -------------------------------------------------------------------------------

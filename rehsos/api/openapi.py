@@ -222,8 +222,10 @@ def build(node: str, providers) -> dict:
             "type": "array", "items": {"type": "object"}}}}},
             **{code: {"description": _ERRORS[code], "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/Error"}}}} for code in ("401", "403")}}}}
-    paths[HEALTH_PATH] = {"get": {"summary": "Liveness of the node's services", "tags": ["health"],
-                                  "operationId": "node.health", "responses": {"200": {"description": "OK"}}}}
+    paths[HEALTH_PATH] = {"get": {"summary": "Readiness of the node's services: database, broker, outbox backlog",
+                                  "tags": ["health"], "operationId": "node.health", "responses": {
+                                      "200": {"description": "Every database and the broker answer"},
+                                      "503": {"description": "A database or the broker does not answer"}}}}
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     document = spec.to_dict()

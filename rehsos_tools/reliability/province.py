@@ -67,6 +67,8 @@ class Province:
             self._use_postgresql()
         elif database != "sqlite":
             raise ValueError(f"database must be sqlite or postgresql, not {database!r}")
+        for path in self.files.values():  # JSON log lines, as in production: the privacy scan reads them
+            path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "log_format": "json"}, sort_keys=False))
         self.settings = {name: config.load(path) for name, path in self.files.items()}
         self.links = devrun.node_links([self.settings[n] for n in nodes])
         self.procs: dict[str, subprocess.Popen] = {}

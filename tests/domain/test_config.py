@@ -217,3 +217,18 @@ def test_the_hub_must_not_hold_a_dossier_key(write_config):
     hub = {"node": "hub", "hub_broker_uri": ...}
     with pytest.raises(ConfigError, match="relays dossiers it cannot read"):
         load(write_config(**hub), environ={"REHSOS_DOSSIER_PRIVATE_KEY": sealing.new_key_pair()[0]})
+
+
+def test_logs_are_json_and_metrics_public_unless_configured_otherwise(write_config):
+    settings = load(write_config(), environ={})
+    assert (settings.log_format, settings.metrics_public, settings.metrics_token) == ("json", True, None)
+    assert load(write_config(log_format="text"), environ={}).log_format == "text"
+    with pytest.raises(ConfigError, match="log_format"):
+        load(write_config(log_format="xml"), environ={})
+
+
+def test_metrics_not_public_need_a_token_of_their_own_kept_out_of_the_repr(write_config):
+    with pytest.raises(ConfigError, match="metrics_token"):
+        load(write_config(metrics_public=False), environ={})
+    settings = load(write_config(metrics_public=False), environ={"REHSOS_METRICS_TOKEN": "scrape-token-0123456789"})
+    assert settings.metrics_token == "scrape-token-0123456789" and "scrape-token" not in repr(settings)
