@@ -10,6 +10,7 @@ on a node, in its uplink to the hub. No label or value carries anything a person
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -29,6 +30,7 @@ disable_created_metrics()  # a `_created` series beside every counter doubles th
 # A check that takes longer than this counts as failed: the health check must answer quickly
 # even when PostgreSQL or RabbitMQ hangs.
 CHECK_SECONDS = 3.0
+STATE_SECONDS = 2.0  # health and metrics share one reading for this long
 # Request durations: from a cached read (a few ms) to a slow export (seconds).
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -120,6 +122,9 @@ class NodeMetrics:
     def __init__(self, node: str, broker_uri: str, is_hub: bool):
         self.node = node
         self.is_hub = is_hub
+        self._state_lock = eventlet.semaphore.Semaphore()
+        self._state: tuple[list[ServiceState], int | None] | None = None
+        self._state_at = 0.0
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Histogram("rehsos_http_request_duration_seconds",
                                   "HTTP requests by route template, method and status class",
@@ -142,7 +147,16 @@ class NodeMetrics:
         self.events_consumed.labels(service, outcome).inc()
 
     def read_state(self) -> tuple[list[ServiceState], int | None]:
-        """Every service's state, and (on a node) the messages waiting in its uplink to the hub."""
+        """Every service's state, and (on a node) the messages waiting in its uplink to the hub.
+        Read at most once per ``STATE_SECONDS``: health and metrics are public, and a burst of calls
+        (a load balancer, a scanner) must not turn into a burst of queries and broker round trips."""
+        with self._state_lock:
+            at = time.monotonic()
+            if self._state is None or at - self._state_at >= STATE_SECONDS:
+                self._state, self._state_at = self._read_state(), time.monotonic()
+            return self._state
+
+    def _read_state(self) -> tuple[list[ServiceState], int | None]:
         states = []
         for name, database, queue in self.services():
             state = ServiceState(name, queue=queue)
