@@ -53,8 +53,9 @@ def _read_limited(request: Request, max_bytes: int) -> bytes:
     return raw
 
 
-def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
-    """A file sent as the body (name in ``?filename=``) or as the ``file`` part of a form."""
+def read_upload(request: Request, max_bytes: int, *, required: bool = True) -> tuple[str, bytes]:
+    """A file sent as the body (name in ``?filename=``) or as the ``file`` part of a form; a page's
+    form (``required=False``) gets ``("", b"")`` without one, to say so beside the field."""
     if request.mimetype == "multipart/form-data":
         # The form's boundaries and headers come on top of the file: a little room for them.
         request.max_content_length = max_bytes + 16 * 1024
@@ -63,6 +64,8 @@ def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
         except RequestEntityTooLarge:
             raise too_large(max_bytes) from None
         if part is None:
+            if not required:
+                return "", b""
             raise Unprocessable("Berkas tidak ada.", fields={"file": ["Wajib diisi."]})
         content = part.stream.read(max_bytes + 1)
         if len(content) > max_bytes:
@@ -74,11 +77,18 @@ def read_upload(request: Request, max_bytes: int) -> tuple[str, bytes]:
 def read_csv_rows(request: Request, max_bytes: int) -> list[dict]:
     """A CSV body with a header line, as rows of its non-empty cells (what a spreadsheet saves)."""
     try:
-        text = _read_limited(request, max_bytes).decode("utf-8-sig")
-        rows = list(csv.DictReader(io.StringIO(text)))
-    except (UnicodeDecodeError, csv.Error):
+        return csv_rows(_read_limited(request, max_bytes))
+    except ValueError:
         raise BadRequest("Isi permintaan bukan CSV UTF-8 yang valid.", code="invalid_csv",
                          fields={"_body": ["Bukan CSV yang valid."]}) from None
+
+
+def csv_rows(content: bytes) -> list[dict]:
+    """CSV with a header line as rows of its non-empty cells; ValueError when it is not UTF-8 CSV."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(str(exc)) from None
     return [{k.strip(): v.strip() for k, v in row.items() if k and v and v.strip()} for row in rows]
 
 

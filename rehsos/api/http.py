@@ -374,7 +374,7 @@ class ApiEntrypoint(HttpRequestHandler):
             if self.query_schema is not None:
                 request.query = load_query(request, self.query_schema())
             if self.upload:
-                request.upload = read_upload(request, self.settings.http["max_upload_bytes"])
+                request.upload = read_upload(request, self.settings.http["max_upload_bytes"], required=not self.html)
             elif self.csv and request.mimetype == "text/csv":
                 rows = read_csv_rows(request, self.settings.http["max_upload_bytes"])
                 request.data = load_data({self.csv: rows}, self.body_schema())

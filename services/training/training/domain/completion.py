@@ -76,3 +76,9 @@ def revoke(uow, number: str, reason: str) -> Certificate:
     certificate.revoked_at, certificate.revoked_reason = now(), reason
     uow.session.flush()
     return certificate
+
+
+def certificates_of_event(session, event_id: str) -> dict[str, Certificate]:
+    """The certificates of an event's participants, by participant."""
+    return {c.participant_id: c for c in session.scalars(sa.select(Certificate).join(Participant).where(
+        Participant.event_id == event_id))}
