@@ -7,9 +7,11 @@ in at one node, on a phone-sized screen, recording what the page's Content-Secur
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import eventlet
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,6 +40,25 @@ def chromium():
     browser = _driver().chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
     yield browser
     browser.close()
+
+
+def navigate(page, selector: str, timeout: float = 20.0) -> None:
+    """Click what starts a navigation (a form's button, a link) and wait for the new page.
+
+    The nodes under test serve from this same eventlet-patched process; playwright's own wait for
+    the navigation a click starts can block without letting them answer, so the click does not
+    wait and the new page is polled for with green sleeps in between."""
+    page.evaluate("window.__rehsos_old_page = true")
+    page.click(selector, no_wait_after=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        eventlet.sleep(0.05)
+        try:
+            if page.evaluate("window.__rehsos_old_page !== true && document.readyState === 'complete'"):
+                return
+        except Exception:  # noqa: BLE001 - the old page's context went away mid-check: poll again
+            continue
+    raise AssertionError(f"no new page after clicking {selector} within {timeout} s")
 
 
 def serious(violations: list[dict]) -> list[str]:

@@ -7,42 +7,20 @@ finds no serious or critical WCAG 2.1 AA violation. Without chromium or playwrig
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from rehsos import auth
+from tests.browser import PHONE, WCAG_21_AA, chromium, navigate, serious  # noqa: F401 - the fixture
 from tests.support import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 pytestmark = pytest.mark.timeout(300)
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (make test does it when root)")
-    from playwright.sync_api import sync_playwright  # a test extra: missing, this is an error, not a skip
-
-    # Not stopped afterwards: in this eventlet-patched process playwright's stop() waits forever for
-    # its driver to exit. The driver ends with the test process (its stdin closes).
-    playwright = sync_playwright().start()
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-    yield browser
-    browser.close()
 
 
 @pytest.fixture
 def province(make_province):
     return make_province(["63", "6371"])
-
-
-def serious(violations: list[dict]) -> list[str]:
-    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in violations if v["impact"] in ("serious", "critical")]
 
 
 class Person:
@@ -79,10 +57,8 @@ class Person:
         return page
 
     def submit(self, form: str):
-        # A plain click: it waits for the navigation it starts (expect_navigation blocks the green
-        # threads of the node serving the answer in this process).
-        self.page.click(f"{form} button[type=submit]")
-        self.page.wait_for_load_state()
+        # The click does not wait for its navigation (tests.browser.navigate says why).
+        navigate(self.page, f"{form} button[type=submit]")
         return self.checked()
 
     def close(self):
