@@ -2,9 +2,8 @@
 CSRF protection, and the security headers every answer carries.
 
 A person signs in once with their user name and password (or their API token); the browser then
-holds only a random session id
-(HttpOnly, SameSite=Strict, Secure when served over HTTPS) whose session lives in the node's
-auth database (:class:`rehsos.auth.SessionStore`) and ends when idle, at its absolute limit, at
+holds only a random session id (HttpOnly, SameSite=Strict, Secure when served over HTTPS) whose
+session lives in the node's auth database (:class:`rehsos.auth.SessionStore`) and ends when idle, at its absolute limit, at
 sign-out, or with its token. The sign-in form carries a CSRF token that must match a cookie set
 with the form (double submit: there is no session yet); every form of a signed-in page carries
 the session's own CSRF token (:attr:`rehsos.auth.WebSession.csrf`), checked with
