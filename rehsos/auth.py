@@ -1,9 +1,15 @@
 """Bearer tokens with roles and node scope: the one auth check every HTTP API goes through;
-and the short server-side sessions of people signed in to pages with such a token.
+and the short server-side sessions of people signed in to pages with such a token or with a
+user name and password.
 
 Tokens are random (256 bits) and stored as SHA-256 hashes, so a leaked database reveals no
 usable token; a slow password hash buys nothing for secrets of that entropy. Session ids are
 kept the same way. A token names the person who holds it (``user``) and expires.
+
+A token row is an account: it may also carry a password (scrypt, salted), so a person signs in
+to pages with their user name; the password lives and dies with its row (expiry, revocation),
+and a person has at most one password per node. Passwords are what people choose, so they are
+hashed slowly, and guessing is throttled per user name.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 
@@ -45,6 +52,21 @@ tokens = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
+    # "scrypt$n$r$p$salt$hash" (hex); None: this row signs in with its token only.
+    sa.Column("password_hash", sa.String(200), nullable=True),
+)
+# A person has one password at a node: one row of theirs carries it.
+sa.Index("ux_api_token_password", tokens.c.user, tokens.c.node, unique=True,
+         sqlite_where=tokens.c.password_hash.isnot(None), postgresql_where=tokens.c.password_hash.isnot(None))
+
+# Failed password sign-ins per user name, for throttling: a row lives while its window or lock does.
+sign_in_throttle = sa.Table(
+    "sign_in_throttle", metadata,
+    sa.Column("user", sa.String(64), primary_key=True),
+    sa.Column("node", sa.String(8), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", UtcDateTime, nullable=False),
+    sa.Column("locked_until", UtcDateTime, nullable=True),
 )
 
 
@@ -78,6 +100,21 @@ MAX_TOKEN_DAYS = 365
 # together, per minute; the rest are only counted (a flood cannot fill the audit database).
 DENIALS_PER_MINUTE = 20
 _USER = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
+
+# scrypt at 16 MiB and some 50 ms a check: slow for a guesser with a stolen database, still quick
+# for a person signing in on a small office server.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
+_SCRYPT_MAXMEM = 64 * 1024 * 1024
+MIN_PASSWORD = 10
+MAX_PASSWORD = 200
+# After MAX_FAILURES wrong passwords for a user name within THROTTLE_WINDOW, that name is refused
+# for THROTTLE_LOCK without its password being checked.
+MAX_FAILURES = 5
+THROTTLE_WINDOW = timedelta(minutes=15)
+THROTTLE_LOCK = timedelta(minutes=15)
+# One answer for every failure: a guesser learns neither whether the user exists nor why.
+WRONG_PASSWORD = "Nama pengguna atau kata sandi salah."
+THROTTLED = f"{WRONG_PASSWORD} Terlalu banyak percobaan yang gagal; coba lagi nanti."
 
 
 @dataclass(frozen=True)
@@ -128,9 +165,60 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class PasswordRejected(ValueError):
+    """A password the rules refuse; the message is for the person choosing it (Indonesian)."""
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """``scrypt$n$r$p$salt$hash``: the parameters travel with the hash, so they can grow later
+    without making old passwords unreadable."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM, dklen=32)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Whether ``password`` is the one ``stored`` was made from (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = bytes.fromhex(digest)
+        given = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
+                               maxmem=_SCRYPT_MAXMEM, dklen=len(expected))
+    except (ValueError, MemoryError):
+        return False
+    return hmac.compare_digest(given, expected)
+
+
+_dummy_hash: str | None = None
+
+
+def _no_account_check(password: str) -> None:
+    """As slow as checking a real password, so the answer's time does not tell whether a user exists."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(secrets.token_urlsafe(16))
+    check_password(password, _dummy_hash)
+
+
+def password_problem(password: str, user: str) -> str | None:
+    """What is wrong with ``password`` as ``user``'s, in Indonesian; None when it may be used."""
+    if len(password) < MIN_PASSWORD:
+        return f"Kata sandi minimal {MIN_PASSWORD} karakter."
+    if len(password) > MAX_PASSWORD:
+        return f"Kata sandi paling banyak {MAX_PASSWORD} karakter."
+    if password.isdigit():
+        return "Kata sandi tidak boleh hanya berisi angka."
+    if password.strip().casefold() == user.casefold():
+        return "Kata sandi tidak boleh sama dengan nama pengguna."
+    return None
+
+
 class TokenStore:
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, *, clock: Callable[[], datetime] = now):
         self.engine = engine
+        self.clock = clock  # for the password checks and their throttle (tests move it on)
 
     def issue(self, *, user: str, role: str, node: str, name: str | None = None,
               days: int = DEFAULT_TOKEN_DAYS) -> str:
@@ -156,19 +244,111 @@ class TokenStore:
         return token
 
     def revoke(self, token_id: int) -> bool:
-        """Revoke a token; its page sessions end with it."""
+        """Revoke a token; its password and page sessions end with it."""
         with self.engine.begin() as conn:
             result = conn.execute(sa.update(tokens).where(tokens.c.id == token_id, tokens.c.revoked_at.is_(None))
-                                  .values(revoked_at=now()))
+                                  .values(revoked_at=now(), password_hash=None))
             conn.execute(sa.delete(web_sessions).where(web_sessions.c.token_id == token_id))
         return result.rowcount == 1
 
     def list(self) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(tokens.c.id, tokens.c.user, tokens.c.name, tokens.c.role, tokens.c.node,
-                                          tokens.c.created_at, tokens.c.expires_at, tokens.c.revoked_at)
+                                          tokens.c.created_at, tokens.c.expires_at, tokens.c.revoked_at,
+                                          tokens.c.password_hash.isnot(None).label("password"))
                                 .order_by(tokens.c.id))
             return [dict(r._mapping) for r in rows]
+
+    def set_password(self, token_id: int, password: str) -> None:
+        """Give the account (an active token row) this password, or a new one; the person's password
+        on another of their rows at this node goes (one password per person and node), and so do the
+        page sessions of every row whose password changed: a reset shuts out whoever knew the old one.
+
+        Raises :class:`PasswordRejected` (Indonesian) for a password the rules refuse, and for a row
+        that is not an active account.
+        """
+        at = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(tokens).where(tokens.c.id == token_id)).first()
+            if row is None or row.revoked_at is not None or row.expires_at <= at:
+                raise PasswordRejected(f"Tidak ada akun aktif dengan id {token_id}.")
+            problem = password_problem(password, row.user)
+            if problem:
+                raise PasswordRejected(problem)
+            had_password = conn.execute(sa.select(tokens.c.id).where(
+                tokens.c.user == row.user, tokens.c.node == row.node, tokens.c.password_hash.isnot(None))).scalars().all()
+            conn.execute(sa.update(tokens).where(tokens.c.id.in_(had_password)).values(password_hash=None))
+            conn.execute(sa.update(tokens).where(tokens.c.id == token_id).values(password_hash=hash_password(password)))
+            conn.execute(sa.delete(web_sessions).where(web_sessions.c.token_id.in_(had_password)))
+
+    def authenticate_password(self, user: str, password: str, node: str, *, path: str = "/masuk") -> Principal:
+        """The principal of ``user``'s account at ``node`` if ``password`` is theirs and the account
+        is active; otherwise :class:`Unauthenticated` with one message whatever went wrong.
+
+        After :data:`MAX_FAILURES` failures within :data:`THROTTLE_WINDOW` the user name is refused
+        for :data:`THROTTLE_LOCK` without a check. Every refusal goes to the access-denial log with
+        the user name (when it names an account here: a password typed into the name field is not
+        kept), never the password.
+        """
+        user = user.strip().lower()
+        at = self.clock()
+        if not _USER.fullmatch(user) or not password or len(password) > MAX_PASSWORD:
+            _no_account_check(password[:MAX_PASSWORD])
+            self._deny(None, user, path, "nama pengguna tidak dikenal")
+            raise Unauthenticated(WRONG_PASSWORD)
+        with self.engine.connect() as conn:
+            locked_until = conn.execute(sa.select(sign_in_throttle.c.locked_until).where(
+                sign_in_throttle.c.user == user, sign_in_throttle.c.node == node)).scalar_one_or_none()
+            row = conn.execute(sa.select(tokens).where(tokens.c.user == user, tokens.c.node == node,
+                                                       tokens.c.password_hash.isnot(None))).first()
+        account = _principal(row) if row is not None else None
+        if locked_until is not None and locked_until > at:
+            self._deny(account, user, path, "ditahan sementara setelah terlalu banyak kegagalan")
+            raise Unauthenticated(THROTTLED)
+        if row is None:
+            _no_account_check(password)
+            matches = False
+        else:
+            matches = check_password(password, row.password_hash)
+        if matches and row.revoked_at is None and row.expires_at > at:
+            with self.engine.begin() as conn:
+                conn.execute(sa.delete(sign_in_throttle).where(sign_in_throttle.c.user == user,
+                                                               sign_in_throttle.c.node == node))
+            return account
+        self._count_failure(user, node, at)
+        reason = ("kata sandi salah" if not matches else "akun sudah dicabut atau kedaluwarsa")
+        self._deny(account, user, path, reason)
+        raise Unauthenticated(WRONG_PASSWORD)
+
+    def _count_failure(self, user: str, node: str, at: datetime) -> None:
+        """One more failure for ``user``; the one that reaches :data:`MAX_FAILURES` in the window
+        starts the lock. Rows of windows and locks that are over are dropped on the way."""
+        key = (sign_in_throttle.c.user == user, sign_in_throttle.c.node == node)
+        for _ in range(2):  # a failure for the same name inserted at the same moment: count on top of it
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.delete(sign_in_throttle).where(
+                        sign_in_throttle.c.window_start <= at - THROTTLE_WINDOW,
+                        sa.or_(sign_in_throttle.c.locked_until.is_(None), sign_in_throttle.c.locked_until <= at)))
+                    row = conn.execute(sa.select(sign_in_throttle).where(*key).with_for_update()).first()
+                    if row is None or row.window_start <= at - THROTTLE_WINDOW:
+                        failures, window_start = 1, at
+                    else:
+                        failures, window_start = row.failures + 1, row.window_start
+                    values = dict(failures=failures, window_start=window_start,
+                                  locked_until=at + THROTTLE_LOCK if failures >= MAX_FAILURES else None)
+                    if row is None:
+                        conn.execute(sa.insert(sign_in_throttle).values(user=user, node=node, **values))
+                    else:
+                        conn.execute(sa.update(sign_in_throttle).where(*key).values(**values))
+                return
+            except sa.exc.IntegrityError:
+                continue
+
+    def _deny(self, account: "Principal | None", user: str, path: str, why: str) -> None:
+        named = f"pengguna {user}" if account is not None else "pengguna tidak dikenal"
+        self.log_denial(principal=account, token_node=None, method="POST", path=path,
+                        reason=f"Masuk dengan kata sandi ditolak ({named}): {why}.")
 
     def log_denial(self, *, principal: "Principal | None", token_node: str | None, method: str, path: str,
                    reason: str) -> None:

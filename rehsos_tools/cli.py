@@ -6,7 +6,7 @@
   rehsos bootstrap --config-dir DIR            create the broker topology (idempotent)
   rehsos redrive --config hub.yaml [--id N]     apply the hub's dead letters again
   rehsos hub rebuild --config hub.yaml         replay the hub's event store into fresh read models
-  rehsos token create|list|revoke --config FILE
+  rehsos token create|list|revoke|password --config FILE
   rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
   rehsos reliability [--quick]                 faults, hostile messages, access, fuzzing, privacy: JSON
@@ -66,6 +66,24 @@ def cmd_bootstrap(args) -> int:
     return 0
 
 
+def _read_password(args, user: str) -> str:
+    """The new password: one line of stdin with --password-stdin (scripts), else typed twice, unseen."""
+    from getpass import getpass
+
+    from rehsos import auth
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass(f"Kata sandi baru untuk {user}: ")
+        if getpass("Ulangi kata sandi: ") != password:
+            sys.exit(f"rehsos token {args.action}: kedua kata sandi tidak sama")
+    problem = auth.password_problem(password, user)
+    if problem:
+        sys.exit(f"rehsos token {args.action}: {problem}")
+    return password
+
+
 def cmd_token(args) -> int:
     from rehsos import auth
     from rehsos.db import create_engine
@@ -75,10 +93,16 @@ def cmd_token(args) -> int:
     if args.action == "create":
         if not args.role or not args.user:
             sys.exit("rehsos token create: --role and --user are required")
+        # Asked before the token exists: a refused password leaves no account half made.
+        password = _read_password(args, args.user) if args.password or args.password_stdin else None
         try:
             token = store.issue(user=args.user, name=args.name, role=args.role, node=settings.node, days=args.days)
         except ValueError as exc:
             sys.exit(f"rehsos token create: {exc}")
+        if password is not None:
+            store.set_password(store.lookup(token).token_id, password)
+            print(f"password set: {args.user} signs in to the pages of node {settings.node} with it",
+                  file=sys.stderr)
         print(token)
     elif args.action == "list":
         for row in store.list():
@@ -89,6 +113,17 @@ def cmd_token(args) -> int:
         if not store.revoke(args.id):
             sys.exit(f"rehsos token revoke: no active token with id {args.id}")
         print(f"revoked {args.id}")
+    elif args.action == "password":
+        if args.id is None:
+            sys.exit("rehsos token password: --id is required (see rehsos token list)")
+        account = next((row for row in store.list() if row["id"] == args.id), None)
+        if account is None or account["revoked_at"] is not None:
+            sys.exit(f"rehsos token password: no active token with id {args.id}")
+        try:
+            store.set_password(args.id, _read_password(args, account["user"]))
+        except auth.PasswordRejected as exc:
+            sys.exit(f"rehsos token password: {exc}")
+        print(f"password set for {account['user']} (token {args.id}); their page sessions with the old one ended")
     return 0
 
 
@@ -232,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=False, help="the hub's configuration (node: hub)")
     p.set_defaults(func=cmd_hub_rebuild)
 
-    p = sub.add_parser("token", help="manage API tokens of a node or the hub")
-    p.add_argument("action", choices=("create", "list", "revoke"))
+    p = sub.add_parser("token", help="manage the accounts (API tokens, passwords) of a node or the hub")
+    p.add_argument("action", choices=("create", "list", "revoke", "password"),
+                   help="password: set or reset the password of the account --id")
     p.add_argument("--config", required=False)
     p.add_argument("--role")
     p.add_argument("--user", help="the person who holds the token (one per person: siti.aminah, a NIP)")
@@ -241,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--days", type=_positive, default=DEFAULT_TOKEN_DAYS, metavar="N",
                    help="days the token is valid (default %(default)s)")
     p.add_argument("--id", type=int)
+    p.add_argument("--password", action="store_true",
+                   help="create: also give the account a password for the pages (typed twice, not shown)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin (scripts)")
     p.set_defaults(func=cmd_token)
 
     p = sub.add_parser("rekey", help="after the province's person key changed: re-announce this node's "

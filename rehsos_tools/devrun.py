@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import shutil
 import signal
 import socket
@@ -223,20 +224,28 @@ def ensure_management(uri: str, wait: float = 40.0) -> None:
 
 
 # -- tokens ---------------------------------------------------------------------------------------------
-def ensure_demo_tokens(settings: config.Settings, previous: dict) -> dict:
-    """Demo tokens, one per role; kept in topology.json (development only) and reused while valid."""
+def ensure_demo_tokens(settings: config.Settings, previous: dict, previous_passwords: dict | None = None
+                       ) -> tuple[dict, dict]:
+    """Demo accounts, one per role: their tokens, and the user name and password that sign in to the
+    pages; kept in topology.json (development only) and reused while the token is valid."""
     store = auth.TokenStore(db.create_engine(settings.auth_database_uri))
     roles = DEMO_TOKEN_ROLES["hub" if settings.is_hub else "node"]
-    tokens = {}
+    with_password = {row["id"] for row in store.list() if row["password"]}
+    tokens, passwords = {}, {}
     for role in roles:
         token = previous.get(role)
         principal = store.lookup(token) if token else None
+        kept = (previous_passwords or {}).get(role)
         if principal is None or principal.role != role or principal.node != settings.node:
             token = store.issue(user=f"demo.{role}", name=f"demo {role} {settings.node}", role=role,
                                 node=settings.node)
-        tokens[role] = token
+            principal, kept = store.lookup(token), None
+        if not kept or principal.token_id not in with_password:
+            kept = {"user": principal.user, "password": f"demo-{secrets.token_hex(5)}"}
+            store.set_password(principal.token_id, kept["password"])
+        tokens[role], passwords[role] = token, kept
     store.engine.dispose()
-    return tokens
+    return tokens, passwords
 
 
 # -- processes ------------------------------------------------------------------------------------------
@@ -311,7 +320,8 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
     for name, s in settings.items():
         db.migrate_all(s)
         before = previous.get("hub", {}) if name == "hub" else previous.get("nodes", {}).get(name, {})
-        entry = {"base_url": s.base_url, "tokens": ensure_demo_tokens(s, before.get("tokens", {}))}
+        tokens, passwords = ensure_demo_tokens(s, before.get("tokens", {}), before.get("passwords", {}))
+        entry = {"base_url": s.base_url, "tokens": tokens, "passwords": passwords}
         if name == "hub":
             doc["hub"] = entry
         else:
@@ -377,13 +387,14 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
 
 def _print_urls(doc: dict, paths: Paths, seeded: int) -> None:
     print("\nRehsos Kalsel is running.\n")
-    print(f"  hub        {doc['hub']['base_url']}/   (dasbor; masuk dengan token analyst)")
+    print(f"  hub        {doc['hub']['base_url']}/   (dasbor; masuk sebagai demo.analyst)")
     for node, entry in doc["nodes"].items():
         print(f"  node {node:<5} {entry['base_url']}/   {entry['name']} (halaman kantor; API: /api/v1/openapi.json)")
     if seeded:
         print(f"\n  {seeded} demo cases registered.")
-    print("\n  Sign in to a node's pages with its token of a role (operator, supervisor, facility_manager,")
-    print("  trainer, admin); each role sees its own menu.")
-    print(f"  Demo tokens and URLs: {paths.topology}")
+    print("\n  Sign in to a node's pages with the user name and password of a role (demo.operator,")
+    print("  demo.supervisor, demo.facility_manager, demo.trainer, demo.admin; at the hub demo.analyst,")
+    print("  demo.admin): each role sees its own menu. Passwords (\"passwords\") and API tokens")
+    print(f"  (\"tokens\") of every node are in {paths.topology}")
     print(f"  Logs: {paths.log}/")
     print("\nCtrl-C stops everything.", flush=True)

@@ -153,6 +153,19 @@ class Province:
         mq.teardown(self.mgmt, self.names, self.nodes)
 
     # -- helpers ------------------------------------------------------------------------------
+    def password(self, name: str, role: str) -> tuple[str, str]:
+        """The user name and a password of the test account of ``role`` at ``name``; set on first use
+        (scrypt is slow on purpose, and most tests sign in with tokens)."""
+        user, password = f"uji.{role}", f"sandi-uji-{role}-{name}"
+        store = auth.TokenStore(create_engine(self.settings[name].auth_database_uri))
+        try:
+            principal = store.lookup(self.tokens[name][role])
+            if not any(row["id"] == principal.token_id and row["password"] for row in store.list()):
+                store.set_password(principal.token_id, password)
+        finally:
+            store.engine.dispose()
+        return user, password
+
     def url(self, name: str, path: str) -> str:
         return self.settings[name].base_url + path
 

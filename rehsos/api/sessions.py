@@ -1,9 +1,9 @@
 """Pages for people in a browser: short server-side sessions, sign-in and sign-out forms with
 CSRF protection, and the security headers every answer carries.
 
-A person signs in once with their API token; the browser then holds only a random session id
-(HttpOnly, SameSite=Strict, Secure when served over HTTPS) whose session lives in the node's
-auth database (:class:`rehsos.auth.SessionStore`) and ends when idle, at its absolute limit, at
+A person signs in once with their user name and password (or their API token); the browser then
+holds only a random session id (HttpOnly, SameSite=Strict, Secure when served over HTTPS) whose
+session lives in the node's auth database (:class:`rehsos.auth.SessionStore`) and ends when idle, at its absolute limit, at
 sign-out, or with its token. The sign-in form carries a CSRF token that must match a cookie set
 with the form (double submit: there is no session yet); every form of a signed-in page carries
 the session's own CSRF token (:attr:`rehsos.auth.WebSession.csrf`), checked with
@@ -31,13 +31,14 @@ LOGOUT_PATH = "/keluar"
 SESSION_COOKIE = "rehsos_session"
 SIGN_IN_COOKIE = "rehsos_masuk"  # the sign-in form's CSRF token, the other half of the double submit
 CSRF_FIELD = "csrf"
-FORM_MAX_BYTES = 4096  # a token and a CSRF token; nothing bigger is a sign-in
+FORM_MAX_BYTES = 4096  # a user name and password, or a token, and a CSRF token; nothing bigger is a sign-in
 
 # Answers that are not pages load nothing and may be framed by nobody.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-# (csrf token, error message or None, status) -> the page with the sign-in form
-SignInPage = Callable[[str, "str | None", int], Response]
+# (csrf token, error message or None, status, user=what was typed as the user name,
+#  by_token=whether the attempt was with a token) -> the page with the sign-in forms
+SignInPage = Callable[..., Response]
 
 
 def content_security_policy(styles: tuple[str, ...] = ()) -> str:
@@ -121,24 +122,35 @@ class SignIn:
         self.node = node
         self.secure = secure
 
-    def form(self, render: SignInPage, error: str | None = None, status: int = 200) -> Response:
-        """The sign-in form with a fresh CSRF token, in the page and in a cookie."""
+    def form(self, render: SignInPage, error: str | None = None, status: int = 200, *, user: str = "",
+             by_token: bool = False) -> Response:
+        """The sign-in form with a fresh CSRF token, in the page and in a cookie; after a refusal,
+        the user name typed is kept (the password never is)."""
         csrf = secrets.token_urlsafe(32)
-        response = render(csrf, error, status)
+        response = render(csrf, error, status, user=user, by_token=by_token)
         response.set_cookie(SIGN_IN_COOKIE, csrf, max_age=3600, path=LOGIN_PATH, httponly=True, samesite="Strict",
                             secure=self.secure)
         return response
 
     def sign_in(self, request: Request, *, roles: tuple[str, ...], render: SignInPage, landing: str = "/") -> Response:
-        """Check the form's CSRF token and the API token typed in; open a session for the person."""
+        """Check the form's CSRF token, then the user name and password (or the API token, when the
+        form sent one) typed in; open a session for the person."""
         form = read_form(request)
+        by_token = "token" in form
+        user = "" if by_token else (form.get("user") or "").strip()[:64]
         if not _same(form.get(CSRF_FIELD), request.cookies.get(SIGN_IN_COOKIE)):
-            return self.form(render, "Formulir masuk tidak sah atau sudah kedaluwarsa; silakan coba lagi.", 403)
-        token = (form.get("token") or "").strip()
+            return self.form(render, "Formulir masuk tidak sah atau sudah kedaluwarsa; silakan coba lagi.", 403,
+                             user=user, by_token=by_token)
         try:
-            principal = auth.authorize(self.tokens, f"Bearer {token}", node=self.node, roles=roles)
+            if by_token:
+                principal = auth.authorize(self.tokens, f"Bearer {form.get('token', '').strip()}", node=self.node,
+                                           roles=roles)
+            else:
+                principal = auth.check_scope(
+                    self.tokens.authenticate_password(user, form.get("password") or "", self.node, path=LOGIN_PATH),
+                    node=self.node, roles=roles)
         except auth.AuthError as exc:
-            return self.form(render, str(exc), exc.status)
+            return self.form(render, str(exc), exc.status, user=user, by_token=by_token)
         previous = request.cookies.get(SESSION_COOKIE)
         if previous:  # a new id at every sign-in: no session fixation
             self.sessions.close(previous)

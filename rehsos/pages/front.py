@@ -19,9 +19,9 @@ class FrontDoor:
     """Mixed into the hosting service class: nameko finds inherited entrypoints."""
     sign_in = PageSessions()
 
-    def _sign_in_page(self, csrf: str, error: str | None, status: int):
+    def _sign_in_page(self, csrf: str, error: str | None, status: int, *, user: str = "", by_token: bool = False):
         return render(_ENV, "kit/login.html", viewer=None, path=LOGIN_PATH, title="Masuk", status=status,
-                      form_csrf=csrf, error=error)
+                      form_csrf=csrf, error=error, user=user, by_token=by_token)
 
     @api("GET", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login_form(self, request):
@@ -30,7 +30,8 @@ class FrontDoor:
 
     @api("POST", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login(self, request):
-        """Sign in with the account's token: a short session starts, held by the browser as a random id."""
+        """Sign in with the account's user name and password (or its token): a short session starts,
+        held by the browser as a random id."""
         return self.sign_in.sign_in(request, roles=auth.NODE_ROLES, render=self._sign_in_page)
 
     @api("POST", LOGOUT_PATH, public=True, html=True, tags=("pages",))

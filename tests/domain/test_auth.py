@@ -195,8 +195,8 @@ def request(method="GET", path=sessions.LOGIN_PATH, form=None, cookies=None):
     return Request(EnvironBuilder(method=method, path=path, data=form, headers=headers).get_environ())
 
 
-def page(csrf, error, status):
-    return Response(f"<form>{csrf}|{error}</form>", status=status, mimetype="text/html")
+def page(csrf, error, status, *, user="", by_token=False):
+    return Response(f"<form>{csrf}|{error}|{user}|{by_token}</form>", status=status, mimetype="text/html")
 
 
 def cookies_of(response) -> dict[str, str]:

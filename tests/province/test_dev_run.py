@@ -11,7 +11,8 @@ import pytest
 import requests
 import yaml
 
-from rehsos import reference, topology
+from rehsos import auth, reference, topology
+from rehsos.db import create_engine
 from rehsos_tools import broker as mq
 from rehsos_tools import demo, devrun
 from tests.support import MANAGEMENT_URI, wait_until
@@ -50,11 +51,21 @@ def test_up_starts_hub_and_nodes_with_demo_data_and_writes_the_topology_file(run
     assert set(doc["nodes"]) == set(NODES)
     assert doc["nodes"]["6371"]["base_url"] == f"http://127.0.0.1:{port_base + 71}"
     assert set(doc["nodes"]["6371"]["tokens"]) == {"operator", "supervisor", "facility_manager", "trainer", "admin"}
+    # Each demo account also has a password for the pages, beside its token, and the run says so.
+    assert set(doc["nodes"]["6371"]["passwords"]) == set(doc["nodes"]["6371"]["tokens"])
+    assert "user name and password" in result.stdout and "passwords" in result.stdout
+    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (cwd / "var/run/config").glob("*.yaml")}
+    for key, entry, role in (("hub", doc["hub"], "analyst"), ("node-6371", doc["nodes"]["6371"], "operator")):
+        store = auth.TokenStore(create_engine(configs[key]["auth_database_uri"]))
+        account = entry["passwords"][role]
+        assert account["user"] == f"demo.{role}"
+        assert store.authenticate_password(account["user"], account["password"], configs[key]["node"]) == \
+            store.lookup(entry["tokens"][role])
+        store.engine.dispose()
     seeded = int(re.search(r"(\d+) demo cases registered", result.stdout).group(1))
     assert seeded >= 150  # about a hundred per node, a few generated NIKs may repeat
     assert f"hub counts {seeded} cases" in result.stdout  # every demo case arrived at the hub
     assert {p.name for p in (cwd / "var/log").iterdir()} == {"hub.log", "63.log", "6371.log"}
-    configs = {p.stem: yaml.safe_load(p.read_text()) for p in (cwd / "var/run/config").glob("*.yaml")}
     assert all(c["dev_mode"] is True for c in configs.values())  # a development province, said so
     assert "person_key_secret" not in configs["hub"]  # only the nodes hold the province's key
     assert configs["node-63"]["person_key_secret"] == configs["node-6371"]["person_key_secret"]

@@ -74,7 +74,7 @@ thead th{background:#e8eef4}th[scope=row],td.l,th.l{text-align:left}tbody th{fon
 td{font-variant-numeric:tabular-nums}.nodata{color:#4a5563;font-style:italic}.warn{color:#a12222;font-weight:600}
 .kpi{display:flex;flex-wrap:wrap;gap:.6rem;padding:0;list-style:none}
 .kpi li{background:#fff;border:1px solid #d5dbe3;padding:.5rem .9rem}
-form.card{background:#fff;padding:1.5rem;max-width:28rem;border:1px solid #d5dbe3}
+form.card{background:#fff;padding:1.5rem;max-width:28rem;border:1px solid #d5dbe3;margin:0 0 1rem}
 form.card input{width:100%;padding:.5rem;margin:.5rem 0}
 footer{padding:1rem 1.5rem;color:#4a5563;font-size:.88rem}
 """
@@ -678,6 +678,6 @@ def not_found(message: str, csrf: str | None = None) -> Page:
                    filter_fields=(), errors=None, message=message)
 
 
-def login(csrf: str, error: str | None = None) -> Page:
+def login(csrf: str, error: str | None = None, *, user: str = "", by_token: bool = False) -> Page:
     return _render("login.html", title="Masuk ke dasbor provinsi", path="/masuk", filters=None, csrf=None,
-                   filter_fields=(), form_csrf=csrf, error=error)
+                   filter_fields=(), form_csrf=csrf, error=error, user=user, by_token=by_token)

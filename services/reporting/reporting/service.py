@@ -26,8 +26,8 @@ def _page(page: pages.Page, status: int = 200):
     return html_page(page.html, status, styles=page.styles)
 
 
-def _login_page(csrf: str, error: str | None, status: int):
-    return _page(pages.login(csrf, error), status)
+def _login_page(csrf: str, error: str | None, status: int, *, user: str = "", by_token: bool = False):
+    return _page(pages.login(csrf, error, user=user, by_token=by_token), status)
 
 
 def _csrf(request) -> str | None:
@@ -284,7 +284,8 @@ class ReportingService:
 
     @api("POST", LOGIN_PATH, public=True, html=True, tags=("pages",))
     def login(self, request):
-        """Sign in with a token: a short session starts, held by the browser as a random id."""
+        """Sign in with user name and password (or a token): a short session starts, held by the browser
+        as a random id."""
         return self.sign_in.sign_in(request, roles=READERS, render=_login_page)
 
     @api("POST", LOGOUT_PATH, public=True, html=True, tags=("pages",))
