@@ -35,8 +35,10 @@ class Person:
         self.page.on("console", lambda msg: self.blocked.append(msg.text)
                      if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
         self.page.goto(province.url(node, "/masuk"))
-        self.page.fill("#token", province.tokens[node][role])
-        self.page.click("form.card button[type=submit]")
+        user, password = province.password(node, role)
+        self.page.fill("#user", user)
+        self.page.fill("#password", password)
+        self.page.click("form.card:has(#password) button[type=submit]")
         assert urlsplit(self.page.url).path == "/"
 
     def open(self, path: str, status: int = 200):
