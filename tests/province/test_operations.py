@@ -91,6 +91,9 @@ def test_outbox_backlog_and_health_while_the_node_broker_is_away_and_uplink_back
         wait_until(cut, timeout=20, interval=0.5, message="the node's broker connections cut")
         for i in range(3):  # the node still registers: its events wait in the outbox
             assert province.register("6371", case_body(nik=None, name=f"Orang {i}")).status_code == 201
+        # Health and metrics share one reading for two seconds (rehsos.metrics.STATE_SECONDS).
+        wait_until(lambda: value(metrics(province, "6371")[1], "rehsos_outbox_waiting", service="intake") == 6,
+                   timeout=10, interval=0.5, message="six events waiting in the outbox")
         _, samples = metrics(province, "6371")
         assert value(samples, "rehsos_outbox_waiting", service="intake") == 6
         assert value(samples, "rehsos_outbox_oldest_waiting_seconds", service="intake") > 0
