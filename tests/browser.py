@@ -80,7 +80,7 @@ class Tab:
         user, password = province.password(node, role)
         self.page.fill("#user", user)
         self.page.fill("#password", password)
-        self.page.click("form.card:has(#password) button[type=submit]")
+        navigate(self.page, "form.card:has(#password) button[type=submit]")
         assert urlsplit(self.page.url).path == "/"
 
     def open(self, path: str):

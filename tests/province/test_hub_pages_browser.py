@@ -16,7 +16,7 @@ import requests
 
 from rehsos import auth, clock, indonesian, reference
 from rehsos_tools import demo, demo_training, history
-from tests.browser import WCAG_21_AA, chromium, serious  # noqa: F401 - the fixture
+from tests.browser import WCAG_21_AA, chromium, serious, navigate  # noqa: F401 - the fixture
 from tests.service.test_hub_figures import publish
 from tests.support import Province, wait_until
 
@@ -90,7 +90,7 @@ class Tab:
         user, password = province.password("hub", auth.ANALYST)
         self.page.fill("#user", user)
         self.page.fill("#password", password)
-        self.page.click("form.card:has(#password) button[type=submit]")
+        navigate(self.page, "form.card:has(#password) button[type=submit]")
         assert urlsplit(self.page.url).path == "/"
 
     def open(self, path: str):
@@ -157,7 +157,7 @@ def test_the_sign_in_and_a_refused_filter_page_are_accessible_too(chromium, hub)
                        .response["violations"]) == []
         page.click("summary:text('Masuk dengan token akses')")  # the token way, folded under the form
         page.fill("#token", hub.tokens["hub"][auth.ADMIN])
-        page.click("form.card:has(#token) button[type=submit]")
+        navigate(page, "form.card:has(#token) button[type=submit]")
         response = page.goto(hub.url("hub", "/?dari=2026-13&sampai=2025-01&kategori=bukan"))
         assert response.status == 422
         alert = page.locator("[role=alert]").inner_text()
@@ -198,7 +198,7 @@ def test_the_filters_change_the_figures_and_the_address_carries_them(tab, hub):
     tab.open("/")
     tab.page.select_option("#f-kategori", "gelandangan")
     tab.page.select_option("#f-kabupaten", "6371")
-    tab.page.click("form.filters button[type=submit]")
+    navigate(tab.page, "form.filters button[type=submit]")
     query = parse_qs(urlsplit(tab.page.url).query)
     assert query == {"kategori": ["gelandangan"], "kabupaten": ["6371"]}
     banjarmasin = next(r for r in summary["by_regency"] if r["regency"] == "6371")

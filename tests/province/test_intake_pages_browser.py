@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from rehsos import auth
-from tests.browser import Tab, chromium  # noqa: F401 - the fixture
+from tests.browser import Tab, chromium, navigate  # noqa: F401 - the fixture
 from tests.province.test_referral import PANTI
 from tests.support import case_body, wait_until
 
@@ -61,14 +61,14 @@ def test_register_with_a_duplicate_shown_consent_assess_refer_and_see_it_accepte
     page.fill("#f-estimated_age", "150")
     page.select_option("#f-kecamatan", "637103")
     page.select_option("#f-category", "gelandangan")
-    page.click("#daftar button[type=submit]")
+    navigate(page, "#daftar button[type=submit]")
     tab.check()
     assert "0 sampai 120" in page.locator("#f-estimated_age-error").inner_text()
     assert page.locator("#f-name").input_value() == "Muhamad Rizki Pratama"
 
     # The likely duplicate shown before saving; this is someone else: saved as a new person.
     page.fill("#f-estimated_age", "36")
-    page.click("#daftar button[type=submit]")
+    navigate(page, "#daftar button[type=submit]")
     assert "Mungkin sudah terdaftar" in page.locator("main").inner_text()
     assert existing.json()["person"]["registration_no"] in page.locator("table").inner_text()
     tab.check()
@@ -82,29 +82,29 @@ def test_register_with_a_duplicate_shown_consent_assess_refer_and_see_it_accepte
     page.select_option("#f-purpose", "referral")
     page.select_option("#f-legal_basis", "consent")
     page.check("form[action$=persetujuan] input[name=given_by][value=person]")
-    page.click("form[action$=persetujuan] button[type=submit]")
+    navigate(page, "form[action$=persetujuan] button[type=submit]")
     assert page.locator(".flash").inner_text() == "Persetujuan dicatat."
 
     # To asesmen, then the assessment by ATENSI component.
     page.select_option("form[action$=tahap] select[name=stage]", "asesmen")
-    page.click("form[action$=tahap] button[type=submit]")
+    navigate(page, "form[action$=tahap] button[type=submit]")
     page.fill("#f-needs-terapi", "Pendampingan psikososial, trauma di jalanan")
     page.fill("#f-needs-dukungan_keluarga", "Penelusuran keluarga di Kapuas")
     page.check("input[name=risk_level][value=medium]")
     page.fill("#f-recommendation", "Rujuk ke panti sosial provinsi")
-    page.click("form[action$=asesmen] button[type=submit]")
+    navigate(page, "form[action$=asesmen] button[type=submit]")
     assert page.locator(".flash").inner_text() == "Asesmen dicatat."
     assert "Asesmen dicatat: risiko Sedang" in page.locator("#riwayat + ol").inner_text()
     tab.check()
 
     # The referral: 63's panti chosen from the directory of free beds, with the age of its data.
-    page.click("a[href$=rujuk]")
+    navigate(page, "a[href$=rujuk]")
     tab.check()
     row = page.locator("tr", has_text=PANTI["name"])
     assert "detik" in row.inner_text() or "menit" in row.inner_text()
     assert "data lama" not in row.inner_text()
     row.locator("input[type=radio]").check()
-    page.click("main form button[type=submit]")
+    navigate(page, "main form button[type=submit]")
     assert urlsplit(page.url).path == case_path
     assert "Menunggu jawaban panti" in page.locator("main").inner_text()
     tab.check()

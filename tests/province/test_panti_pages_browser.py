@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from rehsos import auth
-from tests.browser import Tab, chromium  # noqa: F401 - the fixture
+from tests.browser import Tab, chromium, navigate  # noqa: F401 - the fixture
 from tests.service.test_panti_pages import PANTI, api_get, api_post, refer
 from tests.support import wait_until
 
@@ -38,11 +38,11 @@ def test_a_manager_decides_a_referral_reads_its_dossier_and_records_the_arrival(
     tab = Tab(chromium, province, "63", auth.FACILITY_MANAGER)
     try:
         tab.check(response=tab.open("/panti"))
-        tab.page.click(f"a[href='/panti/rujukan/{referral_id}']")
+        navigate(tab.page, f"a[href='/panti/rujukan/{referral_id}']")
         assert urlsplit(tab.page.url).path == f"/panti/rujukan/{referral_id}"
         tab.check()
 
-        tab.page.click(f"a[href='/panti/rujukan/{referral_id}/dossier']")
+        navigate(tab.page, f"a[href='/panti/rujukan/{referral_id}/dossier']")
         tab.check()
         dossier = tab.page.locator("main").inner_text()
         assert "Rahmat Hidayat" in dossier and "Belum punya tempat tinggal tetap." in dossier
@@ -53,17 +53,17 @@ def test_a_manager_decides_a_referral_reads_its_dossier_and_records_the_arrival(
         # The browser's own check (min=1) would stop the form: the server's message is what is tested.
         tab.page.locator("#f-reserved_days").evaluate("e => e.removeAttribute('min')")
         tab.page.select_option("#f-unit", "Wisma Laki-laki")
-        tab.page.click("form[action$='/terima'] button[type=submit]")
+        navigate(tab.page, "form[action$='/terima'] button[type=submit]")
         assert tab.page.locator("#f-reserved_days-error").inner_text() == "1 sampai 30 hari."
         assert tab.page.locator("#f-reserved_days").input_value() == "0"
         tab.check()
 
         tab.page.fill("#f-reserved_days", "2")
-        tab.page.click("form[action$='/terima'] button[type=submit]")
+        navigate(tab.page, "form[action$='/terima'] button[type=submit]")
         assert "Rujukan diterima" in tab.page.locator("[role=status]").inner_text()
         tab.check()
         tab.page.fill("#f-admitted_on", date.today().isoformat())
-        tab.page.click("form[action$='/masuk-panti'] button[type=submit]")
+        navigate(tab.page, "form[action$='/masuk-panti'] button[type=submit]")
         assert "Kedatangan dicatat" in tab.page.locator("[role=status]").inner_text()
         tab.check()
         assert tab.page.locator("#f-discharged_on").count() == 1  # discharge is offered next
@@ -95,7 +95,7 @@ def test_a_conflict_the_plans_and_a_deleted_dossier_are_said_in_words_and_access
         api_post(province, "63", f"/api/v1/referrals/{waiting}/reject", {"reason": "Sudah ditangani."},
                  auth.FACILITY_MANAGER)
         tab.page.fill("#f-reason", "Penolakan kedua dari tab yang lama.")
-        tab.page.click("form[action$='/tolak'] button[type=submit]")
+        navigate(tab.page, "form[action$='/tolak'] button[type=submit]")
         assert "sudah berstatus" in tab.page.locator("[role=alert]").inner_text()
         tab.check()
 
@@ -105,12 +105,12 @@ def test_a_conflict_the_plans_and_a_deleted_dossier_are_said_in_words_and_access
         tab.page.select_option("#f-kind", "panti")
         tab.page.fill("#f-planned_capacity", "30")
         tab.page.fill("#f-target_year", "2031")
-        tab.page.click("form[action='/panti/rencana'] button[type=submit]")
+        navigate(tab.page, "form[action='/panti/rencana'] button[type=submit]")
         assert "Pilih sedikitnya satu kategori PPKS." in tab.page.locator("#f-categories-error").inner_text()
         assert tab.page.locator("#f-name").input_value() == "Sentra Baru Kandangan"
         tab.check()
         tab.page.check("input[name=categories][value=gelandangan]")
-        tab.page.click("form[action='/panti/rencana'] button[type=submit]")
+        navigate(tab.page, "form[action='/panti/rencana'] button[type=submit]")
         assert "diusulkan" in tab.page.locator("[role=status]").inner_text()
         tab.check()
     finally:
@@ -131,7 +131,7 @@ def test_an_operator_finds_free_beds_in_the_directory_and_is_offered_to_refer_a_
         assert row.locator("a").get_attribute("href") == f"/kasus/{case_id}/rujuk?fasilitas={PANTI['code']}"
         # The form keeps the case while the filter changes.
         tab.page.select_option("#f-category", "pengemis")
-        tab.page.click("form.card button[type=submit]")
+        navigate(tab.page, "form.card button[type=submit]")
         assert f"kasus={case_id}" in tab.page.url
         tab.check()
         response = tab.open("/tempat-tidur?category=bukan&sex=female")

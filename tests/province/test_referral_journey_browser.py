@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from rehsos import auth
-from tests.browser import Tab, chromium  # noqa: F401 - the fixture
+from tests.browser import Tab, chromium, navigate  # noqa: F401 - the fixture
 from tests.province.test_referral import PANTI
 from tests.support import wait_until
 
@@ -50,31 +50,31 @@ def test_register_assess_consent_refer_accepted_and_admitted_at_63_and_back_at_6
         page.fill("#f-birth_date", "1979-08-15")
         page.select_option("#f-kecamatan", "637104")
         page.select_option("#f-category", "gelandangan")
-        page.click("#daftar button[type=submit]")
+        navigate(page, "#daftar button[type=submit]")
         assert "Orang dan kasusnya sudah terdaftar." in worker.text(".flash")
         case_path = urlsplit(page.url).path
         worker.check()
 
         # Assessment by ATENSI component, then consent to the referral.
         page.select_option("form[action$=tahap] select[name=stage]", "asesmen")
-        page.click("form[action$=tahap] button[type=submit]")
+        navigate(page, "form[action$=tahap] button[type=submit]")
         page.fill("#f-needs-terapi", "Pendampingan psikososial")
         page.check("input[name=risk_level][value=medium]")
         page.fill("#f-recommendation", "Rujuk ke panti sosial provinsi")
-        page.click("form[action$=asesmen] button[type=submit]")
+        navigate(page, "form[action$=asesmen] button[type=submit]")
         assert worker.text(".flash") == "Asesmen dicatat."
         page.select_option("#f-purpose", "referral")
         page.select_option("#f-legal_basis", "consent")
         page.check("form[action$=persetujuan] input[name=given_by][value=person]")
-        page.click("form[action$=persetujuan] button[type=submit]")
+        navigate(page, "form[action$=persetujuan] button[type=submit]")
         assert worker.text(".flash") == "Persetujuan dicatat."
         worker.check()
 
         # The referral, to 63's panti from the directory of free beds.
-        page.click("a[href$=rujuk]")
+        navigate(page, "a[href$=rujuk]")
         worker.check()
         page.locator("tr", has_text=PANTI["name"]).locator("input[type=radio]").check()
-        page.click("main form button[type=submit]")
+        navigate(page, "main form button[type=submit]")
         assert "Menunggu jawaban panti" in worker.text()
 
         # 63: the referral in the manager's inbox; its dossier says who is coming.
@@ -96,10 +96,10 @@ def test_register_assess_consent_refer_accepted_and_admitted_at_63_and_back_at_6
         manager.open(referral_path)
         manager.page.select_option("#f-unit", "Wisma Laki-laki")
         manager.page.fill("#f-reserved_days", "3")
-        manager.page.click("form[action$='/terima'] button[type=submit]")
+        navigate(manager.page, "form[action$='/terima'] button[type=submit]")
         assert "Rujukan diterima" in manager.text("[role=status]")
         manager.page.fill("#f-admitted_on", date.today().isoformat())
-        manager.page.click("form[action$='/masuk-panti'] button[type=submit]")
+        navigate(manager.page, "form[action$='/masuk-panti'] button[type=submit]")
         assert "Kedatangan dicatat" in manager.text("[role=status]")
         manager.check()
 
