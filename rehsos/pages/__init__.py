@@ -85,13 +85,17 @@ def _day(value: str | date | None) -> str:
     return indonesian.long_date(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
+# Numbers, moments, days, months and regions the Indonesian way, for every page's templates.
+FILTERS = {"angka": _number, "waktu": _moment, "tanggal": _day, "bulan": indonesian.month_name,
+           "wilayah": indonesian.region_label}
+
+
 def environment(package: str) -> Environment:
     """A service's template environment: its own ``templates/`` first, then the kit's."""
     env = Environment(loader=ChoiceLoader([PackageLoader(package, "templates"), PackageLoader("rehsos.pages", "templates")]),
                       autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(angka=_number, waktu=_moment, tanggal=_day, bulan=indonesian.month_name,
-                       wilayah=indonesian.region_label)
+    env.filters.update(FILTERS)
     env.globals.update(NO_DATA=NO_DATA, CSRF_FIELD=CSRF_FIELD)
     return env
 

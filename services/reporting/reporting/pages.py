@@ -8,7 +8,7 @@ its HTML with the stylesheets it carries, which the page's Content-Security-Poli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from marshmallow import ValidationError
 from markupsafe import Markup
 
-from rehsos import clock, indonesian, reference
+from rehsos import clock, indonesian, pages as page_kit, reference
 from reporting import charts
 from reporting.charts import Series
 from reporting.exports import NO_DATA, Column
@@ -80,31 +80,9 @@ footer{padding:1rem 1.5rem;color:#4a5563;font-size:.88rem}
 """
 
 
-def _number(value, decimals: int = 0) -> str:
-    if value is None:
-        return NO_DATA
-    return indonesian.number(value, decimals)
-
-
-def _moment(value: str | datetime | None) -> str:
-    """``26 November 2026 pukul 14.05 WITA``."""
-    if not value:
-        return "-"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    local = moment.astimezone(clock.WITA)
-    return f"{indonesian.long_date(local.date())} pukul {local:%H.%M} WITA"
-
-
-def _day(value: str | date | None) -> str:
-    if not value:
-        return "-"
-    return indonesian.long_date(date.fromisoformat(value) if isinstance(value, str) else value)
-
-
 _ENV = Environment(loader=PackageLoader("reporting", "templates"), autoescape=select_autoescape(["html"]),
                    undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_ENV.filters.update(angka=_number, waktu=_moment, tanggal=_day, bulan=indonesian.month_name,
-                    wilayah=indonesian.region_label)
+_ENV.filters.update(page_kit.FILTERS)
 _ENV.globals.update(NO_DATA=NO_DATA)
 
 
