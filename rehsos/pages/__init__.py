@@ -13,6 +13,7 @@ and what was typed kept (:class:`Form`), status 422.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Mapping
@@ -141,6 +142,21 @@ def flatten_errors(messages: Mapping | list | str, prefix: str = "") -> dict[str
         for k, v in flatten_errors(value, name).items():
             out.setdefault(k, []).extend(v)
     return out
+
+
+_WHOLE = re.compile(r"[+-]?[0-9]{1,10}")
+
+
+def whole_number(value: Any) -> Any:
+    """A form's digits as the integer the API's strict field wants; anything else as typed (None
+    included), for the schema to refuse with its own message."""
+    return int(value) if isinstance(value, str) and _WHOLE.fullmatch(value.strip()) else value
+
+
+def see_other(location: str, message: str | None = None) -> Response:
+    """Post/redirect/get: the record's page, with what was done named by ``?pesan=`` for its flash."""
+    target = f"{location}{'&' if '?' in location else '?'}pesan={message}" if message else location
+    return Response(status=303, headers={"Location": target, "Cache-Control": "no-store"})
 
 
 def submitted(request: Request) -> dict[str, str]:

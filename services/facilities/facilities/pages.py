@@ -7,15 +7,13 @@ the JSON API and render what they return here.
 """
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Mapping
 from urllib.parse import quote, urlencode
 
-from werkzeug.wrappers import Response
 
 from rehsos import indonesian, reference
-from rehsos.pages import Form, environment
+from rehsos.pages import Form, environment, whole_number
 
 from facilities.domain import DELETED_BECAUSE, PLAN_ORDER
 
@@ -49,22 +47,10 @@ FORM_LABELS = {"unit": "Unit", "reserved_days": "Lama pemesanan (hari)", "reason
                "categories": "Kategori PPKS", "planned_capacity": "Kapasitas rencana",
                "target_year": "Tahun target", "status": "Status", "category": "Kategori PPKS",
                "sex": "Jenis kelamin", "kasus": "Kasus"}
-_WHOLE = re.compile(r"-?\d{1,10}")
 
 
 def flash(request) -> str | None:
     return MESSAGES.get(request.args.get("pesan", ""))
-
-
-def redirect(path: str, message: str | None = None) -> Response:
-    """Post/redirect/get: the record's page, with what was done said there."""
-    return Response(status=303, headers={"Location": f"{path}?pesan={message}" if message else path})
-
-
-def whole_number(value):
-    """A form's digits as the integer the API's strict field wants; anything else as typed, for
-    the schema to refuse with its message."""
-    return int(value) if isinstance(value, str) and _WHOLE.fullmatch(value.strip()) else value
 
 
 def refused(values: Mapping, messages: Mapping | None) -> Form:

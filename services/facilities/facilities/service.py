@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 from rehsos import auth, heartbeat, jurisdiction, reference, registry
 from rehsos.api import ApiError, api, domain_errors
 from rehsos.messaging import event_consumer, receive
-from rehsos.pages import Form, Viewer, render, submitted
+from rehsos.pages import Form, Viewer, render, see_other, submitted
 from rehsos.providers import Config, Database, settings_timer
 
 from facilities import domain, pages
@@ -250,7 +250,7 @@ class FacilitiesService:
             fields = exc.fields if isinstance(exc.fields, dict) and exc.status == 422 else {}
             return self._referral_page(request, referral_id, refused={form: pages.refused(values, fields)},
                                        failed=form, problem=None if fields else exc.message, status=exc.status)
-        return pages.redirect(f"/panti/rujukan/{referral_id}", done)
+        return see_other(f"/panti/rujukan/{referral_id}", done)
 
     def _decision(self, request, referral_id, decision, form, schema, done, numbers=()):
         return self._act(request, referral_id, form, schema, lambda uow, body: domain.decide_referral(
@@ -327,7 +327,7 @@ class FacilitiesService:
         except ApiError as exc:
             return self._plans_page(request, pages.refused(values, exc.fields or {"_schema": [exc.message]}),
                                     exc.status)
-        return pages.redirect(f"/panti/rencana/{plan_id}", "rencana-baru")
+        return see_other(f"/panti/rencana/{plan_id}", "rencana-baru")
 
     def _plan_page(self, request, plan_id: str, form: Form | None = None, problem: str | None = None,
                    status: int = 200):
@@ -360,7 +360,7 @@ class FacilitiesService:
                 return self._problem(request, exc, back="/panti/rencana")
             return self._plan_page(request, plan_id, pages.refused(values, exc.fields or {}), problem=exc.message,
                                    status=exc.status)
-        return pages.redirect(f"/panti/rencana/{plan_id}", "rencana-diubah")
+        return see_other(f"/panti/rencana/{plan_id}", "rencana-diubah")
 
     # -- the directory --
     @api("GET", "/tempat-tidur", roles=READERS, html=True, tags=("pages",))

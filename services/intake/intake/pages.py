@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from intake.domain.cases import TRANSITIONS
 from rehsos import reference
-from rehsos.pages import Form, environment
+from rehsos.pages import Form, environment, whole_number
 
 ENV = environment("intake")
 PURPOSE = "halaman kasus"  # the purpose every read and write through these pages logs in the audit
@@ -92,21 +92,13 @@ def next_stages(stage: str) -> list[tuple[str, str]]:
 
 
 # -- forms into the API's shape --------------------------------------------------------------------
-def _whole_number(value: str | None) -> Any:
-    """A number typed in a form: an int when it is one, else left as typed for the schema to refuse."""
-    if value is None:
-        return None
-    text = value.strip()
-    return int(text) if text.isdigit() else text
-
-
 def registration(fields: Mapping[str, str], form, regency: str) -> dict:
     """The registration form as ``POST /api/v1/cases`` takes it; the regency is the office's."""
     data = {k: v for k, v in fields.items() if k in CASE_REGISTRATION_FIELDS and k != "regency"}
     if regency:
         data["regency"] = regency
     if "estimated_age" in data:
-        data["estimated_age"] = _whole_number(data["estimated_age"])
+        data["estimated_age"] = whole_number(data["estimated_age"])
     data["categories"] = [c for c in form.getlist("categories") if c]
     data["disabilities"] = [d for d in form.getlist("disabilities") if d]
     return data

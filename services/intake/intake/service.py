@@ -14,7 +14,7 @@ from rehsos import auth, heartbeat, jurisdiction, reference, registry
 from rehsos.api import ApiError, api, domain_errors
 from rehsos.api.sessions import SESSION_COOKIE
 from rehsos.messaging import event_consumer, receive
-from rehsos.pages import Form, Viewer, render, submitted
+from rehsos.pages import Form, Viewer, render, see_other, submitted
 from rehsos.pages.front import FrontDoor
 from rehsos.providers import Config, Database, settings_timer
 
@@ -41,10 +41,6 @@ DONE = {"terdaftar": "Orang dan kasusnya sudah terdaftar.",
         "tahap": "Tahap kasus dipindahkan.", "penutupan": "Penutupan diajukan; menunggu persetujuan supervisor.",
         "keputusan": "Keputusan penutupan dicatat.", "dibuka-kembali": "Kasus dibuka kembali.",
         "dirujuk": "Rujukan dikirim; jawaban panti akan tampil di halaman ini."}
-
-
-def _see_other(location: str) -> Response:
-    return Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
 def _messages(exc: ApiError) -> dict:
@@ -390,7 +386,7 @@ class IntakeService(FrontDoor):
                 case_id = case.id
         except ApiError as exc:
             return self._registration_page(request, pages.refused(values, _messages(exc)), status=exc.status)
-        return _see_other(f"/kasus/{case_id}?pesan=terdaftar")
+        return see_other(f"/kasus/{case_id}?pesan=terdaftar")
 
     def _regency(self, fields: dict) -> str | None:
         """The regency a person is registered in: the office's own; the province's office chooses one."""
@@ -408,7 +404,7 @@ class IntakeService(FrontDoor):
                 case_id = cases.open_case(uow, person, data, office=self._office(), access=access).id
         except ApiError as exc:
             return self._registration_page(request, pages.refused(values, _messages(exc)), status=exc.status)
-        return _see_other(f"/kasus/{case_id}?pesan=dibuka")
+        return see_other(f"/kasus/{case_id}?pesan=dibuka")
 
     # a case, its timeline and its forms
     def _case_page(self, request, case_id: str, *, forms: pages.CaseForms | None = None,
@@ -452,7 +448,7 @@ class IntakeService(FrontDoor):
                 return self._error_page(request, exc, back="/kasus")
             return self._case_page(request, case_id, status=exc.status,
                                    forms=pages.CaseForms.with_refused(form_name, pages.refused(values, _messages(exc))))
-        return _see_other(f"/kasus/{case_id}?pesan={done}")
+        return see_other(f"/kasus/{case_id}?pesan={done}")
 
     def _person_of(self, uow, case_id: str, access: Access) -> str:
         return cases.get_case(uow, case_id, access=access).person_id
@@ -607,4 +603,4 @@ class IntakeService(FrontDoor):
             if exc.status not in (409, 422):
                 return self._error_page(request, exc, back="/kasus")
             return self._referral_page(request, case_id, pages.refused(values, _messages(exc)), exc.status)
-        return _see_other(f"/kasus/{case_id}?pesan=dirujuk")
+        return see_other(f"/kasus/{case_id}?pesan=dirujuk")

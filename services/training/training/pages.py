@@ -69,7 +69,6 @@ SESSION_LABELS = {"day": "Hari", "starts_at": "Jam mulai", "ends_at": "Jam seles
 SPEAKER_LABELS = {"name": "Nama narasumber", "institution": "Lembaga"}
 STATUS_LABELS = {"status": "Status", "reason": "Alasan pembatalan"}
 CHECK_IN_LABELS = {"code": "Kode presensi", "participant_id": "Peserta", "day": "Hari", "status": "Status kegiatan"}
-_INTEGER = re.compile(r"[+-]?\d{1,9}")
 _NUMBER = re.compile(r"[+-]?\d{1,3}([.,]\d{1,3})?")
 
 
@@ -102,13 +101,6 @@ def flash(request) -> str | None:
 
 
 # -- forms into the API's shape -----------------------------------------------------------------------
-def integer(text: str | None):
-    """A number field as the API's integer; anything else as typed, for the schema to refuse in words."""
-    if text is None:
-        return None
-    return int(text) if _INTEGER.fullmatch(text.strip()) else text
-
-
 def decimal(text: str | None):
     if text is None:
         return None
@@ -121,10 +113,10 @@ def event_body(fields: dict, form) -> tuple[dict, dict]:
     body = {k: fields[k] for k in ("kind", "title", "theme", "venue", "start_date", "end_date") if k in fields}
     for name in ("quota", "min_post_score"):
         if name in fields:
-            body[name] = integer(fields[name])
+            body[name] = kit.whole_number(fields[name])
     if "min_attendance" in fields:
         body["min_attendance"] = decimal(fields["min_attendance"])
-    body["regency_quotas"] = [{"regency": code, "quota": integer(fields[f"regency_quotas.{code}"])}
+    body["regency_quotas"] = [{"regency": code, "quota": kit.whole_number(fields[f"regency_quotas.{code}"])}
                               for code in reference.NODES if f"regency_quotas.{code}" in fields]
     body["target_roles"] = values["target_roles"]
     return values, body
@@ -145,7 +137,7 @@ def event_refused(values: dict, body: dict, messages) -> kit.Form:
 def session_body(fields: dict, form) -> tuple[dict, dict]:
     speakers = form.getlist("speaker_ids")
     body = {k: fields[k] for k in ("day", "starts_at", "ends_at", "topic") if k in fields}
-    body["speaker_ids"] = [integer(i) for i in speakers]
+    body["speaker_ids"] = [kit.whole_number(i) for i in speakers]
     return {**fields, "speaker_ids": speakers}, body
 
 
@@ -158,7 +150,7 @@ def scores_of(form, participant_ids) -> dict[str, tuple[dict, dict]]:
     out = {}
     for pid in participant_ids:
         values = {f: form.get(f"{f}.{pid}", "").strip() for f in ("pre_score", "post_score")}
-        body = {f: integer(v) for f, v in values.items() if v}
+        body = {f: kit.whole_number(v) for f, v in values.items() if v}
         if body:
             out[pid] = (values, body)
     return out

@@ -315,10 +315,6 @@ class TrainingService:
                             title="Tidak dapat ditampilkan" if exc.status != 404 else "Tidak ditemukan",
                             message=exc.message, back=pages.BASE)
 
-    @staticmethod
-    def _see(url: str) -> Response:
-        return Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})
-
     @api("GET", "/pelatihan", roles=NOMINATORS, html=True, tags=("pages",))
     def trainings_page(self, request):
         """Events this node organises, and invitations from other nodes with this node's nominations."""
@@ -355,7 +351,7 @@ class TrainingService:
         except (ValidationError, ApiError) as exc:
             status, messages = pages.refusal(exc)
             return self._new_event_page(request, pages.event_refused(values, body, messages), status)
-        return self._see(pages.event_path(event_id, pesan="dibuat"))
+        return kit.see_other(pages.event_path(event_id, pesan="dibuat"))
 
     def _event_page(self, request, event_id: str, status: int = 200, forms: dict | None = None) -> Response:
         try:
@@ -390,7 +386,7 @@ class TrainingService:
                 return self._page_error(request, exc)
             status, messages = pages.refusal(exc)
             return self._event_page(request, event_id, status, {form_name: kit.Form.refused(values, messages)})
-        return self._see(pages.event_path(event_id, pesan=done))
+        return kit.see_other(pages.event_path(event_id, pesan=done))
 
     @api("POST", PAGE + "/status", roles=MANAGERS, html=True, tags=("pages",))
     def event_status_submitted(self, request, event_id):
@@ -455,7 +451,7 @@ class TrainingService:
         except (ValidationError, ApiError) as exc:
             status, messages = pages.refusal(exc)
             return self._participants_page(request, event_id, kit.Form.refused(fields, messages), status)
-        return self._see(pages.event_path(event_id, "/peserta", pesan="tunggu" if waitlisted else "terdaftar"))
+        return kit.see_other(pages.event_path(event_id, "/peserta", pesan="tunggu" if waitlisted else "terdaftar"))
 
     @api("POST", PAGE_PARTICIPANT + "/batal", roles=MANAGERS, html=True, tags=("pages",))
     def participant_cancelled(self, request, event_id, participant_id):
@@ -468,7 +464,7 @@ class TrainingService:
             if exc.status == 404:
                 return self._page_error(request, exc)
             return self._participants_page(request, event_id, kit.Form.refused({}, pages.refusal(exc)[1]), exc.status)
-        return self._see(pages.event_path(event_id, "/peserta", pesan="dibatalkan"))
+        return kit.see_other(pages.event_path(event_id, "/peserta", pesan="dibatalkan"))
 
     @api("GET", PAGE_PARTICIPANT + "/sertifikat.pdf", roles=MANAGERS, html=True, tags=("pages",))
     def certificate_download(self, request, event_id, participant_id):
@@ -530,7 +526,7 @@ class TrainingService:
             if "participant_id" in form.errors:  # ticked from the list: the message goes above the form
                 form.errors.setdefault("_schema", []).extend(form.errors.pop("participant_id"))
             return self._check_in_page(request, event_id, fields.get("day"), form, status)
-        return self._see(pages.event_path(event_id, "/presensi", hari=day.isoformat(), peserta=pid, hasil=outcome))
+        return kit.see_other(pages.event_path(event_id, "/presensi", hari=day.isoformat(), peserta=pid, hasil=outcome))
 
     def _batch_page(self, request, event_id: str, *, report=None, problems=(), status: int = 200) -> Response:
         try:
@@ -618,7 +614,7 @@ class TrainingService:
             if exc.status == 404:
                 return self._page_error(request, exc)
             return self._scores_page(request, event_id, kit.Form.refused(values, pages.refusal(exc)[1]), exc.status)
-        return self._see(pages.event_path(event_id, "/nilai", pesan="nilai"))
+        return kit.see_other(pages.event_path(event_id, "/nilai", pesan="nilai"))
 
     # -- invitations: nominating at this node ----------------------------------------------------------------
     def _invitation_page(self, request, event_id: str, form: kit.Form | None = None, status: int = 200):
@@ -657,4 +653,4 @@ class TrainingService:
                 return self._page_error(request, exc)
             status, messages = pages.refusal(exc)
             return self._invitation_page(request, event_id, kit.Form.refused(fields, messages), status)
-        return self._see(pages.invitation_path(event_id, pesan="diusulkan"))
+        return kit.see_other(pages.invitation_path(event_id, pesan="diusulkan"))
