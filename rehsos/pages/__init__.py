@@ -19,9 +19,11 @@ from datetime import date, datetime
 from typing import Any, Mapping
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from marshmallow import ValidationError
 from werkzeug.wrappers import Request, Response
 
 from rehsos import auth, clock, indonesian, registry
+from rehsos.api.errors import ApiError
 from rehsos.api.sessions import CSRF_FIELD, html_page, require_csrf
 
 NO_DATA = "tidak ada data"
@@ -123,6 +125,19 @@ class Form:
     @property
     def invalid(self) -> bool:
         return bool(self.errors)
+
+
+def refusal(exc: Exception) -> tuple[int, dict]:
+    """A refused form's status and per-field messages: the schema's (422), or the domain's (409
+    with its message beside the fields it names, and above the form)."""
+    if isinstance(exc, ValidationError):
+        return 422, exc.messages
+    if isinstance(exc, ApiError):
+        fields = dict(exc.fields or {})
+        if exc.status != 422 or not fields:
+            fields["_schema"] = [exc.message, *fields.get("_schema", [])]
+        return exc.status, fields
+    raise exc
 
 
 def flatten_errors(messages: Mapping | list | str, prefix: str = "") -> dict[str, list[str]]:

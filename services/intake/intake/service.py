@@ -14,7 +14,7 @@ from rehsos import auth, heartbeat, jurisdiction, reference, registry
 from rehsos.api import ApiError, api, domain_errors
 from rehsos.api.sessions import SESSION_COOKIE
 from rehsos.messaging import event_consumer, receive
-from rehsos.pages import Form, Viewer, render, see_other, submitted
+from rehsos.pages import Form, Viewer, refusal, render, see_other, submitted
 from rehsos.pages.front import FrontDoor
 from rehsos.providers import Config, Database, settings_timer
 
@@ -41,15 +41,6 @@ DONE = {"terdaftar": "Orang dan kasusnya sudah terdaftar.",
         "tahap": "Tahap kasus dipindahkan.", "penutupan": "Penutupan diajukan; menunggu persetujuan supervisor.",
         "keputusan": "Keputusan penutupan dicatat.", "dibuka-kembali": "Kasus dibuka kembali.",
         "dirujuk": "Rujukan dikirim; jawaban panti akan tampil di halaman ini."}
-
-
-def _messages(exc: ApiError) -> dict:
-    """A refusal's words for the form: its field messages, and the message itself when it is
-    about the record's state (409) rather than the fields."""
-    fields = {k: v for k, v in (exc.fields or {}).items() if isinstance(v, (list, dict))}
-    if exc.status == 409 or not fields:
-        fields.setdefault("_schema", []).insert(0, exc.message)
-    return fields
 
 
 class IntakeService(FrontDoor):
@@ -385,7 +376,7 @@ class IntakeService(FrontDoor):
                                            access=self._page_access(request, "pendaftaran kasus"))
                 case_id = case.id
         except ApiError as exc:
-            return self._registration_page(request, pages.refused(values, _messages(exc)), status=exc.status)
+            return self._registration_page(request, pages.refused(values, refusal(exc)[1]), status=exc.status)
         return see_other(f"/kasus/{case_id}?pesan=terdaftar")
 
     def _regency(self, fields: dict) -> str | None:
@@ -403,7 +394,7 @@ class IntakeService(FrontDoor):
                 person = persons.get_person(uow, person_id, access=access, action="person.open_case")
                 case_id = cases.open_case(uow, person, data, office=self._office(), access=access).id
         except ApiError as exc:
-            return self._registration_page(request, pages.refused(values, _messages(exc)), status=exc.status)
+            return self._registration_page(request, pages.refused(values, refusal(exc)[1]), status=exc.status)
         return see_other(f"/kasus/{case_id}?pesan=dibuka")
 
     # a case, its timeline and its forms
@@ -447,7 +438,7 @@ class IntakeService(FrontDoor):
             if exc.status not in (409, 422):
                 return self._error_page(request, exc, back="/kasus")
             return self._case_page(request, case_id, status=exc.status,
-                                   forms=pages.CaseForms.with_refused(form_name, pages.refused(values, _messages(exc))))
+                                   forms=pages.CaseForms.with_refused(form_name, pages.refused(values, refusal(exc)[1])))
         return see_other(f"/kasus/{case_id}?pesan={done}")
 
     def _person_of(self, uow, case_id: str, access: Access) -> str:
@@ -602,5 +593,5 @@ class IntakeService(FrontDoor):
         except ApiError as exc:
             if exc.status not in (409, 422):
                 return self._error_page(request, exc, back="/kasus")
-            return self._referral_page(request, case_id, pages.refused(values, _messages(exc)), exc.status)
+            return self._referral_page(request, case_id, pages.refused(values, refusal(exc)[1]), exc.status)
         return see_other(f"/kasus/{case_id}?pesan=dirujuk")

@@ -13,12 +13,10 @@ from datetime import date
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from marshmallow import ValidationError
 from markupsafe import Markup
 
 from rehsos import indonesian, reference
 from rehsos import pages as kit
-from rehsos.api import ApiError
 from rehsos.contracts import jsontext
 from rehsos.contracts.events import TRAINING_KINDS, TRAINING_ROLES
 from rehsos.api.bodies import csv_rows
@@ -185,19 +183,6 @@ def batch_refused(messages) -> list[str]:
         where = f"Baris {int(match.group(1)) + 1}, kolom {match.group(2)}" if match else "Berkas"
         lines.append(f"{where}: {' '.join(texts)}")
     return lines
-
-
-def refusal(exc: Exception) -> tuple[int, dict]:
-    """A refused form's status and per-field messages: the schema's (422), or the domain's (409
-    with its message beside the fields it names, and above the form)."""
-    if isinstance(exc, ValidationError):
-        return 422, exc.messages
-    if isinstance(exc, ApiError):
-        fields = dict(exc.fields or {})
-        if exc.status != 422 or not fields:
-            fields["_schema"] = [exc.message, *fields.get("_schema", [])]
-        return exc.status, fields
-    raise exc
 
 
 # -- what the pages show ---------------------------------------------------------------------------------

@@ -349,7 +349,7 @@ class TrainingService:
                 event = events.create_event(uow, data, organiser=self._organiser(request))
                 event_id = event.id
         except (ValidationError, ApiError) as exc:
-            status, messages = pages.refusal(exc)
+            status, messages = kit.refusal(exc)
             return self._new_event_page(request, pages.event_refused(values, body, messages), status)
         return kit.see_other(pages.event_path(event_id, pesan="dibuat"))
 
@@ -384,7 +384,7 @@ class TrainingService:
         except (ValidationError, ApiError) as exc:
             if isinstance(exc, ApiError) and exc.status == 404:
                 return self._page_error(request, exc)
-            status, messages = pages.refusal(exc)
+            status, messages = kit.refusal(exc)
             return self._event_page(request, event_id, status, {form_name: kit.Form.refused(values, messages)})
         return kit.see_other(pages.event_path(event_id, pesan=done))
 
@@ -449,7 +449,7 @@ class TrainingService:
                 participant = participants.register(uow, event_id, data, organiser=self._organiser(request))
                 waitlisted = participant.status == "waitlisted"
         except (ValidationError, ApiError) as exc:
-            status, messages = pages.refusal(exc)
+            status, messages = kit.refusal(exc)
             return self._participants_page(request, event_id, kit.Form.refused(fields, messages), status)
         return kit.see_other(pages.event_path(event_id, "/peserta", pesan="tunggu" if waitlisted else "terdaftar"))
 
@@ -463,7 +463,7 @@ class TrainingService:
         except ApiError as exc:
             if exc.status == 404:
                 return self._page_error(request, exc)
-            return self._participants_page(request, event_id, kit.Form.refused({}, pages.refusal(exc)[1]), exc.status)
+            return self._participants_page(request, event_id, kit.Form.refused({}, kit.refusal(exc)[1]), exc.status)
         return kit.see_other(pages.event_path(event_id, "/peserta", pesan="dibatalkan"))
 
     @api("GET", PAGE_PARTICIPANT + "/sertifikat.pdf", roles=MANAGERS, html=True, tags=("pages",))
@@ -521,7 +521,7 @@ class TrainingService:
         except (ValidationError, ApiError) as exc:
             if isinstance(exc, ApiError) and exc.status == 404:
                 return self._page_error(request, exc)
-            status, messages = pages.refusal(exc)
+            status, messages = kit.refusal(exc)
             form = kit.Form.refused(fields, messages)
             if "participant_id" in form.errors:  # ticked from the list: the message goes above the form
                 form.errors.setdefault("_schema", []).extend(form.errors.pop("participant_id"))
@@ -613,7 +613,7 @@ class TrainingService:
         except ApiError as exc:
             if exc.status == 404:
                 return self._page_error(request, exc)
-            return self._scores_page(request, event_id, kit.Form.refused(values, pages.refusal(exc)[1]), exc.status)
+            return self._scores_page(request, event_id, kit.Form.refused(values, kit.refusal(exc)[1]), exc.status)
         return kit.see_other(pages.event_path(event_id, "/nilai", pesan="nilai"))
 
     # -- invitations: nominating at this node ----------------------------------------------------------------
@@ -651,6 +651,6 @@ class TrainingService:
         except (ValidationError, ApiError) as exc:
             if isinstance(exc, ApiError) and exc.status == 404:
                 return self._page_error(request, exc)
-            status, messages = pages.refusal(exc)
+            status, messages = kit.refusal(exc)
             return self._invitation_page(request, event_id, kit.Form.refused(fields, messages), status)
         return kit.see_other(pages.invitation_path(event_id, pesan="diusulkan"))
