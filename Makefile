@@ -5,7 +5,7 @@ VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test test-durations test-fast install browser definitions clean bench reliability
+.PHONY: run test test-durations test-fast install browser definitions clean clean-test-leftovers bench reliability
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,7 @@ bench: install
 # CI runs it after `make test`; RELIABILITY_ARGS=--quick for a short run while developing.
 reliability: install
 	@$(BIN)/rehsos reliability $(RELIABILITY_ARGS)
+
+# Remove the vhosts, users and databases that killed test runs left behind (not while tests run).
+clean-test-leftovers: install
+	$(BIN)/python -m rehsos_tools.testrun --sweep

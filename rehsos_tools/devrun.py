@@ -7,6 +7,7 @@ differs in URIs and secrets, and has no ``dev_mode``.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -16,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -199,27 +201,60 @@ def write_definitions(out: str, nodes_spec: str) -> list[Path]:
 
 
 # -- the broker's plugins -----------------------------------------------------------------------------
-def ensure_management(uri: str, wait: float = 40.0) -> None:
-    """Reach the management API; enable the plugins first when this user may (root on the broker host)."""
-    mgmt = broker.Management(uri)
+PLUGINS = ["rabbitmq_management", "rabbitmq_shovel", "rabbitmq_shovel_management"]
+BROKER_LOCK = Path(tempfile.gettempdir()) / "rehsos-broker-plugins.lock"
+
+
+def ensure_management(uri: str, wait: float = 60.0) -> None:
+    """Reach the management API. As root on the broker's host, bring it about: wait for the node to
+    finish starting (a plugin enabled while it boots is only written to a file), enable the plugins
+    on the running node, and restart the RabbitMQ application once if the API still does not answer.
+    One process at a time (``make test`` starts several), under a file lock."""
+    mgmt = broker.Management(uri, timeout=10.0)
     try:
         mgmt.check_shovel_plugin()
         return
     except broker.ManagementUnavailable as first:
-        tool = shutil.which("rabbitmq-plugins")
-        if tool is None or os.geteuid() != 0:
+        plugins_tool, ctl = shutil.which("rabbitmq-plugins"), shutil.which("rabbitmqctl")
+        if plugins_tool is None or ctl is None or os.geteuid() != 0:
             raise first
-    print("rehsos: enabling RabbitMQ management and shovel plugins ...", flush=True)
-    subprocess.run([tool, "enable", "rabbitmq_management", "rabbitmq_shovel", "rabbitmq_shovel_management"],
-                   check=True, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + wait
+    with BROKER_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _answers(mgmt, 1.0):  # another process did it while this one waited for the lock
+            return
+        print("rehsos: enabling RabbitMQ management and shovel plugins ...", flush=True)
+        if _run([ctl, "-t", "30", "await_startup"]).returncode != 0:
+            _run([ctl, "start_app"])  # the node runs but its application was stopped
+        _run([plugins_tool, "enable", "--online", *PLUGINS])
+        if _answers(mgmt, wait):
+            return
+        print("rehsos: the management API does not answer; restarting the RabbitMQ application ...", flush=True)
+        _run([ctl, "stop_app"])
+        _run([ctl, "start_app"])
+        if not _answers(mgmt, wait):
+            listing = _run([plugins_tool, "list", "-e"]).stdout
+            raise broker.ManagementUnavailable(
+                f"RabbitMQ management API still not reachable after enabling the plugins and restarting "
+                f"the application.\nEnabled plugins:\n{listing}\n{broker.PLUGIN_HINT}")
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"rehsos: {' '.join(cmd)} exited {result.returncode}: {result.stderr.strip()[:500]}", flush=True)
+    return result
+
+
+def _answers(mgmt: broker.Management, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while True:
         try:
             mgmt.check_shovel_plugin()
-            return
-        except broker.ManagementUnavailable:
+            return True
+        except (broker.ManagementUnavailable, RuntimeError, requests.RequestException):
+            # refused, starting (503), or slow to answer
             if time.monotonic() > deadline:
-                raise
+                return False
             time.sleep(1)
 
 

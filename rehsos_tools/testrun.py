@@ -10,12 +10,14 @@ printed whole when it fails. Tests that share a province per module stay in one 
 file is never split.
 
     python -m rehsos_tools.testrun [-j N] [--record] [pytest options...]
+    python -m rehsos_tools.testrun --sweep   # remove what killed test runs left on the servers
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +28,35 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 DURATIONS = TESTS / "durations.json"
 DEFAULT_SECONDS = 5.0  # a file not timed yet
+MANAGEMENT_URI = os.environ.get("REHSOS_TEST_MANAGEMENT_URI", "http://guest:guest@127.0.0.1:15672")
+PG_ADMIN_URI = os.environ.get("REHSOS_TEST_PG_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+# The names tests give what they create (tests/support.py): a vhost or user "t1a2b3c4d-...", a
+# database "rehsos_test_...".
+TEST_BROKER_NAME = re.compile(r"^t[0-9a-f]{8}-")
+
+
+def sweep() -> dict[str, int]:
+    """Remove the vhosts, users and databases that test runs left behind when they were killed.
+    Only when no test run is going on: it cannot tell a leftover from a province in use."""
+    from rehsos_tools import broker
+
+    import sqlalchemy as sa
+
+    mgmt = broker.Management(MANAGEMENT_URI)
+    vhosts = [v["name"] for v in mgmt.request("GET", "vhosts") if TEST_BROKER_NAME.match(v["name"])]
+    for name in vhosts:
+        mgmt.request("DELETE", "vhosts", name, ok=(200, 204, 404))
+    users = [u["name"] for u in mgmt.request("GET", "users") if TEST_BROKER_NAME.match(u["name"])]
+    for name in users:
+        mgmt.request("DELETE", "users", name, ok=(200, 204, 404))
+    admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        databases = list(conn.execute(sa.text(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'rehsos\\_test\\_%'")).scalars())
+        for name in databases:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    return {"vhosts": len(vhosts), "users": len(users), "databases": len(databases)}
 
 
 def test_files() -> list[str]:
@@ -61,10 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "4")),
                         help="pytest processes at once (TEST_JOBS, default 4)")
     parser.add_argument("--record", action="store_true", help=f"write the files' times to {DURATIONS.relative_to(ROOT)}")
+    parser.add_argument("--sweep", action="store_true", help="only remove what killed test runs left behind")
     args, pytest_args = parser.parse_known_args(argv)
     if any(not a.startswith("-") and (Path(a.split("::")[0]).exists() or "::" in a) for a in pytest_args):
         # Tests named on the command line: one plain pytest run of just those.
         return subprocess.call([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT)
+    from rehsos_tools import broker, devrun
+
+    try:  # once here, rather than racing in every pytest process
+        devrun.ensure_management(MANAGEMENT_URI)
+    except broker.ManagementUnavailable as exc:
+        print(f"testrun: {exc}", file=sys.stderr)
+        return 2
+    if args.sweep:
+        print(f"testrun: removed test leftovers: {json.dumps(sweep())}", flush=True)
+        return 0
     durations = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
     groups = shards(test_files(), durations, max(1, args.jobs))
     out_dir = ROOT / "var" / "tests"
