@@ -37,13 +37,23 @@ class Management:
     def _url(self, *segments: str) -> str:
         return self.base + "/" + "/".join(quote(s, safe="") for s in segments)
 
+    # A busy broker (vhosts being deleted, two cores loaded) can take longer than the timeout to
+    # answer; every call here is idempotent (PUT/DELETE of a named object, GET, POST of a binding
+    # RabbitMQ keeps once), so it is asked again rather than failing the bootstrap or teardown.
+    ATTEMPTS = 3
+
     def request(self, method: str, *segments: str, body=None, ok=(200, 201, 204)):
-        try:
-            resp = self.session.request(method, self._url(*segments), auth=self.auth, timeout=self.timeout,
-                                        json=body)
-        except requests.ConnectionError:
-            raise ManagementUnavailable(
-                f"RabbitMQ management API is not reachable at {self.base}.\n{PLUGIN_HINT}") from None
+        for attempt in range(1, self.ATTEMPTS + 1):
+            try:
+                resp = self.session.request(method, self._url(*segments), auth=self.auth, timeout=self.timeout,
+                                            json=body)
+                break
+            except requests.ConnectionError:
+                raise ManagementUnavailable(
+                    f"RabbitMQ management API is not reachable at {self.base}.\n{PLUGIN_HINT}") from None
+            except requests.Timeout:
+                if attempt == self.ATTEMPTS:
+                    raise
         if resp.status_code == 401:
             raise ManagementUnavailable(f"RabbitMQ management API refused the credentials for {self.base}.")
         if resp.status_code not in ok:
@@ -205,7 +215,13 @@ def _hash_matches(user: dict, password: str) -> bool:
 
 def teardown(mgmt: Management, names: Names, nodes: list[str], *,
              node_mgmt: dict[str, Management] | None = None) -> None:
-    """Remove the vhosts and node users of a namespace (tests; `rehsos bootstrap --remove`)."""
+    """Remove the vhosts and node users of a namespace (tests; `rehsos bootstrap --remove`).
+    The shovels go first: deleting a vhost under a running shovel makes it crash and restart
+    against a vhost that is going away, which holds up the broker for everyone."""
+    for node in nodes:
+        m = (node_mgmt or {}).get(node, mgmt)
+        for shovel in m.get("parameters", "shovel", names.node_vhost(node)) or []:
+            m.request("DELETE", "parameters", "shovel", names.node_vhost(node), shovel["name"], ok=(200, 204, 404))
     for node in nodes:
         (node_mgmt or {}).get(node, mgmt).request("DELETE", "vhosts", names.node_vhost(node), ok=(200, 204, 404))
         mgmt.request("DELETE", "users", names.node_user(node), ok=(200, 204, 404))

@@ -205,37 +205,98 @@ PLUGINS = ["rabbitmq_management", "rabbitmq_shovel", "rabbitmq_shovel_management
 BROKER_LOCK = Path(tempfile.gettempdir()) / "rehsos-broker-plugins.lock"
 
 
+# RabbitMQ reserves file handles for its message stores out of the process's open-file limit, and
+# Debian's broker starts with the soft limit of 1024: a test run's provinces (a vhost per office,
+# several at once) exhaust it, and a vhost then waits for a handle forever, holding up every vhost
+# created or deleted after it (the broker stops answering).
+MIN_BROKER_FILES = 8192
+RABBITMQ_ENV_FILE = Path(os.environ.get("RABBITMQ_CONF_ENV_FILE", "/etc/rabbitmq/rabbitmq-env.conf"))
+RAISE_FILES = 'ulimit -S -n "$(ulimit -H -n)" 2>/dev/null || true  # rehsos: room for a vhost per office'
+
+
 def ensure_management(uri: str, wait: float = 60.0) -> None:
-    """Reach the management API. As root on the broker's host, bring it about: wait for the node to
-    finish starting (a plugin enabled while it boots is only written to a file), enable the plugins
-    on the running node, and restart the RabbitMQ application once if the API still does not answer.
-    One process at a time (``make test`` starts several), under a file lock."""
+    """Reach the management API, with room for many vhosts. As root on the broker's host, bring it
+    about: wait for the node to finish starting (a plugin enabled while it boots is only written to
+    a file), enable the plugins on the running node, restart the RabbitMQ application once if the
+    API still does not answer; and restart the broker with its open-file limit raised to the hard
+    limit when it has too few. One process at a time (``make test`` starts several), under a lock."""
     mgmt = broker.Management(uri, timeout=10.0)
-    try:
-        mgmt.check_shovel_plugin()
+    if _answers(mgmt, 0) and _broker_files(mgmt) >= MIN_BROKER_FILES:
         return
-    except broker.ManagementUnavailable as first:
-        plugins_tool, ctl = shutil.which("rabbitmq-plugins"), shutil.which("rabbitmqctl")
-        if plugins_tool is None or ctl is None or os.geteuid() != 0:
-            raise first
+    plugins_tool, ctl = shutil.which("rabbitmq-plugins"), shutil.which("rabbitmqctl")
+    local = urlsplit(uri).hostname in ("127.0.0.1", "localhost", "::1")
+    if plugins_tool is None or ctl is None or os.geteuid() != 0 or not local:
+        mgmt.check_shovel_plugin()  # raises with the hint when it does not answer
+        print(f"rehsos: warning: RabbitMQ may open only {_broker_files(mgmt)} files; with many vhosts it "
+              f"stops answering. Raise the broker's open-file limit (ulimit -n) to {MIN_BROKER_FILES} or more.",
+              file=sys.stderr, flush=True)
+        return
     with BROKER_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _answers(mgmt, 1.0):  # another process did it while this one waited for the lock
-            return
-        print("rehsos: enabling RabbitMQ management and shovel plugins ...", flush=True)
-        if _run([ctl, "-t", "30", "await_startup"]).returncode != 0:
-            _run([ctl, "start_app"])  # the node runs but its application was stopped
-        _run([plugins_tool, "enable", "--online", *PLUGINS])
-        if _answers(mgmt, wait):
-            return
-        print("rehsos: the management API does not answer; restarting the RabbitMQ application ...", flush=True)
-        _run([ctl, "stop_app"])
-        _run([ctl, "start_app"])
-        if not _answers(mgmt, wait):
-            listing = _run([plugins_tool, "list", "-e"]).stdout
-            raise broker.ManagementUnavailable(
-                f"RabbitMQ management API still not reachable after enabling the plugins and restarting "
-                f"the application.\nEnabled plugins:\n{listing}\n{broker.PLUGIN_HINT}")
+        if not _answers(mgmt, 1.0):  # another process may have done it while this one waited
+            _enable_plugins(mgmt, ctl, plugins_tool, wait)
+        if _broker_files(mgmt) < MIN_BROKER_FILES:
+            _restart_with_more_files(mgmt, ctl, wait)
+
+
+def _enable_plugins(mgmt: broker.Management, ctl: str, plugins_tool: str, wait: float) -> None:
+    print("rehsos: enabling RabbitMQ management and shovel plugins ...", flush=True)
+    if not _await_node(ctl, 30):
+        _run([ctl, "start_app"])  # the node runs but its application was stopped
+    _run([plugins_tool, "enable", "--online", *PLUGINS])
+    if _answers(mgmt, wait):
+        return
+    print("rehsos: the management API does not answer; restarting the RabbitMQ application ...", flush=True)
+    _run([ctl, "stop_app"])
+    _run([ctl, "start_app"])
+    if not _answers(mgmt, wait):
+        listing = _run([plugins_tool, "list", "-e"]).stdout
+        raise broker.ManagementUnavailable(
+            f"RabbitMQ management API still not reachable after enabling the plugins and restarting "
+            f"the application.\nEnabled plugins:\n{listing}\n{broker.PLUGIN_HINT}")
+
+
+def _broker_files(mgmt: broker.Management, wait: float = 20.0) -> int:
+    """The broker's open-file limit; a broker that has just started reports it after a few seconds
+    (taken as enough if it never does)."""
+    deadline = time.monotonic() + wait
+    while True:
+        nodes = mgmt.request("GET", "nodes") or [{}]
+        if nodes[0].get("fd_total") is not None:
+            return int(nodes[0]["fd_total"])
+        if time.monotonic() > deadline:
+            return MIN_BROKER_FILES
+        time.sleep(1)
+
+
+def _restart_with_more_files(mgmt: broker.Management, ctl: str, wait: float) -> None:
+    """The limit is read when the broker starts (from rabbitmq-env.conf, which its start script
+    sources after dropping to the rabbitmq user), so it takes one restart of the broker."""
+    print(f"rehsos: RabbitMQ may open only {_broker_files(mgmt)} files; raising its limit in "
+          f"{RABBITMQ_ENV_FILE} and restarting it ...", flush=True)
+    current = RABBITMQ_ENV_FILE.read_text() if RABBITMQ_ENV_FILE.exists() else ""
+    if RAISE_FILES not in current:
+        RABBITMQ_ENV_FILE.write_text(current + ("" if current.endswith("\n") or not current else "\n")
+                                     + RAISE_FILES + "\n")
+    _run([ctl, "-t", "60", "stop"])
+    server = shutil.which("rabbitmq-server") or "rabbitmq-server"
+    _run([server, "-detached"])
+    _await_node(ctl, 90)
+    if not _answers(mgmt, wait):
+        raise broker.ManagementUnavailable("RabbitMQ did not come back after its restart with more files.")
+    files = _broker_files(mgmt)
+    print(f"rehsos: RabbitMQ restarted; it may open {files} files", flush=True)
+
+
+def _await_node(ctl: str, seconds: float) -> bool:
+    """Until the broker has started (a node that has only just been launched is not yet known to
+    epmd, and await_startup then fails at once)."""
+    deadline = time.monotonic() + seconds
+    while subprocess.run([ctl, "-q", "-t", "10", "await_startup"], capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(2)
+    return True
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:

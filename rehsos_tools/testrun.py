@@ -7,7 +7,10 @@ monkey patching (every test process needs it) stalls. So this splits the test fi
 heaviest first onto the lightest shard, by the time each file took last (``tests/durations.json``),
 and runs each shard as a plain pytest process. Every test runs exactly once; a shard's output is
 printed whole when it fails. Tests that share a province per module stay in one process, since a
-file is never split.
+file is never split. A file marked ``solo`` runs alone after the shards.
+
+Before the tests, the broker is made ready (``devrun.ensure_management``: plugins, open-file limit)
+once rather than by every process, and leftovers of killed runs are removed.
 
     python -m rehsos_tools.testrun [-j N] [--record] [pytest options...]
     python -m rehsos_tools.testrun --sweep   # remove what killed test runs left on the servers
@@ -15,11 +18,13 @@ file is never split.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -37,7 +42,8 @@ TEST_BROKER_NAME = re.compile(r"^t[0-9a-f]{8}-")
 
 def sweep() -> dict[str, int]:
     """Remove the vhosts, users and databases that test runs left behind when they were killed.
-    Only when no test run is going on: it cannot tell a leftover from a province in use."""
+    Only when no other test run is going on (``make test`` checks with a lock; a plain pytest run
+    beside it is not seen): it cannot tell a leftover from a province in use."""
     from rehsos_tools import broker
 
     import sqlalchemy as sa
@@ -73,6 +79,12 @@ def shards(files: list[str], durations: dict[str, float], n: int) -> list[list[s
     return [members for _, members in bins if members]
 
 
+def is_solo(path: str) -> bool:
+    """A file marked ``pytestmark = pytest.mark.solo`` loads the machine on its own: it runs alone,
+    after the shards, rather than beside them where every test would wait on it."""
+    return "pytestmark = pytest.mark.solo" in (ROOT / path).read_text()
+
+
 def file_durations(junit: Path) -> dict[str, float]:
     """Seconds per test file (setup, call and teardown of its tests) from a JUnit report."""
     out: dict[str, float] = {}
@@ -104,38 +116,53 @@ def main(argv: list[str] | None = None) -> int:
     except broker.ManagementUnavailable as exc:
         print(f"testrun: {exc}", file=sys.stderr)
         return 2
-    if args.sweep:
-        print(f"testrun: removed test leftovers: {json.dumps(sweep())}", flush=True)
-        return 0
+    # Leftovers of killed runs (a province's shovels keep retrying against vhosts that are gone)
+    # slow the broker for every later run: remove them, unless another test run is going on.
+    lock = (Path(tempfile.gettempdir()) / "rehsos-testrun.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held until this process ends
+    except BlockingIOError:
+        print("testrun: another test run is going on: its vhosts and databases are left alone", flush=True)
+        if args.sweep:
+            return 1
+    else:
+        removed = sweep()
+        if args.sweep or any(removed.values()):
+            print(f"testrun: removed test leftovers: {json.dumps(removed)}", flush=True)
+        if args.sweep:
+            return 0
     durations = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
-    groups = shards(test_files(), durations, max(1, args.jobs))
+    solo = [f for f in test_files() if is_solo(f)]
+    groups = shards([f for f in test_files() if f not in solo], durations, max(1, args.jobs))
     out_dir = ROOT / "var" / "tests"
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    running = []
-    for i, files in enumerate(groups):
-        log = out_dir / f"shard-{i}.log"
-        junit = out_dir / f"shard-{i}.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-               *pytest_args, *files]
-        handle = log.open("w")
-        running.append((i, files, log, junit, handle, subprocess.Popen(cmd, cwd=ROOT, stdout=handle,
-                                                                         stderr=subprocess.STDOUT)))
-    print(f"testrun: {sum(len(g) for g in groups)} test files in {len(groups)} pytest processes "
-          f"(logs in {out_dir.relative_to(ROOT)}/)", flush=True)
-    failed = []
+    print(f"testrun: {sum(len(g) for g in groups)} test files in {len(groups)} pytest processes, then "
+          f"{len(solo)} alone (logs in {out_dir.relative_to(ROOT)}/)", flush=True)
+    failed: list[tuple[str, Path, int]] = []
     measured: dict[str, float] = {}
-    for i, files, log, junit, handle, proc in running:
-        code = proc.wait()
-        handle.close()
-        summary = log.read_text().rstrip().splitlines()[-1:] or ["(no output)"]
-        print(f"shard {i} ({len(files)} files): {summary[0]}", flush=True)
-        if code != 0:
-            failed.append((i, log, code))
-        if junit.exists():
-            measured.update(file_durations(junit))
-    for i, log, code in failed:
-        print(f"\n===== shard {i} failed (exit {code}): {log.relative_to(ROOT)} =====\n{log.read_text()}", flush=True)
+    phases = [[(f"shard {i}", files) for i, files in enumerate(groups)], [(f"alone {f}", [f]) for f in solo]]
+    for phase in phases:
+        running = []
+        for n, (label, files) in enumerate(phase):
+            stem = label.replace(" ", "-").replace("/", "_")
+            log, junit = out_dir / f"{stem}.log", out_dir / f"{stem}.xml"
+            cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+                   *pytest_args, *files]
+            handle = log.open("w")
+            running.append((label, files, log, junit, handle,
+                            subprocess.Popen(cmd, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT)))
+        for label, files, log, junit, handle, proc in running:
+            code = proc.wait()
+            handle.close()
+            summary = log.read_text().rstrip().splitlines()[-1:] or ["(no output)"]
+            print(f"{label} ({len(files)} files): {summary[0]}", flush=True)
+            if code != 0:
+                failed.append((label, log, code))
+            if junit.exists():
+                measured.update(file_durations(junit))
+    for label, log, code in failed:
+        print(f"\n===== {label} failed (exit {code}): {log.relative_to(ROOT)} =====\n{log.read_text()}", flush=True)
     print(f"testrun: {'FAILED' if failed else 'passed'} in {time.monotonic() - started:.0f} s", flush=True)
     if args.record and not failed:
         DURATIONS.write_text(json.dumps({k: round(v, 1) for k, v in sorted(measured.items())}, indent=1) + "\n")

@@ -47,10 +47,15 @@ def fuzz(url: str, token: str, *, max_examples: int, seed: int) -> tuple[int, li
                         continue
                     body = (interaction.request.body or b"")[:2000] if interaction else b""
                     failures.append((failure.code, case.operation.label,
-                                     f"{failure.message.splitlines()[0]} {body!r}"))
+                                     f"{_first_line(failure)} {body!r}"))
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             failures.append(("error", getattr(event, "label", ""), repr(getattr(event, "value", event))))
     return cases, sorted(set(failures)), by_rule
+
+
+def _first_line(failure) -> str:
+    """A failure's message can be empty (a response-time failure, say): then its title."""
+    return next(iter((failure.message or "").splitlines()), getattr(failure, "title", type(failure).__name__))
 
 
 def test_field_paths_leave_item_positions_out():
