@@ -268,20 +268,40 @@ def test_one_rehsos_image_for_every_process():
 
 def test_dockerfile():
     text = (DEPLOY / "Dockerfile").read_text()
-    bases = re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, re.M)
+    bases = re.findall(r"^ARG BASE=(\S+)", text, re.M)
     assert bases == ["python:3.11-slim"]
     for line in re.findall(r"^FROM\s+(\S+)", text, re.M):
-        assert line == "${PYTHON_IMAGE}", f"unpinned base image {line}"
+        assert line == "${BASE}", f"unpinned base image {line}"
     users = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert re.search(r'^ENTRYPOINT \["rehsos"\]$', text, re.M)
-    assert re.search(r"pip install .*rehsos-kalsel", text)
+    # Offline: only the host-built wheelhouse, never an index.
+    installs = re.findall(r"pip install ([^\n]*)", text)
+    assert installs and all("--no-index" in i and "rehsos-kalsel" in i for i in installs), installs
+    assert "source=var/wheelhouse" in text
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build():
-    patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-                if line.strip() and not line.startswith("#")}
-    assert {"deploy/env", ".venv", "var", "**/*.env"} <= patterns
+    patterns = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert {"deploy/env", ".venv", "var", "**/*.env"} <= set(patterns)
+    # Of var/, only the wheelhouse enters the context (re-included after `var`).
+    assert [p for p in patterns if p.startswith("!")] == ["!var/wheelhouse"]
+    assert patterns.index("!var/wheelhouse") > patterns.index("var")
+
+
+def test_local_base_image_recipes_name_an_official_image_and_a_local_tag():
+    import tomllib
+    for name in ("python", "rabbitmq", "postgres"):
+        recipe = tomllib.loads((DEPLOY / "images" / name / "recipe.toml").read_text())
+        assert recipe["official"].startswith("docker.io/") and recipe["tag"].startswith("localhost/")
+        assert recipe["packages"] and all(c.split()[0] in {"ENV", "CMD", "ENTRYPOINT", "EXPOSE"}
+                                          for c in recipe["changes"])
+    # The compose file's short names resolve to the local tags in podman's local storage.
+    assert "localhost/" + SERVICES["broker-hub"]["image"] == tomllib.loads(
+        (DEPLOY / "images" / "rabbitmq" / "recipe.toml").read_text())["tag"]
+    assert "localhost/" + SERVICES["db-hub"]["image"] == tomllib.loads(
+        (DEPLOY / "images" / "postgres" / "recipe.toml").read_text())["tag"]
 
 
 # -- secrets ---------------------------------------------------------------------------------------------------
