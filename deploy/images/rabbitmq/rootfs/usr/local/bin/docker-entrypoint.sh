@@ -5,4 +5,10 @@
 set -eu
 chown -R rabbitmq:rabbitmq /var/lib/rabbitmq
 chown rabbitmq:rabbitmq /etc/rabbitmq /etc/rabbitmq/definitions.json 2>/dev/null || true
+# Debian's /usr/sbin/rabbitmq-server writes the server's output to /var/log/rabbitmq/startup_log;
+# the server itself writes it to the container's output, as the official image does.
+if [ "$1" = rabbitmq-server ]; then
+    shift
+    set -- /usr/lib/rabbitmq/bin/rabbitmq-server "$@"
+fi
 exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups "$@"
