@@ -67,6 +67,18 @@ def serve(settings: Settings) -> None:
     runner.kill()
 
 
+def resolve_afresh() -> None:
+    """Turn off eventlet's DNS cache. It keeps an answer for its TTL, and container DNS answers
+    with long ones (podman's aardvark-dns: a day): a broker or database container that restarts
+    with a new address would stay unreachable for that long. Each connection now asks again."""
+    from eventlet.support import greendns
+
+    try:
+        greendns.resolver._resolver.cache = None
+    except Exception:  # no resolver configuration at all: nothing is cached either
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     # Green sockets, threads and psycopg2 must be in place before anything imports them.
     import warnings
@@ -75,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     import eventlet
 
     eventlet.monkey_patch()
+    resolve_afresh()
     parser = argparse.ArgumentParser(prog="rehsos-serve", description="Run the services of one node or the hub")
     parser.add_argument("--config", help="the node's or hub's YAML file (default: $REHSOS_CONFIG)")
     parser.add_argument("--migrate", action="store_true", help="apply migrations before starting")

@@ -114,7 +114,9 @@ def base_image(name: str, local: bool = False) -> str:
 
 
 def build_service(base: str) -> None:
-    run(["podman", "build", "--quiet", "--pull=never", "--build-arg", f"BASE={base}", "-f",
+    # --no-cache: the install reads the wheelhouse through a bind mount, whose contents the layer
+    # cache does not see; a cached layer would keep the previous wheels (the build takes seconds).
+    run(["podman", "build", "--quiet", "--pull=never", "--no-cache", "--build-arg", f"BASE={base}", "-f",
          str(ROOT / "deploy" / "Dockerfile"), "-t", SERVICE_IMAGE, str(ROOT)], stdout=subprocess.DEVNULL)
 
 

@@ -295,7 +295,7 @@ def test_local_base_image_recipes_name_an_official_image_and_a_local_tag():
     for name in ("python", "rabbitmq", "postgres"):
         recipe = tomllib.loads((DEPLOY / "images" / name / "recipe.toml").read_text())
         assert recipe["official"].startswith("docker.io/") and recipe["tag"].startswith("localhost/")
-        assert recipe["packages"] and all(c.split()[0] in {"ENV", "CMD", "ENTRYPOINT", "EXPOSE"}
+        assert recipe["packages"] and all(c.split()[0] in {"ENV", "CMD", "ENTRYPOINT", "EXPOSE", "STOPSIGNAL"}
                                           for c in recipe["changes"])
     # The compose file's short names resolve to the local tags in podman's local storage.
     assert "localhost/" + SERVICES["broker-hub"]["image"] == tomllib.loads(
