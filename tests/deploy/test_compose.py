@@ -699,3 +699,35 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     result = subprocess.run(["docker", "compose", "-f", "docker-compose.yml", "config", "-q"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+# -- the compose file is generated from the node list (`rehsos compose`) -------------------------------------
+def test_docker_compose_yml_is_what_rehsos_compose_writes():
+    from rehsos_tools import compose
+
+    assert COMPOSE_FILE.read_text() == compose.render("default"), \
+        "docker-compose.yml differs from `rehsos compose`: regenerate it, do not edit it by hand"
+
+
+def test_the_fourteen_office_compose_file_is_valid_and_complete():
+    from rehsos import reference
+    from rehsos_tools import compose
+
+    doc = yaml.safe_load(compose.render("all"))
+    assert compose_errors(doc) == []
+    services = doc["services"]
+    keys = ["hub", *reference.NODES]
+    assert len(keys) == 15
+    for key in keys:
+        app = "hub" if key == "hub" else f"node-{key}"
+        for name in (f"broker-{key}", f"db-{key}", f"migrate-{key}", app):
+            assert name in services, name
+        assert services[f"broker-{key}"]["hostname"] == f"broker-{key}"
+        assert {f"broker-{key}-data", f"db-{key}-data"} <= set(doc["volumes"])
+        assert app in doc["networks"] and set(services[app]["networks"]) == {app}
+        assert f"./deploy/rabbitmq/{app}.definitions.json:/etc/rehsos/definitions.json:ro" in \
+            services[f"broker-{key}"]["volumes"]
+    assert set(services["bootstrap"]["depends_on"]) == {f"broker-{k}" for k in keys}
+    published = [p for svc in services.values() for p in svc.get("ports", [])]
+    assert len(published) == len(set(published)) == 15
+    assert len(services) == 4 * 15 + 1
