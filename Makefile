@@ -80,6 +80,8 @@ images: install container-tools
 	$(BIN)/python -m rehsos_tools.images build $(IMAGES_ARGS)
 
 # The province in podman-compose (project rehsos-smoke): a case at 6371 counted once at the hub,
-# also across a stop of the hub's broker; everything removed afterwards, volumes included.
+# also across a stop of the hub's broker; with --runbook, a backup and restore of 6371's databases
+# and a rotation of its hub link password. Everything removed afterwards, volumes included.
+SMOKE_ARGS ?= --runbook
 compose-smoke: install container-tools $(BIN)/podman-compose
 	$(BIN)/python -m rehsos_tools.compose_smoke $(SMOKE_ARGS)

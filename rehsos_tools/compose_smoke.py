@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 import yaml
@@ -183,7 +185,92 @@ def health_ok(url: str) -> bool:
     return health(url) == 200
 
 
-def run(project: str, keep: bool) -> dict:
+# Exact row counts of every table of a database, in one query (no stats estimates).
+COUNTS_SQL = ("select string_agg(format('%s=%s', table_name, (xpath('/row/c/text()', query_to_xml("
+              "format('select count(*) as c from %I.%I', table_schema, table_name), false, true, '')))[1]::text), "
+              "',' order by table_name) from information_schema.tables "
+              "where table_schema = 'public' and table_type = 'BASE TABLE'")
+NODE_DATABASES = ["rehsos_auth", "rehsos_intake", "rehsos_facilities", "rehsos_training"]
+
+
+def table_counts(p: Province, db: str, database: str) -> str:
+    result = p.exec(db, "psql", "-U", "rehsos", "-d", database, "-Atc", COUNTS_SQL)
+    if result.returncode != 0:
+        raise SmokeFailed(f"counting {db}/{database}: {result.stderr[-500:]}")
+    return result.stdout.strip()
+
+
+def backup_and_restore(p: Province, office: str, url: str) -> dict:
+    """The runbook's backup and restore, tried: the node stopped, its databases dumped, the data
+    volume replaced by a fresh one, the dumps restored, the node started; every table's row count
+    must be equal before and after."""
+    db, node = f"db-{office}", app(office)
+    backup = WORK / "backup"
+    backup.mkdir(exist_ok=True)
+    took = {}
+    start = time.monotonic()
+    subprocess.run(["podman", "stop", "-t", "30", p.container(node)], check=True, capture_output=True)
+    before = {d: table_counts(p, db, d) for d in NODE_DATABASES}
+    for d in NODE_DATABASES:
+        with open(backup / f"{d}.dump", "wb") as out:
+            subprocess.run(["podman", "exec", p.container(db), "pg_dump", "-U", "rehsos", "-Fc", d], stdout=out,
+                           check=True)
+    took["stop node and dump"] = round(time.monotonic() - start, 1)
+    start = time.monotonic()
+    volume = f"{p.project}_{db}-data"
+    subprocess.run(["podman", "rm", "-f", "-t", "30", p.container(db)], check=True, capture_output=True)
+    subprocess.run(["podman", "volume", "rm", volume], check=True, capture_output=True)
+    p.up(db)
+    wait_for(f"{db} on a fresh volume", lambda: p.exec(db, "pg_isready", "-h", "127.0.0.1", "-U", "rehsos", "-d",
+                                                      "rehsos_auth").returncode == 0, 120)
+    for d in NODE_DATABASES:
+        with open(backup / f"{d}.dump", "rb") as dump:
+            result = subprocess.run(["podman", "exec", "-i", p.container(db), "pg_restore", "-U", "rehsos",
+                                     "--exit-on-error", "-d", d], stdin=dump, capture_output=True)
+        if result.returncode != 0:
+            raise SmokeFailed(f"restoring {d}: {result.stderr.decode()[-500:]}")
+    after = {d: table_counts(p, db, d) for d in NODE_DATABASES}
+    took["fresh volume and restore"] = round(time.monotonic() - start, 1)
+    if after != before:
+        raise SmokeFailed(f"row counts differ after the restore: {before} != {after}")
+    start = time.monotonic()
+    p.up(node)  # recreated: its database container is new
+    wait_for(f"{node} health after the restore", lambda: health_ok(url), 180)
+    took["node healthy again"] = round(time.monotonic() - start, 1)
+    return {"tables": sum(len(c.split(",")) for c in before.values()), "row_counts_equal": True,
+            "dump_bytes": sum((backup / f"{d}.dump").stat().st_size for d in NODE_DATABASES), "took_seconds": took}
+
+
+def rotate_hub_link_password(p: Province, office: str, register) -> dict:
+    """The runbook's password rotation, tried: a new password for the node's user on the hub broker
+    (node-<code>) and for the shovels that log in with it, by editing bootstrap.env and running the
+    bootstrap again; a case registered just before must still arrive."""
+    env_file = WORK / "env" / "bootstrap.env"
+    var = f"REHSOS_NODE_{office}__HUB_BROKER_URI"
+    lines = env_file.read_text().splitlines()
+    old_uri = next(line.partition("=")[2] for line in lines if line.startswith(var + "="))
+    old = urlsplit(old_uri).password
+    new = secrets.token_urlsafe(24)
+    env_file.write_text("".join((line.replace(f":{old}@", f":{new}@") if line.startswith(var + "=") else line) + "\n"
+                                for line in lines))
+    start = time.monotonic()
+    register()  # in flight while the password changes
+    subprocess.run(["podman", "rm", "-f", p.container("bootstrap")], check=True, capture_output=True)
+    p.run_job("bootstrap")  # a new container: it reads the edited env file
+    took = round(time.monotonic() - start, 1)
+    hub_broker = p.container("broker-hub")
+    user = f"node-{office}"
+    old_refused = subprocess.run(["podman", "exec", hub_broker, "rabbitmqctl", "-q", "authenticate_user", user, old],
+                                 capture_output=True).returncode != 0
+    new_works = subprocess.run(["podman", "exec", hub_broker, "rabbitmqctl", "-q", "authenticate_user", user, new],
+                               capture_output=True).returncode == 0
+    if not (old_refused and new_works):
+        raise SmokeFailed(f"{user} on broker-hub: old password refused {old_refused}, new one works {new_works}")
+    return {"user": user, "old_password_refused": old_refused, "new_password_works": new_works,
+            "bootstrap_seconds": took}
+
+
+def run(project: str, keep: bool, runbook: bool = False) -> dict:
     if WORK.exists():
         shutil.rmtree(WORK)
     env_dir = WORK / "env"
@@ -261,6 +348,23 @@ def run(project: str, keep: bool) -> dict:
         if summary["cases_counted_at_hub"] != 2:
             raise SmokeFailed(f"counted {summary['cases_counted_at_hub']} cases at the hub, registered 2")
 
+        if runbook:
+            start = time.monotonic()
+            summary["backup_restore"] = backup_and_restore(p, "6371", node)
+            register(3)  # the restored node goes on numbering its events: counted, not taken for a duplicate
+            wait_for("case 3 after the restore", lambda: counted() == before + 3, 120, 1)
+            p.step("backup, fresh volume, restore at 6371; case 3 counted", start)
+            start = time.monotonic()
+            summary["password_rotation"] = rotate_hub_link_password(p, "6371", lambda: register(4))
+            register(5)  # through the shovel that now logs in with the new password
+            wait_for("cases 4 and 5 after the rotation", lambda: counted() == before + 5, 120, 1)
+            p.step("hub link password of 6371 rotated; cases 4 and 5 counted", start)
+            time.sleep(10)
+            summary["cases_registered"] = 5
+            summary["cases_counted_at_hub"] = counted() - before
+            if summary["cases_counted_at_hub"] != 5:
+                raise SmokeFailed(f"counted {summary['cases_counted_at_hub']} cases at the hub, registered 5")
+
         start = time.monotonic()
         subprocess.run(["podman", "stop", "-t", "30", p.container("node-6371")], check=True, capture_output=True)
         summary["node_stop_seconds"] = round(time.monotonic() - start, 1)
@@ -285,11 +389,13 @@ def run(project: str, keep: bool) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", default="rehsos-smoke")
+    parser.add_argument("--runbook", action="store_true", help="also try deploy/README.md's runbook: back up and "
+                        "restore node 6371's databases, rotate its hub link password")
     parser.add_argument("--keep", action="store_true", help="leave the province running (then: podman-compose "
                         "-p rehsos-smoke -f var/compose-smoke/compose.yml down -v)")
     args = parser.parse_args(argv)
     try:
-        run(args.project, args.keep)
+        run(args.project, args.keep, args.runbook)
     except SmokeFailed as exc:
         print(f"compose-smoke: FAILED: {exc}", file=sys.stderr)
         return 1
