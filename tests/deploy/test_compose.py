@@ -735,3 +735,21 @@ def test_the_fourteen_office_compose_file_is_valid_and_complete():
     published = [p for svc in services.values() for p in svc.get("ports", [])]
     assert len(published) == len(set(published)) == 15
     assert len(services) == 4 * 15 + 1
+
+
+# -- make compose-smoke's compose file (rehsos_tools/compose_smoke.py) ----------------------------------------
+def test_the_smoke_compose_file_publishes_only_free_high_loopback_ports(tmp_path):
+    from rehsos_tools import compose_smoke
+
+    doc, ports = compose_smoke.smoke_compose("rehsos-smoke", tmp_path)
+    assert doc["name"] == "rehsos-smoke" and compose_errors(doc) == []
+    assert set(ports) == {app_service(key) for key in offices()}
+    for name, svc in doc["services"].items():
+        assert "healthcheck" not in svc and "build" not in svc, name
+        for published in svc.get("ports", []):
+            host, port, _ = published.split(":")
+            assert host == "127.0.0.1" and int(port) not in compose_smoke.FORBIDDEN_PORTS, published
+        for volume in svc.get("volumes", []):
+            assert not volume.startswith("./"), volume  # absolute: the file lives in var/compose-smoke
+        assert all(Path(e).parent == tmp_path for e in svc.get("env_file", [])), name
+    assert {5672, 15672, 5432, 8000, 8100, 8171, 8199} <= compose_smoke.FORBIDDEN_PORTS
