@@ -5,7 +5,8 @@ VENV ?= .venv
 NODES ?= default
 BIN := $(VENV)/bin
 
-.PHONY: run test test-durations test-fast install browser definitions clean clean-test-leftovers bench reliability
+.PHONY: run test test-durations test-fast install browser definitions clean clean-test-leftovers bench reliability \
+	container-tools images compose-smoke
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +65,23 @@ reliability: install
 # Remove the vhosts, users and databases that killed test runs left behind (not while tests run).
 clean-test-leftovers: install
 	$(BIN)/python -m rehsos_tools.testrun --sweep
+
+# -- containers (deploy/README.md) -------------------------------------------------------------------
+# podman, buildah, runc, mmdebstrap (Debian) and /etc/containers/containers.conf, as root when missing.
+container-tools:
+	$(PYTHON) -m rehsos_tools.images tools
+
+$(BIN)/podman-compose: $(BIN)/.installed
+	$(BIN)/pip install --quiet 'podman-compose>=1.0,<2'
+
+# The wheelhouse (var/wheelhouse), the base images from Debian packages where the official ones
+# cannot be pulled (IMAGES_ARGS=--local to force that), and the service image rehsos-kalsel.
+images: install container-tools
+	$(BIN)/python -m rehsos_tools.images build $(IMAGES_ARGS)
+
+# The province in podman-compose (project rehsos-smoke): a case at 6371 counted once at the hub,
+# also across a stop of the hub's broker; with --runbook, a backup and restore of 6371's databases
+# and a rotation of its hub link password. Everything removed afterwards, volumes included.
+SMOKE_ARGS ?= --runbook
+compose-smoke: install container-tools $(BIN)/podman-compose
+	$(BIN)/python -m rehsos_tools.compose_smoke $(SMOKE_ARGS)

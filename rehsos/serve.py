@@ -6,6 +6,7 @@ the kernel so that a service process imports nothing of the tooling.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import signal
 import sys
@@ -33,6 +34,9 @@ def make_runner(settings: Settings):
     return runner
 
 
+STOP_DEADLINE = 25.0
+
+
 def serve(settings: Settings) -> None:
     """Run the node's (or hub's) services until SIGINT/SIGTERM, then stop them gracefully.
 
@@ -47,6 +51,12 @@ def serve(settings: Settings) -> None:
 
     def _on_signal(signum, _frame):
         if not stop.ready():
+            # The process ends within STOP_DEADLINE whatever happens (a container's grace is 30 s).
+            # With its broker and database gone at once (a compose `down`), the stop below waits on
+            # consumers that retry forever and on libpq's blocking host lookups, which no eventlet
+            # timeout interrupts; faulthandler's watchdog thread does, and dumps the stacks first.
+            # Nothing is lost: the outbox keeps unsent events, unacked messages are redelivered.
+            faulthandler.dump_traceback_later(STOP_DEADLINE, exit=True)
             stop.send(signum)
 
     signal.signal(signal.SIGTERM, _on_signal)
@@ -67,6 +77,18 @@ def serve(settings: Settings) -> None:
     runner.kill()
 
 
+def resolve_afresh() -> None:
+    """Turn off eventlet's DNS cache. It keeps an answer for its TTL, and container DNS answers
+    with long ones (podman's aardvark-dns: a day): a broker or database container that restarts
+    with a new address would stay unreachable for that long. Each connection now asks again."""
+    from eventlet.support import greendns
+
+    try:
+        greendns.resolver._resolver.cache = None
+    except Exception:  # no resolver configuration at all: nothing is cached either
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     # Green sockets, threads and psycopg2 must be in place before anything imports them.
     import warnings
@@ -75,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     import eventlet
 
     eventlet.monkey_patch()
+    resolve_afresh()
     parser = argparse.ArgumentParser(prog="rehsos-serve", description="Run the services of one node or the hub")
     parser.add_argument("--config", help="the node's or hub's YAML file (default: $REHSOS_CONFIG)")
     parser.add_argument("--migrate", action="store_true", help="apply migrations before starting")

@@ -9,6 +9,7 @@
   rehsos token create|list|revoke|password --config FILE
   rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
+  rehsos compose [--nodes all] [--out FILE]    the province's compose file for a node list
   rehsos reliability [--quick]                 faults, hostile messages, access, fuzzing, privacy: JSON
 """
 from __future__ import annotations
@@ -206,6 +207,19 @@ def cmd_definitions(args) -> int:
     return 0
 
 
+def cmd_compose(args) -> int:
+    from rehsos_tools import compose
+
+    text = compose.render(args.nodes)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w") as out:
+            out.write(text)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_reliability(args) -> int:
     from rehsos_tools.reliability.run import main
 
@@ -292,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="deploy/rabbitmq")
     p.add_argument("--nodes", default="63,6371,6303")
     p.set_defaults(func=cmd_definitions)
+
+    p = sub.add_parser("compose", help="write the province's compose file for a node list")
+    p.add_argument("--nodes", default="default", help="default (63,6371,6303), all (14 offices), or codes")
+    p.add_argument("--out", default="docker-compose.yml", help="file to write, or - for stdout")
+    p.set_defaults(func=cmd_compose)
 
     # Its options (`rehsos reliability --help`) live with the run: see main().
     p = sub.add_parser("reliability", add_help=False, help="prove reliability on a throwaway province (JSON)")
