@@ -2,7 +2,8 @@
 
 A service writes its state change and the event in one transaction (:meth:`Outbox.add`); the
 relay later publishes pending rows in ``sequence`` order to the node broker with publisher
-confirms and ``mandatory`` routing, and marks a row sent only after the broker confirmed it.
+confirms (a batch's awaited together) and ``mandatory`` routing, and marks a row sent only after
+the broker confirmed it.
 While the broker is away the rows wait and the relay retries with backoff: nothing is lost, and
 a crash between confirm and mark only repeats a message, which idempotent consumers skip.
 """
@@ -245,9 +246,10 @@ class OutboxRelay:
 
     One relay at a time per service: a second process of the same service (or a restarted one
     while the old still runs) waits for the lease (``relay_lease``), so rows are never published
-    twice in parallel or out of order. An event the broker cannot route is retried a few times and
-    then set aside for ``park_seconds``, so the events behind it go on (the hub sees a gap, and the
-    set-aside event follows when its route exists).
+    twice in parallel or out of order. Each batch is published in order and its confirms awaited
+    together. An event the broker cannot route does not hold back the events behind it in its batch
+    (they were routed and confirmed); it is tried again on the next passes and then set aside for
+    ``park_seconds`` (the hub sees a gap, and the event follows when its route exists).
     """
 
     LEASE_SECONDS = 15.0
