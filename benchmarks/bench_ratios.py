@@ -24,6 +24,7 @@ import dataclasses  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -168,6 +169,7 @@ def node_publish() -> dict:
         engine.dispose()
         province.close()
         pg.drop_all()
+        shutil.rmtree(province.root, ignore_errors=True)  # configs, SQLite files, the events file
 
 
 # -- hub catch-up -------------------------------------------------------------------------------
@@ -336,6 +338,7 @@ def hub_catch_up() -> dict:
         engine.dispose()
         province.close()
         pg.drop_all()
+        shutil.rmtree(province.root, ignore_errors=True)  # configs, SQLite files, the events file
 
 
 PHASES = {"node_publish": node_publish, "hub_catch_up": hub_catch_up}
