@@ -49,9 +49,11 @@ definitions: install
 clean:
 	rm -rf var
 
-# Figures, printed as JSON: registration → hub throughput, case search on 100k persons, and the
-# hub applying case events on PostgreSQL.
+# Figures, printed as JSON: the outbox relay and the hub's catch-up beside raw kombu on the same
+# broker (ratios; PUBLISH_N, CATCHUP_N, CATCHUP_SECONDS to lower the load), registration → hub
+# throughput, case search on 100k persons, and the hub applying case events on PostgreSQL.
 bench: install
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_ratios.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
 	$(BIN)/python benchmarks/bench_search.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hub_cases.py

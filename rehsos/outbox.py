@@ -2,7 +2,8 @@
 
 A service writes its state change and the event in one transaction (:meth:`Outbox.add`); the
 relay later publishes pending rows in ``sequence`` order to the node broker with publisher
-confirms and ``mandatory`` routing, and marks a row sent only after the broker confirmed it.
+confirms (a batch's awaited together) and ``mandatory`` routing, and marks a row sent only after
+the broker confirmed it.
 While the broker is away the rows wait and the relay retries with backoff: nothing is lost, and
 a crash between confirm and mark only repeats a message, which idempotent consumers skip.
 """
@@ -14,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable
 
@@ -229,6 +230,13 @@ def upgrade_messaging_tables_v2(op, service: str) -> None:
         s=direct_counter(service)))
 
 
+@dataclass
+class _BatchOutcome:
+    confirmed: list = field(default_factory=list)  # row ids the broker acked and routed
+    unroutable: list = field(default_factory=list)  # rows it returned (no queue bound)
+    nacked: list = field(default_factory=list)  # row ids it refused
+
+
 class UnroutableEvent(Exception):
     """The node broker has no queue bound for this routing key (topology not bootstrapped)."""
 
@@ -238,13 +246,15 @@ class OutboxRelay:
 
     One relay at a time per service: a second process of the same service (or a restarted one
     while the old still runs) waits for the lease (``relay_lease``), so rows are never published
-    twice in parallel or out of order. An event the broker cannot route is retried a few times and
-    then set aside for ``park_seconds``, so the events behind it go on (the hub sees a gap, and the
-    set-aside event follows when its route exists).
+    twice in parallel or out of order. Each batch is published in order and its confirms awaited
+    together. An event the broker cannot route does not hold back the events behind it in its batch
+    (they were routed and confirmed); it is tried again on the next passes and then set aside for
+    ``park_seconds`` (the hub sees a gap, and the event follows when its route exists).
     """
 
     LEASE_SECONDS = 15.0
     UNROUTABLE_TRIES = 3
+    CONFIRM_TIMEOUT = 30.0  # a batch's confirms; past it the batch counts as failed and goes again
 
     def __init__(self, engine: sa.Engine, tables: MessagingTables, service: str, broker_uri: str, *,
                  exchange: str = EVENTS_EXCHANGE, batch_size: int = 100, poll_interval: float = 0.5,
@@ -265,6 +275,10 @@ class OutboxRelay:
         self._stopping = threading.Event()
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._next_tag = 1
+        self._window: dict[int, object] = {}
+        self._settled: dict[int, str] = {}
+        self._returned: set[str] = set()
 
     # -- one pass -------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list:
@@ -280,30 +294,40 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were confirmed and marked sent.
 
-        Raises a broker error after marking what was confirmed before it, so order holds: the
-        next pass starts at the first unconfirmed row.
+        The batch goes out in order on one channel and its confirms are awaited together (one
+        round trip per batch, not per row). A row is marked sent only once the broker acked it and
+        did not return it as unroutable; if the broker goes away mid-batch, what it acked so far is
+        marked and the rest waits for the next pass (a lost ack only repeats a message, which
+        idempotent consumers skip). Raises a broker error after marking what was confirmed.
         """
         if not self.hold_lease():
             return 0
         rows = self.pending()
-        confirmed: list[int] = []
+        if not rows:
+            return 0
+        outcome = _BatchOutcome()
         try:
-            for row in rows:
-                try:
-                    self._publish(row)
-                except UnroutableEvent:
-                    if row.failures + 1 < self.UNROUTABLE_TRIES:
-                        self._note_failure(row.id)
-                        raise
-                    self._park(row.id)  # it waits aside; the stream behind it goes on
-                    continue
-                confirmed.append(row.id)
+            self._publish_batch(rows, outcome)
         finally:
-            if confirmed:
-                self._mark_sent(confirmed)
+            if outcome.confirmed:
+                self._mark_sent(outcome.confirmed)
                 if self.on_sent is not None:
-                    self.on_sent(len(confirmed))
-        return len(confirmed)
+                    self.on_sent(len(outcome.confirmed))
+        # An unroutable row does not hold back the rows behind it (they were already routed and
+        # confirmed, so sending them again would double them): it is tried again on the next
+        # passes and then set aside for a while.
+        retried = []
+        for row in outcome.unroutable:
+            if row.failures + 1 < self.UNROUTABLE_TRIES:
+                self._note_failure(row.id)
+                retried.append(row)
+            else:
+                self._park(row.id)
+        if retried:
+            raise UnroutableEvent(f"{retried[0].routing_key}: no queue bound on {self.exchange.name}")
+        if outcome.nacked:
+            raise OperationalError(f"the broker refused (nack) {len(outcome.nacked)} messages; they wait for the next pass")
+        return len(outcome.confirmed)
 
     def hold_lease(self) -> bool:
         """Take or renew the service's relay lease; False while another relay holds it."""
@@ -343,19 +367,60 @@ class OutboxRelay:
         log.warning("outbox relay (%s): outbox row %d cannot be routed; set aside for %.0fs so the stream goes on",
                     self.service, row_id, self.park_seconds)
 
-    def _publish(self, row) -> None:
+    def _publish_batch(self, rows: list, outcome: "_BatchOutcome") -> None:
+        """Publish ``rows`` without waiting between them, then wait for every confirm; fills
+        ``outcome`` with what was settled, also when the broker fails part way."""
         producer = self._ensure_producer()
+        window: dict[int, object] = {}  # delivery tag -> row, in publish order
+        self._window, self._settled, self._returned = window, {}, set()
         try:
-            producer.publish(
-                row.body, exchange=self.exchange, routing_key=row.routing_key,
-                mandatory=True, delivery_mode=2, content_type=CONTENT_TYPE, content_encoding="utf-8",
-                message_id=row.event_id, type=row.event_type, retry=False,
-            )
-        except ChannelError as exc:
+            for row in rows:
+                window[self._next_tag] = row
+                self._next_tag += 1
+                producer.publish(
+                    row.body, exchange=self.exchange, routing_key=row.routing_key,
+                    mandatory=True, delivery_mode=2, content_type=CONTENT_TYPE, content_encoding="utf-8",
+                    message_id=row.event_id, type=row.event_type, retry=False,
+                )
+            deadline = time.monotonic() + self.CONFIRM_TIMEOUT
+            while len(self._settled) < len(window):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"the broker confirmed {len(self._settled)} of {len(window)} messages "
+                                       f"within {self.CONFIRM_TIMEOUT}s")
+                self._connection.drain_events(timeout=remaining)
+        except ChannelError:
             self._reset()
-            if "NO_ROUTE" in str(exc):
-                raise UnroutableEvent(f"{row.routing_key}: no queue bound on {self.exchange.name}") from exc
             raise
+        finally:
+            for tag, row in window.items():
+                state = self._settled.get(tag)
+                if state is None:
+                    continue  # not confirmed: it goes again on the next pass
+                if row.event_id in self._returned:
+                    outcome.unroutable.append(row)
+                elif state == "ack":
+                    outcome.confirmed.append(row.id)
+                else:
+                    outcome.nacked.append(row.id)
+
+    def _settle(self, delivery_tag: int, multiple: bool, state: str) -> None:
+        if multiple:
+            for tag in self._window:
+                if tag <= delivery_tag:
+                    self._settled.setdefault(tag, state)
+        elif delivery_tag in self._window:
+            self._settled[delivery_tag] = state
+
+    def _on_ack(self, delivery_tag, multiple):
+        self._settle(delivery_tag, multiple, "ack")
+
+    def _on_nack(self, delivery_tag, multiple):
+        self._settle(delivery_tag, multiple, "nack")
+
+    def _on_return(self, exc, exchange, routing_key, message):
+        # The broker returns an unroutable mandatory message before it acks it.
+        self._returned.add((message.properties or {}).get("message_id"))
 
     def _mark_sent(self, ids: list[int]) -> None:
         t = self.tables.outbox
@@ -364,11 +429,18 @@ class OutboxRelay:
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:
-            conn = Connection(self.broker_uri, transport_options={"confirm_publish": True},
-                              connect_timeout=5, heartbeat=0)
+            conn = Connection(self.broker_uri, connect_timeout=5, heartbeat=0)
             conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            # Confirms are taken by hand (not kombu's confirm_publish, which waits after every
+            # message) so a batch needs one round trip; returns name the unroutable messages.
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            channel.events["basic_return"].add(self._on_return)
             self._connection = conn
-            self._producer = Producer(conn.channel(), exchange=self.exchange)
+            self._producer = Producer(channel, exchange=self.exchange)
+            self._next_tag = 1  # a channel numbers its publishes from 1 once in confirm mode
         return self._producer
 
     def _reset(self) -> None:

@@ -6,6 +6,7 @@ version 2 while consumers still read version 1.
 """
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field, replace
@@ -48,7 +49,7 @@ class Event:
         return replace(self, sequence=sequence)
 
     def to_json(self) -> str:
-        return json.dumps(EventSchema().dump(self), separators=(",", ":"), sort_keys=True)
+        return json.dumps(_event_schema().dump(self), separators=(",", ":"), sort_keys=True)
 
 
 class EventSchema(f.Schema):
@@ -72,9 +73,14 @@ class EventSchema(f.Schema):
         schema = PAYLOAD_SCHEMAS.get(key)
         if schema is None:
             raise ValidationError("Versi skema event tidak dikenal.", "schema_version")
-        errors = schema().validate(data["payload"])
+        errors = payload_schema(*key).validate(data["payload"])
         if errors:
             raise ValidationError(errors, "payload")
+
+
+@functools.cache
+def _event_schema() -> "EventSchema":
+    return EventSchema()  # one, shared (see payload_schema)
 
 
 def make_event(event_type: str, payload: dict, *, node: str, service: str,
@@ -107,7 +113,7 @@ def parse_event(body: bytes | str) -> Event:
     if not isinstance(data, dict):
         raise InvalidEvent("body is not a JSON object")
     try:
-        loaded = EventSchema().load(data)
+        loaded = _event_schema().load(data)
     except ValidationError as exc:
         raise InvalidEvent("envelope or payload fails its schema", exc.messages) from None
     loaded["payload"] = data["payload"]  # keep the wire form; consumers read it through the schema

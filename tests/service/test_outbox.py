@@ -158,13 +158,36 @@ def test_an_unroutable_event_is_set_aside_and_the_stream_behind_it_goes_on(node,
     with engine.begin() as conn:  # the first has a key nothing is bound for
         conn.execute(sa.text("UPDATE outbox SET routing_key = 'nowhere.x' WHERE sequence = 1"))
     r = relay(node, engine)
+    # One batch: the three behind it are routed and confirmed at once (sending them again would
+    # double them), the first is tried again on the next passes and then set aside.
     for _ in range(OutboxRelay.UNROUTABLE_TRIES - 1):
         with pytest.raises(Exception, match="no queue bound"):
             r.publish_pending()
-    assert r.publish_pending() == 3  # the first is set aside, the three behind it go
+        assert pending(engine) == 1
+    assert r.publish_pending() == 0  # set aside now
     assert pending(engine) == 1
+    assert r.pending() == []  # while it waits aside
     assert delivered_sequences(node, 3) == [2, 3, 4]
     with engine.begin() as conn:  # its route exists again and its time aside is over
         conn.execute(sa.text("UPDATE outbox SET routing_key = '6371.intake.case.opened', parked_until = NULL"))
     r.drain()
     assert delivered_sequences(node, 1) == [1]
+
+
+def test_an_unroutable_event_inside_a_batch_holds_back_nothing_and_doubles_nothing(node, engine, broker):
+    vhost = node.names.node_vhost(NODE)
+    broker.request("DELETE", "bindings", vhost, "e", topology.EVENTS_EXCHANGE, "q", topology.UPLINK_QUEUE, "%23")
+    broker.request("POST", "bindings", vhost, "e", topology.EVENTS_EXCHANGE, "q", topology.UPLINK_QUEUE,
+                   body={"routing_key": f"{NODE}.#"})
+    for i in range(5):
+        with uow(engine) as u:
+            u.emit(event(i))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE outbox SET routing_key = 'nowhere.x' WHERE sequence = 3"))
+    r = relay(node, engine)
+    with pytest.raises(Exception, match="no queue bound"):
+        r.publish_pending()  # one batch of five: four confirmed and marked, the third returned
+    assert pending(engine) == 1
+    with pytest.raises(Exception, match="no queue bound"):
+        r.publish_pending()  # only the third goes again
+    assert delivered_sequences(node, 4) == [1, 2, 4, 5]
