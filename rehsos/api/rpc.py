@@ -21,7 +21,8 @@ from functools import partial
 
 from marshmallow import Schema
 from nameko.exceptions import ContainerBeingKilled
-from nameko.rpc import Rpc, RpcConsumer
+import nameko.rpc
+from nameko.rpc import ReplyListener, Rpc, RpcConsumer
 
 from rehsos import auth
 from rehsos.api.bodies import answer, load_data
@@ -43,6 +44,16 @@ class RpcRequest:
 
 class _RpcConsumer(RpcConsumer):
     queue_consumer = FastStopQueueConsumer()
+
+
+class _ReplyListener(ReplyListener):
+    queue_consumer = FastStopQueueConsumer()
+
+
+class RpcProxy(nameko.rpc.RpcProxy):
+    """A call to another service of the node. Its replies come through a consumer that stops in a
+    fifth of a second, like the service's own: nameko's waits a second more at every stop."""
+    rpc_reply_listener = _ReplyListener()
 
 
 class RpcApiEntrypoint(Rpc):

@@ -7,11 +7,11 @@ from urllib.parse import urlencode
 import eventlet
 from marshmallow import ValidationError
 from nameko.exceptions import RemoteError, UnknownService
-from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from rehsos import auth, heartbeat, jurisdiction, reference, registry
 from rehsos.api import ApiError, api, domain_errors
+from rehsos.api.rpc import RpcProxy
 from rehsos.api.sessions import SESSION_COOKIE
 from rehsos.messaging import event_consumer, receive
 from rehsos.pages import Form, Viewer, refusal, render, see_other, submitted
