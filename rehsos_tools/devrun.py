@@ -76,16 +76,64 @@ def _port_free(port: int) -> bool:
             return False
 
 
+PORT_RESERVATIONS = Path(tempfile.gettempdir()) / "rehsos-ports"
+
+
 def free_port_base(nodes: list[str]) -> tuple[int, int]:
-    """A port base where every node's port and the hub's (base + 99) are free (tests, reliability)."""
-    for _ in range(50):
+    """A port base where every node's port and the hub's (base + 99) are free (tests, reliability),
+    reserved for this process until :func:`release_port_base` or its end. A free port alone is not
+    enough: a province in another test process may have chosen the same base and not bound yet
+    (nodes it starts later), and the two would meet at the bind."""
+    PORT_RESERVATIONS.mkdir(exist_ok=True)
+    for _ in range(200):
         # Below the kernel's ephemeral range (32768+), where an outgoing connection could take
         # the port between this check and the bind.
         base = random.randrange(10000, 32600, 100)
+        if not _reserve(base):
+            continue
         ports = [node_port(n, base) for n in nodes] + [base + 99]
         if all(_port_free(p) for p in ports):
             return base, base + 99
+        release_port_base(base)
     raise RuntimeError("no free ports")
+
+
+def release_port_base(base: int) -> None:
+    path = PORT_RESERVATIONS / str(base)
+    try:
+        if path.read_text() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _reserve(base: int, again: bool = True) -> bool:
+    path = PORT_RESERVATIONS / str(base)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            holder = int(path.read_text())
+        except (OSError, ValueError):  # being written by its holder this instant
+            return False
+        if _alive(holder) or not again:
+            return False
+        path.unlink(missing_ok=True)  # its process ended without releasing it
+        return _reserve(base, again=False)
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
 
 # -- secrets and configs ---------------------------------------------------------------------------
 def load_secrets(paths: Paths, nodes: list[str]) -> dict:

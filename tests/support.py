@@ -96,8 +96,8 @@ class Province:
         self.namespace = f"t{uuid.uuid4().hex[:8]}-"
         self.names = topology.Names(self.namespace)
         self.mgmt = mq.Management(MANAGEMENT_URI)
-        port_base, hub_port = devrun.free_port_base(nodes)
-        self.paths, files = devrun.lay_out(root, nodes, port_base=port_base, hub_port=hub_port,
+        self.port_base, hub_port = devrun.free_port_base(nodes)
+        self.paths, files = devrun.lay_out(root, nodes, port_base=self.port_base, hub_port=hub_port,
                                            namespace=self.namespace)
         fast_relay = {"poll_interval": 0.05, "batch_size": 100, "max_backoff": 0.5}
         self.settings: dict[str, config.Settings] = {}
@@ -151,6 +151,7 @@ class Province:
         for name in list(self.runners):
             self.stop_runner(name)
         mq.teardown(self.mgmt, self.names, self.nodes)
+        devrun.release_port_base(self.port_base)
 
     # -- helpers ------------------------------------------------------------------------------
     def password(self, name: str, role: str) -> tuple[str, str]:

@@ -58,8 +58,8 @@ class Province:
         self.namespace = f"r{uuid.uuid4().hex[:8]}-"
         self.names = topology.Names(self.namespace)
         self.mgmt = mq.Management(management_uri)
-        port_base, hub_port = devrun.free_port_base(nodes)
-        self.paths, self.files = devrun.lay_out(root, nodes, port_base=port_base, hub_port=hub_port,
+        self.port_base, hub_port = devrun.free_port_base(nodes)
+        self.paths, self.files = devrun.lay_out(root, nodes, port_base=self.port_base, hub_port=hub_port,
                                                 management_uri=management_uri, namespace=self.namespace)
         self.pg_server_uri = pg_server_uri
         self.pg_databases: list[str] = []
@@ -193,6 +193,7 @@ class Province:
 
     def close(self) -> None:
         devrun.stop_processes(self.procs)
+        devrun.release_port_base(self.port_base)
         for engine in self._engines.values():
             engine.dispose()
         try:
