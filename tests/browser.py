@@ -69,9 +69,9 @@ def serious(violations: list[dict]) -> list[str]:
 class Tab:
     """A signed-in browser tab at one node."""
 
-    def __init__(self, browser, province, node: str, role: str):
+    def __init__(self, browser, province, node: str, role: str, viewport=PHONE):
         self.province, self.node = province, node
-        self.context = browser.new_context(viewport=PHONE)
+        self.context = browser.new_context(viewport=viewport) if viewport else browser.new_context()
         self.page = self.context.new_page()
         self.blocked: list[str] = []
         self.page.on("console", lambda msg: self.blocked.append(msg.text)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from rehsos import auth
-from tests.browser import PHONE, WCAG_21_AA, chromium, navigate, serious  # noqa: F401 - the fixture
+from tests.browser import PHONE, WCAG_21_AA, Tab, chromium, navigate, serious  # noqa: F401 - the fixture
 from tests.support import wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,23 +23,13 @@ def province(make_province):
     return make_province(["63", "6371"])
 
 
-class Person:
-    """A signed-in browser tab at a node; every page it reaches is checked by :meth:`checked`."""
+class Person(Tab):
+    """A signed-in browser tab at a node (desktop-sized unless told); every page it reaches is
+    checked by :meth:`checked`."""
 
     def __init__(self, browser, province, node: str, role: str, viewport=None):
-        self.province, self.node = province, node
-        self.context = browser.new_context(viewport=viewport) if viewport else browser.new_context()
-        self.page = self.context.new_page()
+        super().__init__(browser, province, node, role, viewport=viewport)
         self.page.set_default_timeout(20_000)  # a step that cannot happen fails, well within the test's time
-        self.blocked: list[str] = []
-        self.page.on("console", lambda msg: self.blocked.append(msg.text)
-                     if "Content Security Policy" in msg.text or "Refused to" in msg.text else None)
-        self.page.goto(province.url(node, "/masuk"))
-        user, password = province.password(node, role)
-        self.page.fill("#user", user)
-        self.page.fill("#password", password)
-        navigate(self.page, "form.card:has(#password) button[type=submit]")
-        assert urlsplit(self.page.url).path == "/"
 
     def open(self, path: str, status: int = 200):
         response = self.page.goto(self.province.url(self.node, path))
