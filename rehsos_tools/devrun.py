@@ -307,14 +307,7 @@ def _enable_plugins(mgmt: broker.Management, ctl: str, plugins_tool: str, wait: 
 def _broker_files(mgmt: broker.Management, wait: float = 20.0) -> int:
     """The broker's open-file limit; a broker that has just started reports it after a few seconds
     (taken as enough if it never does)."""
-    deadline = time.monotonic() + wait
-    while True:
-        nodes = mgmt.request("GET", "nodes") or [{}]
-        if nodes[0].get("fd_total") is not None:
-            return int(nodes[0]["fd_total"])
-        if time.monotonic() > deadline:
-            return MIN_BROKER_FILES
-        time.sleep(1)
+    return _until(wait, lambda: (mgmt.request("GET", "nodes") or [{}])[0].get("fd_total")) or MIN_BROKER_FILES
 
 
 def _restart_with_more_files(mgmt: broker.Management, ctl: str, wait: float) -> None:
@@ -322,6 +315,10 @@ def _restart_with_more_files(mgmt: broker.Management, ctl: str, wait: float) -> 
     sources after dropping to the rabbitmq user), so it takes one restart of the broker."""
     print(f"rehsos: RabbitMQ may open only {_broker_files(mgmt)} files; raising its limit in "
           f"{RABBITMQ_ENV_FILE} and restarting it ...", flush=True)
+    if not RABBITMQ_ENV_FILE.parent.is_dir():  # not Debian's layout: say what to do instead
+        print(f"rehsos: warning: no {RABBITMQ_ENV_FILE.parent}; raise RabbitMQ's open-file limit (ulimit -n) "
+              f"to {MIN_BROKER_FILES} or more where it is started", file=sys.stderr, flush=True)
+        return
     current = RABBITMQ_ENV_FILE.read_text() if RABBITMQ_ENV_FILE.exists() else ""
     if RAISE_FILES not in current:
         RABBITMQ_ENV_FILE.write_text(current + ("" if current.endswith("\n") or not current else "\n")
@@ -339,12 +336,8 @@ def _restart_with_more_files(mgmt: broker.Management, ctl: str, wait: float) -> 
 def _await_node(ctl: str, seconds: float) -> bool:
     """Until the broker has started (a node that has only just been launched is not yet known to
     epmd, and await_startup then fails at once)."""
-    deadline = time.monotonic() + seconds
-    while subprocess.run([ctl, "-q", "-t", "10", "await_startup"], capture_output=True).returncode != 0:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(2)
-    return True
+    return _until(seconds, lambda: subprocess.run([ctl, "-q", "-t", "10", "await_startup"],
+                                                  capture_output=True).returncode == 0, interval=2)
 
 
 def _run(cmd: list[str]) -> subprocess.CompletedProcess:
@@ -355,16 +348,25 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 
 def _answers(mgmt: broker.Management, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while True:
+    def once() -> bool:
         try:
             mgmt.check_shovel_plugin()
             return True
         except (broker.ManagementUnavailable, RuntimeError, requests.RequestException):
-            # refused, starting (503), or slow to answer
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(1)
+            return False  # refused, starting (503), or slow to answer
+
+    return _until(seconds, once)
+
+
+def _until(seconds: float, attempt, interval: float = 1.0):
+    """``attempt()`` until it gives something true, for up to ``seconds`` (at least once); that value,
+    or False when the time ran out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = attempt()
+        if value or time.monotonic() > deadline:
+            return value or False
+        time.sleep(interval)
 
 
 # -- tokens ---------------------------------------------------------------------------------------------
