@@ -82,7 +82,7 @@ def shards(files: list[str], durations: dict[str, float], n: int) -> list[list[s
 def is_solo(path: str) -> bool:
     """A file marked ``pytestmark = pytest.mark.solo`` loads the machine on its own: it runs alone,
     after the shards, rather than beside them where every test would wait on it."""
-    return "pytestmark = pytest.mark.solo" in (ROOT / path).read_text()
+    return re.search(r"^pytestmark = pytest\.mark\.solo\b", (ROOT / path).read_text(), re.M) is not None
 
 
 def file_durations(junit: Path) -> dict[str, float]:
