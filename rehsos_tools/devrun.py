@@ -76,39 +76,17 @@ def _port_free(port: int) -> bool:
             return False
 
 
-PORT_RESERVATIONS = Path(tempfile.gettempdir()) / "rehsos-ports"
+# What test processes hold on the machine's servers and ports, a file per name holding the holder's
+# pid (cross-process: shards, helpers' plain pytest runs, reliability): a port base, a test
+# province's broker namespace, a set of test databases. A name whose holder has ended is free again,
+# and `make clean-test-leftovers` removes only what no living process holds.
+CLAIMS = Path(tempfile.gettempdir()) / "rehsos-claims"
 
 
-def free_port_base(nodes: list[str]) -> tuple[int, int]:
-    """A port base where every node's port and the hub's (base + 99) are free (tests, reliability),
-    reserved for this process until :func:`release_port_base` or its end. A free port alone is not
-    enough: a province in another test process may have chosen the same base and not bound yet
-    (nodes it starts later), and the two would meet at the bind."""
-    PORT_RESERVATIONS.mkdir(exist_ok=True)
-    for _ in range(200):
-        # Below the kernel's ephemeral range (32768+), where an outgoing connection could take
-        # the port between this check and the bind.
-        base = random.randrange(10000, 32600, 100)
-        if not _reserve(base):
-            continue
-        ports = [node_port(n, base) for n in nodes] + [base + 99]
-        if all(_port_free(p) for p in ports):
-            return base, base + 99
-        release_port_base(base)
-    raise RuntimeError("no free ports")
-
-
-def release_port_base(base: int) -> None:
-    path = PORT_RESERVATIONS / str(base)
-    try:
-        if path.read_text() == str(os.getpid()):
-            path.unlink()
-    except OSError:
-        pass
-
-
-def _reserve(base: int, again: bool = True) -> bool:
-    path = PORT_RESERVATIONS / str(base)
+def claim(name: str, again: bool = True) -> bool:
+    """Hold ``name`` for this process; False when a living process holds it already."""
+    CLAIMS.mkdir(exist_ok=True)
+    path = CLAIMS / name
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
@@ -119,10 +97,53 @@ def _reserve(base: int, again: bool = True) -> bool:
         if _alive(holder) or not again:
             return False
         path.unlink(missing_ok=True)  # its process ended without releasing it
-        return _reserve(base, again=False)
+        return claim(name, again=False)
     with os.fdopen(fd, "w") as f:
         f.write(str(os.getpid()))
     return True
+
+
+def unclaim(name: str) -> None:
+    path = CLAIMS / name
+    try:
+        if path.read_text() == str(os.getpid()):
+            path.unlink()
+    except OSError:
+        pass
+
+
+def claimed() -> set[str]:
+    """The names a living process holds."""
+    held = set()
+    for path in CLAIMS.glob("*") if CLAIMS.exists() else ():
+        try:
+            if _alive(int(path.read_text())):
+                held.add(path.name)
+        except (OSError, ValueError):
+            held.add(path.name)  # being written: its holder is alive
+    return held
+
+
+def free_port_base(nodes: list[str]) -> tuple[int, int]:
+    """A port base where every node's port and the hub's (base + 99) are free (tests, reliability),
+    reserved for this process until :func:`release_port_base` or its end. A free port alone is not
+    enough: a province in another test process may have chosen the same base and not bound yet
+    (nodes it starts later), and the two would meet at the bind."""
+    for _ in range(200):
+        # Below the kernel's ephemeral range (32768+), where an outgoing connection could take
+        # the port between this check and the bind.
+        base = random.randrange(10000, 32600, 100)
+        if not claim(f"port-{base}"):
+            continue
+        ports = [node_port(n, base) for n in nodes] + [base + 99]
+        if all(_port_free(p) for p in ports):
+            return base, base + 99
+        release_port_base(base)
+    raise RuntimeError("no free ports")
+
+
+def release_port_base(base: int) -> None:
+    unclaim(f"port-{base}")
 
 
 def _alive(pid: int) -> bool:

@@ -36,29 +36,40 @@ DEFAULT_SECONDS = 5.0  # a file not timed yet
 MANAGEMENT_URI = os.environ.get("REHSOS_TEST_MANAGEMENT_URI", "http://guest:guest@127.0.0.1:15672")
 PG_ADMIN_URI = os.environ.get("REHSOS_TEST_PG_URI", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 # The names tests give what they create (tests/support.py): a vhost or user "t1a2b3c4d-...", a
-# database "rehsos_test_...".
-TEST_BROKER_NAME = re.compile(r"^t[0-9a-f]{8}-")
+# database "rehsos_test_<10 hex>" or "rehsos_test_<10 hex>_<service>"; the part that is claimed
+# (devrun.claim) while the province or database set is in use.
+TEST_NAME = re.compile(r"^(t[0-9a-f]{8}-|rehsos_test_[0-9a-f]{10}(?=_|$))")
+
+
+def owner(name: str) -> str | None:
+    """The claim a test's vhost, user or database belongs to; None for a name no test gives."""
+    match = TEST_NAME.match(name)
+    return match.group(1) if match else None
 
 
 def sweep() -> dict[str, int]:
-    """Remove the vhosts, users and databases that test runs left behind when they were killed.
-    Only when no other test run is going on (``make test`` checks with a lock; a plain pytest run
-    beside it is not seen): it cannot tell a leftover from a province in use."""
-    from rehsos_tools import broker
+    """Remove the vhosts, users and databases that test runs left behind when they were killed:
+    those no living test process claims (a plain pytest run beside this one keeps its province)."""
+    from rehsos_tools import broker, devrun
 
     import sqlalchemy as sa
 
+    held = devrun.claimed()
+
+    def left(name: str) -> bool:
+        return owner(name) is not None and owner(name) not in held
+
     mgmt = broker.Management(MANAGEMENT_URI)
-    vhosts = [v["name"] for v in mgmt.request("GET", "vhosts") if TEST_BROKER_NAME.match(v["name"])]
+    vhosts = [v["name"] for v in mgmt.request("GET", "vhosts") if left(v["name"])]
     for name in vhosts:
         mgmt.request("DELETE", "vhosts", name, ok=(200, 204, 404))
-    users = [u["name"] for u in mgmt.request("GET", "users") if TEST_BROKER_NAME.match(u["name"])]
+    users = [u["name"] for u in mgmt.request("GET", "users") if left(u["name"])]
     for name in users:
         mgmt.request("DELETE", "users", name, ok=(200, 204, 404))
     admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        databases = list(conn.execute(sa.text(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'rehsos\\_test\\_%'")).scalars())
+        databases = [name for name in conn.execute(sa.text(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'rehsos\\_test\\_%'")).scalars() if left(name)]
         for name in databases:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

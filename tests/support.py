@@ -24,6 +24,15 @@ PG_ADMIN_URI = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 _MIGRATED = tempfile.TemporaryDirectory(prefix="rehsos-migrated-")
 
 
+def namespace() -> str:
+    """A fresh prefix for a test's vhosts and broker users, claimed for this process so that the
+    sweep of leftovers (`make clean-test-leftovers`, the start of `make test`) leaves it alone;
+    :func:`rehsos_tools.devrun.unclaim` it after the teardown."""
+    while not devrun.claim(name := f"t{uuid.uuid4().hex[:8]}-"):
+        pass
+    return name
+
+
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
@@ -63,9 +72,10 @@ class PostgresDatabases:
     def __init__(self):
         self.admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
+        self.claims: list[str] = []
 
     def create(self, name: str | None = None) -> str:
-        name = name or f"rehsos_test_{uuid.uuid4().hex[:10]}"
+        name = name or self._prefix()
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         self.created.append(name)
@@ -73,16 +83,25 @@ class PostgresDatabases:
 
     def per_service(self, services) -> str:
         """A database per service, as in production; returns the ``{service}`` URI template."""
-        prefix = f"rehsos_test_{uuid.uuid4().hex[:10]}"
+        prefix = self._prefix()
         for service in services:
             self.create(f"{prefix}_{service}")
         return f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"
+
+    def _prefix(self) -> str:
+        """A fresh database name (or prefix), claimed like a namespace until :meth:`drop_all`."""
+        while not devrun.claim(prefix := f"rehsos_test_{uuid.uuid4().hex[:10]}"):
+            pass
+        self.claims.append(prefix)
+        return prefix
 
     def drop_all(self):
         with self.admin.connect() as conn:
             for name in self.created:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         self.admin.dispose()
+        for prefix in self.claims:
+            devrun.unclaim(prefix)
 
 
 class Province:
@@ -93,7 +112,7 @@ class Province:
                  heartbeat_interval: float | None = None):
         self.root = root
         self.nodes = nodes
-        self.namespace = f"t{uuid.uuid4().hex[:8]}-"
+        self.namespace = namespace()
         self.names = topology.Names(self.namespace)
         self.mgmt = mq.Management(MANAGEMENT_URI)
         self.port_base, hub_port = devrun.free_port_base(nodes)
@@ -152,6 +171,7 @@ class Province:
             self.stop_runner(name)
         mq.teardown(self.mgmt, self.names, self.nodes)
         devrun.release_port_base(self.port_base)
+        devrun.unclaim(self.namespace)
 
     # -- helpers ------------------------------------------------------------------------------
     def password(self, name: str, role: str) -> tuple[str, str]:

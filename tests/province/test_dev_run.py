@@ -5,7 +5,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import uuid
 
 import pytest
 import requests
@@ -15,17 +14,18 @@ from rehsos import auth, reference, topology
 from rehsos.db import create_engine
 from rehsos_tools import broker as mq
 from rehsos_tools import devrun
-from tests.support import MANAGEMENT_URI, wait_until
+from tests.support import MANAGEMENT_URI, namespace as test_namespace, wait_until
 
 NODES = ["63", "6371"]
 
 
 @pytest.fixture
 def run_dir(tmp_path, broker):
-    namespace = f"t{uuid.uuid4().hex[:8]}-"
-    yield tmp_path, namespace
+    ns = test_namespace()
+    yield tmp_path, ns
     # Every node's vhost and user, whichever the test started (absent ones are skipped).
-    mq.teardown(mq.Management(MANAGEMENT_URI), topology.Names(namespace), list(reference.NODES))
+    mq.teardown(mq.Management(MANAGEMENT_URI), topology.Names(ns), list(reference.NODES))
+    devrun.unclaim(ns)
 
 
 def _up(run_dir, *extra, nodes=",".join(NODES)):

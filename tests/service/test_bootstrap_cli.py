@@ -1,13 +1,12 @@
 """`rehsos bootstrap` as an operator runs it."""
 import subprocess
 import sys
-import uuid
 
 import pytest
 
 from rehsos import topology
 from rehsos_tools import broker as mq, devrun
-from tests.support import MANAGEMENT_URI
+from tests.support import MANAGEMENT_URI, namespace as test_namespace
 
 
 def _configs(tmp_path, namespace, management_uri=MANAGEMENT_URI):
@@ -23,9 +22,10 @@ def _bootstrap(config_dir):
 
 @pytest.fixture
 def namespace(broker):
-    ns = f"t{uuid.uuid4().hex[:8]}-"
+    ns = test_namespace()
     yield ns
     mq.teardown(mq.Management(MANAGEMENT_URI), topology.Names(ns), ["6371"])
+    devrun.unclaim(ns)
 
 
 def test_bootstrap_twice_creates_the_topology_once_and_then_changes_nothing(tmp_path, namespace):
