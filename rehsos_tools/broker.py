@@ -151,56 +151,117 @@ def _replace_queue(mgmt: Management, q: dict, current: dict) -> None:
     mgmt.changes.append(f"queue {q['vhost']}/{q['name']} replaced (new arguments)")
 
 
+@dataclass
+class _BrokerPlan:
+    """What one broker holds of a province: its vhosts, users, permissions, topology and shovels."""
+    vhosts: list[str] = field(default_factory=list)
+    users: dict[str, str] = field(default_factory=dict)  # name -> password
+    permissions: list[dict] = field(default_factory=list)  # user, vhost, configure, write, read
+    topology: dict = field(default_factory=lambda: {"exchanges": [], "queues": [], "bindings": []})
+    shovels: list[dict] = field(default_factory=list)  # vhost, name, value
+
+    def add_topology(self, decl: dict) -> None:
+        for kind, items in self.topology.items():
+            items.extend(decl[kind])
+
+
 def bootstrap(mgmt: Management, names: Names, links: list[NodeLink], *, admin_user: str | None = None,
               node_mgmt: dict[str, Management] | None = None) -> BootstrapReport:
     """Create or confirm vhosts, users, permissions, exchanges, queues, bindings and shovels.
 
     ``mgmt`` is the hub broker's management API; ``node_mgmt`` maps a node to its own broker's
-    (in development every node shares the hub's broker, and the default is ``mgmt``).
+    (in development every node shares the hub's broker, and the default is ``mgmt``). A broker that
+    holds none of the province's vhosts yet gets them in one definitions import (a 14-office
+    province in about 2 s instead of 7); otherwise each object is compared and put right.
     """
     node_mgmt = node_mgmt or {}
-    managers = list({id(m): m for m in [mgmt, *node_mgmt.values()]}.values())
-    for m in managers:
+    plans: dict[int, tuple[Management, _BrokerPlan]] = {}
+
+    def plan_of(m: Management) -> _BrokerPlan:
+        return plans.setdefault(id(m), (m, _BrokerPlan()))[1]
+
+    full = {"configure": ".*", "write": ".*", "read": ".*"}
+    # The hub broker: its vhost, topology, and one user per node with least privilege.
+    hub = plan_of(mgmt)
+    hub.vhosts.append(names.hub_vhost)
+    hub.add_topology(hub_declarations(names, [link.node for link in links]))
+    for link in links:
+        hub.users[names.node_user(link.node)] = link.password
+        hub.permissions.append({"user": names.node_user(link.node), **hub_permissions(names, link.node)})
+    # Each node's broker: its vhost, topology, and the shovels that dial out to the hub.
+    for link in links:
+        node = plan_of(node_mgmt.get(link.node, mgmt))
+        vhost = names.node_vhost(link.node)
+        node.vhosts.append(vhost)
+        node.add_topology(node_declarations(names, link.node))
+        hub_uri = with_credentials(link.hub_amqp_uri, names.node_user(link.node), link.password, names.hub_vhost)
+        node.shovels += [{"vhost": vhost, "name": name, "value": value}
+                         for name, value in shovels(names, link.node, hub_uri).items()]
+    changes = []
+    for m, plan in plans.values():
         m.check_shovel_plugin()
         m.changes = []
-    full = {"configure": ".*", "write": ".*", "read": ".*"}
+        admin = admin_user or m.auth[0]
+        plan.permissions += [{"user": admin, "vhost": v, **full} for v in plan.vhosts]
+        existing = {v["name"] for v in m.request("GET", "vhosts")}
+        (_import if existing.isdisjoint(plan.vhosts) else _put_right)(m, plan)
+        changes += m.changes
+    return BootstrapReport(changes)
 
-    def ensure_vhost(m: Management, vhost: str) -> None:
+
+def _import(m: Management, plan: _BrokerPlan) -> None:
+    """A broker new to the province: everything in one definitions import, the shovels in a second
+    (an import applies parameters before queues, and a shovel started first would declare its
+    source queue itself, as a classic queue)."""
+    m.request("POST", "definitions", body={
+        "vhosts": [{"name": v, "description": "rehsos", "tracing": False} for v in plan.vhosts],
+        "users": [{"name": user, "password_hash": _hash(password),
+                   "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ""}
+                  for user, password in plan.users.items()],
+        "permissions": plan.permissions, **plan.topology})
+    m.request("POST", "definitions", body={
+        "parameters": [{"component": "shovel", **shovel} for shovel in plan.shovels]})
+    m.changes += [f"vhost {v}" for v in plan.vhosts]
+    m.changes += [f"exchange {ex['vhost']}/{ex['name']}" for ex in plan.topology["exchanges"]]
+    m.changes += [f"queue {q['vhost']}/{q['name']}" for q in plan.topology["queues"]]
+    m.changes += [f"binding {b['vhost']}/{b['source']}->{b['destination']} {b['routing_key']}"
+                  for b in plan.topology["bindings"]]
+    m.changes += [f"user {user}" for user in plan.users]
+    m.changes += [f"permissions {p['user']}@{p['vhost']}" for p in plan.permissions]
+    m.changes += [f"shovel {shovel['vhost']}/{shovel['name']}" for shovel in plan.shovels]
+
+
+def _put_right(m: Management, plan: _BrokerPlan) -> None:
+    """A broker that holds some of the province: compare each object and put right what differs
+    (a second bootstrap changes nothing; a new release's topology replaces the old)."""
+    for vhost in plan.vhosts:
         if m.get("vhosts", vhost) is None:
             m.request("PUT", "vhosts", vhost, body={"description": "rehsos", "tracing": False})
             m.changes.append(f"vhost {vhost}")
-        admin = admin_user or m.auth[0]
-        m.ensure(f"permissions {admin}@{vhost}", m.get("permissions", vhost, admin), full, "permissions", vhost, admin)
-
-    # The hub broker: its vhost, topology, and one user per node with least privilege.
-    ensure_vhost(mgmt, names.hub_vhost)
-    _apply(mgmt, hub_declarations(names, [link.node for link in links]))
-    for link in links:
-        user = names.node_user(link.node)
-        if not _password_works(mgmt, user, link.password):
-            mgmt.request("PUT", "users", user, body={"password": link.password, "tags": ""})
-            mgmt.changes.append(f"user {user}")
-        perm = hub_permissions(names, link.node)
-        mgmt.ensure(f"permissions {user}@{perm['vhost']}", mgmt.get("permissions", perm["vhost"], user),
-                    {k: perm[k] for k in ("configure", "write", "read")}, "permissions", perm["vhost"], user)
-    # Each node's broker: its vhost, topology, and the shovels that dial out to the hub.
-    for link in links:
-        m = node_mgmt.get(link.node, mgmt)
-        vhost = names.node_vhost(link.node)
-        ensure_vhost(m, vhost)
-        _apply(m, node_declarations(names, link.node))
-        hub_uri = with_credentials(link.hub_amqp_uri, names.node_user(link.node), link.password, names.hub_vhost)
-        for name, value in shovels(names, link.node, hub_uri).items():
-            current = m.get("parameters", "shovel", vhost, name)
-            if current is None or current.get("value") != value:
-                m.request("PUT", "parameters", "shovel", vhost, name, body={"value": value})
-                m.changes.append(f"shovel {vhost}/{name}")
-    return BootstrapReport([c for m in managers for c in m.changes])
+    for user, password in plan.users.items():
+        if not _password_works(m, user, password):
+            m.request("PUT", "users", user, body={"password": password, "tags": ""})
+            m.changes.append(f"user {user}")
+    for perm in plan.permissions:
+        m.ensure(f"permissions {perm['user']}@{perm['vhost']}", m.get("permissions", perm["vhost"], perm["user"]),
+                 {k: perm[k] for k in ("configure", "write", "read")}, "permissions", perm["vhost"], perm["user"])
+    _apply(m, plan.topology)
+    for shovel in plan.shovels:
+        current = m.get("parameters", "shovel", shovel["vhost"], shovel["name"])
+        if current is None or current.get("value") != shovel["value"]:
+            m.request("PUT", "parameters", "shovel", shovel["vhost"], shovel["name"], body={"value": shovel["value"]})
+            m.changes.append(f"shovel {shovel['vhost']}/{shovel['name']}")
 
 
 def _password_works(mgmt: Management, user: str, password: str) -> bool:
     current = mgmt.get("users", user)
     return current is not None and _hash_matches(current, password)
+
+
+def _hash(password: str) -> str:
+    """RabbitMQ's salted SHA-256 password hash (4-byte salt + digest), as a definitions file holds it."""
+    salt = secrets.token_bytes(4)
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
 def _hash_matches(user: dict, password: str) -> bool:
