@@ -72,11 +72,15 @@ def pg():
 
 
 @pytest.fixture
-def make_province(broker, tmp_path):
-    """Start a province: ``make_province(["6371", "6303"])``; torn down after the test."""
+def make_province(broker, tmp_path, pg):
+    """Start a province: ``make_province(["6371", "6303"])``; torn down after the test.
+    With ``database="postgresql"`` its databases are the test's ``pg`` ones, dropped only after
+    the runners have stopped (dropped under running services, each stop waited out its timeout)."""
     provinces = []
 
     def make(nodes, **kwargs):
+        if kwargs.get("database") == "postgresql":
+            kwargs.setdefault("pg", pg)
         province = Province(tmp_path / f"p{len(provinces)}", list(nodes), **kwargs)
         provinces.append(province)
         return province.start()

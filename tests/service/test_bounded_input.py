@@ -185,8 +185,8 @@ def test_a_link_follows_to_the_created_case(province, spec):
 
 
 # -- PostgreSQL, where NUL and overlong values used to fail at insert ----------------------------------
-def test_on_postgresql_unstorable_text_is_refused_and_the_longest_name_is_stored(make_province, pg):
-    province = make_province([NODE], database="postgresql", pg=pg, start_hub=False)
+def test_on_postgresql_unstorable_text_is_refused_and_the_longest_name_is_stored(make_province):
+    province = make_province([NODE], database="postgresql", start_hub=False)
     headers = province.headers(NODE, auth.OPERATOR)
     resp = province.register(NODE, case_body(nik=None, name="Siti\x00Aminah"))
     assert refused(resp, 422, "name") == [UNSTORABLE]

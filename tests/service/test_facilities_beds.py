@@ -38,8 +38,8 @@ WALK_IN = ("admission", {"admitted_on": "2026-11-24", "unit": "Wisma Laki-laki"}
 
 
 @pytest.mark.parametrize("actions", [(ACCEPT,), (ACCEPT, WALK_IN)], ids=["accepts", "accepts-and-walk-in-admissions"])
-def test_fifty_concurrent_accepts_for_three_free_beds_book_exactly_three(make_province, pg, actions):
-    node = make_province([NODE], start_hub=False, database="postgresql", pg=pg)
+def test_fifty_concurrent_accepts_for_three_free_beds_book_exactly_three(make_province, actions):
+    node = make_province([NODE], start_hub=False, database="postgresql")
     manager = node.headers(NODE, auth.FACILITY_MANAGER)
     assert requests.post(node.url(NODE, "/api/v1/facilities"), json=PANTI, headers=manager, timeout=5).status_code == 201
     ids = waiting_referrals(node, 50)

@@ -24,8 +24,7 @@ NODES = ["6371", "6303", "63"]
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def hub(request, make_province):
-    pg = request.getfixturevalue("pg") if request.param == "postgresql" else None
-    return make_province(NODES, start_nodes=False, database=request.param, pg=pg)
+    return make_province(NODES, start_nodes=False, database=request.param)
 
 
 def count(engine, table: str) -> int:

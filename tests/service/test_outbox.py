@@ -16,8 +16,6 @@ NODE = "6371"
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def node(request, make_province):
     kwargs = {"database": request.param}
-    if request.param == "postgresql":
-        kwargs["pg"] = request.getfixturevalue("pg")
     province = make_province([NODE], start_hub=False, start_nodes=False, **kwargs)
     yield province
 
@@ -113,9 +111,9 @@ def test_an_unroutable_event_stays_in_the_outbox(node, engine, broker):
     assert pending(engine) == 1
 
 
-def test_concurrent_writers_on_postgresql_get_distinct_consecutive_sequences(make_province, pg):
+def test_concurrent_writers_on_postgresql_get_distinct_consecutive_sequences(make_province):
     # SQLite serialises writers anyway; on PostgreSQL the counter row's lock must do it.
-    node = make_province([NODE], start_hub=False, start_nodes=False, database="postgresql", pg=pg)
+    node = make_province([NODE], start_hub=False, start_nodes=False, database="postgresql")
     engine = db.create_engine(node.settings[NODE].database_uri_for("intake"))
 
     def write(i):

@@ -21,8 +21,8 @@ def test_each_service_migrates_with_its_own_version_table_and_a_second_run_chang
     assert "alembic_version" not in tables
 
 
-def test_a_node_and_the_hub_on_postgresql_carry_a_case_to_the_summary(make_province, pg):
-    province = make_province(["6371"], database="postgresql", pg=pg)
+def test_a_node_and_the_hub_on_postgresql_carry_a_case_to_the_summary(make_province):
+    province = make_province(["6371"], database="postgresql")
     assert province.settings["6371"].database_uri_for("intake").startswith("postgresql://")
     case = province.register("6371", case_body())
     assert case.status_code == 201

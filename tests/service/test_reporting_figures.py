@@ -24,8 +24,6 @@ FACILITY = "panti-bina-laras"  # at the province's node
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def hub(request, make_province):
     kwargs = {"database": request.param}
-    if request.param == "postgresql":
-        kwargs["pg"] = request.getfixturevalue("pg")
     return make_province(NODES, start_nodes=False, **kwargs)
 
 

@@ -194,10 +194,10 @@ def test_a_check_in_without_a_day_is_for_the_day_at_the_venue(node, rakor, monke
     assert attendance(node, rakor["event"]["id"]) == [(person["id"], DAY_1, "code")]
 
 
-def test_two_scanners_at_the_door_at_once_record_one_check_in(pg, make_province):
+def test_two_scanners_at_the_door_at_once_record_one_check_in(make_province):
     """On PostgreSQL, the same code scanned at several desks at the same moment, and an offline batch
     arriving meanwhile: one check-in, every other answer says it was already recorded."""
-    desks = make_province([NODE], start_hub=False, database="postgresql", pg=pg)
+    desks = make_province([NODE], start_hub=False, database="postgresql")
     event = new_event(desks, "open", body=RAKOR)
     people = [register(desks, event["id"]) for _ in range(3)]
     move(desks, event["id"], "ongoing")

@@ -11,8 +11,8 @@ REGENCY_QUOTAS = {"6371": 4, "6303": 3, "6372": 3, "6304": 2}
 
 
 @pytest.fixture
-def node(pg, make_province):  # pg first: its databases outlive the runners
-    return make_province([NODE], start_hub=False, database="postgresql", pg=pg)
+def node(make_province):
+    return make_province([NODE], start_hub=False, database="postgresql")
 
 
 def waitlist(node, event_id) -> list[dict]:
