@@ -8,6 +8,7 @@ mistakes another's history. The node's token store (``auth``) is the kernel's ow
 from __future__ import annotations
 
 import logging
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -47,6 +48,13 @@ def _make_psycopg2_green() -> None:
         _green_patched = True
 
 
+# How hard SQLite makes each commit durable: FULL (the default) syncs the log to disk at every commit,
+# so a power cut at a regency office loses nothing committed. The test suite sets OFF
+# (SQLITE_SYNCHRONOUS, tests/conftest.py): its databases are thrown away, a killed process still
+# loses nothing (the OS keeps the writes), and a sync blocks the whole eventlet process.
+SQLITE_SYNCHRONOUS = {"FULL", "NORMAL", "OFF"}
+
+
 def create_engine(uri: str) -> Engine:
     """An engine for a service's database. Its errors never carry the statement's values (they
     end up in logs, and a NIK or a name must not)."""
@@ -55,6 +63,9 @@ def create_engine(uri: str) -> Engine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+        synchronous = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
+        if synchronous not in SQLITE_SYNCHRONOUS:
+            raise ValueError(f"SQLITE_SYNCHRONOUS must be one of {sorted(SQLITE_SYNCHRONOUS)}")
 
         @sa_event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -63,6 +74,7 @@ def create_engine(uri: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.close()
 
         return engine

@@ -1,6 +1,11 @@
 """Shared fixtures and the server markers. eventlet must patch the standard library before anything
 else imports it."""
+import os
 import warnings
+
+# Test databases are thrown away: SQLite need not sync every commit to disk (rehsos.db), which blocks
+# the whole eventlet process each time. Set before any engine exists; `rehsos up` children inherit it.
+os.environ.setdefault("SQLITE_SYNCHRONOUS", "OFF")
 
 warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 
@@ -15,12 +20,16 @@ import psycopg2  # noqa: E402
 import pytest  # noqa: E402
 
 from rehsos_tools import broker as mq, devrun  # noqa: E402
-from tests.support import MANAGEMENT_URI, PostgresDatabases, Province  # noqa: E402
+from tests.support import MANAGEMENT_URI, PostgresDatabases, Province, drop_finished  # noqa: E402
 
 TESTS = Path(__file__).parent
 # Every test in these folders talks to RabbitMQ, through a fixture or not.
 BROKER_FOLDERS = {"service", "province"}
 BROKER_PORTS = {5672, 15672}
+
+
+def pytest_sessionfinish(session):
+    drop_finished()
 
 
 def pytest_collection_modifyitems(items):

@@ -44,10 +44,6 @@ def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message
         eventlet.sleep(interval)
 
 
-
-
-
-
 def migrate_all(settings: config.Settings) -> None:
     """``db.migrate_all``, but each SQLite database is a copy of one migrated once per test run:
     alembic takes a few tenths of a second per node, which every province would pay again."""
@@ -67,7 +63,13 @@ def migrate_all(settings: config.Settings) -> None:
 
 
 class PostgresDatabases:
-    """Creates throwaway PostgreSQL databases and drops them afterwards."""
+    """Creates throwaway PostgreSQL databases; :meth:`drop_all` hands them to :func:`drop_finished`.
+
+    They are dropped when the test process ends, not after each test: PostgreSQL checkpoints at
+    every DROP DATABASE, which took about a second each while other test processes wrote."""
+
+    finished: list[str] = []  # databases of ended tests, and the claims on their names
+    finished_claims: list[str] = []
 
     def __init__(self):
         self.admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
@@ -89,21 +91,32 @@ class PostgresDatabases:
         return f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"
 
     def _prefix(self) -> str:
-        """A fresh database name (or prefix), claimed like a namespace until :meth:`drop_all`."""
+        """A fresh database name (or prefix), claimed like a namespace until it is dropped."""
         while not devrun.claim(prefix := f"rehsos_test_{uuid.uuid4().hex[:10]}"):
             pass
         self.claims.append(prefix)
         return prefix
 
     def drop_all(self):
-        if not self.created:  # (and PostgreSQL may be down: a broker-only test)
-            return
-        with self.admin.connect() as conn:
-            for name in self.created:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        """The test is over: its databases go with the others at the end (tests/conftest.py)."""
+        PostgresDatabases.finished += self.created
+        PostgresDatabases.finished_claims += self.claims
+        self.created, self.claims = [], []
         self.admin.dispose()
-        for prefix in self.claims:
-            devrun.unclaim(prefix)
+
+
+def drop_finished() -> None:
+    """Drop the databases of this process's ended tests (the end of a pytest session)."""
+    names, PostgresDatabases.finished = PostgresDatabases.finished, []
+    if names:
+        admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    for prefix in PostgresDatabases.finished_claims:
+        devrun.unclaim(prefix)
+    PostgresDatabases.finished_claims = []
 
 
 class Province:
