@@ -604,16 +604,16 @@ def test_rehsos_bootstrap_reads_per_config_overrides(monkeypatch):
 
 class RecordingManagement(mq.Management):
     """A management API that has nothing yet and records which broker each change goes to."""
-    calls: list[tuple[str, str, tuple[str, ...]]] = []
+    calls: list[tuple[str, str, tuple[str, ...], dict | None]] = []
 
     def request(self, method, *segments, body=None, ok=(200, 201, 204)):
         if method == "GET":
             if segments == ("overview",):
                 return {"exchange_types": [{"name": "topic"}, {"name": "fanout"}]}
-            if segments == ("shovels",):
+            if segments in (("shovels",), ("vhosts",)):
                 return []
             raise RuntimeError(f"GET {'/'.join(segments)} -> 404: not found")
-        RecordingManagement.calls.append((urlsplit(self.base).hostname, method, segments))
+        RecordingManagement.calls.append((urlsplit(self.base).hostname, method, segments, body))
         return None
 
 
@@ -627,13 +627,17 @@ def test_rehsos_bootstrap_configures_each_broker_through_its_own_management_api(
     monkeypatch.setattr(mq, "Management", RecordingManagement)
     RecordingManagement.calls = []
     devrun.bootstrap_from_configs(CONFIG_DIR)
-    assert RecordingManagement.calls
-    for host, method, segments in RecordingManagement.calls:
-        vhost = segments[2] if segments[0] == "parameters" else segments[1]
-        if segments[0] == "users" or vhost == "hub":
-            assert host == "broker-hub", (method, segments)
-        else:
-            assert vhost.startswith("node-") and host == f"broker-{vhost[len('node-'):]}", (host, method, segments)
+    # Brokers new to the province: each gets its own part in definitions imports.
+    assert {(method, segments) for _, method, segments, _ in RecordingManagement.calls} == {("POST", ("definitions",))}
+    held: dict[str, set[str]] = {}
+    for host, _, _, body in RecordingManagement.calls:
+        vhosts = held.setdefault(host, set())
+        vhosts.update(v["name"] for v in body.get("vhosts", []))
+        for kind in ("permissions", "exchanges", "queues", "bindings", "parameters"):
+            vhosts.update(item["vhost"] for item in body.get(kind, []))
+        if body.get("users"):
+            assert host == "broker-hub", body["users"]
+    assert held == {"broker-hub": {"hub"}, **{f"broker-{node}": {f"node-{node}"} for node in NODES}}
 
 
 # -- the Compose Specification's schema (vendored, see README.md beside this file) -------------------------
