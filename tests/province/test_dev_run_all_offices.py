@@ -1,7 +1,6 @@
-"""`make run NODES=all`: the launcher with all fourteen offices and demo data.
-
-Fifteen service processes at once load two cores on their own, so ``make test`` runs this file
-alone, after the other files (``pytestmark`` below)."""
+"""`make run NODES=all`: the launcher with all fourteen offices and demo data. Fifteen service
+processes at once: it ran alone (``pytest.mark.solo``) while the broker could open only 1024 files,
+and runs among the other files since ``devrun.ensure_management`` raises that limit."""
 import subprocess
 
 import pytest
@@ -9,8 +8,6 @@ import pytest
 from rehsos import reference
 from rehsos_tools import demo
 from tests.province.test_dev_run import _rows, _up, run_dir  # noqa: F401 - run_dir is the fixture
-
-pytestmark = pytest.mark.solo
 
 
 @pytest.mark.timeout(600)
