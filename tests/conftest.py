@@ -32,6 +32,42 @@ def pytest_sessionfinish(session):
     drop_finished()
 
 
+# pytest-timeout ends the whole process on a timeout (its signal method needs the main thread, which
+# eventlet's patched threading never reports) and shows the OS threads' stacks: with -q, nobody
+# learns which test hung or where. Just before it fires, this names the test and prints where each
+# green thread stands.
+_watchdogs: dict[str, object] = {}
+
+
+def pytest_timeout_set_timer(item, settings):
+    if settings.timeout and settings.timeout > 5:
+        timer = eventlet.patcher.original("threading").Timer(settings.timeout - 3, _dump_green_threads, (item.nodeid,))
+        timer.daemon = True
+        timer.start()
+        _watchdogs[item.nodeid] = timer
+    return None  # pytest-timeout's own timer as well
+
+
+def pytest_timeout_cancel_timer(item):
+    timer = _watchdogs.pop(item.nodeid, None)
+    if timer is not None:
+        timer.cancel()
+    return None
+
+
+def _dump_green_threads(nodeid: str) -> None:
+    import gc
+    import traceback
+
+    import greenlet
+
+    lines = [f"\n+++ about to time out: {nodeid}; its green threads:\n"]
+    for obj in gc.get_objects():
+        if isinstance(obj, greenlet.greenlet) and obj.gr_frame is not None:
+            lines.append("--- green thread\n" + "".join(traceback.format_stack(obj.gr_frame)[-12:]))
+    os.write(2, "".join(lines).encode(errors="replace"))
+
+
 def pytest_collection_modifyitems(items):
     """Mark what needs the servers, so that ``-m "not broker and not postgres"`` runs without them.
     ``fixturenames`` is the whole closure: a fixture built on ``broker`` or ``pg`` counts too."""
