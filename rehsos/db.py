@@ -76,29 +76,65 @@ def create_engine(uri: str) -> Engine:
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
+def upsert_insert(session_or_conn, table):
+    """``INSERT`` of the connected database's dialect, which has ``on_conflict_do_nothing`` and
+    ``on_conflict_do_update`` (PostgreSQL and SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = session_or_conn.bind.dialect.name if isinstance(session_or_conn, Session) else session_or_conn.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 class UnitOfWork:
     """One database transaction: state changes and their outbox events commit together.
 
-    Use as a context manager; it commits on a clean exit and rolls back on an exception.
+    Use as a context manager; it commits on a clean exit and rolls back on an exception. A unit
+    of work made with ``batch=True`` (a consumer applying many events) keeps the rows given to
+    :meth:`insert` until just before the commit, and sends each statement's rows at once.
     """
 
     def __init__(self, session_factory: Callable[[], Session], outbox: Outbox,
-                 on_commit: Callable[[], None] | None = None):
+                 on_commit: Callable[[], None] | None = None, *, batch: bool = False):
         self._session_factory = session_factory
         self._outbox = outbox
         self._on_commit = on_commit
         self._emitted = False
+        self.batch = batch
         self.session: Session | None = None
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._emitted = False
         self._durable: list = []
+        self._inserts: dict[str, tuple[object, dict]] = {}
         return self
+
+    def insert(self, name: str, statement, row: dict, key=None) -> None:
+        """Insert ``row`` with ``statement`` (an INSERT without values; ``name`` names it): at
+        once, or in a batch with the other rows of that name before the commit. Rows of one name
+        and ``key`` are sent once (the first). Only for rows nothing reads back before the commit
+        (an event store, an insert-or-nothing)."""
+        if not self.batch:
+            self.session.execute(statement, [row])
+            return
+        _, rows = self._inserts.setdefault(name, (statement, {}))
+        rows.setdefault(key if key is not None else object(), row)
+
+    def _send_inserts(self) -> None:
+        for statement, rows in self._inserts.values():
+            if rows:
+                self.session.execute(statement, list(rows.values()))
+        self._inserts = {}
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
+                try:
+                    self._send_inserts()
+                except BaseException:
+                    self.session.rollback()
+                    self._keep_durable()
+                    raise
                 self.session.commit()
                 if self._emitted and self._on_commit:
                     self._on_commit()

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
+from rehsos.db import upsert_insert
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity)
@@ -51,20 +51,16 @@ def _lock(session, *key: str) -> None:
     session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
 
 
-def _insert(session, model):
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
-
-
 def note_activity(uow, event: Event) -> None:
     """Every event the hub accepts from a node: the node sent something in that month."""
     if event.node not in reference.NODES:
         return
     # Insert-or-nothing: only whether a row exists matters, so concurrent events of one node and
-    # month neither collide on the first row nor queue on a counter.
-    uow.session.execute(_insert(uow.session, NodeActivity)
-                        .values(node=event.node, month=month_of(event.occurred_at))
-                        .on_conflict_do_nothing(index_elements=["node", "month"]))
+    # month neither collide on the first row nor queue on a counter. A batch sends each pair once,
+    # at its end.
+    month = month_of(event.occurred_at)
+    uow.insert("node_activity", upsert_insert(uow.session, NodeActivity).on_conflict_do_nothing(
+        index_elements=["node", "month"]), {"node": event.node, "month": month}, key=(event.node, month))
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -81,7 +77,7 @@ def _know_key(session, node: str, key: str) -> None:
     it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
     again. Two transactions recording one key meet on its primary key, the second waiting for the
     first and adding nothing: no lock needed."""
-    session.execute(_insert(session, PersonIdentity).values(node=node, person_key=key, resolved=key)
+    session.execute(upsert_insert(session, PersonIdentity).values(node=node, person_key=key, resolved=key)
                     .on_conflict_do_nothing(index_elements=["node", "person_key"]))
 
 
@@ -159,7 +155,7 @@ def _case_of(session, event: Event) -> CaseFact | None:
 def _add_step(session, event: Event, case: CaseFact | None, kind: str, stage: str, outcome: str | None = None) -> None:
     """Keep the step; the spans change only when it is new (a known step is in them already, or
     the case's opening, still to come, puts it there)."""
-    added = session.execute(_insert(session, CaseStep).values(
+    added = session.execute(upsert_insert(session, CaseStep).values(
         case_id=str(event.payload["case_id"]), sequence=event.sequence, node=event.node, kind=kind,
         occurred_at=event.occurred_at, month=month_of(event.occurred_at), stage=stage, outcome=outcome,
     ).on_conflict_do_nothing(index_elements=["case_id", "sequence"])).rowcount

@@ -10,6 +10,7 @@ from rehsos import jurisdiction, reference, registry
 from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
+from rehsos.db import upsert_insert
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
@@ -80,15 +81,23 @@ def _case_open(closed: bool):
 
 
 def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
-    """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing."""
-    row = uow.session.get(model, key, with_for_update=True)  # see _case_open
-    if row is not None and row.node != event.node:  # a facility or plan is its announcing node's
-        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
-    if row is not None and row.as_of >= as_of:
+    """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing.
+
+    The first snapshot of a key is inserted or nothing (two workers applying the first two of one
+    facility at once would otherwise both insert it, the second failing on the primary key); when
+    the row exists, it is locked, and the newer state wins."""
+    session = uow.session
+    id_column = model.__mapper__.primary_key[0].key
+    added = session.execute(upsert_insert(session, model.__table__).values(
+        {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}})
+        .on_conflict_do_nothing(index_elements=[id_column])).rowcount
+    if added:
         return
-    if row is None:
-        row = model(**{model.__mapper__.primary_key[0].key: key})
-        uow.session.add(row)
+    row = session.get(model, key, with_for_update=True, populate_existing=True)  # see _case_open
+    if row.node != event.node:  # a facility or plan is its announcing node's
+        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
+    if row.as_of >= as_of:
+        return
     row.node, row.as_of = event.node, as_of
     for column in columns:
         setattr(row, column, event.payload[column])

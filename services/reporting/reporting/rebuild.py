@@ -71,6 +71,9 @@ class _Replay:
     def emit(self, event: Event, target: str | None = None) -> Event:
         return event
 
+    def insert(self, name: str, statement, row: dict, key=None) -> None:
+        self.session.execute(statement, [row])  # in the event's savepoint
+
 
 @dataclass
 class _Pending:
