@@ -89,8 +89,9 @@ class UnitOfWork:
     """One database transaction: state changes and their outbox events commit together.
 
     Use as a context manager; it commits on a clean exit and rolls back on an exception. A unit
-    of work made with ``batch=True`` (a consumer applying many events) keeps the rows given to
-    :meth:`insert` until just before the commit, and sends each statement's rows at once.
+    of work made with ``batch=True`` (a consumer applying many events) keeps the work given to
+    :meth:`later` (and the rows given to :meth:`insert`) until just before the commit, and does it
+    once for all.
     """
 
     def __init__(self, session_factory: Callable[[], Session], outbox: Outbox,
@@ -106,31 +107,37 @@ class UnitOfWork:
         self.session = self._session_factory()
         self._emitted = False
         self._durable: list = []
-        self._inserts: dict[str, tuple[object, dict]] = {}
+        self._later: dict[str, tuple[Callable, dict]] = {}
         return self
 
-    def insert(self, name: str, statement, row: dict, key=None) -> None:
-        """Insert ``row`` with ``statement`` (an INSERT without values; ``name`` names it): at
-        once, or in a batch with the other rows of that name before the commit. Rows of one name
-        and ``key`` are sent once (the first). Only for rows nothing reads back before the commit
-        (an event store, an insert-or-nothing)."""
+    def later(self, name: str, work: Callable[[Session, list], None], item, key=None) -> None:
+        """Have ``work(session, items)`` done for ``item``: at once, or, in a batch's unit of work,
+        once just before the commit for every item given under ``name`` (one work per name, the
+        first given; an item of a ``key`` already given is left out). For what nothing in the
+        transaction reads back before its end: an insert into an event store, a read model
+        derived from rows the transaction has written (recomputed once for all of them)."""
         if not self.batch:
-            self.session.execute(statement, [row])
+            work(self.session, [item])
             return
-        _, rows = self._inserts.setdefault(name, (statement, {}))
-        rows.setdefault(key if key is not None else object(), row)
+        _, items = self._later.setdefault(name, (work, {}))
+        items.setdefault(key if key is not None else object(), item)
 
-    def _send_inserts(self) -> None:
-        for statement, rows in self._inserts.values():
-            if rows:
-                self.session.execute(statement, list(rows.values()))
-        self._inserts = {}
+    def insert(self, name: str, statement, row: dict, key=None) -> None:
+        """Insert ``row`` with ``statement`` (an INSERT without values): see :meth:`later`; a batch
+        sends each statement's rows at once."""
+        self.later(name, lambda session, rows: session.execute(statement, rows), row, key)
+
+    def _do_later(self) -> None:
+        while self._later:  # work may give more (a recomputation that inserts rows)
+            pending, self._later = self._later, {}
+            for work, items in pending.values():
+                work(self.session, list(items.values()))
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
                 try:
-                    self._send_inserts()
+                    self._do_later()
                 except BaseException:
                     self.session.rollback()
                     self._keep_durable()

@@ -411,7 +411,8 @@ def in_stream_order(items: list, event_of: Callable[[object], Event]) -> list:
     return ordered
 
 
-def receive_batch(db, deliveries: list[Delivery], handlers: dict[str, Handler], settings: Settings) -> list:
+def receive_batch(db, deliveries: list[Delivery], handlers: dict[str, Handler], settings: Settings,
+                  prepare: Callable[[object, list[Event]], None] | None = None) -> list:
     """:func:`receive` for a batch of deliveries, with their events applied in one unit of work:
     one outcome per delivery, in order (``applied``, ``duplicate``, ``ignored``, or the exception
     that delivery met, :class:`Quarantined` or an error to retry).
@@ -425,6 +426,9 @@ def receive_batch(db, deliveries: list[Delivery], handlers: dict[str, Handler], 
     work, and each event that fails there takes the single-event path (:func:`receive`'s rules:
     quarantined, retried, or a dead letter at its last delivery). So a poison event is
     quarantined alone, and the others are applied once.
+
+    ``prepare(uow, events)``, when given, is called in the batch's unit of work with its new
+    events before the first is applied (to take their locks, load their rows, at once).
     """
     outcomes: list = [None] * len(deliveries)
     admitted = []  # (index, event, handler)
@@ -439,6 +443,8 @@ def receive_batch(db, deliveries: list[Delivery], handlers: dict[str, Handler], 
     try:
         with db.unit_of_work(batch=True) as uow:
             fresh = accept_many(uow.session, db.tables, [event for _, event, _ in admitted])
+            if prepare is not None:
+                prepare(uow, [event for (_, event, _), new in zip(admitted, fresh) if new])
             for (i, event, handler), new in zip(admitted, fresh):
                 if not new:
                     outcomes[i] = "duplicate"

@@ -83,24 +83,23 @@ def _case_open(closed: bool):
 def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
     """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing.
 
-    The first snapshot of a key is inserted or nothing (two workers applying the first two of one
-    facility at once would otherwise both insert it, the second failing on the primary key); when
-    the row exists, it is locked, and the newer state wins."""
+    One upsert (INSERT ... ON CONFLICT DO UPDATE ... WHERE newer): the first snapshot of a key is
+    inserted, a newer one of the same node overwrites it, atomically, so two workers applying the
+    first two snapshots of a facility at once cannot both insert it. When it changed nothing, the
+    row is read to tell a late snapshot (nothing to do) from another node's (refused)."""
     session = uow.session
     id_column = model.__mapper__.primary_key[0].key
-    added = session.execute(upsert_insert(session, model.__table__).values(
-        {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}})
-        .on_conflict_do_nothing(index_elements=[id_column])).rowcount
-    if added:
+    table = model.__table__
+    values = {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}}
+    insert = upsert_insert(session, table).values(values)
+    changed = session.execute(insert.on_conflict_do_update(
+        index_elements=[id_column], set_={c: insert.excluded[c] for c in ("as_of", *columns)},
+        where=sa.and_(table.c.node == insert.excluded.node, table.c.as_of < insert.excluded.as_of))).rowcount
+    if changed:
         return
-    row = session.get(model, key, with_for_update=True, populate_existing=True)  # see _case_open
-    if row.node != event.node:  # a facility or plan is its announcing node's
-        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
-    if row.as_of >= as_of:
-        return
-    row.node, row.as_of = event.node, as_of
-    for column in columns:
-        setattr(row, column, event.payload[column])
+    owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
+    if owner != event.node:  # a facility or plan is its announcing node's
+        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {owner}")
 
 
 def apply_capacity_changed(uow, event: Event) -> None:

@@ -10,7 +10,7 @@ from rehsos.messaging import batch_event_consumer, receive_batch, redrive
 from rehsos.providers import Config, Database, settings_timer
 
 from reporting import caseload, coverage, domain, flows, pages, planning, report, sync
-from reporting.projections import HANDLERS
+from reporting.projections import HANDLERS, prepare
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
                                DisabilityCoverageSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
@@ -74,7 +74,7 @@ class ReportingService:
     def on_uplink_events(self, deliveries):
         """Apply a batch of events from the nodes in one transaction; duplicates are skipped,
         impostors and refused events quarantined alone (one outcome per delivery)."""
-        return receive_batch(self.db, deliveries, HANDLERS, self.config)
+        return receive_batch(self.db, deliveries, HANDLERS, self.config, prepare)
 
     @api("GET", "/api/v1/summary", roles=READERS, response=SummarySchema, tags=("reporting",))
     def get_summary(self, request):
