@@ -7,6 +7,7 @@ mistakes another's history. The node's token store (``auth``) is the kernel's ow
 """
 from __future__ import annotations
 
+import functools
 import logging
 from importlib import resources
 from pathlib import Path
@@ -76,13 +77,23 @@ def create_engine(uri: str) -> Engine:
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
-def upsert_insert(session_or_conn, table):
-    """``INSERT`` of the connected database's dialect, which has ``on_conflict_do_nothing`` and
-    ``on_conflict_do_update`` (PostgreSQL and SQLite)."""
+def dialect_insert(dialect: str, table):
+    """``INSERT`` of a dialect (``postgresql`` or ``sqlite``), which has ``on_conflict_do_nothing``
+    and ``on_conflict_do_update``."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = session_or_conn.bind.dialect.name if isinstance(session_or_conn, Session) else session_or_conn.dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@functools.lru_cache(maxsize=None)
+def _insert_or_nothing(dialect: str, table, index_elements: tuple[str, ...]):
+    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+def insert_or_nothing(session: Session, table, *index_elements: str):
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` into ``table``, its rows given when
+    it is executed; made once per dialect and table (a consumer sends it for every event)."""
+    return _insert_or_nothing(session.bind.dialect.name, table, index_elements)
 
 
 class UnitOfWork:

@@ -484,8 +484,8 @@ def _apply_in_savepoints(db, admitted: list, outcomes: list) -> list:
                 except Exception:  # noqa: BLE001 - this event takes the single-event path
                     failed.append(item)
     except Exception as exc:  # noqa: BLE001
-        log.info("a batch of %s failed again in savepoints (%s: %s)", admitted[0][1].event_type,
-                 type(exc).__name__, str(exc)[:200])
+        log.info("a batch of %d events failed again in savepoints (%s: %s); applying them one at a time",
+                 len(admitted), type(exc).__name__, str(exc)[:200])
         return admitted
     for i, outcome in done.items():
         outcomes[i] = outcome

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
-from rehsos.db import upsert_insert
+from rehsos.db import insert_or_nothing
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity)
@@ -93,8 +93,8 @@ def note_activity(uow, event: Event) -> None:
     # month neither collide on the first row nor queue on a counter. A batch sends each pair once,
     # at its end.
     month = month_of(event.occurred_at)
-    uow.insert("node_activity", upsert_insert(uow.session, NodeActivity).on_conflict_do_nothing(
-        index_elements=["node", "month"]), {"node": event.node, "month": month}, key=(event.node, month))
+    uow.insert("node_activity", insert_or_nothing(uow.session, NodeActivity, "node", "month"),
+               {"node": event.node, "month": month}, key=(event.node, month))
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -111,8 +111,8 @@ def _know_key(session, node: str, key: str) -> None:
     it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
     again. Two transactions recording one key meet on its primary key, the second waiting for the
     first and adding nothing: no lock needed."""
-    session.execute(upsert_insert(session, PersonIdentity).values(node=node, person_key=key, resolved=key)
-                    .on_conflict_do_nothing(index_elements=["node", "person_key"]))
+    session.execute(insert_or_nothing(session, PersonIdentity, "node", "person_key"),
+                    [{"node": node, "person_key": key, "resolved": key}])
 
 
 def apply_person_registered(uow, event: Event) -> None:
@@ -203,8 +203,7 @@ def _add_step(uow, event: Event, case: CaseFact | None, kind: str, stage: str, o
     """Keep the step (a known one is kept once), and derive the case's spans again; a case not
     opened yet has none: its opening, still to come, derives them from every step it finds. In a
     batch both are done at its end, the spans once per case (its lock is held until then)."""
-    uow.insert("case_step", upsert_insert(uow.session, CaseStep).on_conflict_do_nothing(
-        index_elements=["case_id", "sequence"]), {
+    uow.insert("case_step", insert_or_nothing(uow.session, CaseStep, "case_id", "sequence"), {
         "case_id": str(event.payload["case_id"]), "sequence": event.sequence, "node": event.node, "kind": kind,
         "occurred_at": event.occurred_at, "month": month_of(event.occurred_at), "stage": stage, "outcome": outcome},
         key=(str(event.payload["case_id"]), event.sequence))

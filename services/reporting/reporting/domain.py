@@ -1,6 +1,7 @@
 """The hub's read model: what each event means for the province-wide figures."""
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from rehsos import jurisdiction, reference, registry
 from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
-from rehsos.db import upsert_insert
+from rehsos.db import dialect_insert
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
@@ -91,15 +92,20 @@ def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[
     id_column = model.__mapper__.primary_key[0].key
     table = model.__table__
     values = {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}}
-    insert = upsert_insert(session, table).values(values)
-    changed = session.execute(insert.on_conflict_do_update(
-        index_elements=[id_column], set_={c: insert.excluded[c] for c in ("as_of", *columns)},
-        where=sa.and_(table.c.node == insert.excluded.node, table.c.as_of < insert.excluded.as_of))).rowcount
-    if changed:
+    if session.execute(_newer_upsert(session.bind.dialect.name, table, id_column, columns), values).rowcount:
         return
     owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
     if owner != event.node:  # a facility or plan is its announcing node's
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {owner}")
+
+
+@functools.lru_cache(maxsize=None)
+def _newer_upsert(dialect: str, table: sa.Table, id_column: str, columns: tuple[str, ...]):
+    """The upsert of :func:`_newest`, made once per dialect and table (its values given at execution)."""
+    insert = dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=[id_column], set_={c: insert.excluded[c] for c in ("as_of", *columns)},
+        where=sa.and_(table.c.node == insert.excluded.node, table.c.as_of < insert.excluded.as_of))
 
 
 def apply_capacity_changed(uow, event: Event) -> None:
