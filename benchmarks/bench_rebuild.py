@@ -5,8 +5,9 @@ bench_ratios.py: every node's stream without gaps) are put in a throwaway hub da
 store, as the consumer stores them; then :func:`reporting.rebuild.rebuild` replays them into fresh
 read models and swaps them in. Prints one JSON object: events per second, and where the time went
 (the database's statements, timed around the driver's calls, and the rest: Python, mostly
-SQLAlchemy and the handlers). Figures, not assertions. `make bench` runs it with REBUILD_N=100000
-(REBUILD_N=1000000 for the issue's figure: the history alone takes minutes and gigabytes to make).
+SQLAlchemy and the handlers). Figures, not assertions. `make bench` runs it; REBUILD_N=100000
+makes a run of a few minutes (a million events take a long while to make and store, before the
+rebuild is timed).
 """
 import json
 import os
