@@ -12,6 +12,10 @@ lets a body that fails to decode break the consumer loop. Here instead:
   queue allows it is recorded as a dead letter (kept whole, for :func:`redrive`) and sent to the
   quarantine queue; nothing is retried forever and nothing is silently acknowledged;
 - a body kombu cannot decode still reaches the handler (and so the quarantine).
+
+``@batch_event_consumer`` (the hub's) hands the method a batch of deliveries instead, applied by
+:func:`receive_batch` in one transaction under the same rules, each message settled by its own
+outcome after the commit.
 """
 from __future__ import annotations
 

@@ -35,22 +35,29 @@ def case_opened(sequence, node="6371", region=None):
         node=node, service="intake").with_sequence(sequence)
 
 
-def scalar(hub, sql):
+def rows(hub, sql, **params):
     engine = hub.engine("hub", "reporting")
     try:
         with engine.connect() as conn:
-            return conn.execute(sa.text(sql)).scalar_one()
+            return [tuple(r) for r in conn.execute(sa.text(sql), params)]
     finally:
         engine.dispose()
 
 
+def scalar(hub, sql):
+    [(value,)] = rows(hub, sql)
+    return value
+
+
 def stored(hub, node="6371"):
     """(sequence, event type) of a node's stored events, in the order the hub stored them."""
+    return rows(hub, "SELECT sequence, event_type FROM event_store WHERE node = :n ORDER BY id", n=node)
+
+
+def hub_read_models(hub):
     engine = hub.engine("hub", "reporting")
     try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(sa.text(
-                "SELECT sequence, event_type FROM event_store WHERE node = :n ORDER BY id"), {"n": node})]
+        return read_models(engine)
     finally:
         engine.dispose()
 
@@ -78,12 +85,7 @@ def test_a_poison_message_in_the_middle_of_a_batch_is_quarantined_alone(hub, cap
     assert scalar(hub, "SELECT count(*) FROM registered_case") == 7
     assert scalar(hub, "SELECT count(*) FROM case_fact") == 7
     assert stored(hub) == [(s, "case.opened") for s in (1, 2, 3, 4, 6, 7, 8)]  # each once, in order
-    engine = hub.engine("hub", "reporting")
-    try:
-        with engine.connect() as conn:
-            reasons = sorted(conn.execute(sa.text("SELECT reason FROM quarantine")).scalars())
-    finally:
-        engine.dispose()
+    reasons = sorted(reason for (reason,) in rows(hub, "SELECT reason FROM quarantine"))
     assert reasons[0].startswith("invalid event") and "outside its jurisdiction" in reasons[1]
     # It was one batch, which failed on the refused event and was applied again more carefully.
     assert any(r.getMessage().startswith("a batch of 8 events") for r in caplog.records)
@@ -96,11 +98,7 @@ def test_a_batch_delivered_again_after_its_commit_changes_nothing(hub):
     hub.start_runner("hub")
     wait_until(lambda: scalar(hub, "SELECT count(*) FROM inbox") == 10, timeout=30, message="applied")
     wait_until(lambda: settled(hub), message="queue empty")
-    engine = hub.engine("hub", "reporting")
-    try:
-        models = read_models(engine)
-    finally:
-        engine.dispose()
+    models = hub_read_models(hub)
     hub.stop_runner("hub")
     # The whole batch again, as the broker redelivers it when the hub died after the commit and
     # before its acks; then one new event, to know when the redelivered ones have been handled.
@@ -111,17 +109,13 @@ def test_a_batch_delivered_again_after_its_commit_changes_nothing(hub):
     hub.start_runner("hub")
     wait_until(lambda: scalar(hub, "SELECT count(*) FROM inbox") == 11, timeout=30, message="the new one applied")
     wait_until(lambda: settled(hub), message="queue empty")
-    engine = hub.engine("hub", "reporting")
-    try:
-        again = read_models(engine)
-    finally:
-        engine.dispose()
+    again = hub_read_models(hub)
     assert scalar(hub, "SELECT count(*) FROM event_store") == 11
     assert scalar(hub, "SELECT count(*) FROM quarantine") == 0
     late_keys = {late.payload["case_id"], late.payload["person_key"]}
-    for table, rows in again.items():  # only the new event's rows were added
-        assert rows >= models[table], table
-        assert all(late_keys & set(row) for row in rows - models[table]), table
+    for table, now in again.items():  # only the new event's rows were added
+        assert now >= models[table], table
+        assert all(late_keys & set(row) for row in now - models[table]), table
 
 
 def test_a_stream_s_events_apply_in_sequence_order_whatever_order_they_arrive_in(hub):

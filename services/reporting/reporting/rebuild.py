@@ -176,7 +176,9 @@ class _Rebuild:
                     if handler is not None:
                         handler(uow, pending.event)
             self.applied += len(events)
-        except Exception:  # noqa: BLE001 - one of them does not apply (yet): find which
+        except Exception as exc:  # noqa: BLE001 - one of them does not apply (yet): find which
+            log.info("a batch of %d stored events did not apply together (%s); replaying it event by event",
+                     len(events), type(exc).__name__)
             with _Replay(self.build, batch=False) as uow:
                 for pending in events:
                     if self._apply(uow, pending):
