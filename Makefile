@@ -51,12 +51,15 @@ clean:
 
 # Figures, printed as JSON: the outbox relay and the hub's catch-up beside raw kombu on the same
 # broker (ratios; PUBLISH_N, CATCHUP_N, CATCHUP_SECONDS to lower the load), registration → hub
-# throughput, case search on 100k persons, and the hub applying case events on PostgreSQL.
+# throughput, case search on 100k persons, the hub applying case events on PostgreSQL, and the
+# hub's rebuild replaying REBUILD_N (1,000,000) stored events.
+REBUILD_N ?= 1000000
 bench: install
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_ratios.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
 	$(BIN)/python benchmarks/bench_search.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hub_cases.py
+	REBUILD_N=$(REBUILD_N) PYTHONPATH=. $(BIN)/python benchmarks/bench_rebuild.py
 
 # Proof of issue 11 on a throwaway province (PostgreSQL, real RabbitMQ): faults, hostile messages,
 # access matrix, fuzzing, privacy scan. One JSON summary on stdout; exit 1 on any failure.

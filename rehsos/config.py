@@ -69,6 +69,10 @@ class _ConsumerSchema(Schema):
     # A failing event is redelivered after base * 2^(attempt - 1) seconds, at most cap.
     retry_base = fields.Float(load_default=0.5, validate=validate.Range(min=0.01))
     retry_cap = fields.Float(load_default=60.0, validate=validate.Range(min=0.05))
+    # A batch consumer (the hub's) applies up to batch_size deliveries in one transaction, taking
+    # what arrived while the previous batch was applied, or waiting batch_wait seconds for more.
+    batch_size = fields.Int(load_default=200, validate=validate.Range(1, 5000))
+    batch_wait = fields.Float(load_default=0.01, validate=validate.Range(min=0))
 
 
 class _SettingsSchema(Schema):
@@ -165,7 +169,8 @@ class Settings:
     node_public_keys: Mapping[str, str] = field(default_factory=dict)
     http: Mapping[str, Any] = field(default_factory=dict)
     relay: Mapping[str, Any] = field(default_factory=dict)
-    consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0})
+    consumer: Mapping[str, Any] = field(default_factory=lambda: {"retry_base": 0.5, "retry_cap": 60.0,
+                                                                 "batch_size": 200, "batch_wait": 0.01})
     log_level: str = "INFO"
     log_format: str = "json"
     metrics_public: bool = True

@@ -7,6 +7,7 @@ mistakes another's history. The node's token store (``auth``) is the kernel's ow
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from importlib import resources
@@ -88,29 +89,82 @@ def create_engine(uri: str) -> Engine:
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
+def dialect_insert(dialect: str, table):
+    """``INSERT`` of a dialect (``postgresql`` or ``sqlite``), which has ``on_conflict_do_nothing``
+    and ``on_conflict_do_update``."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+@functools.lru_cache(maxsize=None)
+def _insert_or_nothing(dialect: str, table, index_elements: tuple[str, ...]):
+    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(index_elements))
+
+
+def insert_or_nothing(session: Session, table, *index_elements: str):
+    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` into ``table``, its rows given when
+    it is executed; made once per dialect and table (a consumer sends it for every event)."""
+    return _insert_or_nothing(session.bind.dialect.name, table, index_elements)
+
+
 class UnitOfWork:
     """One database transaction: state changes and their outbox events commit together.
 
-    Use as a context manager; it commits on a clean exit and rolls back on an exception.
+    Use as a context manager; it commits on a clean exit and rolls back on an exception. A unit
+    of work made with ``batch=True`` (a consumer applying many events) keeps the work given to
+    :meth:`later` (and the rows given to :meth:`insert`) until just before the commit, and does it
+    once for all.
     """
 
     def __init__(self, session_factory: Callable[[], Session], outbox: Outbox,
-                 on_commit: Callable[[], None] | None = None):
+                 on_commit: Callable[[], None] | None = None, *, batch: bool = False):
         self._session_factory = session_factory
         self._outbox = outbox
         self._on_commit = on_commit
         self._emitted = False
+        self.batch = batch
         self.session: Session | None = None
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._emitted = False
         self._durable: list = []
+        self._later: dict[str, tuple[Callable, dict]] = {}
         return self
+
+    def later(self, name: str, work: Callable[[Session, list], None], item, key=None) -> None:
+        """Have ``work(session, items)`` done for ``item``: at once, or, in a batch's unit of work,
+        once just before the commit for every item given under ``name`` (one work per name, the
+        first given; an item of a ``key`` already given is left out). For what nothing in the
+        transaction reads back before its end: an insert into an event store, a read model
+        derived from rows the transaction has written (recomputed once for all of them)."""
+        if not self.batch:
+            work(self.session, [item])
+            return
+        _, items = self._later.setdefault(name, (work, {}))
+        items.setdefault(key if key is not None else object(), item)
+
+    def insert(self, name: str, statement, row: dict, key=None) -> None:
+        """Insert ``row`` with ``statement`` (an INSERT without values): see :meth:`later`; a batch
+        sends each statement's rows at once."""
+        self.later(name, lambda session, rows: session.execute(statement, rows), row, key)
+
+    def _do_later(self) -> None:
+        while self._later:  # work may give more (a recomputation that inserts rows)
+            pending, self._later = self._later, {}
+            for work, items in pending.values():
+                work(self.session, list(items.values()))
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
+                try:
+                    self._do_later()
+                except BaseException:
+                    self.session.rollback()
+                    self._keep_durable()
+                    raise
                 self.session.commit()
                 if self._emitted and self._on_commit:
                     self._on_commit()

@@ -34,9 +34,9 @@ class ServiceDatabase:
     session_factory: sessionmaker
     relay: OutboxRelay | None
 
-    def unit_of_work(self) -> UnitOfWork:
+    def unit_of_work(self, *, batch: bool = False) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.outbox,
-                          on_commit=self.relay.wake if self.relay else None)
+                          on_commit=self.relay.wake if self.relay else None, batch=batch)
 
     def session(self):
         """A read-only session for queries (``with db.session() as s:``)."""

@@ -11,7 +11,9 @@ from sqlalchemy.orm import sessionmaker
 
 from rehsos import clock, db, reference
 from rehsos_tools import history
+from rehsos.outbox import Outbox
 from reporting import caseload
+from reporting.models import messaging
 from reporting.projections import combine
 from tests.figures_expectation import TUNA_SOSIAL, Expectation
 
@@ -19,19 +21,15 @@ HANDLERS = combine(caseload.HANDLERS)  # the other projections need events in or
 FIRST, LAST = "2025-01", "2025-12"
 
 
-class _Uow:
-    def __init__(self, session):
-        self.session = session
-
-
 def apply_all(tmp_path, events, name="hub"):
     uri = f"sqlite:///{tmp_path / name}.sqlite"
     db.migrate("reporting", uri)
     engine = db.create_engine(uri)
     make = sessionmaker(engine)
-    with make.begin() as session:  # one transaction: the order of application is what is tested here
+    # One transaction, as the consumer applies a batch: the order of application is what is tested here.
+    with db.UnitOfWork(make, Outbox(messaging, "reporting"), batch=True) as uow:
         for event in events:
-            HANDLERS[event.event_type](_Uow(session), event)
+            HANDLERS[event.event_type](uow, event)
     return make
 
 

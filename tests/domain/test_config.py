@@ -167,7 +167,7 @@ def test_a_section_left_out_of_the_file_gets_its_defaults(tmp_path):
     path = tmp_path / "hub.yaml"
     path.write_text("node: hub\nbroker_uri: amqp://x\ndatabase_uri: sqlite:///x\nauth_database_uri: sqlite:///y\n")
     settings = load(path, environ={})
-    assert settings.consumer == {"retry_base": 0.5, "retry_cap": 60.0}
+    assert settings.consumer == {"retry_base": 0.5, "retry_cap": 60.0, "batch_size": 200, "batch_wait": 0.01}
     assert settings.relay["poll_interval"] == 0.5 and settings.http["port"] == 8000
 
 

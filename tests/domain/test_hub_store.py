@@ -212,3 +212,42 @@ def test_a_rebuild_replays_a_case_the_live_consumer_is_applying_without_waiting_
             assert conn.execute(sa.text("SELECT count(*) FROM case_step")).scalar_one() == 3
     finally:
         engine.dispose()
+
+
+def capacity_snapshot(free: int, hour: int, sequence: int):
+    return contracts.make_event("capacity.changed", {
+        "facility_id": "rumah-singgah-banjarmasin", "name": "Rumah Singgah Banjarmasin", "kind": "rumah_singgah",
+        "regency": "6371", "categories": ["gelandangan"], "disability_types": [], "status": "operational",
+        "units": [{"name": "Ruang", "sex": "male", "capacity": 4, "occupied": 4 - free, "free": free}],
+        "as_of": datetime(2026, 11, 24, hour, tzinfo=timezone.utc)}, node="6371", service="facilities",
+    ).with_sequence(sequence)
+
+
+@pytest.mark.parametrize("mine_newer", [True, False], ids=["the-newer-one-second", "the-older-one-second"])
+def test_two_first_snapshots_of_a_facility_applied_at_once_do_not_collide(pg, mine_newer):
+    """Two workers apply the first two snapshots of a facility: the other one commits its insert
+    just before this one's. This one neither fails on the primary key (it used to, retried by luck
+    of a redelivery) nor undoes a newer snapshot."""
+    uri = pg.create()
+    db.migrate("reporting", uri)
+    engine, other = create_engine(uri), create_engine(uri)
+    older, newer = capacity_snapshot(free=3, hour=9, sequence=1), capacity_snapshot(free=1, hour=10, sequence=2)
+    mine, theirs = (newer, older) if mine_newer else (older, newer)
+    raced = []
+
+    def the_other_commits_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO facility_capacity") and not raced:
+            raced.append(statement)
+            apply(other, theirs)
+
+    sa.event.listen(engine, "before_cursor_execute", the_other_commits_first)
+    try:
+        apply(engine, mine)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", the_other_commits_first)
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT units, as_of FROM facility_capacity")).one()
+    engine.dispose()
+    other.dispose()
+    assert raced
+    assert row.units[0]["free"] == 1 and row.as_of.hour == 10  # the newer snapshot stands

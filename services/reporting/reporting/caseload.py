@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
+from rehsos.db import insert_or_nothing
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity)
@@ -43,17 +43,46 @@ TUNA_SOSIAL = tuple(code for code, c in reference.PPKS_CATEGORIES.items() if c.g
 # Recording a key a case or registration uses needs no lock (see _know_key).
 # Every lock key names the schema written to: a rebuild replaying into ``reporting_rebuild``
 # never waits for the live consumer, nor it for the rebuild. (SQLite runs one writer at a time.)
+def _lock_key(session, key: tuple[str, ...]) -> int:
+    schema = (session.bind.get_execution_options().get("schema_translate_map") or {}).get(None) or ""
+    digest = hashlib.blake2b("\x1f".join((schema, *key)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def _lock(session, *key: str) -> None:
     if session.bind.dialect.name != "postgresql":
         return
-    schema = (session.bind.get_execution_options().get("schema_translate_map") or {}).get(None) or ""
-    digest = hashlib.blake2b("\x1f".join((schema, *key)).encode(), digest_size=8).digest()
-    session.execute(sa.select(sa.func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+    lock = _lock_key(session, key)
+    if lock not in session.info.get(_LOCKED, ()):  # taken for the whole batch (prepare)
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
 
 
-def _insert(session, model):
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+_LOCKED, _CASES, _ABSENT = "caseload.locked", "caseload.cases", "caseload.absent_cases"
+CASE_EVENTS = ("case.opened", "case.stage_changed", "case.closed", "case.reopened")
+
+
+def prepare(uow, events: list[Event]) -> None:
+    """Before a batch's events apply (in its transaction): take every case's and person key's lock
+    they will need in one statement, in a fixed order (two batches at once cannot deadlock on
+    them), and load the cases they name in one query; the handlers then find both done."""
+    session = uow.session
+    locks, case_ids = set(), set()
+    for event in events:
+        if event.event_type in CASE_EVENTS:
+            case_ids.add(str(event.payload["case_id"]))
+            locks.add(("case", str(event.payload["case_id"])))
+        elif event.event_type == "person.registered":
+            locks.add(("person", event.node, event.payload["person_key"]))
+    if locks and session.bind.dialect.name == "postgresql":
+        keys = sorted({_lock_key(session, key) for key in locks})
+        session.execute(sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                                "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
+                        {"keys": keys})
+        session.info[_LOCKED] = set(keys)
+    if case_ids:
+        # Held here: the session's identity map keeps objects only while something refers to them.
+        session.info[_CASES] = list(session.scalars(sa.select(CaseFact).where(CaseFact.case_id.in_(case_ids))))
+        session.info[_ABSENT] = case_ids - {case.case_id for case in session.info[_CASES]}
 
 
 def note_activity(uow, event: Event) -> None:
@@ -61,10 +90,11 @@ def note_activity(uow, event: Event) -> None:
     if event.node not in reference.NODES:
         return
     # Insert-or-nothing: only whether a row exists matters, so concurrent events of one node and
-    # month neither collide on the first row nor queue on a counter.
-    uow.session.execute(_insert(uow.session, NodeActivity)
-                        .values(node=event.node, month=month_of(event.occurred_at))
-                        .on_conflict_do_nothing(index_elements=["node", "month"]))
+    # month neither collide on the first row nor queue on a counter. A batch sends each pair once,
+    # at its end.
+    month = month_of(event.occurred_at)
+    uow.insert("node_activity", insert_or_nothing(uow.session, NodeActivity, "node", "month"),
+               {"node": event.node, "month": month}, key=(event.node, month))
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -81,8 +111,8 @@ def _know_key(session, node: str, key: str) -> None:
     it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
     again. Two transactions recording one key meet on its primary key, the second waiting for the
     first and adding nothing: no lock needed."""
-    session.execute(_insert(session, PersonIdentity).values(node=node, person_key=key, resolved=key)
-                    .on_conflict_do_nothing(index_elements=["node", "person_key"]))
+    session.execute(insert_or_nothing(session, PersonIdentity, "node", "person_key"),
+                    [{"node": node, "person_key": key, "resolved": key}])
 
 
 def apply_person_registered(uow, event: Event) -> None:
@@ -124,47 +154,61 @@ def apply_person_identified(uow, event: Event) -> None:
         identity.resolved = _follow(session, event.node, identity.person_key)
 
 
-def _recompute_spans(session, case: CaseFact) -> None:
-    """The months at whose end the case was open, by stage, from all its steps known so far. The
-    state at a month's end is that of the highest-sequence step that occurred by then."""
-    steps = list(session.scalars(sa.select(CaseStep).where(CaseStep.case_id == case.case_id,
-                                                           CaseStep.node == case.node)
-                                 .order_by(CaseStep.sequence)))
-    session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id == case.case_id))
-    spans: list[CaseSpan] = []
+def _spans(case: CaseFact, steps: list) -> list[dict]:
+    """The months at whose end the case was open, by stage, from all its steps known so far (in
+    sequence order). The state at a month's end is that of the highest-sequence step that
+    occurred by then."""
+    spans: list[dict] = []
     for month in sorted({s.month for s in steps}):
         until = [s for s in steps if s.month <= month]
         statuses = [s for s in until if s.kind in STATUS_OF]
         is_open = bool(statuses) and STATUS_OF[statuses[-1].kind]
         stage = until[-1].stage
-        current = spans[-1] if spans and spans[-1].to_month is None else None
-        if current is not None and (not is_open or current.stage != stage):
-            current.to_month, current = month, None
+        current = spans[-1] if spans and spans[-1]["to_month"] is None else None
+        if current is not None and (not is_open or current["stage"] != stage):
+            current["to_month"], current = month, None
         if is_open and current is None:
-            spans.append(CaseSpan(case_id=case.case_id, from_month=month, to_month=None, stage=stage, node=case.node,
-                                  region=case.region, category=case.category, person_key=case.person_key))
-    session.add_all(spans)
+            spans.append({"case_id": case.case_id, "from_month": month, "to_month": None, "stage": stage,
+                          "node": case.node, "region": case.region, "category": case.category,
+                          "person_key": case.person_key})
+    return spans
+
+
+def _recompute_spans(session, cases: list[CaseFact]) -> None:
+    """Derive the spans of ``cases`` again from their steps: three statements for all of them."""
+    by_id = {case.case_id: case for case in cases}
+    steps: dict[str, list] = {case_id: [] for case_id in by_id}
+    for step in session.execute(sa.select(CaseStep.case_id, CaseStep.node, CaseStep.kind, CaseStep.month,
+                                          CaseStep.stage).where(CaseStep.case_id.in_(by_id))
+                                .order_by(CaseStep.case_id, CaseStep.sequence)):
+        if step.node == by_id[step.case_id].node:
+            steps[step.case_id].append(step)
+    session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id.in_(by_id)))
+    rows = [span for case_id, case in by_id.items() for span in _spans(case, steps[case_id])]
+    if rows:
+        session.execute(sa.insert(CaseSpan), rows)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:
     """The event's case, once no other event of it is being applied (None: not opened yet)."""
     case_id = str(event.payload["case_id"])
     _lock(session, "case", case_id)
-    case = session.get(CaseFact, case_id)
+    case = None if case_id in session.info.get(_ABSENT, ()) else session.get(CaseFact, case_id)
     if case is not None and case.node != event.node:
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
     return case
 
 
-def _add_step(session, event: Event, case: CaseFact | None, kind: str, stage: str, outcome: str | None = None) -> None:
-    """Keep the step; the spans change only when it is new (a known step is in them already, or
-    the case's opening, still to come, puts it there)."""
-    added = session.execute(_insert(session, CaseStep).values(
-        case_id=str(event.payload["case_id"]), sequence=event.sequence, node=event.node, kind=kind,
-        occurred_at=event.occurred_at, month=month_of(event.occurred_at), stage=stage, outcome=outcome,
-    ).on_conflict_do_nothing(index_elements=["case_id", "sequence"])).rowcount
-    if case is not None and added:
-        _recompute_spans(session, case)
+def _add_step(uow, event: Event, case: CaseFact | None, kind: str, stage: str, outcome: str | None = None) -> None:
+    """Keep the step (a known one is kept once), and derive the case's spans again; a case not
+    opened yet has none: its opening, still to come, derives them from every step it finds. In a
+    batch both are done at its end, the spans once per case (its lock is held until then)."""
+    uow.insert("case_step", insert_or_nothing(uow.session, CaseStep, "case_id", "sequence"), {
+        "case_id": str(event.payload["case_id"]), "sequence": event.sequence, "node": event.node, "kind": kind,
+        "occurred_at": event.occurred_at, "month": month_of(event.occurred_at), "stage": stage, "outcome": outcome},
+        key=(str(event.payload["case_id"]), event.sequence))
+    if case is not None:
+        uow.later("case_spans", _recompute_spans, case, key=case.case_id)
 
 
 def apply_case_opened(uow, event: Event) -> None:
@@ -175,20 +219,21 @@ def apply_case_opened(uow, event: Event) -> None:
                         category=payload["category"], person_key=payload["person_key"])
         session.add(case)
         session.flush()
-    _add_step(session, event, case, "opened", payload["stage"])
+        session.info.get(_ABSENT, set()).discard(case.case_id)
+    _add_step(uow, event, case, "opened", payload["stage"])
     _know_key(session, event.node, payload["person_key"])
 
 
 def apply_stage_changed(uow, event: Event) -> None:
-    _add_step(uow.session, event, _case_of(uow.session, event), "stage_changed", event.payload["to_stage"])
+    _add_step(uow, event, _case_of(uow.session, event), "stage_changed", event.payload["to_stage"])
 
 
 def apply_case_closed(uow, event: Event) -> None:
-    _add_step(uow.session, event, _case_of(uow.session, event), "closed", "terminasi", event.payload["outcome"])
+    _add_step(uow, event, _case_of(uow.session, event), "closed", "terminasi", event.payload["outcome"])
 
 
 def apply_case_reopened(uow, event: Event) -> None:
-    _add_step(uow.session, event, _case_of(uow.session, event), "reopened", event.payload["stage"])
+    _add_step(uow, event, _case_of(uow.session, event), "reopened", event.payload["stage"])
 
 
 HANDLERS = {

@@ -1,6 +1,7 @@
 """The hub's read model: what each event means for the province-wide figures."""
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 
@@ -10,6 +11,7 @@ from rehsos import jurisdiction, reference, registry
 from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import Event, make_event, payload_schema
+from rehsos.db import dialect_insert
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
@@ -80,18 +82,30 @@ def _case_open(closed: bool):
 
 
 def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[str, ...]) -> None:
-    """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing."""
-    row = uow.session.get(model, key, with_for_update=True)  # see _case_open
-    if row is not None and row.node != event.node:  # a facility or plan is its announcing node's
-        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {row.node}")
-    if row is not None and row.as_of >= as_of:
+    """Keep the newest state per key: a snapshot arriving late (after a newer one) changes nothing.
+
+    One upsert (INSERT ... ON CONFLICT DO UPDATE ... WHERE newer): the first snapshot of a key is
+    inserted, a newer one of the same node overwrites it, atomically, so two workers applying the
+    first two snapshots of a facility at once cannot both insert it. When it changed nothing, the
+    row is read to tell a late snapshot (nothing to do) from another node's (refused)."""
+    session = uow.session
+    id_column = model.__mapper__.primary_key[0].key
+    table = model.__table__
+    values = {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}}
+    if session.execute(_newer_upsert(session.bind.dialect.name, table, id_column, columns), values).rowcount:
         return
-    if row is None:
-        row = model(**{model.__mapper__.primary_key[0].key: key})
-        uow.session.add(row)
-    row.node, row.as_of = event.node, as_of
-    for column in columns:
-        setattr(row, column, event.payload[column])
+    owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
+    if owner != event.node:  # a facility or plan is its announcing node's
+        raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {owner}")
+
+
+@functools.lru_cache(maxsize=None)
+def _newer_upsert(dialect: str, table: sa.Table, id_column: str, columns: tuple[str, ...]):
+    """The upsert of :func:`_newest`, made once per dialect and table (its values given at execution)."""
+    insert = dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=[id_column], set_={c: insert.excluded[c] for c in ("as_of", *columns)},
+        where=sa.and_(table.c.node == insert.excluded.node, table.c.as_of < insert.excluded.as_of))
 
 
 def apply_capacity_changed(uow, event: Event) -> None:

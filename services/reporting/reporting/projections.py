@@ -47,3 +47,8 @@ def combine(*projections: Mapping[str, Handler]) -> dict[str, Handler]:
 
 READ_MODELS = combine(domain.HANDLERS, sync.HANDLERS, caseload.HANDLERS, flows.HANDLERS)
 HANDLERS = store.kept(READ_MODELS)
+
+
+def prepare(uow, events) -> None:
+    """What the read models do once for a batch of events before they apply (the consumer's)."""
+    caseload.prepare(uow, events)

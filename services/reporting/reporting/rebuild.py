@@ -4,7 +4,8 @@
    separate place: the schema ``reporting_rebuild`` on PostgreSQL, an attached database of that
    name on SQLite. The handlers write there through SQLAlchemy's schema translation, unchanged.
 2. The stored events are replayed into it in (node, service, sequence) order, in batches, each
-   event in a savepoint. An event whose handler fails (an answer replayed before its request,
+   batch in one transaction as the consumer applies one; a batch that fails is replayed again
+   with each event in a savepoint. An event whose handler fails (an answer replayed before its request,
    which came from another node's stream) is set aside and tried again after the others, as the
    consumer's retries would; what still fails stops the rebuild before anything is swapped.
    Events the handlers emit for the nodes (a duplicate person found) are not sent again.
@@ -28,12 +29,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from rehsos.contracts import Event, parse_event
-from rehsos.db import create_engine
+from rehsos.db import UnitOfWork, create_engine
 from reporting.models import Base, StoredEvent, messaging
-from reporting.projections import READ_MODELS
+from reporting.projections import READ_MODELS, prepare as prepare_read_models
 from reporting.store import read_model_tables
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,12 @@ class RebuildResult:
         return self.events / self.seconds if self.seconds > 0 else float(self.events)
 
 
-class _Replay:
-    """What a handler sees as its unit of work during a rebuild: the session of the fresh tables;
-    the events it emits for the nodes went out when the event was first applied."""
+class _Replay(UnitOfWork):
+    """What a handler sees as its unit of work during a rebuild: a transaction on the fresh
+    tables; the events it emits for the nodes went out when the event was first applied."""
 
-    def __init__(self, session: Session):
-        self.session = session
+    def __init__(self, session_factory, *, batch: bool):
+        super().__init__(session_factory, outbox=None, batch=batch)
 
     def emit(self, event: Event, target: str | None = None) -> Event:
         return event
@@ -81,8 +82,9 @@ class _Pending:
 
 class _Rebuild:
     def __init__(self, uri: str, handlers: Mapping, on_progress: Callable[[int, int], None] | None,
-                 batch_size: int):
+                 batch_size: int, prepare: Callable | None = None):
         self.handlers = handlers
+        self.prepare = prepare
         self.on_progress = on_progress or (lambda done, total: None)
         self.batch_size = batch_size
         self.url = sa.make_url(uri)
@@ -148,27 +150,41 @@ class _Rebuild:
                                "existed): a rebuild would lose them")
 
     # -- replay -----------------------------------------------------------------------------------
-    def _apply(self, session: Session, pending: _Pending) -> bool:
+    def _apply(self, uow: _Replay, pending: _Pending) -> bool:
         handler = self.handlers.get(pending.event.event_type)
         try:
-            with session.begin_nested():
+            with uow.session.begin_nested():
                 if handler is not None:
-                    handler(_Replay(session), pending.event)
+                    handler(uow, pending.event)
         except Exception as exc:  # noqa: BLE001 - set aside and tried again, as the consumer would
             pending.error = f"{type(exc).__name__}: {str(exc)[:300]}"
             return False
         return True
 
     def _apply_batch(self, events: Iterable[_Pending]) -> None:
+        """The batch in one transaction as the consumer applies one (its locks and cases taken at
+        once, the inserts and span recomputations at its end); when that fails, again with each
+        event in a savepoint, those that fail set aside."""
         events = list(events)
-        with self.build() as session:
-            for pending in events:
-                self.replayed.add(pending.store_id)
-                if self._apply(session, pending):
-                    self.applied += 1
-                else:
-                    self.deferred.append(pending)
-            session.commit()
+        self.replayed.update(pending.store_id for pending in events)
+        try:
+            with _Replay(self.build, batch=True) as uow:
+                if self.prepare is not None:
+                    self.prepare(uow, [pending.event for pending in events])
+                for pending in events:
+                    handler = self.handlers.get(pending.event.event_type)
+                    if handler is not None:
+                        handler(uow, pending.event)
+            self.applied += len(events)
+        except Exception as exc:  # noqa: BLE001 - one of them does not apply (yet): find which
+            log.info("a batch of %d stored events did not apply together (%s); replaying it event by event",
+                     len(events), type(exc).__name__)
+            with _Replay(self.build, batch=False) as uow:
+                for pending in events:
+                    if self._apply(uow, pending):
+                        self.applied += 1
+                    else:
+                        self.deferred.append(pending)
         self.on_progress(self.applied, self.total)
 
     def retry_deferred(self) -> None:
@@ -268,10 +284,11 @@ def rebuild(uri: str, *, handlers: Mapping | None = None, on_progress: Callable[
 
     Raises :class:`RebuildError` (the live read models untouched) when the store lacks accepted
     events or some stored event does not apply."""
+    prepare = prepare_read_models if handlers is None else None
     handlers = READ_MODELS if handlers is None else handlers
     started = time.monotonic()
     tables = read_model_tables()
-    job = _Rebuild(uri, handlers, on_progress, batch_size)
+    job = _Rebuild(uri, handlers, on_progress, batch_size, prepare)
     guard = None
     if not job.sqlite:
         guard = job.engine.connect()

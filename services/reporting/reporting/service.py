@@ -6,11 +6,11 @@ from werkzeug.wrappers import Response
 
 from rehsos import auth, errors, reference
 from rehsos.api import LOGIN_PATH, LOGOUT_PATH, PageSessions, api, domain_errors, html_page
-from rehsos.messaging import event_consumer, receive, redrive
+from rehsos.messaging import batch_event_consumer, receive_batch, redrive
 from rehsos.providers import Config, Database, settings_timer
 
 from reporting import caseload, coverage, domain, flows, pages, planning, report, sync
-from reporting.projections import HANDLERS
+from reporting.projections import HANDLERS, prepare
 from reporting.models import messaging
 from reporting.schemas import (CapacityPlanQuerySchema, CapacityPlanSchema, CaseFiguresSchema,
                                DisabilityCoverageSchema, FacilitiesFiguresSchema, FiguresQuerySchema,
@@ -70,10 +70,11 @@ class ReportingService:
     db = Database("reporting", messaging)
     sign_in = PageSessions()
 
-    @event_consumer("reporting")
-    def on_uplink_event(self, delivery):
-        """Apply one event from a node; duplicates are skipped, impostors quarantined."""
-        return receive(self.db, delivery, HANDLERS, self.config)
+    @batch_event_consumer("reporting")
+    def on_uplink_events(self, deliveries):
+        """Apply a batch of events from the nodes in one transaction; duplicates are skipped,
+        impostors and refused events quarantined alone (one outcome per delivery)."""
+        return receive_batch(self.db, deliveries, HANDLERS, self.config, prepare)
 
     @api("GET", "/api/v1/summary", roles=READERS, response=SummarySchema, tags=("reporting",))
     def get_summary(self, request):

@@ -30,14 +30,18 @@ Handler = Callable[..., None]
 READ_MODEL = "read_model"
 
 
-def keep(session, event: Event) -> None:
-    """Append ``event`` to the store, in the caller's transaction."""
+_INSERT = sa.insert(StoredEvent)
+
+
+def keep(uow, event: Event) -> None:
+    """Append ``event`` to the store, in the caller's unit of work (a batch's: with the batch's
+    other events, in one statement)."""
     declared = payload_schema(event.event_type, event.schema_version).fields
     pseudonymous = dataclasses.replace(event, payload={k: v for k, v in event.payload.items() if k in declared})
-    session.execute(sa.insert(StoredEvent).values(
-        event_id=str(event.event_id), node=event.node, service=event.service, sequence=event.sequence,
-        event_type=event.event_type, schema_version=event.schema_version, occurred_at=event.occurred_at,
-        received_at=now(), envelope=pseudonymous.to_json()))
+    uow.insert("event_store", _INSERT, {
+        "event_id": str(event.event_id), "node": event.node, "service": event.service, "sequence": event.sequence,
+        "event_type": event.event_type, "schema_version": event.schema_version, "occurred_at": event.occurred_at,
+        "received_at": now(), "envelope": pseudonymous.to_json()})
 
 
 def kept(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
@@ -51,7 +55,7 @@ def kept(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
             if event.event_type in registry.DIRECT_EVENTS:
                 raise RefusedEvent(f"{event.event_type} carries an official's personal data for one office; "
                                    "the hub does not take it")
-            keep(uow.session, event)
+            keep(uow, event)
             if handler is not None:
                 handler(uow, event)
         return apply
