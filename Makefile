@@ -87,6 +87,8 @@ images: install container-tools
 # The province in podman-compose (project rehsos-smoke): a case at 6371 counted once at the hub,
 # also across a stop of the hub's broker; with --runbook, a backup and restore of 6371's databases
 # and a rotation of its hub link password. Everything removed afterwards, volumes included.
+# COMPOSE_NODES=all: the 14 offices as `rehsos compose --nodes all` writes them (slow: minutes).
 SMOKE_ARGS ?= --runbook
+COMPOSE_NODES ?=
 compose-smoke: install container-tools $(BIN)/podman-compose
-	$(BIN)/python -m rehsos_tools.compose_smoke $(SMOKE_ARGS)
+	$(BIN)/python -m rehsos_tools.compose_smoke $(SMOKE_ARGS) $(if $(COMPOSE_NODES),--nodes $(COMPOSE_NODES))

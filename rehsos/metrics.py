@@ -85,37 +85,68 @@ def read_database(state: ServiceState, database) -> None:
 
 class BrokerProbe:
     """Passive declares on the node's broker over one connection of its own, kept between scrapes
-    (the consumers' connections belong to their own greenthreads)."""
+    (the consumers' connections belong to their own greenthreads).
+
+    A check, not a reconnect loop: one connection attempt, everything within ``CHECK_SECONDS``.
+    The deadline is eventlet's own ``Timeout``, a ``BaseException``: a ``TimeoutError`` (an
+    ``OSError``) would be taken by kombu's connection retries and dnspython's name servers loop
+    for one more failed attempt, and a timeout once swallowed never fires again.
+    """
 
     def __init__(self, uri: str):
         self.uri = uri
         self._connection: kombu.Connection | None = None
+        self._channel = None
         self._lock = eventlet.semaphore.Semaphore()  # green: a scrape waits without blocking the process
 
     def ready_messages(self, queues: list[str]) -> dict[str, int]:
         """Messages ready in each queue; raises when the broker does not answer (or a queue is missing)."""
         with self._lock:
-            for attempt in (1, 2):  # a connection the broker dropped since the last scrape: one more, fresh
-                try:
-                    with eventlet.Timeout(CHECK_SECONDS, TimeoutError):
-                        if self._connection is None:
-                            self._connection = kombu.Connection(self.uri, connect_timeout=CHECK_SECONDS, heartbeat=0)
-                            self._connection.connect()
-                        channel = self._connection.default_channel
-                        return {q: channel.queue_declare(queue=q, passive=True).message_count for q in queues}
-                except Exception:  # noqa: BLE001 - reported by the caller
-                    self.close()
-                    if attempt == 2:
-                        raise
-        return {}
-
-    def close(self) -> None:
-        if self._connection is not None:
+            deadline = eventlet.Timeout(CHECK_SECONDS)
             try:
-                self._connection.release()
+                kept = self._channel is not None
+                try:
+                    return self._declare(queues)
+                except Exception:  # noqa: BLE001 - a kept connection the broker dropped: once more, fresh
+                    self._drop()
+                    if not kept:
+                        raise
+                return self._declare(queues)
+            except eventlet.Timeout as exc:
+                if exc is not deadline:
+                    raise
+                raise TimeoutError(f"no answer from the broker within {CHECK_SECONDS} s") from None
+            finally:
+                deadline.cancel()
+                if self._channel is None:
+                    self._drop()  # a connection half made when the deadline or an error struck
+
+    def _declare(self, queues: list[str]) -> dict[str, int]:
+        if self._connection is None:
+            self._connection = kombu.Connection(self.uri, connect_timeout=CHECK_SECONDS, heartbeat=0)
+            # One attempt: kombu's own retries sleep 2 s and more between attempts.
+            self._connection.ensure_connection(max_retries=0)
+            self._channel = self._connection.channel()
+        return {q: self._channel.queue_declare(queue=q, passive=True).message_count for q in queues}
+
+    def _drop(self) -> None:
+        """Forget the connection without a closing handshake: a broker that is gone would not answer it."""
+        connection, self._connection, self._channel = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.collect()
             except Exception:  # noqa: BLE001 - a dead connection may fail to close; it is gone anyway
                 pass
-            self._connection = None
+
+    def close(self) -> None:
+        """The web server stops: close the connection, politely if the broker answers within a second."""
+        with eventlet.Timeout(1.0, False):
+            if self._connection is not None:
+                try:
+                    self._connection.release()
+                except Exception:  # noqa: BLE001 - dropped below
+                    pass
+        self._drop()
 
 
 class NodeMetrics:

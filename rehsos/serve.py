@@ -2,6 +2,13 @@
 
 It runs the registered services of its site with nameko until SIGINT/SIGTERM. It is part of
 the kernel so that a service process imports nothing of the tooling.
+
+This module imports only the standard library and ``rehsos.config``/``rehsos.logs`` (which import
+no I/O library) at its top: ``main`` patches the process green (:func:`green`) before anything
+else is imported. A library imported earlier keeps the blocking functions it bound by name: kombu's
+``from time import sleep`` then blocks the whole process for a second at a time while a consumer
+waits to reconnect to an absent broker, and the health check of a hub whose broker was stopped
+took 10 s, 111 s, then no answer (``tests/domain/test_serve_green.py``).
 """
 from __future__ import annotations
 
@@ -11,8 +18,11 @@ import logging
 import signal
 import sys
 
-from rehsos import config, db, logs
+from rehsos import config, logs
 from rehsos.config import Settings
+
+# Imported before the patch, these would keep blocking functions (see the module's docstring).
+GREEN_FIRST = ("kombu", "amqp", "nameko", "sqlalchemy", "psycopg2", "dns", "requests", "urllib3")
 
 
 class _QuietExpectedErrors(logging.Filter):
@@ -24,8 +34,28 @@ class _QuietExpectedErrors(logging.Filter):
         return True
 
 
+def green() -> None:
+    """Patch the process green (sockets, sleep, threads, psycopg2) and turn off eventlet's DNS
+    cache; first thing in a service process. Refuses when an I/O library was imported unpatched."""
+    early = sorted({name.split(".")[0] for name in sys.modules} & set(GREEN_FIRST))
+    import warnings
+
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+    import eventlet
+    import eventlet.patcher
+
+    if not eventlet.patcher.is_monkey_patched("time"):  # patched already (a test process): nothing to fear
+        if early:
+            raise RuntimeError(f"imported before eventlet.monkey_patch(): {', '.join(early)}; they would "
+                               "block the whole process (see rehsos.serve's docstring)")
+        eventlet.monkey_patch()
+    resolve_afresh()
+
+
 def make_runner(settings: Settings):
     from nameko.runners import ServiceRunner
+
+    from rehsos import db
 
     settings.require_servable()
     runner = ServiceRunner(settings.nameko_config())
@@ -90,14 +120,9 @@ def resolve_afresh() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Green sockets, threads and psycopg2 must be in place before anything imports them.
-    import warnings
-
-    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
-    import eventlet
-
-    eventlet.monkey_patch()
-    resolve_afresh()
+    # Green sockets, sleep, threads and psycopg2 must be in place before anything imports them.
+    green()
+    from rehsos import db
     parser = argparse.ArgumentParser(prog="rehsos-serve", description="Run the services of one node or the hub")
     parser.add_argument("--config", help="the node's or hub's YAML file (default: $REHSOS_CONFIG)")
     parser.add_argument("--migrate", action="store_true", help="apply migrations before starting")

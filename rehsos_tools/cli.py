@@ -9,7 +9,7 @@
   rehsos token create|list|revoke|password --config FILE
   rehsos rekey --config FILE                   re-announce a node's person keys after a key rotation
   rehsos definitions --out DIR                 RabbitMQ definitions files for containers
-  rehsos compose [--nodes all] [--out FILE]    the province's compose file for a node list
+  rehsos compose [--nodes all] [--out FILE]    the province's compose file, configs, definitions
   rehsos reliability [--quick]                 faults, hostile messages, access, fuzzing, privacy: JSON
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from rehsos.auth import DEFAULT_TOKEN_DAYS
 
@@ -210,13 +211,13 @@ def cmd_definitions(args) -> int:
 def cmd_compose(args) -> int:
     from rehsos_tools import compose
 
-    text = compose.render(args.nodes)
     if args.out == "-":
-        sys.stdout.write(text)
-    else:
-        with open(args.out, "w") as out:
-            out.write(text)
-        print(f"wrote {args.out}")
+        sys.stdout.write(compose.render(args.nodes))
+        return 0
+    deploy = Path(args.deploy)
+    for path in compose.write(args.nodes, Path(args.out), deploy):
+        print(f"wrote {path}")
+    print(f"then: python3 deploy/make_env.py --config-dir {deploy / 'config'} (the offices' secrets)")
     return 0
 
 
@@ -309,7 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compose", help="write the province's compose file for a node list")
     p.add_argument("--nodes", default="default", help="default (63,6371,6303), all (14 offices), or codes")
-    p.add_argument("--out", default="docker-compose.yml", help="file to write, or - for stdout")
+    p.add_argument("--out", default="docker-compose.yml", help="file to write, or - for stdout (that file only)")
+    p.add_argument("--deploy", default="deploy", help="where the offices' configs (config/) and broker "
+                   "definitions (rabbitmq/) go")
     p.set_defaults(func=cmd_compose)
 
     # Its options (`rehsos reliability --help`) live with the run: see main().

@@ -3,6 +3,12 @@
   rehsos compose                          # hub + the default offices (63, 6371, 6303): docker-compose.yml
   rehsos compose --nodes all --out FILE   # all 14 offices
 
+Besides the compose file it writes what each office needs under ``--deploy`` (default deploy/):
+its config (``config/node-<code>.yaml``) and every broker's definitions (``rabbitmq/``; the hub's
+lists an uplink and a downlink per office). From those, ``deploy/make_env.py --config-dir`` writes
+the brokers' users and passwords, and ``rehsos bootstrap`` the node users on the hub broker and
+the shovels: one node list drives everything.
+
 Every office is the same four services (broker, database, migration job, rehsos process) and the
 same named volumes and network; only its code, name and port differ. Writing them by hand for 14
 offices is where a copy goes wrong, so the committed docker-compose.yml is this output, and
@@ -10,9 +16,12 @@ tests/deploy checks both that it is and that the 14-office output is valid.
 """
 from __future__ import annotations
 
-from rehsos import reference
-from rehsos_tools.devrun import node_port, parse_nodes
+from pathlib import Path
 
+from rehsos import reference
+from rehsos_tools.devrun import node_port, parse_nodes, write_definitions
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 HUB_PORT = 8000
 PORT_BASE = 8100
 
@@ -61,6 +70,10 @@ x-broker: &broker
   entrypoint: ["/bin/sh", "/opt/rehsos/broker-entrypoint.sh"]
   command: ["rabbitmq-server"]
   restart: unless-stopped
+  # RabbitMQ reserves file handles for its message stores out of this limit: with the engine's
+  # default (1024 on Debian's) a broker holding many queues waits for a handle and stops answering.
+  ulimits:
+    nofile: {{soft: 65536, hard: 65536}}
   healthcheck:
     test: ["CMD-SHELL", "rabbitmq-diagnostics -q ping && rabbitmq-diagnostics -q check_port_connectivity"]
     interval: 10s
@@ -161,6 +174,32 @@ volumes:
 {volumes}
 """
 
+NODE_CONFIG = """\
+# Node {code} ({title}) of the containerised province: see deploy/README.md.
+#
+# No secrets in this file. Every process gets them from deploy/env/*.env (not committed):
+#   broker password    REHSOS_BROKER_URI replaces broker_uri below (same URI plus the password)
+#   database password  PGPASSWORD (libpq), so the URIs below stay as they are
+#   provincial key     REHSOS_PERSON_KEY_SECRET (deploy/env/province.env, given to node-<code> only);
+#                      null here on purpose: without it `rehsos serve` refuses to start, and the
+#                      public development key is refused too (no dev_mode in production)
+#   dossier key       REHSOS_DOSSIER_PRIVATE_KEY (deploy/env/node-<code>.env, this node only); every node's
+#                      public key goes under node_public_keys (see deploy/README.md, "Dossier keys")
+#   hub link and management API: only the bootstrap job needs their passwords, as
+#                      REHSOS_NODE_{code}__HUB_BROKER_URI and REHSOS_NODE_{code}__MANAGEMENT_URI
+node: "{code}"
+broker_namespace: ""
+broker_uri: amqp://rehsos@broker-{code}:5672/node-{code}
+hub_broker_uri: amqp://node-{code}@broker-hub:5672/hub
+management_uri: http://rehsos-admin@broker-{code}:15672
+database_uri: postgresql://rehsos@db-{code}:5432/rehsos_{{service}}
+auth_database_uri: postgresql://rehsos@db-{code}:5432/rehsos_auth
+person_key_secret: null
+http:
+  host: 0.0.0.0
+  port: {port}
+"""
+
 HUB_DATABASES = "rehsos_reporting"
 NODE_DATABASES = "rehsos_intake rehsos_facilities rehsos_training"
 
@@ -194,3 +233,31 @@ def render(spec: str = "default") -> str:
         brokers="\n".join(f"      broker-{k}: {{condition: service_healthy}}" for k in keys),
         networks="\n".join(f"  {a}: {{}}" for a in apps),
         volumes="\n".join(f"  {kind}-{k}-data: {{}}" for k in keys for kind in ("broker", "db"))))
+
+
+def node_config(code: str) -> str:
+    """deploy/config/node-<code>.yaml: the office's URIs and port, no secrets."""
+    region = reference.REGIONS[code]
+    name = "Provinsi Kalimantan Selatan" if code == reference.PROVINCE else \
+        f"{'Kota' if region.kind == 'kota' else 'Kabupaten'} {region.name}"
+    return NODE_CONFIG.format(code=code, title=name, port=node_port(code, PORT_BASE))
+
+
+def write(spec: str, compose_file: Path, deploy: Path = DEPLOY) -> list[Path]:
+    """The compose file, and under ``deploy`` each office's config and every broker's definitions
+    (the hub's config is the repository's, copied there when ``deploy`` is another directory)."""
+    written = []
+    compose_file.write_text(render(spec))
+    written.append(compose_file)
+    config_dir = deploy / "config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    hub_config = DEPLOY / "config" / "hub.yaml"
+    if hub_config.resolve() != (config_dir / "hub.yaml").resolve():
+        (config_dir / "hub.yaml").write_text(hub_config.read_text())
+        written.append(config_dir / "hub.yaml")
+    for code in parse_nodes(spec):
+        path = config_dir / f"node-{code}.yaml"
+        path.write_text(node_config(code))
+        written.append(path)
+    written += write_definitions(str(deploy / "rabbitmq"), spec)
+    return written

@@ -1,8 +1,9 @@
 """`make compose-smoke`: the province of docker-compose.yml in podman-compose, end to end.
 
-  python -m rehsos_tools.compose_smoke [--keep] [--project rehsos-smoke]
+  python -m rehsos_tools.compose_smoke [--keep] [--project rehsos-smoke] [--nodes all]
 
-From docker-compose.yml it writes var/compose-smoke/compose.yml: the same services, with fresh
+From docker-compose.yml (or, with --nodes, from what `rehsos compose --nodes ...` writes into
+var/compose-smoke/deploy: the compose file, the offices' configs and broker definitions) it writes var/compose-smoke/compose.yml: the same services, with fresh
 secrets (deploy/make_env.py into var/compose-smoke/env), its own project name, and the services'
 ports published on free high ports of 127.0.0.1 only (never the machine's 5672, 15672, 5432,
 8000 or 8100-8199). podman 4.3 without systemd runs no healthchecks and ignores
@@ -11,7 +12,9 @@ by polling (pg_isready and RabbitMQ's port check in the container, then /api/v1/
 
   databases, brokers -> migrations -> bootstrap -> hub and nodes
   -> a case at 6371 over HTTP, counted at the hub (GET /api/v1/summary, analyst token)
-  -> the hub's broker stopped, a second case registered, the broker started: both counted once
+  -> the hub's broker stopped: the hub's health answers 503 within 2 s every time; a second case
+     registered, the broker started: both counted once
+  (with --nodes, a case at a second regency too; every broker's open-file limit is checked)
   -> everything taken down, volumes included (unless --keep).
 
 Prints one JSON summary with the seconds each step took; exits non-zero on any failure.
@@ -29,8 +32,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import resource
+import threading
+import tomllib
+
 import requests
 import yaml
+
+from rehsos import reference
+from rehsos_tools import compose as compose_file_writer
+from rehsos_tools.devrun import MIN_BROKER_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "var" / "compose-smoke"
@@ -65,13 +76,51 @@ def free_port() -> int:
             return port
 
 
-def absolute(path: str) -> str:
-    return str((ROOT / path).resolve()) if path.startswith("./") or not path.startswith("/") else path
+def absolute(path: str, generated: Path | None = None) -> str:
+    """A mount's source: the generated offices' configs and definitions from ``generated``."""
+    if path.startswith("/"):
+        return path
+    if generated is not None and (path.rstrip("/") == "./deploy/config" or path.endswith(".definitions.json")):
+        return str((generated.parent / path).resolve())
+    return str((ROOT / path).resolve())
 
 
-def smoke_compose(project: str, env_dir: Path) -> tuple[dict, dict[str, int]]:
-    """docker-compose.yml made runnable here: absolute mounts, our env files, high loopback ports."""
-    doc = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+CONTAINERS_CONF = Path("/etc/containers/containers.conf")
+
+
+def engine_ulimits(conf: Path = CONTAINERS_CONF) -> dict[str, dict[str, int]]:
+    """containers.conf's default_ulimits ("nofile=20000:20000"): {name: {soft, hard}}."""
+    try:
+        entries = tomllib.loads(conf.read_text()).get("containers", {}).get("default_ulimits", [])
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    limits = {}
+    for entry in entries:
+        name, _, values = entry.partition("=")
+        soft, _, hard = values.partition(":")
+        limits[name] = {"soft": int(soft), "hard": int(hard or soft)}
+    return limits
+
+
+def host_ulimits(ulimits: dict) -> dict:
+    """The compose file's limits as this machine allows them: podman cannot raise a limit above
+    what containers.conf gives (deploy/images/containers.conf: this machine's hard limit), and with
+    any ulimit given it replaces containers.conf's nproc by its own default, refused here too."""
+    engine = engine_ulimits()
+    hard = engine.get("nofile", {}).get("hard", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    wanted = ulimits.get("nofile", {})
+    if not isinstance(wanted, dict):
+        wanted = {"soft": wanted, "hard": wanted}
+    result = {**ulimits, "nofile": {k: min(int(v), hard) for k, v in wanted.items()}}
+    if "nproc" in engine and "nproc" not in ulimits:
+        result["nproc"] = engine["nproc"]
+    return result
+
+
+def smoke_compose(project: str, env_dir: Path, source: Path | None = None) -> tuple[dict, dict[str, int]]:
+    """docker-compose.yml (or ``source``, generated with its deploy/ beside it) made runnable here:
+    absolute mounts, our env files, high loopback ports, limits this machine allows."""
+    doc = yaml.safe_load((source or ROOT / "docker-compose.yml").read_text())
     doc["name"] = project
     ports = {}
     for name, svc in doc["services"].items():
@@ -80,10 +129,12 @@ def smoke_compose(project: str, env_dir: Path) -> tuple[dict, dict[str, int]]:
         svc["env_file"] = [str(env_dir / Path(e).name) for e in svc.get("env_file", [])]
         vols = []
         for v in svc.get("volumes", []):
-            source, rest = v.split(":", 1)
-            vols.append(f"{absolute(source)}:{rest}" if source.startswith("./") else v)
+            path, rest = v.split(":", 1)
+            vols.append(f"{absolute(path, source)}:{rest}" if path.startswith("./") else v)
         if vols:
             svc["volumes"] = vols
+        if "ulimits" in svc:
+            svc["ulimits"] = host_ulimits(svc["ulimits"])
         published = svc.pop("ports", [])
         if published:
             container_port = int(str(published[0]).rsplit(":", 1)[1])
@@ -174,11 +225,60 @@ def token(p: Province, office: str, role: str) -> str:
 
 
 def health(url: str) -> int | str:
-    """The status of /api/v1/health, or "timeout": a hub whose broker is gone may answer slowly."""
+    """The status of /api/v1/health, or "timeout" (no answer within 15 s)."""
     try:
         return requests.get(url + "/api/v1/health", timeout=15).status_code
     except requests.Timeout:
         return "timeout"
+
+
+HEALTH_PROMPT_SECONDS = 2.0
+
+
+def timed_health(url: str) -> list:
+    """[status, seconds] of one health check."""
+    start = time.monotonic()
+    status = health(url)
+    return [status, round(time.monotonic() - start, 2)]
+
+
+def broker_file_limits(p: "Province", keys: list[str]) -> dict[str, int]:
+    """Each broker's open-file limit as RabbitMQ sees it (rabbitmqctl status: file_descriptors)."""
+    limits = {}
+    for k in keys:
+        result = p.exec(f"broker-{k}", "rabbitmqctl", "-q", "status", "--formatter", "json")
+        if result.returncode != 0:
+            raise SmokeFailed(f"rabbitmqctl status at broker-{k}: {result.stderr[-500:]}")
+        limits[f"broker-{k}"] = json.loads(result.stdout)["file_descriptors"]["total_limit"]
+    low = {name: n for name, n in limits.items() if n < MIN_BROKER_FILES}
+    if low:
+        raise SmokeFailed(f"brokers with fewer than {MIN_BROKER_FILES} file handles: {low}")
+    return limits
+
+
+class MemoryPeak:
+    """The machine's memory in use (MemTotal - MemAvailable), sampled every 2 s: its peak above
+    what was in use at the start. Other work on the machine counts too."""
+
+    def __init__(self):
+        self.start = self.peak = self.used()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def used() -> int:
+        info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        return (int(info["MemTotal"].split()[0]) - int(info["MemAvailable"].split()[0])) * 1024
+
+    def _run(self):
+        while not self._stop.wait(2.0):
+            self.peak = max(self.peak, self.used())
+
+    def stop(self) -> dict:
+        self._stop.set()
+        return {"at_start_mib": self.start >> 20, "peak_mib": self.peak >> 20,
+                "peak_above_start_mib": (self.peak - self.start) >> 20}
 
 
 def health_ok(url: str) -> bool:
@@ -270,19 +370,32 @@ def rotate_hub_link_password(p: Province, office: str, register) -> dict:
             "bootstrap_seconds": took}
 
 
-def run(project: str, keep: bool, runbook: bool = False) -> dict:
+def second_regency(keys: list[str]) -> str | None:
+    """A regency other than 6371 among the offices, for a case of its own (a kecamatan of its own)."""
+    return next((k for k in reversed(keys) if k not in ("hub", reference.PROVINCE, "6371")), None)
+
+
+def run(project: str, keep: bool, runbook: bool = False, nodes: str | None = None) -> dict:
     if WORK.exists():
         shutil.rmtree(WORK)
     env_dir = WORK / "env"
-    subprocess.run([sys.executable, str(ROOT / "deploy" / "make_env.py"), "--out", str(env_dir)], check=True,
-                   stdout=subprocess.DEVNULL)
-    doc, ports = smoke_compose(project, env_dir)
+    source = None
+    config_dir = ROOT / "deploy" / "config"
+    if nodes:  # what `rehsos compose --nodes ...` writes, in a deploy/ of our own
+        source = WORK / "docker-compose.yml"
+        WORK.mkdir(parents=True)
+        compose_file_writer.write(nodes, source, WORK / "deploy")
+        config_dir = WORK / "deploy" / "config"
+    subprocess.run([sys.executable, str(ROOT / "deploy" / "make_env.py"), "--config-dir", str(config_dir),
+                    "--out", str(env_dir)], check=True, stdout=subprocess.DEVNULL)
+    doc, ports = smoke_compose(project, env_dir, source)
     compose_file = WORK / "compose.yml"
     compose_file.write_text(yaml.safe_dump(doc, sort_keys=False))
     p = Province(project, compose_file)
-    summary: dict = {"project": project, "published": {k: f"127.0.0.1:{v}" for k, v in ports.items()},
-                     "took_seconds": p.took}
+    summary: dict = {"project": project, "offices": len(offices(doc)),
+                     "published": {k: f"127.0.0.1:{v}" for k, v in ports.items()}, "took_seconds": p.took}
     everything = time.monotonic()
+    memory = MemoryPeak()
     p.compose("down", "-v", check=False)  # leftovers of an interrupted run
     try:
         keys = offices(doc)
@@ -310,19 +423,25 @@ def run(project: str, keep: bool, runbook: bool = False) -> dict:
         for k in keys:
             wait_for(f"{app(k)} health", lambda k=k: health_ok(urls[k]), 180)
         p.step("services healthy", start)
+        summary["broker_open_file_limit"] = broker_file_limits(p, keys)
 
         hub, node = urls["hub"], urls["6371"]
         analyst = {"Authorization": f"Bearer {token(p, 'hub', 'analyst')}"}
-        operator = {"Authorization": f"Bearer {token(p, '6371', 'operator')}", "X-Purpose": "uji asap compose"}
+        other = second_regency(keys) if nodes else None
+        operators = {k: {"Authorization": f"Bearer {token(p, k, 'operator')}", "X-Purpose": "uji asap compose"}
+                     for k in ("6371", other) if k}
 
         def counted() -> int:
             answer = requests.get(hub + "/api/v1/summary", headers=analyst, timeout=10)
             answer.raise_for_status()
             return answer.json()["total_cases"]
 
-        def register(n: int) -> None:
-            answer = requests.post(node + "/api/v1/cases", json={**CASE, "name": f"{CASE['name']} {n}"},
-                                   headers=operator, timeout=15)
+        def register(n: int, office: str = "6371") -> None:
+            case = {**CASE, "name": f"{CASE['name']} {n}"}
+            if office != "6371":
+                case.update(regency=office, kecamatan=next(iter(reference.kecamatan_of(office))))
+            answer = requests.post(urls[office] + "/api/v1/cases", json=case,
+                                   headers=operators[office], timeout=15)
             if answer.status_code != 201:
                 raise SmokeFailed(f"case {n} refused: {answer.status_code} {answer.text[:500]}")
 
@@ -331,13 +450,28 @@ def run(project: str, keep: bool, runbook: bool = False) -> dict:
         register(1)
         wait_for("case 1 at the hub", lambda: counted() == before + 1, 120, 1)
         p.step("case 1 counted at the hub", start)
+        if other:  # the other regency's case counts like any other: `before` moves on with it
+            start = time.monotonic()
+            register(0, other)
+            wait_for(f"the case of {other} at the hub", lambda: counted() == before + 2, 120, 1)
+            before += 1  # the counts below are 6371's cases
+            summary["second_regency"] = {"office": other, "cases_registered": 1, "cases_counted_at_hub": 1}
+            p.step(f"a case at {other} counted at the hub", start)
 
         start = time.monotonic()
         subprocess.run(["podman", "stop", p.container("broker-hub")], check=True, capture_output=True)
-        wait_for("hub reports its broker away", lambda: not health_ok(hub), 60)
+        # Every health check while the broker is away: 503, promptly (it took 10 s, then no answer,
+        # while the process's consumers slept with the blocking time.sleep: tests/domain/test_serve_green.py).
+        answers = [timed_health(hub)]
         register(2)
-        time.sleep(5)
-        summary["hub_health_while_broker_stopped"] = health(hub)
+        while len(answers) < 8:
+            time.sleep(3)
+            answers.append(timed_health(hub))
+        summary["hub_health_while_broker_stopped"] = answers
+        slow = [a for a in answers if a[0] != 503 or a[1] >= HEALTH_PROMPT_SECONDS]
+        if slow:
+            raise SmokeFailed(f"hub health while its broker is stopped: {answers} ([status, seconds]; "
+                              f"503 within {HEALTH_PROMPT_SECONDS} s expected)")
         subprocess.run(["podman", "start", p.container("broker-hub")], check=True, capture_output=True)
         wait_for("hub healthy again", lambda: health_ok(hub), 180)
         wait_for("case 2 at the hub", lambda: counted() == before + 2, 180, 1)
@@ -376,6 +510,7 @@ def run(project: str, keep: bool, runbook: bool = False) -> dict:
         raise
     finally:
         summary["took_seconds"]["up to checks"] = round(time.monotonic() - everything, 1)
+        summary["host_memory"] = memory.stop()
         if not keep:
             start = time.monotonic()
             # The services first: `down` stops every container at once, and a service whose broker
@@ -391,11 +526,13 @@ def main(argv=None) -> int:
     parser.add_argument("--project", default="rehsos-smoke")
     parser.add_argument("--runbook", action="store_true", help="also try deploy/README.md's runbook: back up and "
                         "restore node 6371's databases, rotate its hub link password")
+    parser.add_argument("--nodes", help="the offices, as `rehsos compose --nodes` takes them (all: the 14), "
+                        "instead of docker-compose.yml's")
     parser.add_argument("--keep", action="store_true", help="leave the province running (then: podman-compose "
                         "-p rehsos-smoke -f var/compose-smoke/compose.yml down -v)")
     args = parser.parse_args(argv)
     try:
-        run(args.project, args.keep, args.runbook)
+        run(args.project, args.keep, args.runbook, args.nodes)
     except SmokeFailed as exc:
         print(f"compose-smoke: FAILED: {exc}", file=sys.stderr)
         return 1

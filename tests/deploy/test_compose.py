@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import stat
 import subprocess
@@ -741,6 +742,56 @@ def test_the_fourteen_office_compose_file_is_valid_and_complete():
     assert len(services) == 4 * 15 + 1
 
 
+def test_the_committed_node_configs_are_what_rehsos_compose_writes():
+    from rehsos_tools import compose
+
+    for key in NODES:
+        assert (CONFIG_DIR / f"node-{key}.yaml").read_text() == compose.node_config(key), \
+            f"deploy/config/node-{key}.yaml differs from `rehsos compose`: regenerate it"
+
+
+def test_rehsos_compose_writes_everything_the_fourteen_offices_need(tmp_path):
+    from rehsos import reference
+    from rehsos_tools import compose
+
+    compose.write("all", tmp_path / "docker-compose.yml", tmp_path / "deploy")
+    doc = yaml.safe_load((tmp_path / "docker-compose.yml").read_text())
+    config_dir, rabbitmq_dir = tmp_path / "deploy" / "config", tmp_path / "deploy" / "rabbitmq"
+    assert (config_dir / "hub.yaml").read_text() == (CONFIG_DIR / "hub.yaml").read_text()
+    # Every office's secrets, from its config: broker users, database, the hub link of the shovels.
+    env = make_env.render(config_dir)
+    boot = env[make_env.BOOTSTRAP_FILE]
+    hub_definitions = json.loads((rabbitmq_dir / "hub.definitions.json").read_text())
+    hub_queues = {q["name"] for q in hub_definitions["queues"]}
+    ports = set()
+    for code in reference.NODES:
+        app = f"node-{code}"
+        settings = config.load(config_dir / f"{app}.yaml", environ={
+            **env[f"{app}.env"], **env[make_env.PROVINCE_FILE]})
+        settings.require_servable()
+        assert settings.node == code and f"broker-{code}" in settings.broker_uri and f"db-{code}" in settings.database_uri
+        assert doc["services"][app]["command"] == ["serve", "--config", f"/etc/rehsos/{app}.yaml"]
+        port = raw_port(config_dir / f"{app}.yaml")
+        ports.add(port)
+        assert doc["services"][app]["ports"] == [f"{port}:{port}"]
+        node_definitions = json.loads((rabbitmq_dir / f"{app}.definitions.json").read_text())
+        assert [v["name"] for v in node_definitions["vhosts"]] == [app]
+        assert f"downlink.{code}" in hub_queues, code  # what the hub sends the office: its downlink shovel
+        assert urlsplit(boot[f"REHSOS_NODE_{code}__HUB_BROKER_URI"]).username == app
+        assert {"BROKER_ADMIN_PASSWORD", "BROKER_APP_PASSWORD"} <= set(env[f"broker-{code}.env"])
+    assert len(ports) == 14
+
+
+def raw_port(path: Path) -> int:
+    return int(yaml.safe_load(path.read_text())["http"]["port"])
+
+
+def test_brokers_get_a_high_open_file_limit():
+    for key in offices():
+        limits = SERVICES[f"broker-{key}"]["ulimits"]["nofile"]
+        assert limits["soft"] >= devrun.MIN_BROKER_FILES and limits["hard"] >= limits["soft"], key
+
+
 # -- make compose-smoke's compose file (rehsos_tools/compose_smoke.py) ----------------------------------------
 def test_the_smoke_compose_file_publishes_only_free_high_loopback_ports(tmp_path):
     from rehsos_tools import compose_smoke
@@ -757,3 +808,33 @@ def test_the_smoke_compose_file_publishes_only_free_high_loopback_ports(tmp_path
             assert not volume.startswith("./"), volume  # absolute: the file lives in var/compose-smoke
         assert all(Path(e).parent == tmp_path for e in svc.get("env_file", [])), name
     assert {5672, 15672, 5432, 8000, 8100, 8171, 8199} <= compose_smoke.FORBIDDEN_PORTS
+    # podman cannot raise a limit above its own hard limit: clamped here, with nproc beside it.
+    engine = compose_smoke.engine_ulimits()
+    hard = engine.get("nofile", {}).get("hard", resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    for key in offices():
+        limits = doc["services"][f"broker-{key}"]["ulimits"]
+        assert limits["nofile"]["soft"] == min(65536, hard), limits
+        assert limits.get("nproc") == engine.get("nproc"), limits
+
+
+def test_engine_ulimits_reads_containers_conf(tmp_path):
+    from rehsos_tools import compose_smoke
+
+    conf = tmp_path / "containers.conf"
+    conf.write_text((DEPLOY / "images" / "containers.conf").read_text())
+    assert compose_smoke.engine_ulimits(conf) == {"nofile": {"soft": 20000, "hard": 20000},
+                                                  "nproc": {"soft": 20000, "hard": 20000}}
+    assert compose_smoke.engine_ulimits(tmp_path / "missing.conf") == {}
+
+
+def test_the_smoke_compose_file_of_generated_offices_mounts_their_configs_and_definitions(tmp_path):
+    from rehsos_tools import compose, compose_smoke
+
+    compose.write("all", tmp_path / "docker-compose.yml", tmp_path / "deploy")
+    doc, ports = compose_smoke.smoke_compose("rehsos-smoke", tmp_path / "env", tmp_path / "docker-compose.yml")
+    assert len(ports) == 15 and compose_errors(doc) == []
+    assert f"{tmp_path}/deploy/config:{CONFIG_MOUNT}:ro" in doc["services"]["node-6372"]["volumes"]
+    assert f"{tmp_path}/deploy/rabbitmq/node-6372.definitions.json:/etc/rehsos/definitions.json:ro" in \
+        doc["services"]["broker-6372"]["volumes"]
+    assert f"{ROOT}/deploy/rabbitmq/broker-entrypoint.sh:/opt/rehsos/broker-entrypoint.sh:ro" in \
+        doc["services"]["broker-6372"]["volumes"]
