@@ -107,8 +107,8 @@ def test_events_applied_at_once_on_postgresql_give_the_same_figures(generated, i
     random.Random(3).shuffle(events)
 
     def apply(event):
-        with make.begin() as session:
-            HANDLERS[event.event_type](_Uow(session), event)
+        with db.UnitOfWork(make, Outbox(messaging, "reporting")) as uow:
+            HANDLERS[event.event_type](uow, event)
 
     try:
         list(eventlet.GreenPool(10).imap(apply, events + events[::7]))
@@ -162,8 +162,8 @@ def test_a_key_renamed_while_its_case_opens_counts_under_its_newest_key_on_postg
         groups += group
 
     def apply(e):
-        with make.begin() as session:
-            HANDLERS[e.event_type](_Uow(session), e)
+        with db.UnitOfWork(make, Outbox(messaging, "reporting")) as uow:
+            HANDLERS[e.event_type](uow, e)
 
     try:
         for e in known:
