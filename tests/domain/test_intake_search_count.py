@@ -1,5 +1,6 @@
 """The case search counts its matches up to search.COUNT_LIMIT and then says there are more
-(issue 14: an exact count over a million cases took a second; the page itself milliseconds)."""
+(issue 14: an exact count over a million cases took a second; the page itself milliseconds),
+and a name search sorted by name keeps the order of the names."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -54,3 +55,9 @@ def test_matches_beyond_the_limit_are_counted_as_the_limit_and_said_to_be_more(f
 def test_an_exact_limit_is_not_said_to_be_more(factory, monkeypatch):
     monkeypatch.setattr(search, "COUNT_LIMIT", 4)
     assert (found(factory, q="siti")["total"], found(factory, q="siti")["total_capped"]) == (4, False)
+
+
+@pytest.mark.parametrize("sort", ["name", "-name"])
+def test_a_name_search_sorted_by_name_keeps_the_order_of_the_names(factory, sort):
+    names = [i["person_name"] for i in found(factory, q="siti", sort=sort, per_page=10)["items"]]
+    assert names == sorted(["Siti Aisyah", "Siti Rahmah", "Siti Noor", "Siti Hasanah"], reverse=sort == "-name")
