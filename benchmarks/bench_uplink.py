@@ -15,7 +15,8 @@ the clients. Two phases, one JSON object:
   after the last was sent.
 - Peak RSS of each service process (VmHWM) and the CPU seconds each spent.
 
-`make bench` runs it; NODES, CONCURRENCY, API_SECONDS, RATE, E2E_SECONDS lower the load. Vhosts,
+`make bench` runs it; NODES, CONCURRENCY, API_SECONDS, RATE, E2E_SECONDS lower the load, PHASES=api
+or PHASES=e2e runs one phase. Vhosts,
 databases and the province's folder are removed afterwards. Figures, never assertions: the
 clients share the 2 cores with the services.
 """
@@ -198,12 +199,15 @@ def main() -> None:
         load = os.getloadavg()[0]
         result = {"benchmark": "api_and_end_to_end_postgresql", "load_average_at_start": round(load, 2),
                   "cores": os.cpu_count()}
-        result.update(api_phase(province, processes[nodes[0]], int(os.environ.get("CONCURRENCY", "50")),
-                                float(os.environ.get("API_SECONDS", "20"))))
-        time.sleep(3)  # the first node's outbox sends what the api phase registered
-        result.update(end_to_end_phase(province, nodes, hub_engine, float(os.environ.get("RATE", "200")),
-                                       float(os.environ.get("E2E_SECONDS", "20")),
-                                       float(os.environ.get("E2E_DRAIN", "120"))))
+        phases = os.environ.get("PHASES", "api,e2e").split(",")
+        if "api" in phases:
+            result.update(api_phase(province, processes[nodes[0]], int(os.environ.get("CONCURRENCY", "50")),
+                                    float(os.environ.get("API_SECONDS", "20"))))
+            time.sleep(3)  # the first node's outbox sends what the api phase registered
+        if "e2e" in phases:
+            result.update(end_to_end_phase(province, nodes, hub_engine, float(os.environ.get("RATE", "200")),
+                                           float(os.environ.get("E2E_SECONDS", "20")),
+                                           float(os.environ.get("E2E_DRAIN", "120"))))
         result["cpu_seconds_by_process"] = {name: round(cpu_seconds(p.pid) - cpu_before[name], 1)
                                             for name, p in processes.items()}
         result["peak_rss_mb_by_process"] = {name: p.stop() for name, p in processes.items()}
