@@ -29,7 +29,6 @@ eventlet.monkey_patch()
 
 import json  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -39,7 +38,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.processes import ServiceProcess  # noqa: E402
+from benchmarks.processes import ServiceProcess, remove  # noqa: E402
 from rehsos import reference  # noqa: E402
 from tests.support import PostgresDatabases, Province, case_body  # noqa: E402
 
@@ -216,9 +215,7 @@ def main() -> None:
         for p in processes.values():
             p.stop()
         hub_engine.dispose()
-        province.close()
-        pg.drop_all()
-        shutil.rmtree(province.root, ignore_errors=True)
+        remove(province, pg)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ own and not the benchmark's. Not a test fixture: benchmarks only."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -75,3 +76,10 @@ class ServiceProcess:
             self.process.kill()
             self.process.wait()
         return self.peak_rss_mb
+
+
+def remove(province, pg) -> None:
+    """A benchmark's province gone: its runners, vhosts and users, databases and folder."""
+    province.close()
+    pg.drop_all()
+    shutil.rmtree(province.root, ignore_errors=True)
