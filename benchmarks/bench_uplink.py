@@ -16,7 +16,7 @@ the clients. Two phases, one JSON object:
 - Peak RSS of each service process (VmHWM) and the CPU seconds each spent.
 
 `make bench` runs it; NODES, CONCURRENCY, API_SECONDS, RATE, E2E_SECONDS lower the load, PHASES=api
-or PHASES=e2e runs one phase. Vhosts,
+or PHASES=e2e runs one phase, API_WORKERS=2 runs the first node as two processes on one port. Vhosts,
 databases and the province's folder are removed afterwards. Figures, never assertions: the
 clients share the 2 cores with the services.
 """
@@ -57,7 +57,10 @@ def quantile(values: list[float], q: float) -> float | None:
     return round(values[min(len(values) - 1, max(0, int(round(q * len(values))) - 1))] * 1000, 1)
 
 
-def api_phase(province, node: ServiceProcess, concurrency: int, seconds: float) -> dict:
+def api_phase(province, node: ServiceProcess, concurrency: int, seconds: float,
+              siblings: list[ServiceProcess] = ()) -> dict:
+    """``siblings``: more processes of the node behind its port (SO_REUSEPORT), counted with it."""
+    workers = [node, *siblings]
     url, headers = province.url(node.name, "/api/v1/cases"), province.headers(node.name, "operator")
     latencies, statuses, deadline = [], {}, time.monotonic() + seconds
 
@@ -86,7 +89,7 @@ def api_phase(province, node: ServiceProcess, concurrency: int, seconds: float) 
                     states[key] = states.get(key, 0) + 1
             eventlet.sleep(0.1)
 
-    cpu, own_cpu, started = cpu_seconds(node.pid), time.process_time(), time.perf_counter()
+    cpu, own_cpu, started = sum(cpu_seconds(w.pid) for w in workers), time.process_time(), time.perf_counter()
     pool = eventlet.GreenPool(concurrency + 1)
     for c in range(concurrency):
         pool.spawn(client, c)
@@ -95,20 +98,20 @@ def api_phase(province, node: ServiceProcess, concurrency: int, seconds: float) 
     wall = time.perf_counter() - started
     engine.dispose()
     samples = sum(states.values()) or 1
-    cpu, own_cpu = cpu_seconds(node.pid) - cpu, time.process_time() - own_cpu
+    cpu, own_cpu = sum(cpu_seconds(w.pid) for w in workers) - cpu, time.process_time() - own_cpu
     rate = len(latencies) / wall
     cpu_ms = 1000 * cpu / len(latencies)
     return {
-        "api_concurrency": concurrency, "api_seconds": round(wall, 1), "api_requests": len(latencies),
+        "api_concurrency": concurrency, "api_node_processes": len(workers), "api_seconds": round(wall, 1), "api_requests": len(latencies),
         "api_http_statuses": {str(k): v for k, v in sorted(statuses.items())},
         "api_requests_per_s": round(rate, 1),
         "api_latency_ms_p50": quantile(latencies, 0.5), "api_latency_ms_p95": quantile(latencies, 0.95),
         "api_latency_ms_p99": quantile(latencies, 0.99), "api_target_ms_p99": 50,
         # Where the time goes: the node process's CPU per request bounds one process's rate.
         "api_node_cpu_ms_per_request": round(cpu_ms, 1),
-        "api_node_cpu_share_of_a_core": round(cpu / wall, 2),
+        "api_node_cpu_cores_used": round(cpu / wall, 2),
         "api_max_requests_per_s_one_core": round(1000 / cpu_ms, 1),
-        "api_p50_ms_implied_by_that_rate": round(1000 * concurrency * cpu_ms / 1000, 1),
+        "api_p50_ms_implied_by_that_rate": round(concurrency * cpu_ms, 1),
         "api_rate_for_p50_50ms_at_this_concurrency": round(concurrency / 0.05),
         "api_clients_cpu_ms_per_request": round(1000 * own_cpu / len(latencies), 1),
         # Share of the node's database sessions in each state over the phase (pg_stat_activity).
@@ -175,6 +178,7 @@ def end_to_end_phase(province, nodes: list[str], hub_engine, rate: float, second
         "e2e_sending_seconds": round(sending, 1),
         "e2e_answered_per_s": round(len(answers) / answered, 1),
         "e2e_failed": len(failures),
+        "e2e_failed_by_kind": {str(k): failures.count(k) for k in sorted(set(failures), key=str)},
         "e2e_http_ms_p50": quantile(answers, 0.5), "e2e_http_ms_p99": quantile(answers, 0.99),
         "e2e_counted_at_hub": len(arrived),
         "e2e_not_counted_within_drain": len(sent_at) - len(arrived), "e2e_drain_seconds": drain,
@@ -200,8 +204,13 @@ def main() -> None:
                   "cores": os.cpu_count()}
         phases = os.environ.get("PHASES", "api,e2e").split(",")
         if "api" in phases:
+            # API_WORKERS > 1: more processes of the first node on its port (the kernel binds with
+            # SO_REUSEPORT; its outbox relay takes a lease, so one relays at a time).
+            siblings = [ServiceProcess(province, nodes[0], log_suffix=f"-{i}").start()
+                        for i in range(1, int(os.environ.get("API_WORKERS", "1")))]
+            processes.update({f"{nodes[0]}-{i + 1}": p for i, p in enumerate(siblings)})
             result.update(api_phase(province, processes[nodes[0]], int(os.environ.get("CONCURRENCY", "50")),
-                                    float(os.environ.get("API_SECONDS", "20"))))
+                                    float(os.environ.get("API_SECONDS", "20")), siblings))
             time.sleep(3)  # the first node's outbox sends what the api phase registered
         if "e2e" in phases:
             result.update(end_to_end_phase(province, nodes, hub_engine, float(os.environ.get("RATE", "200")),

@@ -28,7 +28,7 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 class ServiceProcess:
-    def __init__(self, province, name: str, **env: str):
+    def __init__(self, province, name: str, log_suffix: str = "", **env: str):
         self.province, self.name = province, name
         settings = province.settings[name]
         stem = "hub" if name == "hub" else f"node-{name}"
@@ -36,7 +36,7 @@ class ServiceProcess:
         # The province's settings as the harness changed them: its databases (PostgreSQL).
         self.env = {**os.environ, "REHSOS_DATABASE_URI": settings.database_uri, "REHSOS_LOG_LEVEL": "WARNING",
                     **env}
-        self.log = province.paths.log / f"bench-{stem}.log"
+        self.log = province.paths.log / f"bench-{stem}{log_suffix}.log"
         self.process: subprocess.Popen | None = None
         self.peak_rss_mb: float | None = None
 
