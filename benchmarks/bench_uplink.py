@@ -208,7 +208,7 @@ def main() -> None:
             # SO_REUSEPORT; its outbox relay takes a lease, so one relays at a time).
             siblings = [ServiceProcess(province, nodes[0], log_suffix=f"-{i}").start()
                         for i in range(1, int(os.environ.get("API_WORKERS", "1")))]
-            processes.update({f"{nodes[0]}-{i + 1}": p for i, p in enumerate(siblings)})
+            processes.update({f"{nodes[0]}#{i + 2}": p for i, p in enumerate(siblings)})
             result.update(api_phase(province, processes[nodes[0]], int(os.environ.get("CONCURRENCY", "50")),
                                     float(os.environ.get("API_SECONDS", "20")), siblings))
             time.sleep(3)  # the first node's outbox sends what the api phase registered
@@ -216,7 +216,7 @@ def main() -> None:
             result.update(end_to_end_phase(province, nodes, hub_engine, float(os.environ.get("RATE", "200")),
                                            float(os.environ.get("E2E_SECONDS", "20")),
                                            float(os.environ.get("E2E_DRAIN", "120"))))
-        result["cpu_seconds_by_process"] = {name: round(cpu_seconds(p.pid) - cpu_before[name], 1)
+        result["cpu_seconds_by_process"] = {name: round(cpu_seconds(p.pid) - cpu_before.get(name, 0.0), 1)
                                             for name, p in processes.items()}
         result["peak_rss_mb_by_process"] = {name: p.stop() for name, p in processes.items()}
         print(json.dumps(result))
