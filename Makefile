@@ -50,15 +50,19 @@ clean:
 	rm -rf var
 
 # Figures, printed as JSON: the outbox relay and the hub's catch-up beside raw kombu on the same
-# broker (ratios; PUBLISH_N, CATCHUP_N, CATCHUP_SECONDS to lower the load), registration → hub
-# throughput, case search on 100k persons, the hub applying case events on PostgreSQL, and the
-# hub's rebuild replaying REBUILD_N (1,000,000) stored events.
+# broker (ratios; PUBLISH_N, CATCHUP_N, CATCHUP_SECONDS to lower the load), the intake API at 50
+# clients and registrations at 200/s until counted at the hub, with each service process's peak RSS
+# (uplink; CONCURRENCY, API_SECONDS, RATE, E2E_SECONDS, NODES), case search on 1,000,000 persons (N),
+# the hub applying case events on PostgreSQL (CASES), the dashboard over 1,000,000 cases spanning
+# five years (dashboard; CASES, REPEATS, FIVE_YEARS=1), and the hub's rebuild replaying REBUILD_N
+# (1,000,000) stored events. Each on throwaway databases.
 REBUILD_N ?= 1000000
 bench: install
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_ratios.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
-	$(BIN)/python benchmarks/bench_search.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_search.py
 	PYTHONPATH=. $(BIN)/python benchmarks/bench_hub_cases.py
+	PYTHONPATH=. $(BIN)/python benchmarks/bench_dashboard.py
 	REBUILD_N=$(REBUILD_N) PYTHONPATH=. $(BIN)/python benchmarks/bench_rebuild.py
 
 # Proof of issue 11 on a throwaway province (PostgreSQL, real RabbitMQ): faults, hostile messages,

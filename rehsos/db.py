@@ -131,6 +131,8 @@ class UnitOfWork:
         self._emitted = False
         self._durable: list = []
         self._later: dict[str, tuple[Callable, dict]] = {}
+        self._pending: list[tuple[Event, str | None]] = []
+        self.emitted: list[Event] = []
         return self
 
     def later(self, name: str, work: Callable[[Session, list], None], item, key=None) -> None:
@@ -161,6 +163,7 @@ class UnitOfWork:
             if exc_type is None:
                 try:
                     self._do_later()
+                    self._write_pending()  # last: numbering holds the service counter's lock
                 except BaseException:
                     self.session.rollback()
                     self._keep_durable()
@@ -194,9 +197,22 @@ class UnitOfWork:
             session.commit()
 
     def emit(self, event: Event, target: str | None = None) -> Event:
-        """Queue ``event`` in the outbox inside this transaction; returns it with its sequence."""
+        """Queue ``event`` for the outbox of this transaction. It is numbered and written just
+        before the commit, after every other change of the transaction is flushed: numbering
+        takes the row lock of the service's counter (gap-free sequences), and every transaction
+        of the service that emits waits for it, so it is held for the last statements only, not
+        for the whole unit of work (issue 14: registrations at 50 clients waited mostly on it).
+        The numbered events are in :attr:`emitted` after the commit."""
         self._emitted = True
-        return self._outbox.add(self.session, event, target)
+        self._pending.append((event, target))
+        return event
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        self.session.flush()  # the state changes first, outside the counter's lock
+        self.emitted = [self._outbox.add(self.session, event, target) for event, target in self._pending]
+        self._pending = []
 
 
 def _alembic_config(service: str, uri: str):

@@ -24,5 +24,6 @@ def beat(db, node: str) -> Event:
             sa.select(sa.func.count()).select_from(outbox)
             .where(outbox.c.published_at.is_(None), outbox.c.service.in_((service, direct_counter(service))))
         ).scalar_one()
-        return uow.emit(make_event(registry.HEARTBEAT, {"as_of": now(), "outbox_waiting": waiting},
-                                   node=node, service=service))
+        uow.emit(make_event(registry.HEARTBEAT, {"as_of": now(), "outbox_waiting": waiting}, node=node,
+                            service=service))
+    return uow.emitted[0]

@@ -79,6 +79,20 @@ def test_the_caseload_is_searched_by_name_and_filtered_and_paged(province):
     assert searches and all(row.actor.endswith(":uji.operator") for row in searches)
 
 
+def test_a_search_that_counted_up_to_the_limit_says_more_were_found_and_still_pages(province, monkeypatch):
+    from intake.domain import search
+
+    name = unique_name("Siti")
+    for suffix in ("", " Dua", " Tiga"):
+        register_by_api(province, name=name + suffix)
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1)  # the node runs in this process
+    person = signed_in(province)
+    page = person.get(f"/kasus?q={name}&per_page=2")
+    assert "Lebih dari 1 kasus ditemukan; halaman 1." in page.text and "Berikutnya" in page.text
+    last = person.get(f"/kasus?q={name}&per_page=2&page=2")
+    assert "Lebih dari 1 kasus ditemukan; halaman 2." in last.text and "Berikutnya" not in last.text
+
+
 def test_a_search_refused_says_why_beside_the_field_and_keeps_what_was_typed(province):
     page = signed_in(province).get("/kasus?q=7&stage=asesmen")
     assert page.status_code == 422

@@ -62,15 +62,33 @@ def delivered_sequences(node, expected):
 
 def test_sequences_are_gap_free_and_a_rolled_back_transaction_gives_its_number_back(engine):
     with uow(engine) as u:
-        assert u.emit(event(1)).sequence == 1
+        u.emit(event(1))
+    assert [e.sequence for e in u.emitted] == [1]
     with pytest.raises(RuntimeError):
         with uow(engine) as u:
-            assert u.emit(event(2)).sequence == 2
+            u.emit(event(2))
             raise RuntimeError("the state change failed")
+    assert u.emitted == []  # never numbered
     with uow(engine) as u:
-        assert u.emit(event(3)).sequence == 2
+        u.emit(event(3))
+        u.emit(event(4))
+    assert [e.sequence for e in u.emitted] == [2, 3]
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT sequence FROM outbox ORDER BY id")).scalars().all() == [1, 2]
+        assert conn.execute(sa.text("SELECT sequence FROM outbox ORDER BY id")).scalars().all() == [1, 2, 3]
+
+
+def test_events_are_numbered_at_commit_after_the_other_changes_so_the_counter_is_locked_briefly(engine):
+    """The counter's row is updated by the last statements of the unit of work: a transaction that
+    emitted and still has work to do holds no lock another one would wait for."""
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, *rest: statements.append(statement.split()[0:3]))
+    with uow(engine) as u:
+        u.emit(event(1))
+        u.session.execute(sa.text("SELECT 1"))  # the unit of work's own work, after the emit
+        assert not any(s[:2] == ["UPDATE", "outbox_sequence"] for s in statements)
+    numbering = next(i for i, s in enumerate(statements) if s[:2] == ["UPDATE", "outbox_sequence"])
+    assert statements[numbering - 1] == ["SELECT", "1"] and statements[numbering + 1][:3] == ["INSERT", "INTO", "outbox"]
 
 
 def test_the_relay_publishes_in_sequence_order_and_marks_rows_sent_after_the_confirm(node, engine):

@@ -66,3 +66,30 @@ def test_the_kecamatan_migration_maps_text_to_codes_on_postgresql_too(pg):
         assert kecamatan_columns(engine, "person") == kecamatan_columns(engine, "case") == AFTER
     finally:
         engine.dispose()
+
+
+def test_the_case_search_finds_names_through_a_trigram_index_that_a_fresh_database_gets(pg):
+    """intake_0008 creates pg_trgm itself (a fresh database has no extension) and the GIN index
+    the search's ``name_key LIKE '%text%'`` uses; its downgrade takes the index away again."""
+    from alembic import command
+
+    uri = pg.create()
+    engine = db.create_engine(uri)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'")).scalar_one() == 0
+        db.migrate("intake", uri)
+
+        def plan():
+            with engine.begin() as conn:
+                conn.execute(sa.text("SET LOCAL enable_seqscan = off"))  # an empty table: force the choice
+                return "\n".join(conn.execute(sa.text(
+                    "EXPLAIN SELECT id FROM person WHERE name_key LIKE '%hidayat%'")).scalars())
+
+        assert "ix_person_name_key_trgm" in plan()
+        command.downgrade(db._alembic_config("intake", uri), "intake_0007")
+        assert "ix_person_name_key_trgm" not in plan()
+        db.migrate("intake", uri)
+        assert "ix_person_name_key_trgm" in plan()
+    finally:
+        engine.dispose()

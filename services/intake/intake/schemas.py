@@ -395,7 +395,8 @@ class CasePageSchema(f.Schema):
     items = f.List(f.Nested(CaseSummarySchema))
     page = f.Int()
     per_page = f.Int()
-    total = f.Int()
+    total = f.Int(metadata={"description": "Matching cases, counted up to 1,000 (see total_capped)."})
+    total_capped = f.Bool(metadata={"description": "True when counting stopped at 1,000: more cases match."})
 
 
 class TimelineEntrySchema(f.Schema):
