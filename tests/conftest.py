@@ -113,7 +113,7 @@ def broker():
 def pg():
     databases = PostgresDatabases()
     yield databases
-    databases.drop_all()
+    databases.finish()
 
 
 @pytest.fixture

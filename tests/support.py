@@ -63,10 +63,9 @@ def migrate_all(settings: config.Settings) -> None:
 
 
 class PostgresDatabases:
-    """Creates throwaway PostgreSQL databases; :meth:`drop_all` hands them to :func:`drop_finished`.
-
-    They are dropped when the test process ends, not after each test: PostgreSQL checkpoints at
-    every DROP DATABASE, which took about a second each while other test processes wrote."""
+    """Creates throwaway PostgreSQL databases. A test hands them over with :meth:`finish`: they are
+    dropped when the test process ends, not after each test, since PostgreSQL checkpoints at every
+    DROP DATABASE, which took about a second each while other test processes wrote."""
 
     finished: list[str] = []  # databases of ended tests, and the claims on their names
     finished_claims: list[str] = []
@@ -97,26 +96,36 @@ class PostgresDatabases:
         self.claims.append(prefix)
         return prefix
 
-    def drop_all(self):
-        """The test is over: its databases go with the others at the end (tests/conftest.py)."""
+    def finish(self):
+        """The test is over: its databases go with the others when the test process ends
+        (:func:`drop_finished`, called by tests/conftest.py)."""
         PostgresDatabases.finished += self.created
         PostgresDatabases.finished_claims += self.claims
+        self.created, self.claims = [], []
+        self.admin.dispose()
+
+    def drop_all(self):
+        """Drop them now (benchmarks and tools, which have no end-of-session hook)."""
+        _drop(self.created, self.claims)
         self.created, self.claims = [], []
         self.admin.dispose()
 
 
 def drop_finished() -> None:
     """Drop the databases of this process's ended tests (the end of a pytest session)."""
-    names, PostgresDatabases.finished = PostgresDatabases.finished, []
+    _drop(PostgresDatabases.finished, PostgresDatabases.finished_claims)
+    PostgresDatabases.finished, PostgresDatabases.finished_claims = [], []
+
+
+def _drop(names: list[str], claims: list[str]) -> None:
     if names:
         admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             for name in names:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    for prefix in PostgresDatabases.finished_claims:
+    for prefix in claims:
         devrun.unclaim(prefix)
-    PostgresDatabases.finished_claims = []
 
 
 class Province:

@@ -61,7 +61,7 @@ def hub(request, broker, tmp_path_factory, generated):
     finally:
         province.close()
         if pg is not None:
-            pg.drop_all()
+            pg.finish()
 
 
 def get(province, path, **params):

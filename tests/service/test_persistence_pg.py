@@ -1,11 +1,15 @@
 """PostgreSQL: migrations with their own version tables, a whole node and hub on it, and
 cooperative queries under eventlet (psycopg2 + psycogreen)."""
+from contextlib import closing
+
 import eventlet
+import psycopg2
+import pytest
 import requests
 import sqlalchemy as sa
 
 from rehsos import db
-from tests.support import case_body, wait_until
+from tests.support import PostgresDatabases, case_body, drop_finished, wait_until
 
 
 def test_each_service_migrates_with_its_own_version_table_and_a_second_run_changes_nothing(pg):
@@ -93,3 +97,22 @@ def test_the_case_search_finds_names_through_a_trigram_index_that_a_fresh_databa
         assert "ix_person_name_key_trgm" in plan()
     finally:
         engine.dispose()
+
+
+def _exists(name: str) -> bool:
+    with closing(psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cur.fetchone() is not None
+
+
+@pytest.mark.postgres
+def test_a_benchmark_s_databases_are_dropped_at_once_and_a_test_s_when_its_process_ends():
+    now, later = PostgresDatabases(), PostgresDatabases()
+    dropped_now = now.create().rsplit("/", 1)[1]
+    dropped_later = later.create().rsplit("/", 1)[1]
+    now.drop_all()  # a benchmark's, which has no end-of-session hook
+    later.finish()  # a test's
+    assert not _exists(dropped_now)
+    assert _exists(dropped_later)
+    drop_finished()
+    assert not _exists(dropped_later)
