@@ -251,7 +251,7 @@ def hub_catch_up() -> dict:
     province = Province(Path(tempfile.mkdtemp(prefix="rehsos-bench-")), nodes, start_hub=False, start_nodes=False)
     # The hub's read models on PostgreSQL; the nodes do not run (their shovels are played here).
     province.settings["hub"] = dataclasses.replace(province.settings["hub"],
-                                                   database_uri=pg.per_service(["reporting"]))
+                                                   database_uri=pg.per_service(province.settings["hub"]))
     province.start()
     engine = province.engine("hub", "reporting")
     # The events are made and put on the hub by a child process, so this one's peak RSS is the

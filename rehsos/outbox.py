@@ -300,9 +300,11 @@ class OutboxRelay:
         marked and the rest waits for the next pass (a lost ack only repeats a message, which
         idempotent consumers skip). Raises a broker error after marking what was confirmed.
         """
-        if not self.hold_lease():
+        # An idle pass only reads: taking or renewing the lease is a write, which every relay of
+        # every service would otherwise make at each poll (most of an idle node's CPU).
+        if not self.pending(1) or not self.hold_lease():
             return 0
-        rows = self.pending()
+        rows = self.pending()  # again under the lease: the previous holder may have sent some
         if not rows:
             return 0
         outcome = _BatchOutcome()

@@ -60,10 +60,10 @@ def sweep() -> dict[str, int]:
         return owner(name) is not None and owner(name) not in held
 
     mgmt = broker.Management(MANAGEMENT_URI)
-    vhosts = [v["name"] for v in mgmt.request("GET", "vhosts") if left(v["name"])]
+    vhosts = [v["name"] for v in mgmt.request("GET", "vhosts") if left(v.get("name", ""))]
     for name in vhosts:
         mgmt.request("DELETE", "vhosts", name, ok=(200, 204, 404))
-    users = [u["name"] for u in mgmt.request("GET", "users") if left(u["name"])]
+    users = [u["name"] for u in mgmt.request("GET", "users") if left(u.get("name", ""))]
     for name in users:
         mgmt.request("DELETE", "users", name, ok=(200, 204, 404))
     admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")

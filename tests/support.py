@@ -45,14 +45,17 @@ def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message
 
 
 def migrate_all(settings: config.Settings) -> None:
-    """``db.migrate_all``, but each SQLite database is a copy of one migrated once per test run:
-    alembic takes a few tenths of a second per node, which every province would pay again."""
+    """``db.migrate_all``, but each database is a copy of one migrated once per test process:
+    alembic takes a few tenths of a second of CPU per database, which every province would pay
+    again (a quarter of the CPU of a run of service tests went there). PostgreSQL databases were
+    created as copies already (:meth:`PostgresDatabases.per_service`)."""
     databases = [(db.AUTH, settings.auth_database_uri)]
     databases += [(spec.name, settings.database_uri_for(spec.database)) for spec in db.services_of(settings)]
     for service, uri in databases:
         url = sa.make_url(uri)
         if url.get_backend_name() != "sqlite":
-            db.migrate(service, uri)
+            if url.database not in PostgresDatabases.at_head:
+                db.migrate(service, uri)
             continue
         migrated = Path(_MIGRATED.name) / f"{service}.sqlite"
         if not migrated.exists():
@@ -69,25 +72,48 @@ class PostgresDatabases:
 
     finished: list[str] = []  # databases of ended tests, and the claims on their names
     finished_claims: list[str] = []
+    templates: dict[tuple[str, ...], str] = {}  # services migrated into it -> database
+    at_head: set[str] = set()  # copies of a template: nothing to migrate
 
     def __init__(self):
         self.admin = sa.create_engine(PG_ADMIN_URI, isolation_level="AUTOCOMMIT")
         self.created: list[str] = []
         self.claims: list[str] = []
 
-    def create(self, name: str | None = None) -> str:
+    def create(self, name: str | None = None, template: str | None = None) -> str:
         name = name or self._prefix()
         with self.admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
         self.created.append(name)
+        if template:
+            PostgresDatabases.at_head.add(name)
         return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
-    def per_service(self, services) -> str:
-        """A database per service, as in production; returns the ``{service}`` URI template."""
+    def per_service(self, settings: config.Settings) -> str:
+        """A database per service of ``settings``' node, as in production, each a copy of one
+        migrated once per test process (``CREATE DATABASE ... TEMPLATE``); returns the
+        ``{service}`` URI template."""
         prefix = self._prefix()
-        for service in services:
-            self.create(f"{prefix}_{service}")
+        by_database: dict[str, list[str]] = {}
+        for spec in db.services_of(settings):
+            by_database.setdefault(spec.database, []).append(spec.name)
+        for database, services in by_database.items():
+            self.create(f"{prefix}_{database}", template=self._template(tuple(services)))
         return f"postgresql://postgres@127.0.0.1:5432/{prefix}_{{service}}"
+
+    def _template(self, services: tuple[str, ...]) -> str:
+        """This process's database with ``services`` migrated, dropped with the finished ones."""
+        if services not in PostgresDatabases.templates:
+            name = self._prefix()
+            with self.admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            for service in services:
+                db.migrate(service, f"postgresql://postgres@127.0.0.1:5432/{name}")
+            self.claims.remove(name)  # outlives this test: dropped when the process ends
+            PostgresDatabases.finished.append(name)
+            PostgresDatabases.finished_claims.append(name)
+            PostgresDatabases.templates[services] = name
+        return PostgresDatabases.templates[services]
 
     def _prefix(self) -> str:
         """A fresh database name (or prefix), claimed like a namespace until it is dropped."""
@@ -105,16 +131,21 @@ class PostgresDatabases:
         self.admin.dispose()
 
     def drop_all(self):
-        """Drop them now (benchmarks and tools, which have no end-of-session hook)."""
+        """Drop them now, with the process's templates (benchmarks and tools, which have no
+        end-of-session hook)."""
         _drop(self.created, self.claims)
         self.created, self.claims = [], []
         self.admin.dispose()
+        drop_finished()
 
 
 def drop_finished() -> None:
-    """Drop the databases of this process's ended tests (the end of a pytest session)."""
+    """Drop the databases of this process's ended tests and its templates (the end of a pytest
+    session)."""
     _drop(PostgresDatabases.finished, PostgresDatabases.finished_claims)
     PostgresDatabases.finished, PostgresDatabases.finished_claims = [], []
+    PostgresDatabases.templates.clear()
+    PostgresDatabases.at_head.clear()
 
 
 def _drop(names: list[str], claims: list[str]) -> None:
@@ -142,17 +173,17 @@ class Province:
         self.port_base, hub_port = devrun.free_port_base(nodes)
         self.paths, files = devrun.lay_out(root, nodes, port_base=self.port_base, hub_port=hub_port,
                                            namespace=self.namespace)
-        fast_relay = {"poll_interval": 0.05, "batch_size": 100, "max_backoff": 0.5}
+        fast_relay = {"poll_interval": 0.5, "batch_size": 100, "max_backoff": 0.5}
         self.settings: dict[str, config.Settings] = {}
         for name, path in files.items():
             # Retries of a failing event come quickly in tests (0.05 s growing to 0.5 s).
-            s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=0.2,
+            s = dataclasses.replace(config.load(path), relay=fast_relay, reservation_sweep_interval=1.0,
                                     gap_repair_interval=0.5,
                                     consumer={"retry_base": 0.05, "retry_cap": 0.5})
             if heartbeat_interval is not None:  # else the default hour: no heartbeat during a test
                 s = dataclasses.replace(s, heartbeat_interval=heartbeat_interval)
             if database == "postgresql":
-                s = dataclasses.replace(s, database_uri=pg.per_service([spec.database for spec in db.services_of(s)]))
+                s = dataclasses.replace(s, database_uri=pg.per_service(s))
             self.settings[name] = s
         self.start_hub = start_hub
         self.start_nodes = start_nodes

@@ -48,7 +48,7 @@ def hub(request, broker, tmp_path_factory, generated):
     pg = PostgresDatabases() if request.param == "postgresql" else None
     if pg is not None:
         hub_settings = province.settings["hub"]
-        province.settings["hub"] = dataclasses.replace(hub_settings, database_uri=pg.per_service(["reporting"]))
+        province.settings["hub"] = dataclasses.replace(hub_settings, database_uri=pg.per_service(hub_settings))
     try:
         province.start()
         streams = generated.by_node()

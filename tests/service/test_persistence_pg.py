@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from rehsos import db
-from tests.support import PostgresDatabases, case_body, drop_finished, wait_until
+from tests.support import PostgresDatabases, Province, case_body, drop_finished, wait_until
 
 
 def test_each_service_migrates_with_its_own_version_table_and_a_second_run_changes_nothing(pg):
@@ -116,3 +116,21 @@ def test_a_benchmark_s_databases_are_dropped_at_once_and_a_test_s_when_its_proce
     assert _exists(dropped_later)
     drop_finished()
     assert not _exists(dropped_later)
+
+
+@pytest.mark.postgres
+def test_a_province_s_databases_are_copies_of_one_migrated_template_dropped_with_the_process(tmp_path):
+    province = Province(tmp_path, ["6371"], start_hub=False, start_nodes=False)
+    province.close()  # only its settings are needed
+    settings = province.settings["6371"]
+    first, second = PostgresDatabases(), PostgresDatabases()
+    uris = [first.per_service(settings), second.per_service(settings)]
+    templates = set(PostgresDatabases.templates.values())
+    assert templates and len(PostgresDatabases.templates) == len({s.database for s in db.services_of(settings)})
+    for uri in uris:
+        for spec in db.services_of(settings):
+            assert db.current_revision(spec.name, uri.replace("{service}", spec.database)) == db.head_revision(spec.name)
+    first.finish()
+    second.drop_all()  # a benchmark's: the process's templates go too
+    assert not any(_exists(name) for name in templates)
+    assert not PostgresDatabases.templates
