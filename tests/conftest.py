@@ -139,11 +139,13 @@ def make_province(broker, tmp_path, pg):
 def _module_province(broker, tmp_path_factory):
     provinces: list[Province] = []
     by_setup: dict[tuple, Province] = {}
+    pg = PostgresDatabases()  # the module's, dropped after its provinces stop
 
     def make(nodes, **options):
         setup = (tuple(nodes), tuple(sorted(options.items())))
         if setup not in by_setup:
-            province = Province(tmp_path_factory.mktemp("shared"), list(nodes), **options)
+            pg_option = {"pg": pg} if options.get("database") == "postgresql" else {}
+            province = Province(tmp_path_factory.mktemp("shared"), list(nodes), **options, **pg_option)
             provinces.append(province)
             by_setup[setup] = province.start()
         return by_setup[setup]
@@ -151,6 +153,7 @@ def _module_province(broker, tmp_path_factory):
     yield make
     for province in provinces:
         province.close()
+    pg.finish()
 
 
 @pytest.fixture

@@ -11,8 +11,9 @@ REGENCY_QUOTAS = {"6371": 4, "6303": 3, "6372": 3, "6304": 2}
 
 
 @pytest.fixture
-def node(make_province):
-    return make_province([NODE], start_hub=False, database="postgresql")
+def node(shared_province):
+    """One node for the module: every test opens its own event and reads back only its people."""
+    return shared_province([NODE], start_hub=False, database="postgresql")
 
 
 def waitlist(node, event_id) -> list[dict]:

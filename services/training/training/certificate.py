@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import segno
-from fpdf import FPDF
 
 from rehsos import indonesian
 from training.models import Certificate, TrainingEvent
@@ -22,6 +21,8 @@ def _latin1(text: str) -> str:
 
 def render(certificate: Certificate, event: TrainingEvent, *, organiser_node: str, hours: float,
            verify_url: str) -> bytes:
+    from fpdf import FPDF  # here: fpdf and fontTools cost every service process a third of a second to import
+
     participant = certificate.participant
     pdf = FPDF(orientation="L", unit="mm", format="A4")
     pdf.set_title(_latin1(f"Sertifikat {certificate.number}"))
