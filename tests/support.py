@@ -3,11 +3,9 @@ vhosts and broker users of the local RabbitMQ, with real databases. Removed afte
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 import tempfile
 import time
 import uuid
-from contextlib import closing
 from pathlib import Path
 
 import eventlet
@@ -45,24 +43,9 @@ def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message
 
 
 def migrate_all(settings: config.Settings) -> None:
-    """``db.migrate_all``, but each database is a copy of one migrated once per test process:
-    alembic takes a few tenths of a second of CPU per database, which every province would pay
-    again (a quarter of the CPU of a run of service tests went there). PostgreSQL databases were
-    created as copies already (:meth:`PostgresDatabases.per_service`)."""
-    databases = [(db.AUTH, settings.auth_database_uri)]
-    databases += [(spec.name, settings.database_uri_for(spec.database)) for spec in db.services_of(settings)]
-    for service, uri in databases:
-        url = sa.make_url(uri)
-        if url.get_backend_name() != "sqlite":
-            if url.database not in PostgresDatabases.at_head:
-                db.migrate(service, uri)
-            continue
-        migrated = Path(_MIGRATED.name) / f"{service}.sqlite"
-        if not migrated.exists():
-            db.migrate(service, f"sqlite:///{migrated}")
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(migrated)) as source, closing(sqlite3.connect(url.database)) as copy:
-            source.backup(copy)
+    """Each SQLite database a copy of one migrated once per test process, each PostgreSQL one
+    already a copy of a migrated template (:meth:`PostgresDatabases.per_service`)."""
+    devrun.migrate_all(settings, Path(_MIGRATED.name), at_head=PostgresDatabases.at_head)
 
 
 class PostgresDatabases:
