@@ -116,28 +116,92 @@ class Outbox:
     def __init__(self, tables: MessagingTables, service: str):
         self.tables = tables
         self.service = service
+        self._write_numbered = _number_and_write(tables)
 
     def add(self, session: Session, event: Event, target: str | None = None) -> Event:
+        return self.add_all(session, [(event, target)])[0]
+
+    def add_all(self, session: Session, events: list[tuple[Event, str | None]]) -> list[Event]:
+        """Number ``events`` (with their routing targets) and write them, in the order given.
+
+        Numbering takes the counter row's lock until the commit: concurrent writers (PostgreSQL)
+        queue on it, and a rolled-back transaction gives its numbers back, so sequences stay
+        gap-free and in commit order. On PostgreSQL one statement per counter takes all of the
+        transaction's numbers and writes all of its rows, so the lock is held for that statement's
+        round trip and the commit (issue 14); the caller sends it last."""
+        numbered: dict[int, Event] = {}
+        by_counter: dict[str, list[int]] = {}
+        for i, (event, _target) in enumerate(events):
+            # Direct events (node to node, past the hub) are numbered apart, so the stream the hub
+            # follows has no holes where they went elsewhere.
+            counter = direct_counter(self.service) if event.event_type in registry.DIRECT_EVENTS else self.service
+            by_counter.setdefault(counter, []).append(i)
+        for counter, indexes in by_counter.items():
+            rows = [(events[i][0], routing_key(events[i][0], events[i][1])) for i in indexes]
+            first = (self._write_numbered if session.bind.dialect.name == "postgresql" else self._write_numbered_apart)(
+                session, counter, rows)
+            for k, i in enumerate(indexes):
+                numbered[i] = events[i][0].with_sequence(first + k)
+        return [numbered[i] for i in range(len(events))]
+
+    def _write_numbered_apart(self, session: Session, counter: str, rows: list[tuple[Event, str]]) -> int:
+        """SQLite (one writer at a time anyway): take the numbers, then write the rows."""
         seq_t = self.tables.outbox_sequence
-        # Direct events (node to node, past the hub) are numbered apart, so the stream the hub
-        # follows has no holes where they went elsewhere.
-        counter = direct_counter(self.service) if event.event_type in registry.DIRECT_EVENTS else self.service
-        # The UPDATE takes a row lock until commit, so concurrent writers (PostgreSQL) queue up
-        # and a rolled-back transaction gives its number back: sequences stay gap-free.
-        sequence = session.execute(
+        last = session.execute(
             sa.update(seq_t).where(seq_t.c.service == counter)
-            .values(last_sequence=seq_t.c.last_sequence + 1)
-            .returning(seq_t.c.last_sequence)
+            .values(last_sequence=seq_t.c.last_sequence + len(rows)).returning(seq_t.c.last_sequence)
         ).scalar_one_or_none()
-        if sequence is None:
+        if last is None:
             raise RuntimeError(f"outbox_sequence has no row for {counter}: run `rehsos migrate`")
-        numbered = event.with_sequence(sequence)
-        session.execute(sa.insert(self.tables.outbox).values(
-            event_id=str(numbered.event_id), service=counter, sequence=sequence,
-            event_type=numbered.event_type, routing_key=routing_key(numbered, target),
-            body=numbered.to_json(), created_at=now(),
-        ))
-        return numbered
+        first, created_at = last - len(rows) + 1, now()
+        session.execute(sa.insert(self.tables.outbox), [
+            {"event_id": str(event.event_id), "service": counter, "sequence": first + k, "event_type": event.event_type,
+             "routing_key": key, "body": event.with_sequence(first + k).to_json(), "created_at": created_at}
+            for k, (event, key) in enumerate(rows)])
+        return first
+
+
+def _number_and_write(tables: MessagingTables):
+    """PostgreSQL: ``write(session, counter, rows)`` numbers and inserts ``rows`` (event, routing
+    key) in one statement and returns the first sequence. Each body is written around its
+    number (``head || sequence || tail``): the numbers are known only inside the statement."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    statement = sa.text(f"""
+        WITH taken AS (
+            UPDATE {tables.outbox_sequence.name} SET last_sequence = last_sequence + :n
+            WHERE service = :counter RETURNING last_sequence - :n AS base)
+        INSERT INTO {tables.outbox.name} (event_id, service, sequence, event_type, routing_key, body, created_at)
+        SELECT e.event_id, :counter, taken.base + e.k, e.event_type, e.routing_key,
+               e.head || (taken.base + e.k) || e.tail, :created_at
+        FROM taken, unnest(:event_ids, :event_types, :routing_keys, :heads, :tails)
+             WITH ORDINALITY AS e(event_id, event_type, routing_key, head, tail, k)
+        RETURNING sequence""").bindparams(
+        *(sa.bindparam(name, type_=ARRAY(sa.Text)) for name in ("event_ids", "event_types", "routing_keys", "heads", "tails")),
+        sa.bindparam("n", type_=sa.BigInteger), sa.bindparam("created_at", type_=UtcDateTime))
+
+    def write(session: Session, counter: str, rows: list[tuple[Event, str]]) -> int:
+        heads, tails = [], []
+        for event, _key in rows:
+            head, marker, tail = event.with_sequence(None).to_json().rpartition(_SEQUENCE_MARK)
+            if not marker:
+                raise ValueError(f"{event.event_type}: no {_SEQUENCE_MARK} in its body")
+            heads.append(head + '"sequence":')
+            tails.append(tail)
+        sequences = session.execute(statement, {
+            "n": len(rows), "counter": counter, "created_at": now(), "heads": heads, "tails": tails,
+            "event_ids": [str(event.event_id) for event, _ in rows], "event_types": [event.event_type for event, _ in rows],
+            "routing_keys": [key for _, key in rows]}).scalars().all()
+        if len(sequences) != len(rows):
+            raise RuntimeError(f"outbox_sequence has no row for {counter}: run `rehsos migrate`")
+        return min(sequences)
+
+    return write
+
+
+# Where a body's number goes: the envelope's keys are sorted and only ``service`` (a service's
+# name) follows ``sequence``, so its last occurrence is the envelope's own.
+_SEQUENCE_MARK = '"sequence":null'
 
 
 def direct_counter(service: str) -> str:
