@@ -9,6 +9,7 @@ a crash between confirm and mark only repeats a message, which idempotent consum
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -343,17 +344,22 @@ class OutboxRelay:
         self._window: dict[int, object] = {}
         self._settled: dict[int, str] = {}
         self._returned: set[str] = set()
+        self._lease_renewed: float | None = None  # time.monotonic() when this relay last took or renewed it
 
     # -- one pass -------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list:
+        with self.engine.connect() as conn:
+            return list(conn.execute(self._pending_query, {"now": now(), "limit": limit or self.batch_size}))
+
+    @functools.cached_property
+    def _pending_query(self):
+        """Built once: the relay asks after every commit (issue 14)."""
         t = self.tables.outbox
         # In the order they were written (the counter's row lock makes that the sequence order).
-        query = (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body, t.c.failures)
-                 .where(t.c.published_at.is_(None), t.c.service.in_((self.service, direct_counter(self.service))),
-                        sa.or_(t.c.parked_until.is_(None), t.c.parked_until <= now()))
-                 .order_by(t.c.id).limit(limit or self.batch_size))
-        with self.engine.connect() as conn:
-            return list(conn.execute(query))
+        return (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body, t.c.failures)
+                .where(t.c.published_at.is_(None), t.c.service.in_((self.service, direct_counter(self.service))),
+                       sa.or_(t.c.parked_until.is_(None), t.c.parked_until <= sa.bindparam("now", type_=UtcDateTime)))
+                .order_by(t.c.id).limit(sa.bindparam("limit", type_=sa.Integer)))
 
     def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were confirmed and marked sent.
@@ -394,7 +400,20 @@ class OutboxRelay:
         return len(outcome.confirmed)
 
     def hold_lease(self) -> bool:
-        """Take or renew the service's relay lease; False while another relay holds it."""
+        """Take or renew the service's relay lease; False while another relay holds it.
+
+        Renewed at most every third of its term: no other relay can take it before the term
+        ends, and a pass per commit (issue 14) need not write the lease every time."""
+        if self._lease_renewed is not None and time.monotonic() - self._lease_renewed < self.LEASE_SECONDS / 3:
+            return True
+        self._lease_renewed = None
+        renewed = time.monotonic()  # before the term starts counting in the database
+        if self._take_lease():
+            self._lease_renewed = renewed
+            return True
+        return False
+
+    def _take_lease(self) -> bool:
         lease = self.tables.relay_lease
         until = now() + timedelta(seconds=self.LEASE_SECONDS)
         with self.engine.begin() as conn:
@@ -414,6 +433,7 @@ class OutboxRelay:
             return False  # another relay inserted it first
 
     def release_lease(self) -> None:
+        self._lease_renewed = None
         lease = self.tables.relay_lease
         with self.engine.begin() as conn:
             conn.execute(sa.delete(lease).where(lease.c.service == self.service, lease.c.holder == self.holder))
@@ -487,9 +507,14 @@ class OutboxRelay:
         self._returned.add((message.properties or {}).get("message_id"))
 
     def _mark_sent(self, ids: list[int]) -> None:
-        t = self.tables.outbox
         with self.engine.begin() as conn:
-            conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(published_at=now()))
+            conn.execute(self._mark_sent_statement, {"ids": ids, "now": now()})
+
+    @functools.cached_property
+    def _mark_sent_statement(self):
+        t = self.tables.outbox
+        return (sa.update(t).where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
+                .values(published_at=sa.bindparam("now", type_=UtcDateTime)))
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:
