@@ -212,7 +212,8 @@ class UnitOfWork:
         if not self._pending:
             return
         self.session.flush()  # the state changes first, outside the counter's lock
-        self.emitted = self._outbox.add_all(self.session, self._pending)
+        # Last: on PostgreSQL the statement that numbers the events also commits (add_all).
+        self.emitted = self._outbox.add_all(self.session, self._pending, commit=True)
         self._pending = []
 
 
