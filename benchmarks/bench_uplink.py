@@ -269,18 +269,21 @@ def main() -> None:
     hub_engine = province.engine("hub", "reporting")
     processes: dict[str, ServiceProcess] = {}
     try:
+        workers = int(os.environ.get("API_WORKERS", "1"))
+        # Several processes of the first node share its port only when configured to.
+        shared = {"REHSOS_HTTP__SHARE_PORT": "true"} if workers > 1 else {}
         for name in ["hub", *nodes]:
-            processes[name] = ServiceProcess(province, name).start()
+            processes[name] = ServiceProcess(province, name, **(shared if name == nodes[0] else {})).start()
         cpu_before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
         load = os.getloadavg()[0]
         result = {"benchmark": "api_and_end_to_end_postgresql", "load_average_at_start": round(load, 2),
                   "cores": os.cpu_count()}
         phases = os.environ.get("PHASES", "api,e2e").split(",")
         if "api" in phases:
-            # API_WORKERS > 1: more processes of the first node on its port (the kernel binds with
+            # API_WORKERS > 1: more processes of the first node on its port (http.share_port:
             # SO_REUSEPORT; its outbox relay takes a lease, so one relays at a time).
-            siblings = [ServiceProcess(province, nodes[0], log_suffix=f"-{i}").start()
-                        for i in range(1, int(os.environ.get("API_WORKERS", "1")))]
+            siblings = [ServiceProcess(province, nodes[0], log_suffix=f"-{i}", **shared).start()
+                        for i in range(1, workers)]
             processes.update({f"{nodes[0]}#{i + 2}": p for i, p in enumerate(siblings)})
             result.update(api_phase(province, processes[nodes[0]], int(os.environ.get("CONCURRENCY", "50")),
                                     float(os.environ.get("API_SECONDS", "20")), siblings))

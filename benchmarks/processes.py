@@ -53,6 +53,10 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.name} ended with {self.process.returncode}: see {self.log}")
             try:
                 if requests.get(self.province.url(self.name, HEALTH), timeout=2).status_code < 500:
+                    # Another process on the port may have answered: this one must still run.
+                    time.sleep(2)
+                    if self.process.poll() is not None:
+                        raise RuntimeError(f"{self.name} ended with {self.process.returncode}: see {self.log}")
                     return self
             except requests.RequestException:
                 pass

@@ -178,8 +178,9 @@ class NodeWebServer(WebServer):
     def start(self):
         if not self._starting:
             self._starting = True
-            # reuse_port=False: a second process on our port must fail, not share it silently.
-            self._sock = eventlet.listen(self.bind_addr, reuse_port=False)
+            # A second process on our port must fail, not share it silently, unless sharing is
+            # configured (http.share_port).
+            self._sock = eventlet.listen(self.bind_addr, reuse_port=self.container.config["REHSOS"].http["share_port"])
             self.metrics.services = self.service_databases
             self._sock.settimeout(None)
             self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
