@@ -219,6 +219,29 @@ def test_concurrent_transactions_on_postgresql_number_their_events_gap_free_in_c
     engine.dispose()
 
 
+def test_the_relay_renews_its_lease_now_and_then_not_at_every_pass(node, engine):
+    """A pass follows every commit; the lease is written when taken and then once a third of its
+    term has gone, not at each pass."""
+    r = relay(node, engine)
+    with uow(engine) as u:
+        u.emit(event(0))
+    assert r.publish_pending() == 1
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: statements.append(statement))
+    for i in range(1, 4):
+        with uow(engine) as u:
+            u.emit(event(i))
+        assert r.publish_pending() == 1
+    assert not any("relay_lease" in s for s in statements)
+    r._lease_renewed -= OutboxRelay.LEASE_SECONDS / 3  # a third of the term later
+    with uow(engine) as u:
+        u.emit(event(4))
+    assert r.publish_pending() == 1
+    assert any("relay_lease" in s for s in statements)
+    assert delivered_sequences(node, 5) == [1, 2, 3, 4, 5]
+    r.stop()
+
+
 def test_two_relays_of_one_service_publish_every_row_once_and_in_order(node, engine):
     """Two processes of one service (a restart overlapping the old one): one lease, one relay at work."""
     for i in range(60):
