@@ -16,7 +16,10 @@ the clients. Two phases, one JSON object:
 - Peak RSS of each service process (VmHWM) and the CPU seconds each spent.
 
 `make bench` runs it; NODES, CONCURRENCY, API_SECONDS, RATE, E2E_SECONDS lower the load, PHASES=api
-or PHASES=e2e runs one phase, API_WORKERS=2 runs the first node as two processes on one port. Vhosts,
+or PHASES=e2e runs one phase, API_WORKERS=2 runs the first node as two processes on one port.
+PHASES=profile (not in the default) sends PROFILE_REQUESTS (300) registrations one at a time to the
+first node: its CPU per registration, then the same with the node under cProfile (CPU time, saved
+to PROFILE_OUT), summed by package and the top functions: where a registration's CPU goes. Vhosts,
 databases and the province's folder are removed afterwards. Figures, never assertions: the
 clients share the 2 cores with the services.
 """
@@ -29,6 +32,7 @@ eventlet.monkey_patch()
 
 import json  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -119,6 +123,75 @@ def api_phase(province, node: ServiceProcess, concurrency: int, seconds: float,
     }
 
 
+def register_one_by_one(province, node: ServiceProcess, count: int, profile: Path | None = None) -> float:
+    """``count`` registrations, each sent after the answer to the one before (one client): the
+    node's CPU seconds per registration, its relay's publishing included. ``profile``: the node
+    runs under ``profiled.py``, which profiles these requests only and writes there."""
+    url, headers = province.url(node.name, "/api/v1/cases"), province.headers(node.name, "operator")
+    with requests.Session() as session:
+        for i in range(5):  # first uses: imports, compiled statements
+            session.post(url, json=case_body(nik=None, name=f"Pemanasan {i}"), headers=headers, timeout=60)
+        time.sleep(1)
+        cpu = cpu_seconds(node.pid)
+        if profile:
+            os.kill(node.pid, signal.SIGUSR1)
+        for i in range(count):
+            resp = session.post(url, json=case_body(nik=None, name=f"Profil {i}"), headers=headers, timeout=60)
+            assert resp.status_code == 201, resp.text
+        time.sleep(1)  # the relay publishes the last events
+        if profile:
+            profile.unlink(missing_ok=True)
+            os.kill(node.pid, signal.SIGUSR2)
+            while not profile.exists() or not profile.stat().st_size:
+                time.sleep(0.2)
+            time.sleep(1)
+        return (cpu_seconds(node.pid) - cpu) / count
+
+
+# Where a profile's CPU goes, by the package a function lives in (its own time, not its callees').
+PROFILE_BUCKETS = [("sqlalchemy", "/sqlalchemy/"), ("psycopg2 and libpq", "psycopg2"), ("marshmallow", "/marshmallow/"),
+                   ("werkzeug", "/werkzeug/"), ("eventlet", "/eventlet/"), ("nameko", "/nameko/"),
+                   ("kombu and amqp", "/kombu/"), ("kombu and amqp", "/amqp/"), ("json", "/json/"),
+                   ("logging", "/logging/"), ("prometheus", "/prometheus_client/"), ("rehsos", "/rehsos/"),
+                   ("services", "/services/")]
+
+
+def profile_summary(path: Path, requests_made: int, top: int = 25) -> dict:
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    by_bucket: dict[str, float] = {}
+    functions = []
+    for (file, line, name), (_cc, calls, tottime, cumtime, _callers) in stats.stats.items():
+        bucket = next((b for b, marker in PROFILE_BUCKETS if marker in file or marker in name), "other")
+        by_bucket[bucket] = by_bucket.get(bucket, 0.0) + tottime
+        functions.append((tottime, cumtime, calls, f"{Path(file).name}:{line}({name})"))
+    per_request = lambda seconds: round(1000 * seconds / requests_made, 2)  # noqa: E731
+    return {
+        "profile_cpu_ms_per_request_by_package": {b: per_request(t) for b, t in
+                                                  sorted(by_bucket.items(), key=lambda kv: -kv[1])},
+        "profile_top_functions_own_ms_per_request": [
+            [name, per_request(tot), per_request(cum), round(calls / requests_made, 1)]
+            for tot, cum, calls, name in sorted(functions, reverse=True)[:top]],
+    }
+
+
+def profile_phase(province, processes: dict, name: str, count: int, out: Path) -> dict:
+    """The node's CPU per registration, one at a time; then the same under cProfile (CPU time),
+    with where it goes. The node is restarted under the profiler, then as before."""
+    result = {"profile_requests": count,
+              "profile_node_cpu_ms_per_request": round(1000 * register_one_by_one(province, processes[name], count), 2)}
+    processes[name].stop()
+    processes[name] = ServiceProcess(province, name, log_suffix="-profiled", profile=out).start()
+    profiled = register_one_by_one(province, processes[name], count, profile=out)
+    processes[name].stop()
+    processes[name] = ServiceProcess(province, name, log_suffix="-after-profile").start()
+    result["profile_node_cpu_ms_per_request_profiled"] = round(1000 * profiled, 2)
+    result["profile_file"] = str(out)
+    result.update(profile_summary(out, count))
+    return result
+
+
 def end_to_end_phase(province, nodes: list[str], hub_engine, rate: float, seconds: float, drain: float) -> dict:
     sent_at: dict[str, float] = {}  # case id -> its planned moment
     arrived: dict[str, float] = {}
@@ -196,22 +269,28 @@ def main() -> None:
     hub_engine = province.engine("hub", "reporting")
     processes: dict[str, ServiceProcess] = {}
     try:
+        workers = int(os.environ.get("API_WORKERS", "1"))
+        # Several processes of the first node share its port only when configured to.
+        shared = {"REHSOS_HTTP__SHARE_PORT": "true"} if workers > 1 else {}
         for name in ["hub", *nodes]:
-            processes[name] = ServiceProcess(province, name).start()
+            processes[name] = ServiceProcess(province, name, **(shared if name == nodes[0] else {})).start()
         cpu_before = {name: cpu_seconds(p.pid) for name, p in processes.items()}
         load = os.getloadavg()[0]
         result = {"benchmark": "api_and_end_to_end_postgresql", "load_average_at_start": round(load, 2),
                   "cores": os.cpu_count()}
         phases = os.environ.get("PHASES", "api,e2e").split(",")
         if "api" in phases:
-            # API_WORKERS > 1: more processes of the first node on its port (the kernel binds with
+            # API_WORKERS > 1: more processes of the first node on its port (http.share_port:
             # SO_REUSEPORT; its outbox relay takes a lease, so one relays at a time).
-            siblings = [ServiceProcess(province, nodes[0], log_suffix=f"-{i}").start()
-                        for i in range(1, int(os.environ.get("API_WORKERS", "1")))]
+            siblings = [ServiceProcess(province, nodes[0], log_suffix=f"-{i}", **shared).start()
+                        for i in range(1, workers)]
             processes.update({f"{nodes[0]}#{i + 2}": p for i, p in enumerate(siblings)})
             result.update(api_phase(province, processes[nodes[0]], int(os.environ.get("CONCURRENCY", "50")),
                                     float(os.environ.get("API_SECONDS", "20")), siblings))
             time.sleep(3)  # the first node's outbox sends what the api phase registered
+        if "profile" in phases:
+            result.update(profile_phase(province, processes, nodes[0], int(os.environ.get("PROFILE_REQUESTS", "300")),
+                                        Path(os.environ.get("PROFILE_OUT", "/tmp/rehsos-intake-register.prof"))))
         if "e2e" in phases:
             result.update(end_to_end_phase(province, nodes, hub_engine, float(os.environ.get("RATE", "200")),
                                            float(os.environ.get("E2E_SECONDS", "20")),

@@ -28,8 +28,9 @@ def peak_rss_mb(pid: int) -> float | None:
 
 
 class ServiceProcess:
-    def __init__(self, province, name: str, log_suffix: str = "", **env: str):
-        self.province, self.name = province, name
+    def __init__(self, province, name: str, log_suffix: str = "", profile: Path | None = None, **env: str):
+        """``profile``: run it under cProfile (``profiled.py``), its statistics written there."""
+        self.province, self.name, self.profile = province, name, profile
         settings = province.settings[name]
         stem = "hub" if name == "hub" else f"node-{name}"
         self.config = province.paths.config / f"{stem}.yaml"
@@ -42,7 +43,9 @@ class ServiceProcess:
 
     def start(self, timeout: float = 60) -> "ServiceProcess":
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "rehsos.serve", "--config", str(self.config)],
+            serve = ([str(Path(__file__).with_name("profiled.py")), str(self.profile)] if self.profile else ["-m"]) + [
+                "rehsos.serve", "--config", str(self.config)]
+            self.process = subprocess.Popen([sys.executable, *serve],
                                             env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
@@ -50,6 +53,10 @@ class ServiceProcess:
                 raise RuntimeError(f"{self.name} ended with {self.process.returncode}: see {self.log}")
             try:
                 if requests.get(self.province.url(self.name, HEALTH), timeout=2).status_code < 500:
+                    # Another process on the port may have answered: this one must still run.
+                    time.sleep(2)
+                    if self.process.poll() is not None:
+                        raise RuntimeError(f"{self.name} ended with {self.process.returncode}: see {self.log}")
                     return self
             except requests.RequestException:
                 pass

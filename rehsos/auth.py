@@ -390,7 +390,7 @@ class TokenStore:
         """The token's record, revoked or expired as it may be; None for an unknown token."""
         digest = hash_token(token)
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(tokens).where(tokens.c.token_hash == digest)).first()
+            row = conn.execute(_FIND_TOKEN, {"digest": digest}).first()
         # The hash lookup is an index probe; compare again in constant time for good measure.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
@@ -402,6 +402,10 @@ class TokenStore:
         if record is None or record.revoked_at is not None or record.expires_at <= now():
             return None
         return record.principal
+
+
+# Built once: every API request looks its token up.
+_FIND_TOKEN = sa.select(tokens).where(tokens.c.token_hash == sa.bindparam("digest"))
 
 
 def _principal(row) -> Principal:

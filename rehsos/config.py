@@ -57,6 +57,10 @@ class _HttpSchema(Schema):
     # Seconds a client may stay silent mid-request or idle between requests before it is dropped:
     # without it, connections that never finish hold server threads for ever.
     socket_timeout = fields.Float(load_default=30.0, validate=validate.Range(min=0.1))
+    # Several processes of the node on one port (SO_REUSEPORT: the kernel spreads connections over
+    # them), each with all of the node's services; off by default, so that a second process
+    # started by mistake fails instead of silently taking half of the requests.
+    share_port = fields.Bool(load_default=False)
 
 
 class _RelaySchema(Schema):

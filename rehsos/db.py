@@ -200,8 +200,9 @@ class UnitOfWork:
         """Queue ``event`` for the outbox of this transaction. It is numbered and written just
         before the commit, after every other change of the transaction is flushed: numbering
         takes the row lock of the service's counter (gap-free sequences), and every transaction
-        of the service that emits waits for it, so it is held for the last statements only, not
-        for the whole unit of work (issue 14: registrations at 50 clients waited mostly on it).
+        of the service that emits waits for it, so it is held for the last statement only (one
+        for all of the transaction's events, :meth:`Outbox.add_all`) and the commit, not for the
+        whole unit of work (issue 14: registrations at 50 clients waited mostly on it).
         The numbered events are in :attr:`emitted` after the commit."""
         self._emitted = True
         self._pending.append((event, target))
@@ -211,7 +212,8 @@ class UnitOfWork:
         if not self._pending:
             return
         self.session.flush()  # the state changes first, outside the counter's lock
-        self.emitted = [self._outbox.add(self.session, event, target) for event, target in self._pending]
+        # Last: on PostgreSQL the statement that numbers the events also commits (add_all).
+        self.emitted = self._outbox.add_all(self.session, self._pending, commit=True)
         self._pending = []
 
 

@@ -9,6 +9,7 @@ a crash between confirm and mark only repeats a message, which idempotent consum
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -116,28 +117,106 @@ class Outbox:
     def __init__(self, tables: MessagingTables, service: str):
         self.tables = tables
         self.service = service
+        self._write_numbered = _number_and_write(tables)
 
     def add(self, session: Session, event: Event, target: str | None = None) -> Event:
+        return self.add_all(session, [(event, target)])[0]
+
+    def add_all(self, session: Session, events: list[tuple[Event, str | None]], *, commit: bool = False) -> list[Event]:
+        """Number ``events`` (with their routing targets) and write them, in the order given.
+
+        Numbering takes the counter row's lock until the commit: concurrent writers (PostgreSQL)
+        queue on it, and a rolled-back transaction gives its numbers back, so sequences stay
+        gap-free and in commit order. On PostgreSQL one statement per counter takes all of the
+        transaction's numbers and writes all of its rows (issue 14), and with ``commit`` the last
+        of them commits the transaction in the same round trip: the lock is then held for the
+        statement and the commit on the server only, never while the process runs other requests
+        between two round trips. The session is then in a new, empty transaction."""
+        numbered: dict[int, Event] = {}
+        by_counter: dict[str, list[int]] = {}
+        for i, (event, _target) in enumerate(events):
+            # Direct events (node to node, past the hub) are numbered apart, so the stream the hub
+            # follows has no holes where they went elsewhere.
+            counter = direct_counter(self.service) if event.event_type in registry.DIRECT_EVENTS else self.service
+            by_counter.setdefault(counter, []).append(i)
+        postgresql = session.bind.dialect.name == "postgresql"
+        for n, (counter, indexes) in enumerate(by_counter.items(), 1):
+            rows = [(events[i][0], routing_key(events[i][0], events[i][1])) for i in indexes]
+            if not postgresql:
+                first = self._write_numbered_apart(session, counter, rows)
+            else:
+                first = self._write_numbered(session, counter, rows, commit=commit and n == len(by_counter))
+            for k, i in enumerate(indexes):
+                numbered[i] = events[i][0].with_sequence(first + k)
+        return [numbered[i] for i in range(len(events))]
+
+    def _write_numbered_apart(self, session: Session, counter: str, rows: list[tuple[Event, str]]) -> int:
+        """SQLite (one writer at a time anyway): take the numbers, then write the rows."""
         seq_t = self.tables.outbox_sequence
-        # Direct events (node to node, past the hub) are numbered apart, so the stream the hub
-        # follows has no holes where they went elsewhere.
-        counter = direct_counter(self.service) if event.event_type in registry.DIRECT_EVENTS else self.service
-        # The UPDATE takes a row lock until commit, so concurrent writers (PostgreSQL) queue up
-        # and a rolled-back transaction gives its number back: sequences stay gap-free.
-        sequence = session.execute(
+        last = session.execute(
             sa.update(seq_t).where(seq_t.c.service == counter)
-            .values(last_sequence=seq_t.c.last_sequence + 1)
-            .returning(seq_t.c.last_sequence)
+            .values(last_sequence=seq_t.c.last_sequence + len(rows)).returning(seq_t.c.last_sequence)
         ).scalar_one_or_none()
-        if sequence is None:
+        if last is None:
             raise RuntimeError(f"outbox_sequence has no row for {counter}: run `rehsos migrate`")
-        numbered = event.with_sequence(sequence)
-        session.execute(sa.insert(self.tables.outbox).values(
-            event_id=str(numbered.event_id), service=counter, sequence=sequence,
-            event_type=numbered.event_type, routing_key=routing_key(numbered, target),
-            body=numbered.to_json(), created_at=now(),
-        ))
-        return numbered
+        first, created_at = last - len(rows) + 1, now()
+        session.execute(sa.insert(self.tables.outbox), [
+            {"event_id": str(event.event_id), "service": counter, "sequence": first + k, "event_type": event.event_type,
+             "routing_key": key, "body": event.with_sequence(first + k).to_json(), "created_at": created_at}
+            for k, (event, key) in enumerate(rows)])
+        return first
+
+
+def _number_and_write(tables: MessagingTables):
+    """PostgreSQL: ``write(session, counter, rows, commit=)`` numbers and inserts ``rows`` (event,
+    routing key) in one statement and returns the first sequence; with ``commit``, the same
+    round trip commits the transaction. Each body is written around its number (``head ||
+    sequence || tail``): the numbers are known only inside the statement."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    # Without the counter's row the sequence is NULL and the insert fails (NOT NULL), so the
+    # transaction never commits without its events.
+    numbering = f"""
+        WITH taken AS (
+            UPDATE {tables.outbox_sequence.name} SET last_sequence = last_sequence + :n
+            WHERE service = :counter RETURNING last_sequence - :n AS base),
+        written AS (
+            INSERT INTO {tables.outbox.name} (event_id, service, sequence, event_type, routing_key, body, created_at)
+            SELECT e.event_id, :counter, taken.base + e.k, e.event_type, e.routing_key,
+                   e.head || (taken.base + e.k) || e.tail, :created_at
+            FROM unnest(:event_ids, :event_types, :routing_keys, :heads, :tails)
+                 WITH ORDINALITY AS e(event_id, event_type, routing_key, head, tail, k) LEFT JOIN taken ON true
+            RETURNING sequence)"""
+    params = (*(sa.bindparam(name, type_=ARRAY(sa.Text)) for name in ("event_ids", "event_types", "routing_keys", "heads", "tails")),
+              sa.bindparam("n", type_=sa.BigInteger), sa.bindparam("created_at", type_=UtcDateTime))
+    returning = sa.text(numbering + " SELECT min(sequence) FROM written").bindparams(*params)
+    # A round trip answers with its last statement only: the first number is kept in a setting of
+    # the connection across the commit and read back. An error in the insert skips the rest:
+    # nothing commits. BEGIN leaves the session in the transaction it believes it is in (its own
+    # COMMIT then ends an empty one).
+    committing = sa.text(
+        numbering + " SELECT set_config('rehsos.outbox_first', min(sequence)::text, false) FROM written;"
+        " COMMIT; BEGIN; SELECT current_setting('rehsos.outbox_first')::bigint").bindparams(*params)
+
+    def write(session: Session, counter: str, rows: list[tuple[Event, str]], *, commit: bool = False) -> int:
+        heads, tails = [], []
+        for event, _key in rows:
+            head, marker, tail = event.with_sequence(None).to_json().rpartition(_SEQUENCE_MARK)
+            if not marker:
+                raise ValueError(f"{event.event_type}: no {_SEQUENCE_MARK} in its body")
+            heads.append(head + '"sequence":')
+            tails.append(tail)
+        return session.execute(committing if commit else returning, {
+            "n": len(rows), "counter": counter, "created_at": now(), "heads": heads, "tails": tails,
+            "event_ids": [str(event.event_id) for event, _ in rows],
+            "event_types": [event.event_type for event, _ in rows], "routing_keys": [key for _, key in rows]}).scalar_one()
+
+    return write
+
+
+# Where a body's number goes: the envelope's keys are sorted and only ``service`` (a service's
+# name) follows ``sequence``, so its last occurrence is the envelope's own.
+_SEQUENCE_MARK = '"sequence":null'
 
 
 def direct_counter(service: str) -> str:
@@ -279,17 +358,22 @@ class OutboxRelay:
         self._window: dict[int, object] = {}
         self._settled: dict[int, str] = {}
         self._returned: set[str] = set()
+        self._lease_renewed: float | None = None  # time.monotonic() when this relay last took or renewed it
 
     # -- one pass -------------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list:
+        with self.engine.connect() as conn:
+            return list(conn.execute(self._pending_query, {"now": now(), "limit": limit or self.batch_size}))
+
+    @functools.cached_property
+    def _pending_query(self):
+        """Built once: the relay asks after every commit (issue 14)."""
         t = self.tables.outbox
         # In the order they were written (the counter's row lock makes that the sequence order).
-        query = (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body, t.c.failures)
-                 .where(t.c.published_at.is_(None), t.c.service.in_((self.service, direct_counter(self.service))),
-                        sa.or_(t.c.parked_until.is_(None), t.c.parked_until <= now()))
-                 .order_by(t.c.id).limit(limit or self.batch_size))
-        with self.engine.connect() as conn:
-            return list(conn.execute(query))
+        return (sa.select(t.c.id, t.c.event_id, t.c.event_type, t.c.routing_key, t.c.body, t.c.failures)
+                .where(t.c.published_at.is_(None), t.c.service.in_((self.service, direct_counter(self.service))),
+                       sa.or_(t.c.parked_until.is_(None), t.c.parked_until <= sa.bindparam("now", type_=UtcDateTime)))
+                .order_by(t.c.id).limit(sa.bindparam("limit", type_=sa.Integer)))
 
     def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were confirmed and marked sent.
@@ -332,7 +416,20 @@ class OutboxRelay:
         return len(outcome.confirmed)
 
     def hold_lease(self) -> bool:
-        """Take or renew the service's relay lease; False while another relay holds it."""
+        """Take or renew the service's relay lease; False while another relay holds it.
+
+        Renewed at most every third of its term: no other relay can take it before the term
+        ends, and a pass per commit (issue 14) need not write the lease every time."""
+        if self._lease_renewed is not None and time.monotonic() - self._lease_renewed < self.LEASE_SECONDS / 3:
+            return True
+        self._lease_renewed = None
+        renewed = time.monotonic()  # before the term starts counting in the database
+        if self._take_lease():
+            self._lease_renewed = renewed
+            return True
+        return False
+
+    def _take_lease(self) -> bool:
         lease = self.tables.relay_lease
         until = now() + timedelta(seconds=self.LEASE_SECONDS)
         with self.engine.begin() as conn:
@@ -352,6 +449,7 @@ class OutboxRelay:
             return False  # another relay inserted it first
 
     def release_lease(self) -> None:
+        self._lease_renewed = None
         lease = self.tables.relay_lease
         with self.engine.begin() as conn:
             conn.execute(sa.delete(lease).where(lease.c.service == self.service, lease.c.holder == self.holder))
@@ -425,9 +523,14 @@ class OutboxRelay:
         self._returned.add((message.properties or {}).get("message_id"))
 
     def _mark_sent(self, ids: list[int]) -> None:
-        t = self.tables.outbox
         with self.engine.begin() as conn:
-            conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(published_at=now()))
+            conn.execute(self._mark_sent_statement, {"ids": ids, "now": now()})
+
+    @functools.cached_property
+    def _mark_sent_statement(self):
+        t = self.tables.outbox
+        return (sa.update(t).where(t.c.id.in_(sa.bindparam("ids", expanding=True)))
+                .values(published_at=sa.bindparam("now", type_=UtcDateTime)))
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:

@@ -31,7 +31,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rehsos import auth, metrics, registry
 from rehsos.api.openapi import DENIALS_PATH, HEALTH_PATH, OPENAPI_PATH, build as build_openapi
 from rehsos.api.bodies import (answer, json_response, load_body, load_data, load_query, read_csv_rows, read_upload,
-                               too_large)
+                               schema_of, too_large)
 from rehsos.api.errors import ApiError, BadRequest, error_body, error_body_of
 from rehsos.api.sessions import LOGIN_PATH, current_session, error_page, secure_headers
 from rehsos.api.tokens import TokenStoreExtension
@@ -178,8 +178,9 @@ class NodeWebServer(WebServer):
     def start(self):
         if not self._starting:
             self._starting = True
-            # reuse_port=False: a second process on our port must fail, not share it silently.
-            self._sock = eventlet.listen(self.bind_addr, reuse_port=False)
+            # A second process on our port must fail, not share it silently, unless sharing is
+            # configured (http.share_port).
+            self._sock = eventlet.listen(self.bind_addr, reuse_port=self.container.config["REHSOS"].http["share_port"])
             self.metrics.services = self.service_databases
             self._sock.settimeout(None)
             self._serv = self.get_wsgi_server(self._sock, self.get_wsgi_app())
@@ -372,14 +373,14 @@ class ApiEntrypoint(HttpRequestHandler):
                                                  method=request.method, path=request.path, reason=str(exc))
                     raise
             if self.query_schema is not None:
-                request.query = load_query(request, self.query_schema())
+                request.query = load_query(request, schema_of(self.query_schema))
             if self.upload:
                 request.upload = read_upload(request, self.settings.http["max_upload_bytes"], required=not self.html)
             elif self.csv and request.mimetype == "text/csv":
                 rows = read_csv_rows(request, self.settings.http["max_upload_bytes"])
-                request.data = load_data({self.csv: rows}, self.body_schema())
+                request.data = load_data({self.csv: rows}, schema_of(self.body_schema))
             elif self.body_schema is not None:
-                request.data = load_body(request, self.body_schema(), self.settings.http["max_body_bytes"])
+                request.data = load_body(request, schema_of(self.body_schema), self.settings.http["max_body_bytes"])
             args, kwargs = self.get_entrypoint_parameters(request)
             self.check_signature(args, kwargs)
             event = eventlet.event.Event()

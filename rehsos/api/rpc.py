@@ -25,7 +25,7 @@ import nameko.rpc
 from nameko.rpc import ReplyListener, Rpc, RpcConsumer
 
 from rehsos import auth
-from rehsos.api.bodies import answer, load_data
+from rehsos.api.bodies import answer, load_data, schema_of
 from rehsos.api.errors import ApiError, RpcApiError
 from rehsos.api.tokens import TokenStoreExtension
 from rehsos.messaging import FastStopQueueConsumer
@@ -108,9 +108,9 @@ class RpcApiEntrypoint(Rpc):
         request = RpcRequest(principal=principal, headers={"X-Purpose": purpose} if purpose else {})
         data, query = kwargs.pop("data", None), kwargs.pop("query", None) or {}
         if self.body_schema is not None:
-            request.data = load_data(data, self.body_schema())
+            request.data = load_data(data, schema_of(self.body_schema))
         if self.query_schema is not None:
-            request.query = load_data(query, self.query_schema(), what="Parameter tidak valid.")
+            request.query = load_data(query, schema_of(self.query_schema), what="Parameter tidak valid.")
         return request, kwargs
 
     def handle_result(self, message, worker_ctx, result, exc_info):

@@ -45,6 +45,11 @@ def test_nested_env_override_is_parsed_as_yaml_and_keeps_sibling_keys(write_conf
     assert settings.http["host"] == "127.0.0.1"
 
 
+def test_several_processes_share_the_nodes_port_only_when_configured(write_config):
+    assert load(write_config()).http["share_port"] is False  # a second process started by mistake fails
+    assert load(write_config(), environ={"REHSOS_HTTP__SHARE_PORT": "true"}).http["share_port"] is True
+
+
 def test_nested_env_override_creates_a_section_missing_from_the_file(write_config):
     settings = load(write_config(http=...), environ={"REHSOS_RELAY__BATCH_SIZE": "7"})
     assert settings.relay["batch_size"] == 7

@@ -78,17 +78,30 @@ def test_sequences_are_gap_free_and_a_rolled_back_transaction_gives_its_number_b
 
 
 def test_events_are_numbered_at_commit_after_the_other_changes_so_the_counter_is_locked_briefly(engine):
-    """The counter's row is updated by the last statements of the unit of work: a transaction that
-    emitted and still has work to do holds no lock another one would wait for."""
+    """The counter's row is taken by the last statements of the unit of work: a transaction that
+    emitted and still has work to do holds no lock another one would wait for. On PostgreSQL one
+    statement takes every number of the transaction and writes all of its events."""
     statements = []
     sa.event.listen(engine, "before_cursor_execute",
-                    lambda conn, cursor, statement, *rest: statements.append(statement.split()[0:3]))
+                    lambda conn, cursor, statement, *rest: statements.append(" ".join(statement.split())))
+    sa.event.listen(engine, "commit", lambda conn: statements.append("COMMIT"))
     with uow(engine) as u:
         u.emit(event(1))
+        u.emit(event(2))
         u.session.execute(sa.text("SELECT 1"))  # the unit of work's own work, after the emit
-        assert not any(s[:2] == ["UPDATE", "outbox_sequence"] for s in statements)
-    numbering = next(i for i, s in enumerate(statements) if s[:2] == ["UPDATE", "outbox_sequence"])
-    assert statements[numbering - 1] == ["SELECT", "1"] and statements[numbering + 1][:3] == ["INSERT", "INTO", "outbox"]
+        assert not any("outbox_sequence" in s for s in statements)
+    numbering = next(i for i, s in enumerate(statements) if "outbox_sequence" in s)
+    assert statements[numbering - 1] == "SELECT 1"
+    if engine.dialect.name == "postgresql":
+        assert "INSERT INTO outbox" in statements[numbering] and statements[numbering + 1:] == ["COMMIT"]
+    else:  # SQLite serialises writers anyway: the numbers, then the rows
+        assert statements[numbering + 1].startswith("INSERT INTO outbox") and statements[numbering + 2:] == ["COMMIT"]
+    assert [e.sequence for e in u.emitted] == [1, 2]
+    with engine.connect() as conn:
+        bodies = conn.execute(sa.text("SELECT sequence, body FROM outbox ORDER BY id")).all()
+    # Each body is the event as numbered, to the byte (PostgreSQL writes the number into it).
+    assert [body for _, body in bodies] == [e.to_json() for e in u.emitted]
+    assert [contracts.parse_event(body).sequence for _, body in bodies] == [seq for seq, _ in bodies] == [1, 2]
 
 
 def test_the_relay_publishes_in_sequence_order_and_marks_rows_sent_after_the_confirm(node, engine):
@@ -144,6 +157,89 @@ def test_concurrent_writers_on_postgresql_get_distinct_consecutive_sequences(mak
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT sequence FROM outbox ORDER BY sequence")).scalars().all() == list(range(1, 41))
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_transactions_on_postgresql_number_their_events_gap_free_in_commit_order(make_province):
+    """Many transactions at once on the real database, several events each (one of them a direct
+    event, numbered on its own counter), some rolled back after numbering. At every moment what is
+    committed is a gap-free prefix of each stream (a reader sees no hole it would have to wait
+    for: numbers follow commit order), the outbox's row order (the relay's) is the sequence
+    order, and in the end every committed event has exactly one number, each transaction's in a row."""
+    node = make_province([NODE], start_hub=False, start_nodes=False, database="postgresql")
+    engine = db.create_engine(node.settings[NODE].database_uri_for("intake"))
+    committed, holes, snapshots = [], [], []
+    writing = eventlet.event.Event()
+
+    def write(i):
+        try:
+            with uow(engine) as u:
+                for k in range(1 + i % 3):
+                    u.emit(event(i * 10 + k))
+                if i % 4 == 0:
+                    u.emit(contracts.make_event("referral.dossier_withdrawn", {
+                        "referral_id": f"00000000-0000-0000-0001-{i:012d}", "facility_node": "6303"},
+                        node=NODE, service="intake"), target="6303")
+                eventlet.sleep(0.001 * (i % 5))  # interleave the transactions' ends
+                if i % 7 == 3:
+                    raise RuntimeError("the request failed after its events were queued")
+        except RuntimeError:
+            return
+        committed.append(u.emitted)
+
+    def read():
+        while not writing.ready():
+            with engine.connect() as conn:  # one statement: one snapshot
+                for service, count, top in conn.execute(sa.text(
+                        "SELECT service, count(*), max(sequence) FROM outbox GROUP BY service")):
+                    snapshots.append(count)
+                    if count != top:
+                        holes.append((service, count, top))
+            eventlet.sleep(0)
+
+    reader = eventlet.spawn(read)
+    list(eventlet.GreenPool(12).imap(write, range(120)))
+    writing.send()
+    reader.wait()
+    assert holes == [] and len(snapshots) > 10
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT service, sequence, event_id, body FROM outbox ORDER BY id")).all()
+    streams = {}
+    for service, sequence, _, body in rows:
+        streams.setdefault(service, []).append(sequence)
+        assert contracts.parse_event(body).sequence == sequence
+    expected = {}
+    for emitted in committed:
+        for e in emitted:
+            expected.setdefault("intake.direct" if e.event_type == "referral.dossier_withdrawn" else "intake", []).append(e)
+        plain = [e.sequence for e in emitted if e.event_type != "referral.dossier_withdrawn"]
+        assert plain == list(range(plain[0], plain[0] + len(plain)))  # a transaction's events in a row
+    assert streams == {service: list(range(1, len(events) + 1)) for service, events in expected.items()}
+    assert sorted(str(e.event_id) for events in expected.values() for e in events) == sorted(r.event_id for r in rows)
+    engine.dispose()
+
+
+def test_the_relay_renews_its_lease_now_and_then_not_at_every_pass(node, engine):
+    """A pass follows every commit; the lease is written when taken and then once a third of its
+    term has gone, not at each pass."""
+    r = relay(node, engine)
+    with uow(engine) as u:
+        u.emit(event(0))
+    assert r.publish_pending() == 1
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: statements.append(statement))
+    for i in range(1, 4):
+        with uow(engine) as u:
+            u.emit(event(i))
+        assert r.publish_pending() == 1
+    assert not any("relay_lease" in s for s in statements)
+    r._lease_renewed -= OutboxRelay.LEASE_SECONDS / 3  # a third of the term later
+    with uow(engine) as u:
+        u.emit(event(4))
+    assert r.publish_pending() == 1
+    assert any("relay_lease" in s for s in statements)
+    assert delivered_sequences(node, 5) == [1, 2, 3, 4, 5]
+    r.stop()
 
 
 def test_two_relays_of_one_service_publish_every_row_once_and_in_order(node, engine):

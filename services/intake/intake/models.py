@@ -127,6 +127,9 @@ class CaseHistory(Base):
     actor: Mapped[str] = mapped_column(sa.String(255))
     kind: Mapped[str] = mapped_column(sa.String(32))
     detail: Mapped[dict] = mapped_column(sa.JSON)
+    # Only so that a flush writes a new case before its first entry (the ORM orders inserts by
+    # relationships, not by foreign keys): one flush for a whole registration.
+    case: Mapped["Case"] = relationship(lazy="raise")
 
 
 class Assessment(Base):

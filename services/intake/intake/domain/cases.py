@@ -34,7 +34,7 @@ TRANSITIONS = {
 
 def record_history(session, case: Case, access: Access, kind: str, **detail) -> None:
     """One entry in the case's timeline; empty details are left out."""
-    session.add(CaseHistory(case_id=case.id, at=now(), actor=access.principal.actor, kind=kind,
+    session.add(CaseHistory(case=case, case_id=case.id, at=now(), actor=access.principal.actor, kind=kind,
                             detail={k: v for k, v in detail.items() if v is not None}))
 
 
@@ -50,7 +50,6 @@ def open_case(uow, person: Person, data: dict, *, office: Office, access: Access
                 status="open", worker=data.get("worker"), registered_at=now(), registered_by=access.principal.actor,
                 reopen_count=0)
     uow.session.add(case)
-    uow.session.flush()
     record_history(uow.session, case, access, "opened", category=case.category, stage=case.stage, worker=case.worker)
     audit(uow, access, "case.open", "case", case.id)
     uow.emit(make_event("case.opened", {
