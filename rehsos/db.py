@@ -212,8 +212,7 @@ class UnitOfWork:
         if not self._pending:
             return
         self.session.flush()  # the state changes first, outside the counter's lock
-        # Last: on PostgreSQL the statement that numbers the events also commits (add_all).
-        self.emitted = self._outbox.add_all(self.session, self._pending, commit=True)
+        self.emitted = self._outbox.add_all(self.session, self._pending)
         self._pending = []
 
 

@@ -122,16 +122,14 @@ class Outbox:
     def add(self, session: Session, event: Event, target: str | None = None) -> Event:
         return self.add_all(session, [(event, target)])[0]
 
-    def add_all(self, session: Session, events: list[tuple[Event, str | None]], *, commit: bool = False) -> list[Event]:
+    def add_all(self, session: Session, events: list[tuple[Event, str | None]]) -> list[Event]:
         """Number ``events`` (with their routing targets) and write them, in the order given.
 
         Numbering takes the counter row's lock until the commit: concurrent writers (PostgreSQL)
         queue on it, and a rolled-back transaction gives its numbers back, so sequences stay
         gap-free and in commit order. On PostgreSQL one statement per counter takes all of the
-        transaction's numbers and writes all of its rows (issue 14), and with ``commit`` the last
-        of them commits the transaction in the same round trip: the lock is then held for the
-        statement and the commit on the server only, never while the process runs other requests
-        between two round trips. The session is then in a new, empty transaction."""
+        transaction's numbers and writes all of its rows (issue 14): the lock is held for that
+        round trip and the commit that follows it."""
         numbered: dict[int, Event] = {}
         by_counter: dict[str, list[int]] = {}
         for i, (event, _target) in enumerate(events):
@@ -140,12 +138,12 @@ class Outbox:
             counter = direct_counter(self.service) if event.event_type in registry.DIRECT_EVENTS else self.service
             by_counter.setdefault(counter, []).append(i)
         postgresql = session.bind.dialect.name == "postgresql"
-        for n, (counter, indexes) in enumerate(by_counter.items(), 1):
+        for counter, indexes in by_counter.items():
             rows = [(events[i][0], routing_key(events[i][0], events[i][1])) for i in indexes]
             if not postgresql:
                 first = self._write_numbered_apart(session, counter, rows)
             else:
-                first = self._write_numbered(session, counter, rows, commit=commit and n == len(by_counter))
+                first = self._write_numbered(session, counter, rows)
             for k, i in enumerate(indexes):
                 numbered[i] = events[i][0].with_sequence(first + k)
         return [numbered[i] for i in range(len(events))]
@@ -168,10 +166,9 @@ class Outbox:
 
 
 def _number_and_write(tables: MessagingTables):
-    """PostgreSQL: ``write(session, counter, rows, commit=)`` numbers and inserts ``rows`` (event,
-    routing key) in one statement and returns the first sequence; with ``commit``, the same
-    round trip commits the transaction. Each body is written around its number (``head ||
-    sequence || tail``): the numbers are known only inside the statement."""
+    """PostgreSQL: ``write(session, counter, rows)`` numbers and inserts ``rows`` (event, routing
+    key) in one statement and returns the first sequence. Each body is written around its number
+    (``head || sequence || tail``): the numbers are known only inside the statement."""
     from sqlalchemy.dialects.postgresql import ARRAY
 
     # Without the counter's row the sequence is NULL and the insert fails (NOT NULL), so the
@@ -190,15 +187,7 @@ def _number_and_write(tables: MessagingTables):
     params = (*(sa.bindparam(name, type_=ARRAY(sa.Text)) for name in ("event_ids", "event_types", "routing_keys", "heads", "tails")),
               sa.bindparam("n", type_=sa.BigInteger), sa.bindparam("created_at", type_=UtcDateTime))
     returning = sa.text(numbering + " SELECT min(sequence) FROM written").bindparams(*params)
-    # A round trip answers with its last statement only: the first number is kept in a setting of
-    # the connection across the commit and read back. An error in the insert skips the rest:
-    # nothing commits. BEGIN leaves the session in the transaction it believes it is in (its own
-    # COMMIT then ends an empty one).
-    committing = sa.text(
-        numbering + " SELECT set_config('rehsos.outbox_first', min(sequence)::text, false) FROM written;"
-        " COMMIT; BEGIN; SELECT current_setting('rehsos.outbox_first')::bigint").bindparams(*params)
-
-    def write(session: Session, counter: str, rows: list[tuple[Event, str]], *, commit: bool = False) -> int:
+    def write(session: Session, counter: str, rows: list[tuple[Event, str]]) -> int:
         heads, tails = [], []
         for event, _key in rows:
             head, marker, tail = event.with_sequence(None).to_json().rpartition(_SEQUENCE_MARK)
@@ -206,7 +195,7 @@ def _number_and_write(tables: MessagingTables):
                 raise ValueError(f"{event.event_type}: no {_SEQUENCE_MARK} in its body")
             heads.append(head + '"sequence":')
             tails.append(tail)
-        return session.execute(committing if commit else returning, {
+        return session.execute(returning, {
             "n": len(rows), "counter": counter, "created_at": now(), "heads": heads, "tails": tails,
             "event_ids": [str(event.event_id) for event, _ in rows],
             "event_types": [event.event_type for event, _ in rows], "routing_keys": [key for _, key in rows]}).scalar_one()
