@@ -6,7 +6,7 @@ import pytest
 
 from rehsos import topology
 from rehsos_tools import broker as mq, devrun
-from tests.support import MANAGEMENT_URI, namespace as test_namespace
+from tests.support import MANAGEMENT_URI, namespace as fresh_namespace
 
 
 def _configs(tmp_path, namespace, management_uri=MANAGEMENT_URI):
@@ -22,7 +22,7 @@ def _bootstrap(config_dir):
 
 @pytest.fixture
 def namespace(broker):
-    ns = test_namespace()
+    ns = fresh_namespace()
     yield ns
     mq.teardown(mq.Management(MANAGEMENT_URI), topology.Names(ns), ["6371"])
     devrun.unclaim(ns)
