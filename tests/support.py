@@ -115,11 +115,14 @@ class PostgresDatabases:
 
     def drop_all(self):
         """Drop them now, with the process's templates (benchmarks and tools, which have no
-        end-of-session hook)."""
-        _drop(self.created, self.claims)
+        end-of-session hook; other tests' finished databases stay for the end of the session)."""
+        templates = list(PostgresDatabases.templates.values())
+        _drop(self.created + templates, self.claims + templates)
         self.created, self.claims = [], []
         self.admin.dispose()
-        drop_finished()
+        PostgresDatabases.finished = [n for n in PostgresDatabases.finished if n not in templates]
+        PostgresDatabases.finished_claims = [n for n in PostgresDatabases.finished_claims if n not in templates]
+        PostgresDatabases.templates.clear()
 
 
 def drop_finished() -> None:
