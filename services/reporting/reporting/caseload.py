@@ -13,7 +13,9 @@ regency whose node sent nothing for a month has no figures for that month (None 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections import Counter, namedtuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -21,9 +23,9 @@ from sqlalchemy.orm import aliased
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
-from rehsos.db import insert_or_nothing
+from rehsos.db import dialect_insert, insert_or_nothing
 from rehsos.errors import RefusedEvent
-from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
+from reporting.models import (CaseFact, CaseSpan, CaseStep, CaseTally, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity)
 
 OUTCOMES = ("positive", "neutral", "negative")
@@ -154,6 +156,9 @@ def apply_person_identified(uow, event: Event) -> None:
         identity.resolved = _follow(session, event.node, identity.person_key)
 
 
+_Span = namedtuple("_Span", "region category from_month to_month stage")
+
+
 def _spans(case: CaseFact, steps: list) -> list[dict]:
     """The months at whose end the case was open, by stage, from all its steps known so far (in
     sequence order). The state at a month's end is that of the highest-sequence step that
@@ -174,19 +179,68 @@ def _spans(case: CaseFact, steps: list) -> list[dict]:
     return spans
 
 
+def _step_measure(kind: str, outcome: str | None) -> str | None:
+    """What a step adds to in the case tally (a stage change adds nothing: only the spans show it)."""
+    return f"closed_{outcome}" if kind == "closed" else {"opened": "new", "reopened": "reopened"}.get(kind)
+
+
+def _span_change(tally: Counter, span, sign: int) -> None:
+    """A span is +1 active from its first month and -1 from the month it ends in."""
+    tally[(span.region, span.category, span.from_month, span.stage, "active")] += sign
+    if span.to_month is not None:
+        tally[(span.region, span.category, span.to_month, span.stage, "active")] -= sign
+
+
+@functools.lru_cache(maxsize=None)
+def _tally_upsert(dialect: str):
+    table = CaseTally.__table__
+    insert = dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
+                                        set_={"n": table.c.n + insert.excluded.n})
+
+
+def add_to_tally(session, tally: Counter) -> None:
+    """One upsert for all of a batch's changes to the tally, in key order: two transactions adding
+    to the same rows lock them in the same order (no deadlock between them)."""
+    keys = ("region", "category", "month", "stage", "measure")
+    rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
+    if rows:
+        session.execute(_tally_upsert(session.bind.dialect.name), rows)
+
+
 def _recompute_spans(session, cases: list[CaseFact]) -> None:
-    """Derive the spans of ``cases`` again from their steps: three statements for all of them."""
+    """Derive the spans of ``cases`` again from their steps, and bring the case tally along: minus
+    their old spans, plus the new ones and the steps not counted yet. A handful of statements for
+    all of them."""
     by_id = {case.case_id: case for case in cases}
     steps: dict[str, list] = {case_id: [] for case_id in by_id}
+    tally: Counter = Counter()
+    fresh = False
     for step in session.execute(sa.select(CaseStep.case_id, CaseStep.node, CaseStep.kind, CaseStep.month,
-                                          CaseStep.stage).where(CaseStep.case_id.in_(by_id))
+                                          CaseStep.stage, CaseStep.outcome, CaseStep.counted)
+                                .where(CaseStep.case_id.in_(by_id))
                                 .order_by(CaseStep.case_id, CaseStep.sequence)):
-        if step.node == by_id[step.case_id].node:
-            steps[step.case_id].append(step)
+        case = by_id[step.case_id]
+        if step.node != case.node:
+            continue
+        steps[step.case_id].append(step)
+        if not step.counted:
+            fresh = True
+            if (measure := _step_measure(step.kind, step.outcome)) is not None:
+                tally[(case.region, case.category, step.month, step.stage, measure)] += 1
+    for span in session.execute(sa.select(CaseSpan.region, CaseSpan.category, CaseSpan.from_month,
+                                          CaseSpan.to_month, CaseSpan.stage).where(CaseSpan.case_id.in_(by_id))):
+        _span_change(tally, span, -1)
     session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id.in_(by_id)))
     rows = [span for case_id, case in by_id.items() for span in _spans(case, steps[case_id])]
     if rows:
         session.execute(sa.insert(CaseSpan), rows)
+    for row in rows:
+        _span_change(tally, _Span(**{k: row[k] for k in _Span._fields}), +1)
+    if fresh:  # another node's step in a case is never counted: marking it too changes nothing
+        session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
+                        .values(counted=True))
+    add_to_tally(session, tally)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:
@@ -310,46 +364,67 @@ def _categories(category: str | None, within: tuple[str, ...] | None = None) -> 
     return tuple(c for c in within if c == category) if category else within
 
 
-def case_counts(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None) -> dict:
+def _tally(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None):
+    """The tally's rows for the months (the steps' counts and the changes of ``active``) and, as
+    month ``None``, the sum of the changes of ``active`` before the first month."""
+    t = CaseTally
+    where = [t.region.in_(regencies)] + ([t.category.in_(categories)] if categories is not None else [])
+    keys = (t.region, t.category, t.stage)
+    before = (sa.select(*keys, sa.literal(None, sa.String(7)), sa.literal("active"), sa.func.sum(t.n))
+              .where(*where, t.measure == "active", t.month < months[0]).group_by(*keys))
+    within = sa.select(*keys, t.month, t.measure, t.n).where(*where, t.month.in_(months))
+    return session.execute(before.union_all(within)).all()
+
+
+def case_counts(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None,
+                persons: bool = True) -> dict:
     """Raw counts (only where the regency's node sent something that month):
     ``cells[(regency, month)]`` new/active/closed/reopened/persons/new_persons, and province-level
     ``persons``/``new_persons`` per month (unique across regencies), ``by_stage`` and
-    ``by_category`` per month."""
+    ``by_category`` per month. From the case tally; unique persons (``persons``) from the facts."""
     cells: dict[tuple[str, str], dict] = {}
 
     def cell(region, month):
         return cells.setdefault((region, month), {"new": 0, "active": 0, "closed": dict.fromkeys(OUTCOMES, 0),
                                                   "reopened": 0, "persons": 0, "new_persons": 0})
 
+    sent = activity(session, months, regencies)
     by_stage: dict[tuple[str, str], int] = {}
     by_category: dict[tuple[str, str], dict] = {}
-    steps = _steps(months, regencies, categories)
-    for month, region, category, kind, outcome, n in session.execute(
-            sa.select(steps.c.month, steps.c.region, steps.c.category, steps.c.kind, steps.c.outcome, sa.func.count())
-            .group_by(steps.c.month, steps.c.region, steps.c.category, steps.c.kind, steps.c.outcome)):
-        target = cell(region, month)
-        if kind == "opened":
-            target["new"] += n
-            by_category.setdefault((category, month), {"new": 0, "active": 0})["new"] += n
-        elif kind == "closed":
-            target["closed"][outcome] += n
-        else:
-            target["reopened"] += n
-    active = _active(months, regencies, categories)
-    for month, region, category, stage, n in session.execute(
-            sa.select(active.c.month, active.c.region, active.c.category, active.c.stage, sa.func.count())
-            .group_by(active.c.month, active.c.region, active.c.category, active.c.stage)):
-        cell(region, month)["active"] += n
-        by_stage[(stage, month)] = by_stage.get((stage, month), 0) + n
-        by_category.setdefault((category, month), {"new": 0, "active": 0})["active"] += n
-    new_steps = sa.select(steps).where(steps.c.kind == "opened").subquery("new_steps")
-    for (month, region), n in _persons(session, active, by_region=True).items():
-        cell(region, month)["persons"] = n
-    for (month, region), n in _persons(session, new_steps, by_region=True).items():
-        cell(region, month)["new_persons"] = n
-    return {"cells": cells, "persons": _persons(session, active, by_region=False),
-            "new_persons": _persons(session, new_steps, by_region=False),
-            "by_stage": by_stage, "by_category": by_category}
+    open_before: Counter = Counter()  # (region, category, stage): cases open at the end of the month before
+    changes: dict[str, Counter] = {month: Counter() for month in months}
+    for region, category, stage, month, measure, n in _tally(session, months, regencies, categories):
+        if measure == "active":
+            (open_before if month is None else changes[month])[(region, category, stage)] += n
+        elif (region, month) in sent:
+            target = cell(region, month)
+            if measure == "new":
+                target["new"] += n
+                by_category.setdefault((category, month), {"new": 0, "active": 0})["new"] += n
+            elif measure == "reopened":
+                target["reopened"] += n
+            else:
+                target["closed"][measure.removeprefix("closed_")] += n
+    active = open_before
+    for month in months:
+        active.update(changes[month])
+        for (region, category, stage), n in active.items():
+            if n and (region, month) in sent:
+                cell(region, month)["active"] += n
+                by_stage[(stage, month)] = by_stage.get((stage, month), 0) + n
+                by_category.setdefault((category, month), {"new": 0, "active": 0})["active"] += n
+    result = {"cells": cells, "by_stage": by_stage, "by_category": by_category}
+    if persons:
+        active_rows = _active(months, regencies, categories)
+        steps = _steps(months, regencies, categories)
+        new_steps = sa.select(steps).where(steps.c.kind == "opened").subquery("new_steps")
+        for (month, region), n in _persons(session, active_rows, by_region=True).items():
+            cell(region, month)["persons"] = n
+        for (month, region), n in _persons(session, new_steps, by_region=True).items():
+            cell(region, month)["new_persons"] = n
+        result.update(persons=_persons(session, active_rows, by_region=False),
+                      new_persons=_persons(session, new_steps, by_region=False))
+    return result
 
 
 # -- figures for the API -------------------------------------------------------------------------------
@@ -457,7 +532,7 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
     months, regencies = months_between(first, last), regencies_in(regency)
     reach = months_between(add_months(first, -12), last)
     categories = _categories(category, TUNA_SOSIAL)
-    counts = case_counts(session, reach, regencies, categories) if categories else {"cells": {}}
+    counts = case_counts(session, reach, regencies, categories, persons=False) if categories else {"cells": {}}
     sent = activity(session, reach, regencies)
 
     def value(code, month, key):

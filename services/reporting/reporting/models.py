@@ -187,6 +187,9 @@ class CaseStep(Base):
     month: Mapped[str] = mapped_column(sa.String(7), index=True)  # WITA, "YYYY-MM"
     stage: Mapped[str] = mapped_column(sa.String(32))
     outcome: Mapped[str | None] = mapped_column(sa.String(16))  # of a closure
+    # In the case tally already: a step of a case not opened yet (or redelivered) is counted once,
+    # when its case's spans are derived with it.
+    counted: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class CaseSpan(Base):
@@ -202,6 +205,22 @@ class CaseSpan(Base):
     region: Mapped[str] = mapped_column(sa.String(4), index=True)
     category: Mapped[str] = mapped_column(sa.String(64))
     person_key: Mapped[str] = mapped_column(sa.String(64))
+
+
+class CaseTally(Base):
+    """The case facts summed per regency, category, month (WITA) and stage, kept with them in the
+    same unit of work: ``new``, ``reopened`` and ``closed_<outcome>`` count the steps of that month;
+    ``active`` is a change (+1 where a span starts, -1 where it ends), so the cases open at a month's
+    end are the sum of ``active`` up to that month. The figures sum a few thousand of these rows
+    instead of joining a million cases with the months."""
+    __tablename__ = "case_tally"
+
+    region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    stage: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
 
 
 class PersonFact(Base):
