@@ -1,0 +1,100 @@
+"""The case tally the projection keeps as events apply equals the one summed from the facts
+(migration 0012's fill), whatever the order, with redeliveries, in one batch or event by event,
+on SQLite and on PostgreSQL; and the figures read from it equal those computed from the facts."""
+import importlib
+import random
+
+import eventlet
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from rehsos import clock, db
+from rehsos.outbox import Outbox
+from reporting import caseload
+from reporting.models import CaseTally, messaging
+from tests.domain.test_caseload import FIRST, HANDLERS, LAST, apply_all, generated, in_order  # noqa: F401 (fixtures)
+
+migration = importlib.import_module("reporting.migrations.versions.0012_case_tally")
+
+
+def tallies(session) -> tuple[dict, dict]:
+    """(kept by the projection, summed from the facts now), without the rows that came to 0."""
+    kept = {tuple(row[:-1]): row[-1] for row in session.execute(
+        sa.select(CaseTally.region, CaseTally.category, CaseTally.month, CaseTally.stage, CaseTally.measure,
+                  CaseTally.n).where(CaseTally.n != 0))}
+    summed = {tuple(row[:-1]): row[-1] for row in session.execute(sa.text(migration.TALLY_FROM_FACTS))}
+    return kept, summed
+
+
+def test_the_history_has_what_the_tally_must_follow(generated):
+    kinds = {e.event_type for e in generated.events}
+    assert {"case.reopened", "case.closed", "case.stage_changed", "person.identified"} <= kinds
+
+
+def test_the_tally_kept_in_one_batch_in_order_equals_the_facts(in_order):
+    with in_order() as session:
+        kept, summed = tallies(session)
+    assert kept == summed and sum(n for key, n in kept.items() if key[-1] == "reopened") > 0
+
+
+def test_shuffled_redelivered_and_one_event_at_a_time_the_tally_equals_the_facts(generated, in_order, tmp_path):
+    events = list(generated.events)
+    random.Random(11).shuffle(events)
+    shuffled = apply_all(tmp_path, events + events[:700])
+    uri = f"sqlite:///{tmp_path / 'one_by_one'}.sqlite"
+    db.migrate("reporting", uri)
+    make = sessionmaker(db.create_engine(uri))
+    for event in events[::-1] + events[::5]:  # each in its own unit of work, as without batches
+        with db.UnitOfWork(make, Outbox(messaging, "reporting")) as uow:
+            HANDLERS[event.event_type](uow, event)
+    with in_order() as a, shuffled() as b, make() as c:
+        reference, _ = tallies(a)
+        for session in (b, c):
+            kept, summed = tallies(session)
+            assert kept == summed == reference
+
+
+def test_the_figures_from_the_tally_equal_those_from_the_facts(in_order):
+    """The unique persons still come from the facts; every other figure from the tally, compared
+    here with the same figures counted from the spans and steps (what the pages did before)."""
+    from reporting.caseload import _active, _steps
+    months = clock.months_between(FIRST, LAST)
+    regencies = caseload.regencies_in(None)
+    with in_order() as session:
+        for categories in (None, ("gelandangan",), caseload.TUNA_SOSIAL):
+            counts = caseload.case_counts(session, months, regencies, categories, persons=False)
+            steps, active = _steps(months, regencies, categories), _active(months, regencies, categories)
+            new = dict(((r, m), n) for r, m, n in session.execute(
+                sa.select(steps.c.region, steps.c.month, sa.func.count()).where(steps.c.kind == "opened")
+                .group_by(steps.c.region, steps.c.month)))
+            open_ = dict(((r, m), n) for r, m, n in session.execute(
+                sa.select(active.c.region, active.c.month, sa.func.count()).group_by(active.c.region, active.c.month)))
+            assert {k: c["new"] for k, c in counts["cells"].items() if c["new"]} == new
+            assert {k: c["active"] for k, c in counts["cells"].items() if c["active"]} == open_
+            assert sum(open_.values()) > 0 or categories is not None
+
+
+@pytest.mark.postgres
+def test_the_tally_kept_by_concurrent_transactions_on_postgresql_equals_the_facts(generated, pg):
+    uri = pg.create()
+    db.migrate("reporting", uri)
+    engine = db.create_engine(uri)
+    make = sessionmaker(engine)
+    events = list(generated.events)
+    random.Random(5).shuffle(events)
+    batches = [events[i:i + 40] for i in range(0, len(events), 40)] + [events[::9]]
+
+    def apply(batch):
+        with db.UnitOfWork(make, Outbox(messaging, "reporting"), batch=True) as uow:
+            caseload.prepare(uow, batch)
+            for event in batch:
+                HANDLERS[event.event_type](uow, event)
+
+    try:
+        list(eventlet.GreenPool(6).imap(apply, batches))
+        with make() as session:
+            kept, summed = tallies(session)
+        assert kept == summed and kept
+    finally:
+        engine.dispose()
