@@ -40,7 +40,7 @@ from benchmarks.processes import ServiceProcess, remove  # noqa: E402
 from rehsos import auth, clock, reference  # noqa: E402
 from tests.support import PostgresDatabases, Province, wait_until  # noqa: E402
 
-SUMMARIES = importlib.import_module("reporting.migrations.versions.0012_case_tally")
+SUMMARIES = importlib.import_module("reporting.migrations.versions.0012_summaries")
 MONTHS = 60
 SLOW_MS = 10_000
 REGENCY = "6371"

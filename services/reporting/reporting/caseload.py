@@ -26,7 +26,7 @@ from rehsos.contracts import Event
 from rehsos.db import dialect_insert, insert_or_nothing
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, CaseTally, NodeActivity, PersonAlias, PersonDisabilityFact,
-                              PersonFact, PersonIdentity)
+                              PersonFact, PersonIdentity, PersonMonths, PersonTally)
 
 OUTCOMES = ("positive", "neutral", "negative")
 # Which steps set whether a case is open; every step sets its stage.
@@ -151,9 +151,15 @@ def apply_person_identified(uow, event: Event) -> None:
     # below follows it too.
     _know_key(session, event.node, previous)
     _know_key(session, event.node, key)
+    changed = {old_end}
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
                                                                     PersonIdentity.resolved == old_end)):
         identity.resolved = _follow(session, event.node, identity.person_key)
+        changed.add(identity.resolved)
+    session.flush()
+    # The persons the renamed keys counted as and count as now: their months in the tally again.
+    for person in changed:
+        uow.later("person_months", _recompute_persons, person, key=person)
 
 
 _Span = namedtuple("_Span", "region category from_month to_month stage")
@@ -192,20 +198,20 @@ def _span_change(tally: Counter, span, sign: int) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-def _tally_upsert(dialect: str):
-    table = CaseTally.__table__
+def _tally_upsert(dialect: str, table: sa.Table):
     insert = dialect_insert(dialect, table)
     return insert.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
                                         set_={"n": table.c.n + insert.excluded.n})
 
 
-def add_to_tally(session, tally: Counter) -> None:
-    """One upsert for all of a batch's changes to the tally, in key order: two transactions adding
+def _add(session, model, keys: tuple[str, ...], tally: Counter) -> None:
+    """One upsert for all of a batch's changes to a tally, in key order: two transactions adding
     to the same rows lock them in the same order (no deadlock between them)."""
-    keys = ("region", "category", "month", "stage", "measure")
     rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
     if rows:
-        session.execute(_tally_upsert(session.bind.dialect.name), rows)
+        session.execute(_tally_upsert(session.bind.dialect.name, model.__table__), rows)
+
+
 
 
 def _recompute_spans(session, cases: list[CaseFact]) -> None:
@@ -240,7 +246,83 @@ def _recompute_spans(session, cases: list[CaseFact]) -> None:
     if fresh:  # another node's step in a case is never counted: marking it too changes nothing
         session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
                         .values(counted=True))
-    add_to_tally(session, tally)
+    _add(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
+    _recompute_persons(session, set(session.scalars(
+        sa.select(PersonIdentity.resolved).where(sa.tuple_(PersonIdentity.node, PersonIdentity.person_key)
+                                                 .in_({(case.node, case.person_key) for case in cases})))))
+
+
+# -- unique persons ------------------------------------------------------------------------------------
+PROVINCE = ""  # the region of a person's months in the province as a whole
+OPEN_END = "9999-99"  # after every month: how a run still going sorts
+
+
+def _runs(spans) -> list[tuple[str, str | None]]:
+    """(first, end) months of the runs ``spans`` make together: a span starting before the ends
+    seen so far goes on with the run (as migration 0012 merges them)."""
+    runs: list[list[str]] = []
+    for first, end in sorted((first, end or OPEN_END) for first, end in spans):
+        if runs and first <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([first, end])
+    return [(first, None if end == OPEN_END else end) for first, end in runs]
+
+
+def _person_months(session, persons: set[str]) -> set[tuple]:
+    """The rows of :class:`PersonMonths` the facts give ``persons`` now."""
+    spans: dict[tuple[str, str], list] = {}
+    for person, region, first, end in session.execute(
+            sa.select(PersonIdentity.resolved, CaseSpan.region, CaseSpan.from_month, CaseSpan.to_month)
+            .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseSpan.node,
+                                          PersonIdentity.person_key == CaseSpan.person_key))
+            .where(PersonIdentity.resolved.in_(persons))):
+        for scope in (region, PROVINCE):
+            spans.setdefault((person, scope), []).append((first, end))
+    rows = {(person, scope, "persons", first, end) for (person, scope), items in spans.items()
+            for first, end in _runs(items)}
+    for person, region, month in session.execute(
+            sa.select(PersonIdentity.resolved, CaseFact.region, CaseStep.month)
+            .join(CaseFact, sa.and_(CaseFact.case_id == CaseStep.case_id, CaseFact.node == CaseStep.node))
+            .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseFact.node,
+                                          PersonIdentity.person_key == CaseFact.person_key))
+            .where(CaseStep.kind == "opened", PersonIdentity.resolved.in_(persons))):
+        rows |= {(person, region, "new_persons", month, None), (person, PROVINCE, "new_persons", month, None)}
+    return rows
+
+
+def _recompute_persons(session, persons) -> None:
+    """Derive the months ``persons`` count in again, after their cases' spans or their keys
+    changed, and change the person tally by the difference. On PostgreSQL each person is locked
+    first (in a fixed order): two transactions would each add the same difference."""
+    persons = set(persons)
+    if not persons:
+        return
+    if session.bind.dialect.name == "postgresql":
+        keys = sorted({_lock_key(session, ("person months", p)) for p in persons})
+        session.execute(sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM "
+                                "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
+                        {"keys": keys})
+    m = PersonMonths
+    kept = set(session.execute(sa.select(m.person, m.region, m.measure, m.from_month, m.to_month)
+                               .where(m.person.in_(persons))).all())
+    now_rows = _person_months(session, persons)
+    if kept == now_rows:
+        return
+    tally: Counter = Counter()
+    for rows, sign in ((kept - now_rows, -1), (now_rows - kept, +1)):
+        for _, region, measure, first, end in rows:
+            tally[(region, first, measure)] += sign
+            if end is not None:
+                tally[(region, end, measure)] -= sign
+    gone = kept - now_rows
+    if gone:
+        session.execute(sa.delete(m).where(sa.tuple_(m.person, m.region, m.measure, m.from_month)
+                                           .in_([row[:4] for row in gone])))
+    keys = ("person", "region", "measure", "from_month", "to_month")
+    if now_rows - kept:
+        session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(now_rows - kept)])
+    _add(session, PersonTally, ("region", "month", "measure"), tally)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:
@@ -274,8 +356,8 @@ def apply_case_opened(uow, event: Event) -> None:
         session.add(case)
         session.flush()
         session.info.get(_ABSENT, set()).discard(case.case_id)
+    _know_key(session, event.node, payload["person_key"])  # before the spans: their person is counted by it
     _add_step(uow, event, case, "opened", payload["stage"])
-    _know_key(session, event.node, payload["person_key"])
 
 
 def apply_stage_changed(uow, event: Event) -> None:
@@ -414,16 +496,64 @@ def case_counts(session, months: list[str], regencies: list[str], categories: tu
                 by_stage[(stage, month)] = by_stage.get((stage, month), 0) + n
                 by_category.setdefault((category, month), {"new": 0, "active": 0})["active"] += n
     result = {"cells": cells, "by_stage": by_stage, "by_category": by_category}
-    if persons:
-        active_rows = _active(months, regencies, categories)
-        steps = _steps(months, regencies, categories)
-        new_steps = sa.select(steps).where(steps.c.kind == "opened").subquery("new_steps")
-        for (month, region), n in _persons(session, active_rows, by_region=True).items():
-            cell(region, month)["persons"] = n
-        for (month, region), n in _persons(session, new_steps, by_region=True).items():
-            cell(region, month)["new_persons"] = n
-        result.update(persons=_persons(session, active_rows, by_region=False),
-                      new_persons=_persons(session, new_steps, by_region=False))
+    if persons and categories is None:
+        result.update(_persons_from_tally(session, months, regencies, sent, cell))
+    elif persons:
+        # Unique persons of some categories only: counted from the facts (the tally has no categories).
+        result.update(_persons_from_facts(session, months, regencies, categories, cell))
+    return result
+
+
+def _persons_from_facts(session, months, regencies, categories, cell) -> dict:
+    active = _active(months, regencies, categories)
+    steps = _steps(months, regencies, categories)
+    new_steps = sa.select(steps).where(steps.c.kind == "opened").subquery("new_steps")
+    for (month, region), n in _persons(session, active, by_region=True).items():
+        cell(region, month)["persons"] = n
+    for (month, region), n in _persons(session, new_steps, by_region=True).items():
+        cell(region, month)["new_persons"] = n
+    return {"persons": _persons(session, active, by_region=False),
+            "new_persons": _persons(session, new_steps, by_region=False)}
+
+
+def _persons_from_tally(session, months, regencies, sent, cell) -> dict:
+    """Unique persons per regency and month from the person tally, and in the province: its own
+    runs, when every regency sent something that month; else from the facts of that month (a
+    silent regency's persons are left out, and a person in two regencies still counts once)."""
+    t = PersonTally
+    scopes = [*regencies, PROVINCE]
+    before = (sa.select(t.region, sa.literal(None, sa.String(7)), t.measure, sa.func.sum(t.n))
+              .where(t.region.in_(scopes), t.measure == "persons", t.month < months[0]).group_by(t.region, t.measure))
+    within = sa.select(t.region, t.month, t.measure, t.n).where(t.region.in_(scopes), t.month.in_(months))
+    open_now: Counter = Counter()
+    changes: dict[str, Counter] = {month: Counter() for month in months}
+    new: dict[tuple[str, str], int] = {}
+    for region, month, measure, n in session.execute(before.union_all(within)):
+        if measure == "persons":
+            (open_now if month is None else changes[month])[region] += n
+        else:
+            new[(region, month)] = n
+    whole = set(regencies) == set(reference.REGENCIES)
+    result: dict[str, dict] = {"persons": {}, "new_persons": {}}
+    for month in months:
+        open_now.update(changes[month])
+        for region in regencies:
+            if (region, month) in sent:
+                for key, n in (("persons", open_now[region]), ("new_persons", new.get((region, month), 0))):
+                    if n:
+                        cell(region, month)[key] = n
+        if not any((region, month) in sent for region in regencies):
+            continue
+        if not whole:  # one regency: the province is that regency
+            result["persons"][month] = open_now[regencies[0]]
+            result["new_persons"][month] = new.get((regencies[0], month), 0)
+        elif all((region, month) in sent for region in regencies):
+            result["persons"][month] = open_now[PROVINCE]
+            result["new_persons"][month] = new.get((PROVINCE, month), 0)
+        else:
+            facts = _persons_from_facts(session, [month], regencies, None, lambda region, month: {})
+            result["persons"][month] = facts["persons"].get(month, 0)
+            result["new_persons"][month] = facts["new_persons"].get(month, 0)
     return result
 
 

@@ -28,6 +28,7 @@ Handler = Callable[..., None]
 # ``Table.info["read_model"] = False`` marks a table of the hub's own bookkeeping (not made from
 # events), which a rebuild leaves alone; every other table that is not messaging is a read model.
 READ_MODEL = "read_model"
+SUMMARY = "summary"
 
 
 _INSERT = sa.insert(StoredEvent)
@@ -63,10 +64,14 @@ def kept(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
     return {event_type: keeping(handlers.get(event_type)) for event_type in sorted({t for t, _ in PAYLOAD_SCHEMAS})}
 
 
-def read_model_tables(metadata: sa.MetaData = Base.metadata) -> list[sa.Table]:
-    """Every table a rebuild makes anew, parents first: all of reporting's tables except the
-    messaging ones (outbox, inbox, quarantine...), the event store and other bookkeeping
-    (``info={"read_model": False}``). Derived, so a read model added later is rebuilt too."""
+def read_model_tables(metadata: sa.MetaData = Base.metadata, *, summaries: bool = False) -> list[sa.Table]:
+    """Every table a rebuild makes anew (with ``summaries``), parents first: all of reporting's
+    tables except the messaging ones (outbox, inbox, quarantine...), the event store and other
+    bookkeeping (``info={"read_model": False}``). Derived, so a read model added later is rebuilt
+    too. Without ``summaries``, the facts only: the summaries the projections keep beside them
+    (``info={"summary": True}``: counts changed in place, an event adds no row of its own) are
+    what the facts sum to, and are compared with them as such (tests/domain/test_case_tally.py)."""
     messaging_names = {getattr(messaging, f.name).name for f in dataclasses.fields(messaging)}
     return [t for t in metadata.sorted_tables
-            if t.name not in messaging_names and t.info.get(READ_MODEL, True)]
+            if t.name not in messaging_names and t.info.get(READ_MODEL, True)
+            and (summaries or not t.info.get(SUMMARY, False))]

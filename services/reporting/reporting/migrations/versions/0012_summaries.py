@@ -1,0 +1,124 @@
+"""The summaries the case figures read instead of joining every case with the months (issue 14:
+1,000,000 cases): the case tally (the case facts summed per regency, category, month and stage;
+each step marks whether the tally counts it) and the person tally with the runs of months each
+person counts in. Filled from the facts a hub already has.
+
+Revision ID: reporting_0012
+Revises: reporting_0011
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "reporting_0012"
+down_revision = "reporting_0011"
+branch_labels = None
+depends_on = None
+
+# What the projection adds as it applies the events (reporting.caseload._recompute_spans), from
+# the facts at once: the opened, closed and reopened steps of every opened case (its own node's),
+# and +1 / -1 where each span starts and ends. Plain SQL, for PostgreSQL and SQLite alike.
+TALLY_FROM_FACTS = """
+SELECT region, category, month, stage, measure, sum(n) AS n FROM (
+    SELECT f.region, f.category, s.month, s.stage,
+           CASE s.kind WHEN 'opened' THEN 'new' WHEN 'reopened' THEN 'reopened' ELSE 'closed_' || s.outcome END
+               AS measure,
+           1 AS n
+    FROM case_step s JOIN case_fact f ON f.case_id = s.case_id AND f.node = s.node
+    WHERE s.kind IN ('opened', 'closed', 'reopened')
+    UNION ALL
+    SELECT region, category, from_month, stage, 'active', 1 FROM case_span
+    UNION ALL
+    SELECT region, category, to_month, stage, 'active', -1 FROM case_span WHERE to_month IS NOT NULL
+) AS facts
+GROUP BY region, category, month, stage, measure
+HAVING sum(n) <> 0
+"""
+
+# The runs of months each person (resolved key) has a case open, per regency and in the province
+# (""): spans sorted by their start, a run going on while a span starts before the ends seen so far
+# (an open span ends at "9999-99", after every month); as reporting.caseload._person_months merges them.
+_SPANS = """
+SELECT i.resolved AS person, s.region, s.from_month, COALESCE(s.to_month, '9999-99') AS to_month
+FROM case_span s JOIN person_identity i ON i.node = s.node AND i.person_key = s.person_key
+"""
+_RUNS = f"""
+SELECT person, region, from_month, to_month,
+       CASE WHEN from_month <= max(to_month) OVER (PARTITION BY person, region ORDER BY from_month, to_month
+                                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+            THEN 0 ELSE 1 END AS starts
+FROM (SELECT person, region, from_month, to_month FROM ({_SPANS}) AS spans
+      UNION ALL SELECT person, '', from_month, to_month FROM ({_SPANS}) AS spans) AS scoped
+"""
+_OPENED = """
+SELECT i.resolved AS person, f.region, s.month
+FROM case_step s JOIN case_fact f ON f.case_id = s.case_id AND f.node = s.node
+JOIN person_identity i ON i.node = f.node AND i.person_key = f.person_key
+WHERE s.kind = 'opened'
+"""
+PERSON_MONTHS_FROM_FACTS = f"""
+SELECT person, region, 'persons' AS measure, min(from_month) AS from_month,
+       CASE WHEN max(to_month) = '9999-99' THEN NULL ELSE max(to_month) END AS to_month
+FROM (SELECT person, region, from_month, to_month,
+             sum(starts) OVER (PARTITION BY person, region ORDER BY from_month, to_month ROWS UNBOUNDED PRECEDING)
+                 AS run
+      FROM ({_RUNS}) AS runs) AS numbered
+GROUP BY person, region, run
+UNION ALL
+SELECT person, region, 'new_persons', month, NULL
+FROM (SELECT person, region, month FROM ({_OPENED}) AS o UNION SELECT person, '', month FROM ({_OPENED}) AS o) AS n
+"""
+PERSON_TALLY_FROM_MONTHS = """
+SELECT region, month, measure, sum(n) AS n FROM (
+    SELECT region, from_month AS month, measure, 1 AS n FROM person_months
+    UNION ALL
+    SELECT region, to_month, measure, -1 FROM person_months WHERE to_month IS NOT NULL
+) AS changes
+GROUP BY region, month, measure
+HAVING sum(n) <> 0
+"""
+
+FILL = [
+    # A step of a case not opened yet waits: its case's opening counts it.
+    "UPDATE case_step SET counted = true WHERE EXISTS (SELECT 1 FROM case_fact f WHERE f.case_id = case_step.case_id)",
+    f"INSERT INTO case_tally (region, category, month, stage, measure, n) {TALLY_FROM_FACTS}",
+    f"INSERT INTO person_months (person, region, measure, from_month, to_month) {PERSON_MONTHS_FROM_FACTS}",
+    f"INSERT INTO person_tally (region, month, measure, n) {PERSON_TALLY_FROM_MONTHS}",
+]
+
+
+def upgrade():
+    op.add_column("case_step", sa.Column("counted", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.create_table(
+        "case_tally",
+        sa.Column("region", sa.String(4), primary_key=True),
+        sa.Column("category", sa.String(64), primary_key=True),
+        sa.Column("month", sa.String(7), primary_key=True),
+        sa.Column("stage", sa.String(32), primary_key=True),
+        sa.Column("measure", sa.String(24), primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "person_months",
+        sa.Column("person", sa.String(64), primary_key=True),
+        sa.Column("region", sa.String(4), primary_key=True),
+        sa.Column("measure", sa.String(16), primary_key=True),
+        sa.Column("from_month", sa.String(7), primary_key=True),
+        sa.Column("to_month", sa.String(7), nullable=True),
+    )
+    op.create_table(
+        "person_tally",
+        sa.Column("region", sa.String(4), primary_key=True),
+        sa.Column("month", sa.String(7), primary_key=True),
+        sa.Column("measure", sa.String(16), primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    for statement in FILL:
+        op.execute(statement)
+
+
+def downgrade():
+    op.drop_table("person_tally")
+    op.drop_table("person_months")
+    op.drop_table("case_tally")
+    with op.batch_alter_table("case_step") as batch:
+        batch.drop_column("counted")
