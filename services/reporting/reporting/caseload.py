@@ -132,6 +132,8 @@ def apply_person_registered(uow, event: Event) -> None:
     session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
                     for d in dict.fromkeys(payload["disabilities"]))
     _know_key(session, event.node, payload["person_key"])
+    person = session.get(PersonIdentity, (event.node, payload["person_key"])).resolved
+    uow.later("person_months", _recompute_persons, person, key=person)
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -270,7 +272,8 @@ def _runs(spans) -> list[tuple[str, str | None]]:
 
 
 def _person_months(session, persons: set[str]) -> set[tuple]:
-    """The rows of :class:`PersonMonths` the facts give ``persons`` now."""
+    """The rows of :class:`PersonMonths` the facts give ``persons`` now: (person, region,
+    disability, measure, from_month, to_month)."""
     spans: dict[tuple[str, str], list] = {}
     for person, region, first, end in session.execute(
             sa.select(PersonIdentity.resolved, CaseSpan.region, CaseSpan.from_month, CaseSpan.to_month)
@@ -279,22 +282,41 @@ def _person_months(session, persons: set[str]) -> set[tuple]:
             .where(PersonIdentity.resolved.in_(persons))):
         for scope in (region, PROVINCE):
             spans.setdefault((person, scope), []).append((first, end))
-    rows = {(person, scope, "persons", first, end) for (person, scope), items in spans.items()
-            for first, end in _runs(items)}
+    runs = {key: _runs(items) for key, items in spans.items()}
+    rows = {(person, scope, "", "persons", first, end) for (person, scope), items in runs.items()
+            for first, end in items}
     for person, region, month in session.execute(
             sa.select(PersonIdentity.resolved, CaseFact.region, CaseStep.month)
             .join(CaseFact, sa.and_(CaseFact.case_id == CaseStep.case_id, CaseFact.node == CaseStep.node))
             .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseFact.node,
                                           PersonIdentity.person_key == CaseFact.person_key))
             .where(CaseStep.kind == "opened", PersonIdentity.resolved.in_(persons))):
-        rows |= {(person, region, "new_persons", month, None), (person, PROVINCE, "new_persons", month, None)}
+        rows |= {(person, scope, "", "new_persons", month, None) for scope in (region, PROVINCE)}
+    # Registered with a disability from the first month a registration of theirs in the region
+    # says so; with an active case (in any regency) in those of these months they have one open.
+    registered: dict[tuple[str, str, str], str] = {}
+    for person, region, month, disability in session.execute(
+            sa.select(PersonIdentity.resolved, PersonFact.region, PersonFact.month, PersonDisabilityFact.disability)
+            .join(PersonDisabilityFact, sa.and_(PersonDisabilityFact.node == PersonFact.node,
+                                                PersonDisabilityFact.person_key == PersonFact.person_key))
+            .join(PersonIdentity, sa.and_(PersonIdentity.node == PersonFact.node,
+                                          PersonIdentity.person_key == PersonFact.person_key))
+            .where(PersonIdentity.resolved.in_(persons))):
+        for scope in (region, PROVINCE):
+            registered[(person, scope, disability)] = min(month, registered.get((person, scope, disability), month))
+    for (person, scope, disability), since in registered.items():
+        rows.add((person, scope, disability, "registered", since, None))
+        for first, end in runs.get((person, PROVINCE), ()):
+            first = max(first, since)
+            if end is None or end > first:
+                rows.add((person, scope, disability, "with_active_case", first, end))
     return rows
 
 
 def _recompute_persons(session, persons) -> None:
-    """Derive the months ``persons`` count in again, after their cases' spans or their keys
-    changed, and change the person tally by the difference. On PostgreSQL each person is locked
-    first (in a fixed order): two transactions would each add the same difference."""
+    """Derive the months ``persons`` count in again, after their cases' spans, their registrations
+    or their keys changed, and change the person tally by the difference. On PostgreSQL each
+    person is locked first (in a fixed order): two transactions would each add the same difference."""
     persons = set(persons)
     if not persons:
         return
@@ -304,25 +326,24 @@ def _recompute_persons(session, persons) -> None:
                                 "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
                         {"keys": keys})
     m = PersonMonths
-    kept = set(session.execute(sa.select(m.person, m.region, m.measure, m.from_month, m.to_month)
+    kept = set(session.execute(sa.select(m.person, m.region, m.disability, m.measure, m.from_month, m.to_month)
                                .where(m.person.in_(persons))).all())
     now_rows = _person_months(session, persons)
     if kept == now_rows:
         return
     tally: Counter = Counter()
     for rows, sign in ((kept - now_rows, -1), (now_rows - kept, +1)):
-        for _, region, measure, first, end in rows:
-            tally[(region, first, measure)] += sign
+        for _, region, disability, measure, first, end in rows:
+            tally[(region, disability, first, measure)] += sign
             if end is not None:
-                tally[(region, end, measure)] -= sign
-    gone = kept - now_rows
-    if gone:
-        session.execute(sa.delete(m).where(sa.tuple_(m.person, m.region, m.measure, m.from_month)
-                                           .in_([row[:4] for row in gone])))
-    keys = ("person", "region", "measure", "from_month", "to_month")
-    if now_rows - kept:
-        session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(now_rows - kept)])
-    _add(session, PersonTally, ("region", "month", "measure"), tally)
+                tally[(region, disability, end, measure)] -= sign
+    if gone := kept - now_rows:
+        session.execute(sa.delete(m).where(sa.tuple_(m.person, m.region, m.disability, m.measure, m.from_month)
+                                           .in_([row[:5] for row in gone])))
+    if added := now_rows - kept:
+        keys = ("person", "region", "disability", "measure", "from_month", "to_month")
+        session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(added)])
+    _add(session, PersonTally, ("region", "disability", "month", "measure"), tally)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:
@@ -523,8 +544,10 @@ def _persons_from_tally(session, months, regencies, sent, cell) -> dict:
     t = PersonTally
     scopes = [*regencies, PROVINCE]
     before = (sa.select(t.region, sa.literal(None, sa.String(7)), t.measure, sa.func.sum(t.n))
-              .where(t.region.in_(scopes), t.measure == "persons", t.month < months[0]).group_by(t.region, t.measure))
-    within = sa.select(t.region, t.month, t.measure, t.n).where(t.region.in_(scopes), t.month.in_(months))
+              .where(t.region.in_(scopes), t.disability == "", t.measure == "persons", t.month < months[0])
+              .group_by(t.region, t.measure))
+    within = (sa.select(t.region, t.month, t.measure, t.n)
+              .where(t.region.in_(scopes), t.disability == "", t.month.in_(months)))
     open_now: Counter = Counter()
     changes: dict[str, Counter] = {month: Counter() for month in months}
     new: dict[tuple[str, str], int] = {}
@@ -705,6 +728,44 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
 
 
 def _disability_counts(session, months: list[str], regencies: list[str], category: str | None) -> dict:
+    """Unique persons registered with each disability type by the end of each month, and those of
+    them with a case open at that month's end, per regency and (unique across regencies) in all:
+    from the person tally; those with a case of one category, and the province in a month some
+    regency was silent in, from the facts."""
+    if category:
+        return _disability_counts_from_facts(session, months, regencies, category)
+    t, measures = PersonTally, ("registered", "with_active_case")
+    scopes = [*regencies, PROVINCE]
+    keys = (t.region, t.disability, t.measure)
+    before = (sa.select(*keys, sa.literal(None, sa.String(7)), sa.func.sum(t.n))
+              .where(t.region.in_(scopes), t.measure.in_(measures), t.month < months[0]).group_by(*keys))
+    within = sa.select(*keys, t.month, t.n).where(t.region.in_(scopes), t.measure.in_(measures), t.month.in_(months))
+    counted: Counter = Counter()
+    changes: dict[str, Counter] = {month: Counter() for month in months}
+    for region, disability, measure, month, n in session.execute(before.union_all(within)):
+        (counted if month is None else changes[month])[(region, disability, measure)] += n
+    sent = activity(session, months, regencies)
+    whole = set(regencies) == set(reference.REGENCIES)
+    result = {}
+    for month in months:
+        counted.update(changes[month])
+        with_data = [region for region in regencies if (region, month) in sent]
+        for (region, disability, measure), n in counted.items():
+            if n and region in with_data:
+                result[(measure, month, region, disability)] = n
+        if not with_data:
+            continue
+        if not whole or len(with_data) == len(regencies):  # one regency is the province's whole
+            scope = PROVINCE if whole else regencies[0]
+            result.update({(measure, month, disability): n for (region, disability, measure), n in counted.items()
+                           if n and region == scope})
+        else:
+            result.update({key: n for key, n in _disability_counts_from_facts(session, [month], regencies, None).items()
+                           if len(key) == 3})
+    return result
+
+
+def _disability_counts_from_facts(session, months: list[str], regencies: list[str], category: str | None) -> dict:
     """Unique persons registered with each disability type by the end of each month, and those of
     them with a case open at that month's end, per regency and (unique across regencies) in all."""
     month = _month_table(months)

@@ -227,29 +227,34 @@ class CaseTally(Base):
 class PersonMonths(Base):
     """The months a person (a resolved key) counts in a regency, or in the province (region ""):
     ``persons``, with a case open at the month's end, from ``from_month`` up to, not including,
-    ``to_month`` (None: still); ``new_persons``, with a case opened in ``from_month``. Several
-    cases of one person make one run of months: the person counts once. Kept so that a change of
+    ``to_month`` (None: still); ``new_persons``, with a case opened in ``from_month``; per
+    disability type, ``registered`` with it by the month's end and ``with_active_case`` too, a
+    case of theirs (anywhere) open at its end. Several cases of one person make one run of
+    months: the person counts once. Kept so that a change of
     the person's cases or keys changes the person tally by the difference only."""
     __tablename__ = "person_months"
     __table_args__ = {"info": {"summary": True}}
 
     person: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
-    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    disability: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # "" but for the two below
+    measure: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
     from_month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
     to_month: Mapped[str | None] = mapped_column(sa.String(7))
 
 
 class PersonTally(Base):
-    """Unique persons per regency (or the province, region "") and month: ``new_persons`` counts
-    them; ``persons`` is a change (+1 where a run of :class:`PersonMonths` starts, -1 where it
-    ends), summed up to a month for the persons with a case open at its end."""
+    """Unique persons per regency (or the province, region ""), disability type and month:
+    ``new_persons`` counts them; the other measures are changes (+1 where a run of
+    :class:`PersonMonths` starts, -1 where it ends), summed up to a month for the persons counted
+    at its end."""
     __tablename__ = "person_tally"
     __table_args__ = {"info": {"summary": True}}
 
     region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    disability: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
-    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
     n: Mapped[int] = mapped_column(sa.Integer)
 
 

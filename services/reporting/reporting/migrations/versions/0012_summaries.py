@@ -1,7 +1,8 @@
 """The summaries the case figures read instead of joining every case with the months (issue 14:
 1,000,000 cases): the case tally (the case facts summed per regency, category, month and stage;
 each step marks whether the tally counts it) and the person tally with the runs of months each
-person counts in. Filled from the facts a hub already has.
+person counts in (with a case open, with one opened, registered with a disability and with a
+case open too). Filled from the facts a hub already has.
 
 Revision ID: reporting_0012
 Revises: reporting_0011
@@ -55,8 +56,14 @@ FROM case_step s JOIN case_fact f ON f.case_id = s.case_id AND f.node = s.node
 JOIN person_identity i ON i.node = f.node AND i.person_key = f.person_key
 WHERE s.kind = 'opened'
 """
+_REGISTERED = """
+SELECT i.resolved AS person, p.region, d.disability, p.month
+FROM person_fact p
+JOIN person_disability_fact d ON d.node = p.node AND d.person_key = p.person_key
+JOIN person_identity i ON i.node = p.node AND i.person_key = p.person_key
+"""
 PERSON_MONTHS_FROM_FACTS = f"""
-SELECT person, region, 'persons' AS measure, min(from_month) AS from_month,
+SELECT person, region, '' AS disability, 'persons' AS measure, min(from_month) AS from_month,
        CASE WHEN max(to_month) = '9999-99' THEN NULL ELSE max(to_month) END AS to_month
 FROM (SELECT person, region, from_month, to_month,
              sum(starts) OVER (PARTITION BY person, region ORDER BY from_month, to_month ROWS UNBOUNDED PRECEDING)
@@ -64,16 +71,30 @@ FROM (SELECT person, region, from_month, to_month,
       FROM ({_RUNS}) AS runs) AS numbered
 GROUP BY person, region, run
 UNION ALL
-SELECT person, region, 'new_persons', month, NULL
+SELECT person, region, '', 'new_persons', month, NULL
 FROM (SELECT person, region, month FROM ({_OPENED}) AS o UNION SELECT person, '', month FROM ({_OPENED}) AS o) AS n
+UNION ALL
+SELECT person, region, disability, 'registered', min(month), NULL
+FROM (SELECT person, region, disability, month FROM ({_REGISTERED}) AS r
+      UNION ALL SELECT person, '', disability, month FROM ({_REGISTERED}) AS r) AS registered
+GROUP BY person, region, disability
+"""
+# Registered and with a case open (in any regency): each run of the person's in the province
+# from the month they were registered on.
+_SINCE = "CASE WHEN a.from_month > r.from_month THEN a.from_month ELSE r.from_month END"
+WITH_ACTIVE_CASE_FROM_MONTHS = f"""
+SELECT r.person, r.region, r.disability, 'with_active_case', {_SINCE}, a.to_month
+FROM person_months r
+JOIN person_months a ON a.person = r.person AND a.region = '' AND a.disability = '' AND a.measure = 'persons'
+WHERE r.measure = 'registered' AND (a.to_month IS NULL OR a.to_month > {_SINCE})
 """
 PERSON_TALLY_FROM_MONTHS = """
-SELECT region, month, measure, sum(n) AS n FROM (
-    SELECT region, from_month AS month, measure, 1 AS n FROM person_months
+SELECT region, disability, month, measure, sum(n) AS n FROM (
+    SELECT region, disability, from_month AS month, measure, 1 AS n FROM person_months
     UNION ALL
-    SELECT region, to_month, measure, -1 FROM person_months WHERE to_month IS NOT NULL
+    SELECT region, disability, to_month, measure, -1 FROM person_months WHERE to_month IS NOT NULL
 ) AS changes
-GROUP BY region, month, measure
+GROUP BY region, disability, month, measure
 HAVING sum(n) <> 0
 """
 
@@ -81,8 +102,11 @@ FILL = [
     # A step of a case not opened yet waits: its case's opening counts it.
     "UPDATE case_step SET counted = true WHERE EXISTS (SELECT 1 FROM case_fact f WHERE f.case_id = case_step.case_id)",
     f"INSERT INTO case_tally (region, category, month, stage, measure, n) {TALLY_FROM_FACTS}",
-    f"INSERT INTO person_months (person, region, measure, from_month, to_month) {PERSON_MONTHS_FROM_FACTS}",
-    f"INSERT INTO person_tally (region, month, measure, n) {PERSON_TALLY_FROM_MONTHS}",
+    f"INSERT INTO person_months (person, region, disability, measure, from_month, to_month) "
+    f"{PERSON_MONTHS_FROM_FACTS}",
+    f"INSERT INTO person_months (person, region, disability, measure, from_month, to_month) "
+    f"{WITH_ACTIVE_CASE_FROM_MONTHS}",
+    f"INSERT INTO person_tally (region, disability, month, measure, n) {PERSON_TALLY_FROM_MONTHS}",
 ]
 
 
@@ -101,15 +125,17 @@ def upgrade():
         "person_months",
         sa.Column("person", sa.String(64), primary_key=True),
         sa.Column("region", sa.String(4), primary_key=True),
-        sa.Column("measure", sa.String(16), primary_key=True),
+        sa.Column("disability", sa.String(32), primary_key=True),
+        sa.Column("measure", sa.String(24), primary_key=True),
         sa.Column("from_month", sa.String(7), primary_key=True),
         sa.Column("to_month", sa.String(7), nullable=True),
     )
     op.create_table(
         "person_tally",
         sa.Column("region", sa.String(4), primary_key=True),
+        sa.Column("disability", sa.String(32), primary_key=True),
         sa.Column("month", sa.String(7), primary_key=True),
-        sa.Column("measure", sa.String(16), primary_key=True),
+        sa.Column("measure", sa.String(24), primary_key=True),
         sa.Column("n", sa.Integer, nullable=False),
     )
     for statement in FILL:
