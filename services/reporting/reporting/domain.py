@@ -14,8 +14,9 @@ from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.db import dialect_insert
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
+from reporting import store
 from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
-                              StreamRepair, TrainingRecord)
+                              StreamRange, StreamRepair, TrainingRecord)
 
 SERVICE = "reporting"
 
@@ -227,27 +228,27 @@ def summary(session, tables: MessagingTables) -> dict:
 
 def missing_ranges(session, tables: MessagingTables) -> dict[tuple[str, str], list[list[int]]]:
     """Per node and service, the sequence ranges not received: before the first one received, and
-    between any two (what comes after the last is unknown until something newer arrives)."""
-    inbox = tables.inbox
-    previous = sa.func.lag(inbox.c.sequence, 1, 0).over(partition_by=(inbox.c.node, inbox.c.service),
-                                                         order_by=inbox.c.sequence)
-    steps = sa.select(inbox.c.node, inbox.c.service, inbox.c.sequence, previous.label("previous")).subquery()
+    between any two (what comes after the last is unknown until something newer arrives). From the
+    runs the inbox's rows make (:class:`StreamRange`), not the inbox itself."""
+    r = StreamRange
+    previous = sa.func.lag(r.last_sequence, 1, 0).over(partition_by=(r.node, r.service), order_by=r.first_sequence)
+    steps = sa.select(r.node, r.service, r.first_sequence, previous.label("previous")).subquery()
     gaps: dict[tuple[str, str], list[list[int]]] = {}
-    for node, service, seq, prev in session.execute(
-            sa.select(steps).where(steps.c.sequence > steps.c.previous + 1)
-            .order_by(steps.c.node, steps.c.service, steps.c.sequence)):
-        gaps.setdefault((node, service), []).append([prev + 1, seq - 1])
+    for node, service, first, prev in session.execute(
+            sa.select(steps).where(steps.c.first_sequence > steps.c.previous + 1)
+            .order_by(steps.c.node, steps.c.service, steps.c.first_sequence)):
+        gaps.setdefault((node, service), []).append([prev + 1, first - 1])
     return gaps
 
 
 def streams(session, tables: MessagingTables) -> list[dict]:
     """Per node and service: events received, the highest sequence, which are missing, and the
     hub's last request to resend them."""
-    inbox = tables.inbox
+    r = StreamRange
     rows = session.execute(
-        sa.select(inbox.c.node, inbox.c.service, sa.func.count(), sa.func.max(inbox.c.sequence),
-                  sa.func.max(inbox.c.received_at))
-        .group_by(inbox.c.node, inbox.c.service).order_by(inbox.c.node, inbox.c.service)).all()
+        sa.select(r.node, r.service, sa.func.sum(r.received), sa.func.max(r.last_sequence),
+                  sa.func.max(r.last_received_at))
+        .group_by(r.node, r.service).order_by(r.node, r.service)).all()
     gaps = missing_ranges(session, tables)
     repairs = {(r.node, r.service): r for r in session.scalars(sa.select(StreamRepair))}
     result = []
@@ -266,6 +267,7 @@ def request_repairs(uow, tables: MessagingTables) -> int:
     two checks in a row (an event merely late or retrying fills it without help), and again at
     most once per check while it stays open. Returns how many requests were sent."""
     session, at = uow.session, now()
+    store.merge_ranges(session)
     gaps = missing_ranges(session, tables)
     repairs = {(r.node, r.service): r for r in session.scalars(sa.select(StreamRepair))}
     sent = 0

@@ -152,6 +152,22 @@ class StoredEvent(Base):
     envelope: Mapped[str] = mapped_column(sa.Text)  # the event as JSON (rehsos.contracts.Event.to_json)
 
 
+class StreamRange(Base):
+    """A run of consecutive sequences of a node's stream in the hub's inbox, with how many and when
+    the last of them arrived: what the stream figures sum instead of the whole inbox (millions of
+    rows). Each batch appends the runs of its own events (no row two batches write), and the
+    repair check merges the runs that meet. The hub's bookkeeping of its inbox: a rebuild keeps it."""
+    __tablename__ = "stream_range"
+    __table_args__ = {"info": {"read_model": False}}
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    service: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    first_sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    last_sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    received: Mapped[int] = mapped_column(sa.Integer)
+    last_received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class NodeHeartbeat(Base):
     """The newest ``node.heartbeat`` of each service of each node."""
     __tablename__ = "node_heartbeat"

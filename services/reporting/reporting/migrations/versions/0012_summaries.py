@@ -2,7 +2,8 @@
 1,000,000 cases): the case tally (the case facts summed per regency, category, month and stage;
 each step marks whether the tally counts it) and the person tally with the runs of months each
 person counts in (with a case open, with one opened, registered with a disability and with a
-case open too). Filled from the facts a hub already has.
+case open too); and the runs of consecutive sequences in the inbox, which the stream figures read
+instead of the whole inbox. Filled from the facts (and the inbox) a hub already has.
 
 Revision ID: reporting_0012
 Revises: reporting_0011
@@ -98,6 +99,15 @@ GROUP BY region, disability, month, measure
 HAVING sum(n) <> 0
 """
 
+# The runs of consecutive sequences in the inbox, per node stream (reporting.store.runs).
+STREAM_RANGES_FROM_INBOX = """
+SELECT node, service, min(sequence), max(sequence), count(*), max(received_at)
+FROM (SELECT node, service, sequence, received_at,
+             sequence - row_number() OVER (PARTITION BY node, service ORDER BY sequence) AS run
+      FROM inbox) AS numbered
+GROUP BY node, service, run
+"""
+
 FILL = [
     # A step of a case not opened yet waits: its case's opening counts it.
     "UPDATE case_step SET counted = true WHERE EXISTS (SELECT 1 FROM case_fact f WHERE f.case_id = case_step.case_id)",
@@ -107,6 +117,8 @@ FILL = [
     f"INSERT INTO person_months (person, region, disability, measure, from_month, to_month) "
     f"{WITH_ACTIVE_CASE_FROM_MONTHS}",
     f"INSERT INTO person_tally (region, disability, month, measure, n) {PERSON_TALLY_FROM_MONTHS}",
+    "INSERT INTO stream_range (node, service, first_sequence, last_sequence, received, last_received_at) "
+    f"{STREAM_RANGES_FROM_INBOX}",
 ]
 
 
@@ -138,11 +150,21 @@ def upgrade():
         sa.Column("measure", sa.String(24), primary_key=True),
         sa.Column("n", sa.Integer, nullable=False),
     )
+    op.create_table(
+        "stream_range",
+        sa.Column("node", sa.String(8), primary_key=True),
+        sa.Column("service", sa.String(32), primary_key=True),
+        sa.Column("first_sequence", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("last_sequence", sa.BigInteger, nullable=False),
+        sa.Column("received", sa.Integer, nullable=False),
+        sa.Column("last_received_at", sa.DateTime(timezone=True), nullable=False),
+    )
     for statement in FILL:
         op.execute(statement)
 
 
 def downgrade():
+    op.drop_table("stream_range")
     op.drop_table("person_tally")
     op.drop_table("person_months")
     op.drop_table("case_tally")
