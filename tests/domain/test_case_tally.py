@@ -11,14 +11,15 @@ from sqlalchemy.orm import sessionmaker
 
 from rehsos import clock, db
 from rehsos.outbox import Outbox
-from reporting import caseload
-from reporting.models import CaseTally, PersonMonths, PersonTally, messaging
+from reporting import caseload, domain
+from reporting.models import (CaseTally, PersonMonths, PersonTally, RegisteredCase, RegisteredPerson, RegisteredTally,
+                              messaging)
 from tests.domain.test_caseload import FIRST, HANDLERS, LAST, apply_all, generated, in_order  # noqa: F401 (fixtures)
 
 migration = importlib.import_module("reporting.migrations.versions.0012_summaries")
 
 
-SUMMARIES = (CaseTally, PersonMonths, PersonTally)
+SUMMARIES = (CaseTally, PersonMonths, PersonTally, RegisteredTally, RegisteredPerson)
 
 
 def _summaries(session) -> dict:
@@ -26,8 +27,10 @@ def _summaries(session) -> dict:
     found = {}
     for model in SUMMARIES:
         query = sa.select(*model.__table__.c)
-        found[model.__tablename__] = set(session.execute(query.where(model.n != 0) if hasattr(model, "n")
-                                                         else query).all())
+        count = model.__table__.c.get("n", model.__table__.c.get("cases"))
+        if count is not None:
+            query = query.where(count != 0)  # a key renamed away keeps its row, at 0
+        found[model.__tablename__] = set(session.execute(query).all())
     return found
 
 
@@ -38,7 +41,8 @@ def tallies(session) -> tuple[dict, dict]:
     for model in SUMMARIES:
         session.execute(sa.delete(model))
     for statement in migration.FILL[1:]:  # the first marks the steps counted: they all are
-        session.execute(sa.text(statement))
+        if "stream_range" not in statement:  # the hub's inbox bookkeeping: tests/domain/test_stream_ranges.py
+            session.execute(sa.text(statement))
     summed = _summaries(session)
     session.rollback()
     return kept, summed
@@ -160,3 +164,32 @@ def test_the_disability_figures_from_the_tally_equal_those_from_the_facts(in_ord
             got = caseload._disability_counts(session, months, regencies, None)
             facts = caseload._disability_counts_from_facts(session, months, regencies, None)
             assert got == facts and any(key[0] == "with_active_case" for key in got)
+
+
+def test_the_registered_tally_equals_the_registered_cases(generated, tmp_path):
+    """The domain's projection too (events in order: it waits for a case's opening), in batches
+    that end anywhere, a key with cases renamed."""
+    from reporting.projections import READ_MODELS
+    from tests.hub_support import province_events
+    uri = f"sqlite:///{tmp_path / 'registered'}.sqlite"
+    db.migrate("reporting", uri)
+    engine = db.create_engine(uri)
+    make = sessionmaker(engine)
+    events = list(generated.events) + province_events()  # the latter renames a key with a case
+    for i in range(0, len(events), 250):
+        with db.UnitOfWork(make, Outbox(messaging, "reporting"), batch=True) as uow:
+            for event in events[i:i + 250]:
+                READ_MODELS[event.event_type](uow, event)
+    with make() as session:
+        kept, summed = tallies(session)
+        assert kept == summed
+        t, c = RegisteredTally, RegisteredCase
+        open_ = dict(session.execute(sa.select(c.region, sa.func.count()).where(c.closed.is_(False))
+                                     .group_by(c.region)).all())
+        assert domain.open_cases(session) == open_ and sum(open_.values()) > 0
+        persons = session.scalar(sa.select(sa.func.count(sa.distinct(c.person_key))))
+        assert domain.summary(session, messaging)["unique_persons"] == persons > 0
+        assert any(row.measure == "open" and row.n < session.scalar(
+            sa.select(sa.func.count()).where(c.region == row.region, c.category == row.category))
+            for row in session.scalars(sa.select(t)))  # some closed
+    engine.dispose()

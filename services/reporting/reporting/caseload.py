@@ -206,7 +206,7 @@ def _tally_upsert(dialect: str, table: sa.Table):
                                         set_={"n": table.c.n + insert.excluded.n})
 
 
-def _add(session, model, keys: tuple[str, ...], tally: Counter) -> None:
+def add_counts(session, model, keys: tuple[str, ...], tally: Counter) -> None:
     """One upsert for all of a batch's changes to a tally, in key order: two transactions adding
     to the same rows lock them in the same order (no deadlock between them)."""
     rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
@@ -248,7 +248,7 @@ def _recompute_spans(session, cases: list[CaseFact]) -> None:
     if fresh:  # another node's step in a case is never counted: marking it too changes nothing
         session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
                         .values(counted=True))
-    _add(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
+    add_counts(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
     _recompute_persons(session, set(session.scalars(
         sa.select(PersonIdentity.resolved).where(sa.tuple_(PersonIdentity.node, PersonIdentity.person_key)
                                                  .in_({(case.node, case.person_key) for case in cases})))))
@@ -343,7 +343,7 @@ def _recompute_persons(session, persons) -> None:
     if added := now_rows - kept:
         keys = ("person", "region", "disability", "measure", "from_month", "to_month")
         session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(added)])
-    _add(session, PersonTally, ("region", "disability", "month", "measure"), tally)
+    add_counts(session, PersonTally, ("region", "disability", "month", "measure"), tally)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:

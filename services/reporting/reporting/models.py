@@ -36,6 +36,29 @@ class RegisteredCase(Base):
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
+class RegisteredTally(Base):
+    """The registered cases summed per regency and category: ``cases`` all of them, ``open`` those
+    not closed; and (regency and category "") ``persons``, the person keys with a case. Kept with
+    :class:`RegisteredCase`, so the summary and the capacity plan count rows, not a million cases."""
+    __tablename__ = "registered_tally"
+    __table_args__ = {"info": {"summary": True}}
+
+    region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
+
+
+class RegisteredPerson(Base):
+    """How many registered cases carry each person key (a renaming moves them to the new key): the
+    key counts in ``persons`` while it has one."""
+    __tablename__ = "registered_person"
+    __table_args__ = {"info": {"summary": True}}
+
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    cases: Mapped[int] = mapped_column(sa.Integer)
+
+
 class PersonPresence(Base):
     """Which nodes have registered a person (by NIK-based key): how the hub spots one person
     registered in two regencies without seeing the NIK."""

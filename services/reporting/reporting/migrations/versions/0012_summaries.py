@@ -3,7 +3,8 @@
 each step marks whether the tally counts it) and the person tally with the runs of months each
 person counts in (with a case open, with one opened, registered with a disability and with a
 case open too); and the runs of consecutive sequences in the inbox, which the stream figures read
-instead of the whole inbox. Filled from the facts (and the inbox) a hub already has.
+instead of the whole inbox; the registered cases per regency and category (all, open) and the
+person keys with a case. Filled from the facts (and the inbox) a hub already has.
 
 Revision ID: reporting_0012
 Revises: reporting_0011
@@ -108,6 +109,18 @@ FROM (SELECT node, service, sequence, received_at,
 GROUP BY node, service, run
 """
 
+# Registered cases per regency and category, open ones, and the person keys with a case.
+REGISTERED_FROM_CASES = [
+    "INSERT INTO registered_person (person_key, cases) SELECT person_key, count(*) FROM registered_case "
+    "GROUP BY person_key",
+    """INSERT INTO registered_tally (region, category, measure, n)
+       SELECT region, category, 'cases', count(*) FROM registered_case GROUP BY region, category
+       UNION ALL
+       SELECT region, category, 'open', count(*) FROM registered_case WHERE closed = false GROUP BY region, category
+       UNION ALL
+       SELECT '', '', 'persons', count(*) FROM registered_person""",
+]
+
 FILL = [
     # A step of a case not opened yet waits: its case's opening counts it.
     "UPDATE case_step SET counted = true WHERE EXISTS (SELECT 1 FROM case_fact f WHERE f.case_id = case_step.case_id)",
@@ -119,6 +132,7 @@ FILL = [
     f"INSERT INTO person_tally (region, disability, month, measure, n) {PERSON_TALLY_FROM_MONTHS}",
     "INSERT INTO stream_range (node, service, first_sequence, last_sequence, received, last_received_at) "
     f"{STREAM_RANGES_FROM_INBOX}",
+    *REGISTERED_FROM_CASES,
 ]
 
 
@@ -159,11 +173,25 @@ def upgrade():
         sa.Column("received", sa.Integer, nullable=False),
         sa.Column("last_received_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "registered_tally",
+        sa.Column("region", sa.String(4), primary_key=True),
+        sa.Column("category", sa.String(64), primary_key=True),
+        sa.Column("measure", sa.String(16), primary_key=True),
+        sa.Column("n", sa.Integer, nullable=False),
+    )
+    op.create_table(
+        "registered_person",
+        sa.Column("person_key", sa.String(64), primary_key=True),
+        sa.Column("cases", sa.Integer, nullable=False),
+    )
     for statement in FILL:
         op.execute(statement)
 
 
 def downgrade():
+    op.drop_table("registered_person")
+    op.drop_table("registered_tally")
     op.drop_table("stream_range")
     op.drop_table("person_tally")
     op.drop_table("person_months")
