@@ -118,7 +118,8 @@ REGISTERED_FROM_CASES = [
        UNION ALL
        SELECT region, category, 'open', count(*) FROM registered_case WHERE closed = false GROUP BY region, category
        UNION ALL
-       SELECT '', '', 'persons', count(*) FROM registered_person""",
+       SELECT '', '', 'persons', (SELECT count(*) FROM registered_person)
+       WHERE EXISTS (SELECT 1 FROM registered_person)""",  # no row of 0: the consumer's upsert adds it
 ]
 
 FILL = [
