@@ -59,6 +59,15 @@ def _lock(session, *key: str) -> None:
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
 
 
+def lock_summaries(session) -> None:
+    """On PostgreSQL, one transaction at a time writes the summaries, from its first summary write
+    to its commit: their province rows are every transaction's anyway, and a transaction that has
+    locked some of their rows (or a person's months, or a month's node activity) never waits for
+    another that waits for it. Taken again by each summary write of the transaction (it stacks)."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(session, ("summaries",)))))
+
+
 _LOCKED, _CASES, _ABSENT = "caseload.locked", "caseload.cases", "caseload.absent_cases"
 CASE_EVENTS = ("case.opened", "case.stage_changed", "case.closed", "case.reopened")
 
@@ -95,8 +104,12 @@ def note_activity(uow, event: Event) -> None:
     # month neither collide on the first row nor queue on a counter. A batch sends each pair once,
     # at its end.
     month = month_of(event.occurred_at)
-    uow.insert("node_activity", insert_or_nothing(uow.session, NodeActivity, "node", "month"),
-               {"node": event.node, "month": month}, key=(event.node, month))
+    uow.later("node_activity", _add_activity, {"node": event.node, "month": month}, key=(event.node, month))
+
+
+def _add_activity(session, rows: list[dict]) -> None:
+    lock_summaries(session)  # a month's first row is a row two transactions may wait on
+    session.execute(insert_or_nothing(session, NodeActivity, "node", "month"), rows)
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -132,8 +145,8 @@ def apply_person_registered(uow, event: Event) -> None:
     session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
                     for d in dict.fromkeys(payload["disabilities"]))
     _know_key(session, event.node, payload["person_key"])
-    person = session.get(PersonIdentity, (event.node, payload["person_key"])).resolved
-    uow.later("person_months", _recompute_persons, person, key=person)
+    key = (event.node, payload["person_key"])
+    uow.later("person_keys", _recompute_keys, key, key=key)
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -220,6 +233,7 @@ def _recompute_spans(session, cases: list[CaseFact]) -> None:
     """Derive the spans of ``cases`` again from their steps, and bring the case tally along: minus
     their old spans, plus the new ones and the steps not counted yet. A handful of statements for
     all of them."""
+    lock_summaries(session)
     by_id = {case.case_id: case for case in cases}
     steps: dict[str, list] = {case_id: [] for case_id in by_id}
     tally: Counter = Counter()
@@ -249,9 +263,14 @@ def _recompute_spans(session, cases: list[CaseFact]) -> None:
         session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
                         .values(counted=True))
     add_counts(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
-    _recompute_persons(session, set(session.scalars(
+    _recompute_keys(session, [(case.node, case.person_key) for case in cases])
+
+
+def _recompute_keys(session, keys: list[tuple[str, str]]) -> None:
+    """:func:`_recompute_persons` for the persons these (node, person key) pairs end at."""
+    _recompute_persons(session, session.scalars(
         sa.select(PersonIdentity.resolved).where(sa.tuple_(PersonIdentity.node, PersonIdentity.person_key)
-                                                 .in_({(case.node, case.person_key) for case in cases})))))
+                                                 .in_(set(keys)))))
 
 
 # -- unique persons ------------------------------------------------------------------------------------
@@ -315,16 +334,12 @@ def _person_months(session, persons: set[str]) -> set[tuple]:
 
 def _recompute_persons(session, persons) -> None:
     """Derive the months ``persons`` count in again, after their cases' spans, their registrations
-    or their keys changed, and change the person tally by the difference. On PostgreSQL each
-    person is locked first (in a fixed order): two transactions would each add the same difference."""
+    or their keys changed, and change the person tally by the difference. Under the summaries'
+    lock: two transactions would each add the same difference."""
     persons = set(persons)
     if not persons:
         return
-    if session.bind.dialect.name == "postgresql":
-        keys = sorted({_lock_key(session, ("person months", p)) for p in persons})
-        session.execute(sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM "
-                                "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
-                        {"keys": keys})
+    lock_summaries(session)
     m = PersonMonths
     kept = set(session.execute(sa.select(m.person, m.region, m.disability, m.measure, m.from_month, m.to_month)
                                .where(m.person.in_(persons))).all())

@@ -63,6 +63,7 @@ def _count(uow, *keys: tuple[str, str, str], n: int = 1) -> None:
 
 
 def _add_registered(session, items: list) -> None:
+    caseload.lock_summaries(session)
     counts: Counter = Counter()
     for key, n in items:
         counts[key] += n
@@ -82,6 +83,7 @@ def _add_persons(session, items: list) -> None:
     rows = [{"person_key": key, "cases": n} for key, n in sorted(changes.items()) if n]
     if not rows:
         return
+    caseload.lock_summaries(session)
     counted = sum((cases > 0) - (cases - changes[key] > 0)
                   for key, cases in session.execute(_person_upsert(session.bind.dialect.name), rows))
     caseload.add_counts(session, RegisteredTally, ("region", "category", "measure"), Counter({("", "", "persons"): counted}))
