@@ -205,6 +205,8 @@ class NodeHeartbeat(Base):
 class CaseFact(Base):
     """A case as opened (``case.opened``): where it counts, never who it is beyond a person key."""
     __tablename__ = "case_fact"
+    # A person's cases, for their months in the person tally (reporting.caseload._person_months).
+    __table_args__ = (sa.Index("ix_case_fact_person", "node", "person_key"),)
 
     case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     node: Mapped[str] = mapped_column(sa.String(8))
@@ -235,6 +237,7 @@ class CaseSpan(Base):
     """Months at whose end a case was open in one stage: from ``from_month`` up to, not including,
     ``to_month`` (None: still open). Derived from the case's steps, recomputed at each of them."""
     __tablename__ = "case_span"
+    __table_args__ = (sa.Index("ix_case_span_person", "node", "person_key"),)
 
     case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     from_month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)

@@ -186,11 +186,16 @@ def upgrade():
         sa.Column("person_key", sa.String(64), primary_key=True),
         sa.Column("cases", sa.Integer, nullable=False),
     )
+    # A person's cases and spans, which the projection reads for the person's months.
+    op.create_index("ix_case_fact_person", "case_fact", ["node", "person_key"])
+    op.create_index("ix_case_span_person", "case_span", ["node", "person_key"])
     for statement in FILL:
         op.execute(statement)
 
 
 def downgrade():
+    op.drop_index("ix_case_span_person", "case_span")
+    op.drop_index("ix_case_fact_person", "case_fact")
     op.drop_table("registered_person")
     op.drop_table("registered_tally")
     op.drop_table("stream_range")
