@@ -21,6 +21,7 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
+import importlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
@@ -39,6 +40,7 @@ from benchmarks.processes import ServiceProcess, remove  # noqa: E402
 from rehsos import auth, clock, reference  # noqa: E402
 from tests.support import PostgresDatabases, Province, wait_until  # noqa: E402
 
+SUMMARIES = importlib.import_module("reporting.migrations.versions.0012_summaries")
 MONTHS = 60
 SLOW_MS = 10_000
 REGENCY = "6371"
@@ -97,13 +99,13 @@ def fill_sql(cases: int, first_month: str) -> list[str]:
             WHERE k = (CASE WHEN closed IS NOT NULL THEN 4 WHEN moved IS NOT NULL THEN 3 ELSE 2 END)""",
         """INSERT INTO case_fact (case_id, node, region, category, person_key)
            SELECT case_id, node, node, category, person_key FROM bench_case""",
-        f"""INSERT INTO case_step (case_id, sequence, node, kind, occurred_at, month, stage, outcome)
+        f"""INSERT INTO case_step (case_id, sequence, node, kind, occurred_at, month, stage, outcome, counted)
             SELECT case_id, sequence, node,
                    CASE k WHEN 2 THEN 'opened' WHEN 3 THEN 'stage_changed' ELSE 'closed' END,
                    {moment_of("CASE k WHEN 2 THEN opened WHEN 3 THEN moved ELSE closed END", "day")},
                    {month_of("CASE k WHEN 2 THEN opened WHEN 3 THEN moved ELSE closed END")},
                    CASE k WHEN 2 THEN 'pendekatan_awal' WHEN 3 THEN 'asesmen' ELSE 'terminasi' END,
-                   CASE WHEN k = 4 THEN outcome END
+                   CASE WHEN k = 4 THEN outcome END, true
             FROM bench_event WHERE k >= 2""",
         f"""INSERT INTO case_span (case_id, from_month, to_month, stage, node, region, category, person_key)
             SELECT case_id, {month_of("opened")}, CASE WHEN moved IS NOT NULL THEN {month_of("moved")} END,
@@ -129,6 +131,8 @@ def fill_sql(cases: int, first_month: str) -> list[str]:
             FROM bench_case WHERE i % 20 = 0""",
         "DROP TABLE bench_event",
         "DROP TABLE bench_case",
+        # The summaries, from the facts just written, as the migration fills them on a hub with data.
+        *SUMMARIES.FILL[1:],  # its first statement marks the steps counted: done above
     ]
 
 

@@ -13,7 +13,9 @@ regency whose node sent nothing for a month has no figures for that month (None 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections import Counter, namedtuple
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
@@ -21,10 +23,10 @@ from sqlalchemy.orm import aliased
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
-from rehsos.db import insert_or_nothing
+from rehsos.db import dialect_insert, insert_or_nothing
 from rehsos.errors import RefusedEvent
-from reporting.models import (CaseFact, CaseSpan, CaseStep, NodeActivity, PersonAlias, PersonDisabilityFact,
-                              PersonFact, PersonIdentity)
+from reporting.models import (CaseFact, CaseSpan, CaseStep, CaseTally, NodeActivity, PersonAlias, PersonDisabilityFact,
+                              PersonFact, PersonIdentity, PersonMonths, PersonTally)
 
 OUTCOMES = ("positive", "neutral", "negative")
 # Which steps set whether a case is open; every step sets its stage.
@@ -55,6 +57,15 @@ def _lock(session, *key: str) -> None:
     lock = _lock_key(session, key)
     if lock not in session.info.get(_LOCKED, ()):  # taken for the whole batch (prepare)
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+
+
+def lock_summaries(session) -> None:
+    """On PostgreSQL, one transaction at a time writes the summaries, from its first summary write
+    to its commit: their province rows are every transaction's anyway, and a transaction that has
+    locked some of their rows (or a person's months, or a month's node activity) never waits for
+    another that waits for it. Taken again by each summary write of the transaction (it stacks)."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(session, ("summaries",)))))
 
 
 _LOCKED, _CASES, _ABSENT = "caseload.locked", "caseload.cases", "caseload.absent_cases"
@@ -93,8 +104,12 @@ def note_activity(uow, event: Event) -> None:
     # month neither collide on the first row nor queue on a counter. A batch sends each pair once,
     # at its end.
     month = month_of(event.occurred_at)
-    uow.insert("node_activity", insert_or_nothing(uow.session, NodeActivity, "node", "month"),
-               {"node": event.node, "month": month}, key=(event.node, month))
+    uow.later("node_activity", _add_activity, {"node": event.node, "month": month}, key=(event.node, month))
+
+
+def _add_activity(session, rows: list[dict]) -> None:
+    lock_summaries(session)  # a month's first row is a row two transactions may wait on
+    session.execute(insert_or_nothing(session, NodeActivity, "node", "month"), rows)
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -130,6 +145,8 @@ def apply_person_registered(uow, event: Event) -> None:
     session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
                     for d in dict.fromkeys(payload["disabilities"]))
     _know_key(session, event.node, payload["person_key"])
+    key = (event.node, payload["person_key"])
+    uow.later("person_keys", _recompute_keys, key, key=key)
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -149,9 +166,18 @@ def apply_person_identified(uow, event: Event) -> None:
     # below follows it too.
     _know_key(session, event.node, previous)
     _know_key(session, event.node, key)
+    changed = {old_end}
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
                                                                     PersonIdentity.resolved == old_end)):
         identity.resolved = _follow(session, event.node, identity.person_key)
+        changed.add(identity.resolved)
+    session.flush()
+    # The persons the renamed keys counted as and count as now: their months in the tally again.
+    for person in changed:
+        uow.later("person_months", _recompute_persons, person, key=person)
+
+
+_Span = namedtuple("_Span", "region category from_month to_month stage")
 
 
 def _spans(case: CaseFact, steps: list) -> list[dict]:
@@ -174,19 +200,165 @@ def _spans(case: CaseFact, steps: list) -> list[dict]:
     return spans
 
 
+def _step_measure(kind: str, outcome: str | None) -> str | None:
+    """What a step adds to in the case tally (a stage change adds nothing: only the spans show it)."""
+    return f"closed_{outcome}" if kind == "closed" else {"opened": "new", "reopened": "reopened"}.get(kind)
+
+
+def _span_change(tally: Counter, span, sign: int) -> None:
+    """A span is +1 active from its first month and -1 from the month it ends in."""
+    tally[(span.region, span.category, span.from_month, span.stage, "active")] += sign
+    if span.to_month is not None:
+        tally[(span.region, span.category, span.to_month, span.stage, "active")] -= sign
+
+
+@functools.lru_cache(maxsize=None)
+def _tally_upsert(dialect: str, table: sa.Table):
+    insert = dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
+                                        set_={"n": table.c.n + insert.excluded.n})
+
+
+def add_counts(session, model, keys: tuple[str, ...], tally: Counter) -> None:
+    """One upsert for all of a batch's changes to a tally, in key order: two transactions adding
+    to the same rows lock them in the same order (no deadlock between them)."""
+    rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
+    if rows:
+        session.execute(_tally_upsert(session.bind.dialect.name, model.__table__), rows)
+
+
+
+
 def _recompute_spans(session, cases: list[CaseFact]) -> None:
-    """Derive the spans of ``cases`` again from their steps: three statements for all of them."""
+    """Derive the spans of ``cases`` again from their steps, and bring the case tally along: minus
+    their old spans, plus the new ones and the steps not counted yet. A handful of statements for
+    all of them."""
+    lock_summaries(session)
     by_id = {case.case_id: case for case in cases}
     steps: dict[str, list] = {case_id: [] for case_id in by_id}
+    tally: Counter = Counter()
+    fresh = False
     for step in session.execute(sa.select(CaseStep.case_id, CaseStep.node, CaseStep.kind, CaseStep.month,
-                                          CaseStep.stage).where(CaseStep.case_id.in_(by_id))
+                                          CaseStep.stage, CaseStep.outcome, CaseStep.counted)
+                                .where(CaseStep.case_id.in_(by_id))
                                 .order_by(CaseStep.case_id, CaseStep.sequence)):
-        if step.node == by_id[step.case_id].node:
-            steps[step.case_id].append(step)
+        case = by_id[step.case_id]
+        if step.node != case.node:
+            continue
+        steps[step.case_id].append(step)
+        if not step.counted:
+            fresh = True
+            if (measure := _step_measure(step.kind, step.outcome)) is not None:
+                tally[(case.region, case.category, step.month, step.stage, measure)] += 1
+    for span in session.execute(sa.select(CaseSpan.region, CaseSpan.category, CaseSpan.from_month,
+                                          CaseSpan.to_month, CaseSpan.stage).where(CaseSpan.case_id.in_(by_id))):
+        _span_change(tally, span, -1)
     session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id.in_(by_id)))
     rows = [span for case_id, case in by_id.items() for span in _spans(case, steps[case_id])]
     if rows:
         session.execute(sa.insert(CaseSpan), rows)
+    for row in rows:
+        _span_change(tally, _Span(**{k: row[k] for k in _Span._fields}), +1)
+    if fresh:  # another node's step in a case is never counted: marking it too changes nothing
+        session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
+                        .values(counted=True))
+    add_counts(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
+    _recompute_keys(session, [(case.node, case.person_key) for case in cases])
+
+
+def _recompute_keys(session, keys: list[tuple[str, str]]) -> None:
+    """:func:`_recompute_persons` for the persons these (node, person key) pairs end at."""
+    _recompute_persons(session, session.scalars(
+        sa.select(PersonIdentity.resolved).where(sa.tuple_(PersonIdentity.node, PersonIdentity.person_key)
+                                                 .in_(set(keys)))))
+
+
+# -- unique persons ------------------------------------------------------------------------------------
+PROVINCE = ""  # the region of a person's months in the province as a whole
+OPEN_END = "9999-99"  # after every month: how a run still going sorts
+
+
+def _runs(spans) -> list[tuple[str, str | None]]:
+    """(first, end) months of the runs ``spans`` make together: a span starting before the ends
+    seen so far goes on with the run (as migration 0012 merges them)."""
+    runs: list[list[str]] = []
+    for first, end in sorted((first, end or OPEN_END) for first, end in spans):
+        if runs and first <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([first, end])
+    return [(first, None if end == OPEN_END else end) for first, end in runs]
+
+
+def _person_months(session, persons: set[str]) -> set[tuple]:
+    """The rows of :class:`PersonMonths` the facts give ``persons`` now: (person, region,
+    disability, measure, from_month, to_month)."""
+    spans: dict[tuple[str, str], list] = {}
+    for person, region, first, end in session.execute(
+            sa.select(PersonIdentity.resolved, CaseSpan.region, CaseSpan.from_month, CaseSpan.to_month)
+            .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseSpan.node,
+                                          PersonIdentity.person_key == CaseSpan.person_key))
+            .where(PersonIdentity.resolved.in_(persons))):
+        for scope in (region, PROVINCE):
+            spans.setdefault((person, scope), []).append((first, end))
+    runs = {key: _runs(items) for key, items in spans.items()}
+    rows = {(person, scope, "", "persons", first, end) for (person, scope), items in runs.items()
+            for first, end in items}
+    for person, region, month in session.execute(
+            sa.select(PersonIdentity.resolved, CaseFact.region, CaseStep.month)
+            .join(CaseFact, sa.and_(CaseFact.case_id == CaseStep.case_id, CaseFact.node == CaseStep.node))
+            .join(PersonIdentity, sa.and_(PersonIdentity.node == CaseFact.node,
+                                          PersonIdentity.person_key == CaseFact.person_key))
+            .where(CaseStep.kind == "opened", PersonIdentity.resolved.in_(persons))):
+        rows |= {(person, scope, "", "new_persons", month, None) for scope in (region, PROVINCE)}
+    # Registered with a disability from the first month a registration of theirs in the region
+    # says so; with an active case (in any regency) in those of these months they have one open.
+    registered: dict[tuple[str, str, str], str] = {}
+    for person, region, month, disability in session.execute(
+            sa.select(PersonIdentity.resolved, PersonFact.region, PersonFact.month, PersonDisabilityFact.disability)
+            .join(PersonDisabilityFact, sa.and_(PersonDisabilityFact.node == PersonFact.node,
+                                                PersonDisabilityFact.person_key == PersonFact.person_key))
+            .join(PersonIdentity, sa.and_(PersonIdentity.node == PersonFact.node,
+                                          PersonIdentity.person_key == PersonFact.person_key))
+            .where(PersonIdentity.resolved.in_(persons))):
+        for scope in (region, PROVINCE):
+            registered[(person, scope, disability)] = min(month, registered.get((person, scope, disability), month))
+    for (person, scope, disability), since in registered.items():
+        rows.add((person, scope, disability, "registered", since, None))
+        for first, end in runs.get((person, PROVINCE), ()):
+            first = max(first, since)
+            if end is None or end > first:
+                rows.add((person, scope, disability, "with_active_case", first, end))
+    return rows
+
+
+def _recompute_persons(session, persons) -> None:
+    """Derive the months ``persons`` count in again, after their cases' spans, their registrations
+    or their keys changed, and change the person tally by the difference. Under the summaries'
+    lock: two transactions would each add the same difference."""
+    persons = set(persons)
+    if not persons:
+        return
+    lock_summaries(session)
+    m = PersonMonths
+    kept = set(session.execute(sa.select(m.person, m.region, m.disability, m.measure, m.from_month, m.to_month)
+                               .where(m.person.in_(persons))).all())
+    now_rows = _person_months(session, persons)
+    if kept == now_rows:
+        return
+    tally: Counter = Counter()
+    for rows, sign in ((kept - now_rows, -1), (now_rows - kept, +1)):
+        for _, region, disability, measure, first, end in rows:
+            tally[(region, disability, first, measure)] += sign
+            if end is not None:
+                tally[(region, disability, end, measure)] -= sign
+    if gone := kept - now_rows:
+        session.execute(sa.delete(m).where(sa.tuple_(m.person, m.region, m.disability, m.measure, m.from_month)
+                                           .in_([row[:5] for row in gone])))
+    if added := now_rows - kept:
+        keys = ("person", "region", "disability", "measure", "from_month", "to_month")
+        session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(added)])
+    add_counts(session, PersonTally, ("region", "disability", "month", "measure"), tally)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:
@@ -220,8 +392,8 @@ def apply_case_opened(uow, event: Event) -> None:
         session.add(case)
         session.flush()
         session.info.get(_ABSENT, set()).discard(case.case_id)
+    _know_key(session, event.node, payload["person_key"])  # before the spans: their person is counted by it
     _add_step(uow, event, case, "opened", payload["stage"])
-    _know_key(session, event.node, payload["person_key"])
 
 
 def apply_stage_changed(uow, event: Event) -> None:
@@ -310,46 +482,117 @@ def _categories(category: str | None, within: tuple[str, ...] | None = None) -> 
     return tuple(c for c in within if c == category) if category else within
 
 
-def case_counts(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None) -> dict:
+def _tally(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None):
+    """The tally's rows for the months (the steps' counts and the changes of ``active``) and, as
+    month ``None``, the sum of the changes of ``active`` before the first month."""
+    t = CaseTally
+    where = [t.region.in_(regencies)] + ([t.category.in_(categories)] if categories is not None else [])
+    keys = (t.region, t.category, t.stage)
+    before = (sa.select(*keys, sa.literal(None, sa.String(7)), sa.literal("active"), sa.func.sum(t.n))
+              .where(*where, t.measure == "active", t.month < months[0]).group_by(*keys))
+    within = sa.select(*keys, t.month, t.measure, t.n).where(*where, t.month.in_(months))
+    return session.execute(before.union_all(within)).all()
+
+
+def case_counts(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None,
+                persons: bool = True) -> dict:
     """Raw counts (only where the regency's node sent something that month):
     ``cells[(regency, month)]`` new/active/closed/reopened/persons/new_persons, and province-level
     ``persons``/``new_persons`` per month (unique across regencies), ``by_stage`` and
-    ``by_category`` per month."""
+    ``by_category`` per month. From the case tally; unique persons (``persons``) from the facts."""
     cells: dict[tuple[str, str], dict] = {}
 
     def cell(region, month):
         return cells.setdefault((region, month), {"new": 0, "active": 0, "closed": dict.fromkeys(OUTCOMES, 0),
                                                   "reopened": 0, "persons": 0, "new_persons": 0})
 
+    sent = activity(session, months, regencies)
     by_stage: dict[tuple[str, str], int] = {}
     by_category: dict[tuple[str, str], dict] = {}
-    steps = _steps(months, regencies, categories)
-    for month, region, category, kind, outcome, n in session.execute(
-            sa.select(steps.c.month, steps.c.region, steps.c.category, steps.c.kind, steps.c.outcome, sa.func.count())
-            .group_by(steps.c.month, steps.c.region, steps.c.category, steps.c.kind, steps.c.outcome)):
-        target = cell(region, month)
-        if kind == "opened":
-            target["new"] += n
-            by_category.setdefault((category, month), {"new": 0, "active": 0})["new"] += n
-        elif kind == "closed":
-            target["closed"][outcome] += n
-        else:
-            target["reopened"] += n
+    open_before: Counter = Counter()  # (region, category, stage): cases open at the end of the month before
+    changes: dict[str, Counter] = {month: Counter() for month in months}
+    for region, category, stage, month, measure, n in _tally(session, months, regencies, categories):
+        if measure == "active":
+            (open_before if month is None else changes[month])[(region, category, stage)] += n
+        elif (region, month) in sent:
+            target = cell(region, month)
+            if measure == "new":
+                target["new"] += n
+                by_category.setdefault((category, month), {"new": 0, "active": 0})["new"] += n
+            elif measure == "reopened":
+                target["reopened"] += n
+            else:
+                target["closed"][measure.removeprefix("closed_")] += n
+    active = open_before
+    for month in months:
+        active.update(changes[month])
+        for (region, category, stage), n in active.items():
+            if n and (region, month) in sent:
+                cell(region, month)["active"] += n
+                by_stage[(stage, month)] = by_stage.get((stage, month), 0) + n
+                by_category.setdefault((category, month), {"new": 0, "active": 0})["active"] += n
+    result = {"cells": cells, "by_stage": by_stage, "by_category": by_category}
+    if persons and categories is None:
+        result.update(_persons_from_tally(session, months, regencies, sent, cell))
+    elif persons:
+        # Unique persons of some categories only: counted from the facts (the tally has no categories).
+        result.update(_persons_from_facts(session, months, regencies, categories, cell))
+    return result
+
+
+def _persons_from_facts(session, months, regencies, categories, cell) -> dict:
     active = _active(months, regencies, categories)
-    for month, region, category, stage, n in session.execute(
-            sa.select(active.c.month, active.c.region, active.c.category, active.c.stage, sa.func.count())
-            .group_by(active.c.month, active.c.region, active.c.category, active.c.stage)):
-        cell(region, month)["active"] += n
-        by_stage[(stage, month)] = by_stage.get((stage, month), 0) + n
-        by_category.setdefault((category, month), {"new": 0, "active": 0})["active"] += n
+    steps = _steps(months, regencies, categories)
     new_steps = sa.select(steps).where(steps.c.kind == "opened").subquery("new_steps")
     for (month, region), n in _persons(session, active, by_region=True).items():
         cell(region, month)["persons"] = n
     for (month, region), n in _persons(session, new_steps, by_region=True).items():
         cell(region, month)["new_persons"] = n
-    return {"cells": cells, "persons": _persons(session, active, by_region=False),
-            "new_persons": _persons(session, new_steps, by_region=False),
-            "by_stage": by_stage, "by_category": by_category}
+    return {"persons": _persons(session, active, by_region=False),
+            "new_persons": _persons(session, new_steps, by_region=False)}
+
+
+def _persons_from_tally(session, months, regencies, sent, cell) -> dict:
+    """Unique persons per regency and month from the person tally, and in the province: its own
+    runs, when every regency sent something that month; else from the facts of that month (a
+    silent regency's persons are left out, and a person in two regencies still counts once)."""
+    t = PersonTally
+    scopes = [*regencies, PROVINCE]
+    before = (sa.select(t.region, sa.literal(None, sa.String(7)), t.measure, sa.func.sum(t.n))
+              .where(t.region.in_(scopes), t.disability == "", t.measure == "persons", t.month < months[0])
+              .group_by(t.region, t.measure))
+    within = (sa.select(t.region, t.month, t.measure, t.n)
+              .where(t.region.in_(scopes), t.disability == "", t.month.in_(months)))
+    open_now: Counter = Counter()
+    changes: dict[str, Counter] = {month: Counter() for month in months}
+    new: dict[tuple[str, str], int] = {}
+    for region, month, measure, n in session.execute(before.union_all(within)):
+        if measure == "persons":
+            (open_now if month is None else changes[month])[region] += n
+        else:
+            new[(region, month)] = n
+    whole = set(regencies) == set(reference.REGENCIES)
+    result: dict[str, dict] = {"persons": {}, "new_persons": {}}
+    for month in months:
+        open_now.update(changes[month])
+        for region in regencies:
+            if (region, month) in sent:
+                for key, n in (("persons", open_now[region]), ("new_persons", new.get((region, month), 0))):
+                    if n:
+                        cell(region, month)[key] = n
+        if not any((region, month) in sent for region in regencies):
+            continue
+        if not whole:  # one regency: the province is that regency
+            result["persons"][month] = open_now[regencies[0]]
+            result["new_persons"][month] = new.get((regencies[0], month), 0)
+        elif all((region, month) in sent for region in regencies):
+            result["persons"][month] = open_now[PROVINCE]
+            result["new_persons"][month] = new.get((PROVINCE, month), 0)
+        else:
+            facts = _persons_from_facts(session, [month], regencies, None, lambda region, month: {})
+            result["persons"][month] = facts["persons"].get(month, 0)
+            result["new_persons"][month] = facts["new_persons"].get(month, 0)
+    return result
 
 
 # -- figures for the API -------------------------------------------------------------------------------
@@ -457,7 +700,7 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
     months, regencies = months_between(first, last), regencies_in(regency)
     reach = months_between(add_months(first, -12), last)
     categories = _categories(category, TUNA_SOSIAL)
-    counts = case_counts(session, reach, regencies, categories) if categories else {"cells": {}}
+    counts = case_counts(session, reach, regencies, categories, persons=False) if categories else {"cells": {}}
     sent = activity(session, reach, regencies)
 
     def value(code, month, key):
@@ -500,6 +743,44 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
 
 
 def _disability_counts(session, months: list[str], regencies: list[str], category: str | None) -> dict:
+    """Unique persons registered with each disability type by the end of each month, and those of
+    them with a case open at that month's end, per regency and (unique across regencies) in all:
+    from the person tally; those with a case of one category, and the province in a month some
+    regency was silent in, from the facts."""
+    if category:
+        return _disability_counts_from_facts(session, months, regencies, category)
+    t, measures = PersonTally, ("registered", "with_active_case")
+    scopes = [*regencies, PROVINCE]
+    keys = (t.region, t.disability, t.measure)
+    before = (sa.select(*keys, sa.literal(None, sa.String(7)), sa.func.sum(t.n))
+              .where(t.region.in_(scopes), t.measure.in_(measures), t.month < months[0]).group_by(*keys))
+    within = sa.select(*keys, t.month, t.n).where(t.region.in_(scopes), t.measure.in_(measures), t.month.in_(months))
+    counted: Counter = Counter()
+    changes: dict[str, Counter] = {month: Counter() for month in months}
+    for region, disability, measure, month, n in session.execute(before.union_all(within)):
+        (counted if month is None else changes[month])[(region, disability, measure)] += n
+    sent = activity(session, months, regencies)
+    whole = set(regencies) == set(reference.REGENCIES)
+    result = {}
+    for month in months:
+        counted.update(changes[month])
+        with_data = [region for region in regencies if (region, month) in sent]
+        for (region, disability, measure), n in counted.items():
+            if n and region in with_data:
+                result[(measure, month, region, disability)] = n
+        if not with_data:
+            continue
+        if not whole or len(with_data) == len(regencies):  # one regency is the province's whole
+            scope = PROVINCE if whole else regencies[0]
+            result.update({(measure, month, disability): n for (region, disability, measure), n in counted.items()
+                           if n and region == scope})
+        else:
+            result.update({key: n for key, n in _disability_counts_from_facts(session, [month], regencies, None).items()
+                           if len(key) == 3})
+    return result
+
+
+def _disability_counts_from_facts(session, months: list[str], regencies: list[str], category: str | None) -> dict:
     """Unique persons registered with each disability type by the end of each month, and those of
     them with a case open at that month's end, per regency and (unique across regencies) in all."""
     month = _month_table(months)

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 
 from rehsos import reference
 from rehsos.clock import now
+from reporting import domain
 from reporting.domain import TRAINED_ROLES, _gain as gain
-from reporting.models import RegisteredCase, TrainingRecord
+from reporting.models import TrainingRecord
 
 
 def per_100(count: int, cases: int) -> float | None:
@@ -22,10 +23,7 @@ def training_coverage(session, regency: str | None = None, category: str | None 
     """Completions count as trained (someone who completed two events counts twice: the hub sees
     no names). With ``regency``, only its participants' cells; with ``category``, only that PPKS
     category's open cases (the caseload)."""
-    cases = sa.select(RegisteredCase.region, sa.func.count()).where(RegisteredCase.closed.is_(False))
-    if category:
-        cases = cases.where(RegisteredCase.category == category)
-    open_cases = dict(session.execute(cases.group_by(RegisteredCase.region)).all())
+    open_cases = domain.open_cases(session, category)
     codes = [regency] if regency else list(reference.NODES)  # the province office's own staff too
     rows = {code: {"regency": code, "name": reference.region_name(code), "open_cases": open_cases.get(code, 0),
                    "registered": 0, "attended": 0, "completed": 0, **{f"trained_{role}": 0 for role in TRAINED_ROLES}}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections import Counter
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -14,8 +15,10 @@ from rehsos.contracts import Event, make_event, payload_schema
 from rehsos.db import dialect_insert
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
+from reporting import caseload, store
 from reporting.models import (CentrePlan, FacilityCapacity, PersonPresence, ReferralStatus, RegisteredCase,
-                              StreamRepair, TrainingRecord)
+                              RegisteredPerson, RegisteredTally,
+                              StreamRange, StreamRepair, TrainingRecord)
 
 SERVICE = "reporting"
 
@@ -49,15 +52,61 @@ def apply_case_opened(uow, event: Event) -> None:
         case_id=str(payload["case_id"]), node=event.node, region=region, category=payload["category"],
         sex=payload["sex"], age_band=payload["age_band"], person_key=payload["person_key"],
         registered_at=event.occurred_at, event_id=str(event.event_id), version=event.sequence))
+    _count(uow, (region, payload["category"], "cases"), (region, payload["category"], "open"))
+    _count_person(uow, payload["person_key"], +1)
+
+
+# The registered tally changes by a batch's sum, in one upsert at its end (see caseload.add_counts).
+def _count(uow, *keys: tuple[str, str, str], n: int = 1) -> None:
+    for key in keys:
+        uow.later("registered_tally", _add_registered, (key, n))
+
+
+def _add_registered(session, items: list) -> None:
+    caseload.lock_summaries(session)
+    counts: Counter = Counter()
+    for key, n in items:
+        counts[key] += n
+    caseload.add_counts(session, RegisteredTally, ("region", "category", "measure"), counts)
+
+
+def _count_person(uow, person_key: str, n: int) -> None:
+    uow.later("registered_person", _add_persons, (person_key, n))
+
+
+def _add_persons(session, items: list) -> None:
+    """Add to the cases of each person key, and count the keys that got their first case or lost
+    their last (the upsert returns each key's new number; its row lock orders two at once)."""
+    changes: Counter = Counter()
+    for key, n in items:
+        changes[key] += n
+    rows = [{"person_key": key, "cases": n} for key, n in sorted(changes.items()) if n]
+    if not rows:
+        return
+    caseload.lock_summaries(session)
+    counted = sum((cases > 0) - (cases - changes[key] > 0)
+                  for key, cases in session.execute(_person_upsert(session.bind.dialect.name), rows))
+    caseload.add_counts(session, RegisteredTally, ("region", "category", "measure"), Counter({("", "", "persons"): counted}))
+
+
+@functools.lru_cache(maxsize=None)
+def _person_upsert(dialect: str):
+    table = RegisteredPerson.__table__
+    insert = dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(index_elements=["person_key"], set_={"cases": table.c.cases + insert.excluded.cases}
+                                        ).returning(table.c.person_key, table.c.cases)
 
 
 def apply_person_identified(uow, event: Event) -> None:
     """A NIK was attached (or two records merged) at a node: its cases count under the new key."""
     payload = event.payload
-    uow.session.execute(sa.update(RegisteredCase)
-                        .where(RegisteredCase.node == event.node,
-                               RegisteredCase.person_key == payload["previous_person_key"])
-                        .values(person_key=payload["person_key"]))
+    moved = uow.session.execute(sa.update(RegisteredCase)
+                                .where(RegisteredCase.node == event.node,
+                                       RegisteredCase.person_key == payload["previous_person_key"])
+                                .values(person_key=payload["person_key"])).rowcount
+    if moved and payload["previous_person_key"] != payload["person_key"]:
+        _count_person(uow, payload["previous_person_key"], -moved)
+        _count_person(uow, payload["person_key"], moved)
     uow.session.execute(sa.delete(PersonPresence).where(PersonPresence.node == event.node,
                                                         PersonPresence.person_key == payload["previous_person_key"]))
     note_person(uow, event, payload["person_key"])
@@ -77,6 +126,8 @@ def _case_open(closed: bool):
         if case.node != event.node:
             raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
         if case.version < event.sequence:  # the newer state wins, whatever order they came in
+            if bool(case.closed) != closed:
+                _count(uow, (case.region, case.category, "open"), n=-1 if closed else 1)
             case.closed, case.version = closed, event.sequence
     return apply
 
@@ -196,11 +247,19 @@ HANDLERS = {"case.opened": apply_case_opened,
             "referral.requested": apply_referral_requested} | dict.fromkeys(registry.REFERRAL_ANSWERS, apply_referral_answer)
 
 
+def open_cases(session, category: str | None = None) -> dict[str, int]:
+    """Registered cases not closed, per regency (of one PPKS category)."""
+    t = RegisteredTally
+    query = sa.select(t.region, sa.func.sum(t.n)).where(t.measure == "open")
+    if category:
+        query = query.where(t.category == category)
+    return {region: n for region, n in session.execute(query.group_by(t.region)) if n}
+
+
 def summary(session, tables: MessagingTables) -> dict:
     """Case counts by regency and category, with the state of every node's event stream."""
-    rows = session.execute(
-        sa.select(RegisteredCase.region, RegisteredCase.category, sa.func.count())
-        .group_by(RegisteredCase.region, RegisteredCase.category)).all()
+    t = RegisteredTally
+    rows = session.execute(sa.select(t.region, t.category, t.n).where(t.measure == "cases", t.n > 0)).all()
     cells = [{"regency": r, "category": c, "cases": n} for r, c, n in sorted(rows)]
     by_regency = {code: {"regency": code, "name": region.name, "kind": region.kind, "cases": 0, "by_category": {}}
                   for code, region in reference.REGENCIES.items()}
@@ -211,8 +270,7 @@ def summary(session, tables: MessagingTables) -> dict:
         entry["cases"] += cell["cases"]
         entry["by_category"][cell["category"]] = cell["cases"]
         by_category[cell["category"]]["cases"] += cell["cases"]
-    unique_persons = session.execute(
-        sa.select(sa.func.count(sa.distinct(RegisteredCase.person_key)))).scalar_one()
+    unique_persons = session.execute(sa.select(t.n).where(t.measure == "persons")).scalar_one_or_none() or 0
     return {
         "generated_at": now().isoformat(),
         "total_cases": sum(c["cases"] for c in cells),
@@ -227,27 +285,27 @@ def summary(session, tables: MessagingTables) -> dict:
 
 def missing_ranges(session, tables: MessagingTables) -> dict[tuple[str, str], list[list[int]]]:
     """Per node and service, the sequence ranges not received: before the first one received, and
-    between any two (what comes after the last is unknown until something newer arrives)."""
-    inbox = tables.inbox
-    previous = sa.func.lag(inbox.c.sequence, 1, 0).over(partition_by=(inbox.c.node, inbox.c.service),
-                                                         order_by=inbox.c.sequence)
-    steps = sa.select(inbox.c.node, inbox.c.service, inbox.c.sequence, previous.label("previous")).subquery()
+    between any two (what comes after the last is unknown until something newer arrives). From the
+    runs the inbox's rows make (:class:`StreamRange`), not the inbox itself."""
+    r = StreamRange
+    previous = sa.func.lag(r.last_sequence, 1, 0).over(partition_by=(r.node, r.service), order_by=r.first_sequence)
+    steps = sa.select(r.node, r.service, r.first_sequence, previous.label("previous")).subquery()
     gaps: dict[tuple[str, str], list[list[int]]] = {}
-    for node, service, seq, prev in session.execute(
-            sa.select(steps).where(steps.c.sequence > steps.c.previous + 1)
-            .order_by(steps.c.node, steps.c.service, steps.c.sequence)):
-        gaps.setdefault((node, service), []).append([prev + 1, seq - 1])
+    for node, service, first, prev in session.execute(
+            sa.select(steps).where(steps.c.first_sequence > steps.c.previous + 1)
+            .order_by(steps.c.node, steps.c.service, steps.c.first_sequence)):
+        gaps.setdefault((node, service), []).append([prev + 1, first - 1])
     return gaps
 
 
 def streams(session, tables: MessagingTables) -> list[dict]:
     """Per node and service: events received, the highest sequence, which are missing, and the
     hub's last request to resend them."""
-    inbox = tables.inbox
+    r = StreamRange
     rows = session.execute(
-        sa.select(inbox.c.node, inbox.c.service, sa.func.count(), sa.func.max(inbox.c.sequence),
-                  sa.func.max(inbox.c.received_at))
-        .group_by(inbox.c.node, inbox.c.service).order_by(inbox.c.node, inbox.c.service)).all()
+        sa.select(r.node, r.service, sa.func.sum(r.received), sa.func.max(r.last_sequence),
+                  sa.func.max(r.last_received_at))
+        .group_by(r.node, r.service).order_by(r.node, r.service)).all()
     gaps = missing_ranges(session, tables)
     repairs = {(r.node, r.service): r for r in session.scalars(sa.select(StreamRepair))}
     result = []
@@ -266,6 +324,7 @@ def request_repairs(uow, tables: MessagingTables) -> int:
     two checks in a row (an event merely late or retrying fills it without help), and again at
     most once per check while it stays open. Returns how many requests were sent."""
     session, at = uow.session, now()
+    store.merge_ranges(session)
     gaps = missing_ranges(session, tables)
     repairs = {(r.node, r.service): r for r in session.scalars(sa.select(StreamRepair))}
     sent = 0
@@ -317,10 +376,7 @@ def capacity_plan(session, category: str | None = None) -> dict:
     rows = {code: {"regency": code, "name": region.name, "kind": region.kind, "open_cases": 0, "waiting": 0, "beds": 0,
                    "occupied": 0, "free": 0, "facilities": 0, "planned_beds": 0, "plans": 0}
             for code, region in reference.REGENCIES.items()}
-    cases = sa.select(RegisteredCase.region, sa.func.count()).where(RegisteredCase.closed.is_(False))
-    if category:
-        cases = cases.where(RegisteredCase.category == category)
-    for regency, n in session.execute(cases.group_by(RegisteredCase.region)):
+    for regency, n in open_cases(session, category).items():
         rows[regency]["open_cases"] = n
     waiting = (sa.select(RegisteredCase.region, sa.func.count())
                .join(ReferralStatus, ReferralStatus.case_id == RegisteredCase.case_id)
@@ -390,9 +446,8 @@ def training_overview(session) -> dict:
                        "status": r.status, "topics": r.topics or [], "demo": bool(r.demo),
                        **{k: sum(c[k] for c in cells) for k in ("registered", "waitlisted", "attended", "completed")},
                        **_gain(cells)})
-    open_cases = dict(session.execute(sa.select(RegisteredCase.region, sa.func.count())
-                                      .where(RegisteredCase.closed.is_(False)).group_by(RegisteredCase.region)).all())
-    regions = {code: {"regency": code, "name": reference.region_name(code), "open_cases": open_cases.get(code, 0),
+    open_now = open_cases(session)
+    regions = {code: {"regency": code, "name": reference.region_name(code), "open_cases": open_now.get(code, 0),
                       "registered": 0, "attended": 0, "completed": 0,
                       **{f"trained_{role}": 0 for role in TRAINED_ROLES}}
                for code in reference.NODES}

@@ -139,18 +139,30 @@ def flow_figures(timelines: list[Timeline]) -> dict:
 
 
 # -- reading the timelines ----------------------------------------------------------------------------
-def timelines(session, category: str | None = None) -> list[Timeline]:
+def timelines(session, category: str | None = None, *, regency: str | None = None,
+              requested_from: datetime | None = None, requested_before: datetime | None = None) -> list[Timeline]:
     """Every referral's timeline, under the regency of its case (the case's region as the hub knows
-    it now, whatever order the case and the referral arrived in)."""
-    query = (sa.select(ReferralTimeline, RegisteredCase.region, RegisteredCase.person_key)
-             .outerjoin(RegisteredCase, RegisteredCase.case_id == ReferralTimeline.case_id)
-             .order_by(ReferralTimeline.referral_id))
+    it now, whatever order the case and the referral arrived in); only those of ``regency`` and
+    requested in [``requested_from``, ``requested_before``) when given (a referral whose request
+    has not arrived has no moment: left out by either)."""
+    t = ReferralTimeline
+    region = sa.func.coalesce(RegisteredCase.region, t.node)
+    query = (sa.select(t.referral_id, t.node, t.facility_id, t.category, t.person_key, region.label("region"),
+                       RegisteredCase.person_key.label("case_person"), *(getattr(t, f"{step}_at") for step in STEPS))
+             .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id)
+             .order_by(t.referral_id))
     if category:
-        query = query.where(ReferralTimeline.category == category)
-    return [Timeline(referral_id=row.referral_id, regency=region or row.node, facility_id=row.facility_id,
-                     category=row.category, person=case_person or row.person_key or row.referral_id,
+        query = query.where(t.category == category)
+    if regency:
+        query = query.where(region == regency)
+    if requested_from is not None:
+        query = query.where(t.requested_at >= requested_from)
+    if requested_before is not None:
+        query = query.where(t.requested_at < requested_before)
+    return [Timeline(referral_id=row.referral_id, regency=row.region, facility_id=row.facility_id,
+                     category=row.category, person=row.case_person or row.person_key or row.referral_id,
                      **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
-            for row, region, case_person in session.execute(query)]
+            for row in session.execute(query)]
 
 
 def _facility_names(session) -> dict[str, FacilityCapacity]:
@@ -161,19 +173,10 @@ def referral_flows(session, regency: str | None = None, category: str | None = N
                    from_month: str | None = None, to_month: str | None = None) -> dict:
     """Per referring regency × facility: referrals requested in the months chosen (WITA), their
     outcomes, response times and times to admission."""
-    chosen = []
-    for t in timelines(session, category):
-        if regency and t.regency != regency:
-            continue
-        if from_month or to_month:
-            # A referral whose request has not arrived has no month: it counts only unfiltered.
-            if t.requested_at is None:
-                continue
-            if from_month and t.requested_at < month_start(from_month):
-                continue
-            if to_month and t.requested_at >= month_end(to_month):
-                continue
-        chosen.append(t)
+    # A referral whose request has not arrived has no month: it counts only unfiltered.
+    chosen = timelines(session, category, regency=regency,
+                       requested_from=month_start(from_month) if from_month else None,
+                       requested_before=month_end(to_month) if to_month else None)
     facilities = _facility_names(session)
     groups: dict[tuple[str, str], list[Timeline]] = {}
     for t in chosen:

@@ -36,6 +36,29 @@ class RegisteredCase(Base):
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
 
 
+class RegisteredTally(Base):
+    """The registered cases summed per regency and category: ``cases`` all of them, ``open`` those
+    not closed; and (regency and category "") ``persons``, the person keys with a case. Kept with
+    :class:`RegisteredCase`, so the summary and the capacity plan count rows, not a million cases."""
+    __tablename__ = "registered_tally"
+    __table_args__ = {"info": {"summary": True}}
+
+    region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
+
+
+class RegisteredPerson(Base):
+    """How many registered cases carry each person key (a renaming moves them to the new key): the
+    key counts in ``persons`` while it has one."""
+    __tablename__ = "registered_person"
+    __table_args__ = {"info": {"summary": True}}
+
+    person_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    cases: Mapped[int] = mapped_column(sa.Integer)
+
+
 class PersonPresence(Base):
     """Which nodes have registered a person (by NIK-based key): how the hub spots one person
     registered in two regencies without seeing the NIK."""
@@ -152,6 +175,22 @@ class StoredEvent(Base):
     envelope: Mapped[str] = mapped_column(sa.Text)  # the event as JSON (rehsos.contracts.Event.to_json)
 
 
+class StreamRange(Base):
+    """A run of consecutive sequences of a node's stream in the hub's inbox, with how many and when
+    the last of them arrived: what the stream figures sum instead of the whole inbox (millions of
+    rows). Each batch appends the runs of its own events (no row two batches write), and the
+    repair check merges the runs that meet. The hub's bookkeeping of its inbox: a rebuild keeps it."""
+    __tablename__ = "stream_range"
+    __table_args__ = {"info": {"read_model": False}}
+
+    node: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    service: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    first_sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    last_sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    received: Mapped[int] = mapped_column(sa.Integer)
+    last_received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class NodeHeartbeat(Base):
     """The newest ``node.heartbeat`` of each service of each node."""
     __tablename__ = "node_heartbeat"
@@ -166,6 +205,8 @@ class NodeHeartbeat(Base):
 class CaseFact(Base):
     """A case as opened (``case.opened``): where it counts, never who it is beyond a person key."""
     __tablename__ = "case_fact"
+    # A person's cases, for their months in the person tally (reporting.caseload._person_months).
+    __table_args__ = (sa.Index("ix_case_fact_person", "node", "person_key"),)
 
     case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     node: Mapped[str] = mapped_column(sa.String(8))
@@ -187,12 +228,16 @@ class CaseStep(Base):
     month: Mapped[str] = mapped_column(sa.String(7), index=True)  # WITA, "YYYY-MM"
     stage: Mapped[str] = mapped_column(sa.String(32))
     outcome: Mapped[str | None] = mapped_column(sa.String(16))  # of a closure
+    # In the case tally already: a step of a case not opened yet (or redelivered) is counted once,
+    # when its case's spans are derived with it.
+    counted: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class CaseSpan(Base):
     """Months at whose end a case was open in one stage: from ``from_month`` up to, not including,
     ``to_month`` (None: still open). Derived from the case's steps, recomputed at each of them."""
     __tablename__ = "case_span"
+    __table_args__ = (sa.Index("ix_case_span_person", "node", "person_key"),)
 
     case_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     from_month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
@@ -202,6 +247,57 @@ class CaseSpan(Base):
     region: Mapped[str] = mapped_column(sa.String(4), index=True)
     category: Mapped[str] = mapped_column(sa.String(64))
     person_key: Mapped[str] = mapped_column(sa.String(64))
+
+
+class CaseTally(Base):
+    """The case facts summed per regency, category, month (WITA) and stage, kept with them in the
+    same unit of work: ``new``, ``reopened`` and ``closed_<outcome>`` count the steps of that month;
+    ``active`` is a change (+1 where a span starts, -1 where it ends), so the cases open at a month's
+    end are the sum of ``active`` up to that month. The figures sum a few thousand of these rows
+    instead of joining a million cases with the months."""
+    __tablename__ = "case_tally"
+    __table_args__ = {"info": {"summary": True}}
+
+    region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    stage: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
+
+
+class PersonMonths(Base):
+    """The months a person (a resolved key) counts in a regency, or in the province (region ""):
+    ``persons``, with a case open at the month's end, from ``from_month`` up to, not including,
+    ``to_month`` (None: still); ``new_persons``, with a case opened in ``from_month``; per
+    disability type, ``registered`` with it by the month's end and ``with_active_case`` too, a
+    case of theirs (anywhere) open at its end. Several cases of one person make one run of
+    months: the person counts once. Kept so that a change of
+    the person's cases or keys changes the person tally by the difference only."""
+    __tablename__ = "person_months"
+    __table_args__ = {"info": {"summary": True}}
+
+    person: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    disability: Mapped[str] = mapped_column(sa.String(32), primary_key=True)  # "" but for the two below
+    measure: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    from_month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    to_month: Mapped[str | None] = mapped_column(sa.String(7))
+
+
+class PersonTally(Base):
+    """Unique persons per regency (or the province, region ""), disability type and month:
+    ``new_persons`` counts them; the other measures are changes (+1 where a run of
+    :class:`PersonMonths` starts, -1 where it ends), summed up to a month for the persons counted
+    at its end."""
+    __tablename__ = "person_tally"
+    __table_args__ = {"info": {"summary": True}}
+
+    region: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    disability: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)
 
 
 class PersonFact(Base):

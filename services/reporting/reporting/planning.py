@@ -2,6 +2,7 @@
 month by month from the referral timelines, carried a year ahead from its own trend."""
 from __future__ import annotations
 
+import bisect
 from datetime import datetime
 
 from rehsos import reference
@@ -48,11 +49,21 @@ daerah lain."""
 
 def demand_series(items: list[Timeline], months: list[str]) -> list[int]:
     """People waiting for a bed or in one at the end of each month (WITA), each person once."""
-    result = []
-    for month in months:
-        end = month_end(month)
-        result.append(len({t.person for t in items if t.waiting_at(end) or t.in_bed_at(end)}))
-    return result
+    ends = [month_end(month) for month in months]
+    people: list[set] = [set() for _ in months]
+    for t in items:
+        # Waiting at a moment after the request up to the first admission, refusal or discharge
+        # (Timeline.waiting_at), in a bed after the admission up to the discharge (in_bed_at).
+        stops = [at for at in (t.admitted_at, t.rejected_at, t.discharged_at) if at is not None]
+        spells = [(t.requested_at, min(stops) if stops else None), (t.admitted_at, t.discharged_at)]
+        counted = set()
+        for start, stop in spells:
+            if start is not None:
+                counted.update(range(bisect.bisect_right(ends, start),
+                                     len(ends) if stop is None else bisect.bisect_right(ends, stop)))
+        for i in counted:
+            people[i].add(t.person)
+    return [len(p) for p in people]
 
 
 def _people(items: list[Timeline], at: datetime, state: str) -> int:

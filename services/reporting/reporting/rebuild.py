@@ -287,7 +287,7 @@ def rebuild(uri: str, *, handlers: Mapping | None = None, on_progress: Callable[
     prepare = prepare_read_models if handlers is None else None
     handlers = READ_MODELS if handlers is None else handlers
     started = time.monotonic()
-    tables = read_model_tables()
+    tables = read_model_tables(summaries=True)
     job = _Rebuild(uri, handlers, on_progress, batch_size, prepare)
     guard = None
     if not job.sqlite:

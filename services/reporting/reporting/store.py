@@ -22,12 +22,13 @@ from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import PAYLOAD_SCHEMAS, Event, payload_schema
 from rehsos.errors import RefusedEvent
-from reporting.models import Base, StoredEvent, messaging
+from reporting.models import Base, StoredEvent, StreamRange, messaging
 
 Handler = Callable[..., None]
 # ``Table.info["read_model"] = False`` marks a table of the hub's own bookkeeping (not made from
 # events), which a rebuild leaves alone; every other table that is not messaging is a read model.
 READ_MODEL = "read_model"
+SUMMARY = "summary"
 
 
 _INSERT = sa.insert(StoredEvent)
@@ -44,12 +45,66 @@ def keep(uow, event: Event) -> None:
         "received_at": now(), "envelope": pseudonymous.to_json()})
 
 
+def note_received(uow, event: Event) -> None:
+    """The event's place in its stream: with the batch's others, its inbox row makes the runs of
+    :class:`StreamRange` at the end of the batch."""
+    uow.later("stream_range", _add_ranges, str(event.event_id), key=str(event.event_id))
+
+
+def runs(rows) -> list[dict]:
+    """The runs of consecutive sequences among ``rows`` (node, service, sequence, received_at)."""
+    found: list[dict] = []
+    for node, service, sequence, received_at in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        last = found[-1] if found else None
+        if last and (last["node"], last["service"]) == (node, service) and last["last_sequence"] == sequence - 1:
+            last["last_sequence"], last["received"] = sequence, last["received"] + 1
+            last["last_received_at"] = max(last["last_received_at"], received_at)
+        else:
+            found.append({"node": node, "service": service, "first_sequence": sequence, "last_sequence": sequence,
+                          "received": 1, "last_received_at": received_at})
+    return found
+
+
+def _add_ranges(session, event_ids: list[str]) -> None:
+    inbox = messaging.inbox
+    rows = session.execute(sa.select(inbox.c.node, inbox.c.service, inbox.c.sequence, inbox.c.received_at)
+                           .where(inbox.c.event_id.in_(event_ids))).all()
+    if rows:
+        session.execute(sa.insert(StreamRange), runs(rows))
+
+
+_MERGE_LOCK_KEY = 0x7374_7261  # "stra": one merge at a time (another's deletions would be lost)
+
+
+def merge_ranges(session) -> None:
+    """Merge the runs that meet (each batch appended its own): the stream figures then read about
+    one row per gap, not one per batch. Rows appended meanwhile are left for the next time."""
+    if session.bind.dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_MERGE_LOCK_KEY)))
+    r = StreamRange
+    groups: list[list] = []
+    for row in session.execute(sa.select(r.node, r.service, r.first_sequence, r.last_sequence, r.received,
+                                         r.last_received_at).order_by(r.node, r.service, r.first_sequence)):
+        last = groups[-1][-1] if groups else None
+        if last and (last.node, last.service) == (row.node, row.service) and last.last_sequence + 1 == row.first_sequence:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    for head, *rest in (group for group in groups if len(group) > 1):
+        where = (r.node == head.node, r.service == head.service)
+        session.execute(sa.update(r).where(*where, r.first_sequence == head.first_sequence).values(
+            last_sequence=rest[-1].last_sequence, received=head.received + sum(row.received for row in rest),
+            last_received_at=max(row.last_received_at for row in (head, *rest))))
+        session.execute(sa.delete(r).where(*where, r.first_sequence.in_([row.first_sequence for row in rest])))
+
+
 def kept(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
     """``handlers`` (the combined read models), each also storing the event it applies; event types
     no read model handles yet are stored too, so a read model added later can be rebuilt from them.
     The hub's own events (``node: hub``) are not read-model input and are not stored."""
     def keeping(handler: Handler | None) -> Handler:
         def apply(uow, event: Event) -> None:
+            note_received(uow, event)
             if event.node == HUB:
                 return
             if event.event_type in registry.DIRECT_EVENTS:
@@ -63,10 +118,14 @@ def kept(handlers: Mapping[str, Handler]) -> dict[str, Handler]:
     return {event_type: keeping(handlers.get(event_type)) for event_type in sorted({t for t, _ in PAYLOAD_SCHEMAS})}
 
 
-def read_model_tables(metadata: sa.MetaData = Base.metadata) -> list[sa.Table]:
-    """Every table a rebuild makes anew, parents first: all of reporting's tables except the
-    messaging ones (outbox, inbox, quarantine...), the event store and other bookkeeping
-    (``info={"read_model": False}``). Derived, so a read model added later is rebuilt too."""
+def read_model_tables(metadata: sa.MetaData = Base.metadata, *, summaries: bool = False) -> list[sa.Table]:
+    """Every table a rebuild makes anew (with ``summaries``), parents first: all of reporting's
+    tables except the messaging ones (outbox, inbox, quarantine...), the event store and other
+    bookkeeping (``info={"read_model": False}``). Derived, so a read model added later is rebuilt
+    too. Without ``summaries``, the facts only: the summaries the projections keep beside them
+    (``info={"summary": True}``: counts changed in place, an event adds no row of its own) are
+    what the facts sum to, and are compared with them as such (tests/domain/test_case_tally.py)."""
     messaging_names = {getattr(messaging, f.name).name for f in dataclasses.fields(messaging)}
     return [t for t in metadata.sorted_tables
-            if t.name not in messaging_names and t.info.get(READ_MODEL, True)]
+            if t.name not in messaging_names and t.info.get(READ_MODEL, True)
+            and (summaries or not t.info.get(SUMMARY, False))]
