@@ -112,8 +112,8 @@ def file_durations(junit: Path) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "4")),
-                        help="pytest processes at once (TEST_JOBS, default 4)")
+    parser.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("TEST_JOBS", "3")),
+                        help="pytest processes at once (TEST_JOBS, default 3)")
     parser.add_argument("--record", action="store_true", help=f"write the files' times to {DURATIONS.relative_to(ROOT)}")
     parser.add_argument("--sweep", action="store_true", help="only remove what killed test runs left behind")
     args, pytest_args = parser.parse_known_args(argv)
