@@ -122,13 +122,11 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._outbox = outbox
         self._on_commit = on_commit
-        self._emitted = False
         self.batch = batch
         self.session: Session | None = None
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
-        self._emitted = False
         self._durable: list = []
         self._later: dict[str, tuple[Callable, dict]] = {}
         self._pending: list[tuple[Event, str | None]] = []
@@ -169,7 +167,7 @@ class UnitOfWork:
                     self._keep_durable()
                     raise
                 self.session.commit()
-                if self._emitted and self._on_commit:
+                if self.emitted and self._on_commit:
                     self._on_commit()
             else:
                 self.session.rollback()
@@ -196,17 +194,16 @@ class UnitOfWork:
                 session.add(obj)
             session.commit()
 
-    def emit(self, event: Event, target: str | None = None) -> Event:
+    def emit(self, event: Event, target: str | None = None) -> None:
         """Queue ``event`` for the outbox of this transaction. It is numbered and written just
         before the commit, after every other change of the transaction is flushed: numbering
         takes the row lock of the service's counter (gap-free sequences), and every transaction
         of the service that emits waits for it, so it is held for the last statement only (one
         for all of the transaction's events, :meth:`Outbox.add_all`) and the commit, not for the
         whole unit of work (issue 14: registrations at 50 clients waited mostly on it).
-        The numbered events are in :attr:`emitted` after the commit."""
-        self._emitted = True
+        Nothing is returned: the event has no number yet. The numbered events are in
+        :attr:`emitted` after the commit."""
         self._pending.append((event, target))
-        return event
 
     def _write_pending(self) -> None:
         if not self._pending:

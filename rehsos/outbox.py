@@ -187,6 +187,7 @@ def _number_and_write(tables: MessagingTables):
     params = (*(sa.bindparam(name, type_=ARRAY(sa.Text)) for name in ("event_ids", "event_types", "routing_keys", "heads", "tails")),
               sa.bindparam("n", type_=sa.BigInteger), sa.bindparam("created_at", type_=UtcDateTime))
     returning = sa.text(numbering + " SELECT min(sequence) FROM written").bindparams(*params)
+
     def write(session: Session, counter: str, rows: list[tuple[Event, str]]) -> int:
         heads, tails = [], []
         for event, _key in rows:

@@ -15,14 +15,17 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+import sqlalchemy as sa
 import yaml
 
 from rehsos import auth, config, db, reference, sealing, topology
@@ -471,11 +474,6 @@ def migrate_all(settings: config.Settings, migrated: Path, *, at_head: frozenset
     ``migrated``: alembic costs a few tenths of a second of CPU per database, which fourteen offices
     (46 databases) or every test's province would pay again. A database named in ``at_head`` (a
     copy of a migrated PostgreSQL template) is left as it is."""
-    import sqlite3
-    from contextlib import closing
-
-    import sqlalchemy as sa
-
     databases = [(db.AUTH, settings.auth_database_uri)]
     databases += [(spec.name, settings.database_uri_for(spec.database)) for spec in db.services_of(settings)]
     for service, uri in databases:
@@ -512,9 +510,10 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
     previous = json.loads(paths.topology.read_text()) if paths.topology.exists() else {}
     doc = {"hub": {}, "nodes": {}, "log_dir": str(paths.log), "config_dir": str(paths.config),
            "node_public_keys": {n: settings[n].node_public_keys[n] for n in node_list}}
-    migrated = Path(tempfile.mkdtemp(prefix="rehsos-migrated-"))
+    with tempfile.TemporaryDirectory(prefix="rehsos-migrated-") as migrated:  # gone even if a migration fails
+        for s in settings.values():
+            migrate_all(s, Path(migrated))
     for name, s in settings.items():
-        migrate_all(s, migrated)
         before = previous.get("hub", {}) if name == "hub" else previous.get("nodes", {}).get(name, {})
         tokens, passwords = ensure_demo_tokens(s, before.get("tokens", {}), before.get("passwords", {}))
         entry = {"base_url": s.base_url, "tokens": tokens, "passwords": passwords}
@@ -522,7 +521,6 @@ def up(*, nodes: str = "default", port_base: int = 8100, hub_port: int = 8000, d
             doc["hub"] = entry
         else:
             doc["nodes"][name] = {"name": reference.region_name(name), **entry}
-    shutil.rmtree(migrated, ignore_errors=True)
 
     procs = {name: start_process(name, files[name], paths) for name in files}
     try:

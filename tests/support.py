@@ -92,9 +92,7 @@ class PostgresDatabases:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             for service in services:
                 db.migrate(service, f"postgresql://postgres@127.0.0.1:5432/{name}")
-            self.claims.remove(name)  # outlives this test: dropped when the process ends
-            PostgresDatabases.finished.append(name)
-            PostgresDatabases.finished_claims.append(name)
+            self.claims.remove(name)  # the process's, not this test's: dropped when the process ends
             PostgresDatabases.templates[services] = name
         return PostgresDatabases.templates[services]
 
@@ -120,15 +118,14 @@ class PostgresDatabases:
         _drop(self.created + templates, self.claims + templates)
         self.created, self.claims = [], []
         self.admin.dispose()
-        PostgresDatabases.finished = [n for n in PostgresDatabases.finished if n not in templates]
-        PostgresDatabases.finished_claims = [n for n in PostgresDatabases.finished_claims if n not in templates]
         PostgresDatabases.templates.clear()
 
 
 def drop_finished() -> None:
     """Drop the databases of this process's ended tests and its templates (the end of a pytest
     session)."""
-    _drop(PostgresDatabases.finished, PostgresDatabases.finished_claims)
+    templates = list(PostgresDatabases.templates.values())  # each its own claim
+    _drop(PostgresDatabases.finished + templates, PostgresDatabases.finished_claims + templates)
     PostgresDatabases.finished, PostgresDatabases.finished_claims = [], []
     PostgresDatabases.templates.clear()
     PostgresDatabases.at_head.clear()
