@@ -299,9 +299,10 @@ def case_body(**overrides) -> dict:
     return body
 
 
-def read_models(engine: sa.Engine) -> dict[str, set]:
+def read_models(engine: sa.Engine, *, summaries: bool = True) -> dict[str, set]:
     """Every read-model table of the hub (``reporting.store.read_model_tables``) as a set of rows,
-    JSON values as sorted text so that rows compare whatever the order they were written in."""
+    JSON values as sorted text so that rows compare whatever the order they were written in. A
+    summary's count that came to 0 is left out (a key renamed away keeps its row, at 0)."""
     import json
 
     from reporting.store import read_model_tables
@@ -309,6 +310,12 @@ def read_models(engine: sa.Engine) -> dict[str, set]:
     def hashable(value):
         return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
 
+    def rows(table):
+        query = sa.select(table)
+        if (count := table.c.get("n", table.c.get("cases"))) is not None and table.info.get("summary"):
+            query = query.where(count != 0)
+        return query
+
     with engine.connect() as conn:
-        return {t.name: {tuple(hashable(v) for v in row) for row in conn.execute(sa.select(t))}
-                for t in read_model_tables()}
+        return {t.name: {tuple(hashable(v) for v in row) for row in conn.execute(rows(t))}
+                for t in read_model_tables(summaries=summaries)}

@@ -495,7 +495,7 @@ def _tally(session, months: list[str], regencies: list[str], categories: tuple[s
 
 
 def case_counts(session, months: list[str], regencies: list[str], categories: tuple[str, ...] | None,
-                persons: bool = True) -> dict:
+                persons: bool = True, sent: set[tuple[str, str]] | None = None) -> dict:
     """Raw counts (only where the regency's node sent something that month):
     ``cells[(regency, month)]`` new/active/closed/reopened/persons/new_persons, and province-level
     ``persons``/``new_persons`` per month (unique across regencies), ``by_stage`` and
@@ -506,7 +506,8 @@ def case_counts(session, months: list[str], regencies: list[str], categories: tu
         return cells.setdefault((region, month), {"new": 0, "active": 0, "closed": dict.fromkeys(OUTCOMES, 0),
                                                   "reopened": 0, "persons": 0, "new_persons": 0})
 
-    sent = activity(session, months, regencies)
+    if sent is None:  # the caller's, when it has them already: (regency, month) pairs that sent
+        sent = activity(session, months, regencies)
     by_stage: dict[tuple[str, str], int] = {}
     by_category: dict[tuple[str, str], dict] = {}
     open_before: Counter = Counter()  # (region, category, stage): cases open at the end of the month before
@@ -636,8 +637,8 @@ def case_figures(session, first: str, last: str, regency: str | None = None, cat
     """New, active, closed by outcome, reopened and unique persons per regency and month, with
     the province's totals over the regencies that sent something, by stage and by category."""
     months, regencies = months_between(first, last), regencies_in(regency)
-    counts = case_counts(session, months, regencies, _categories(category))
     sent = activity(session, months, regencies)
+    counts = case_counts(session, months, regencies, _categories(category), sent=sent)
     rows = []
     for code in regencies:
         population = reference.POPULATION[code]
@@ -700,8 +701,8 @@ def tuna_sosial_trend(session, first: str, last: str, regency: str | None = None
     months, regencies = months_between(first, last), regencies_in(regency)
     reach = months_between(add_months(first, -12), last)
     categories = _categories(category, TUNA_SOSIAL)
-    counts = case_counts(session, reach, regencies, categories, persons=False) if categories else {"cells": {}}
     sent = activity(session, reach, regencies)
+    counts = case_counts(session, reach, regencies, categories, persons=False, sent=sent) if categories else {"cells": {}}
 
     def value(code, month, key):
         if (code, month) not in sent:
