@@ -574,6 +574,7 @@ def _persons_from_tally(session, months, regencies, sent, cell) -> dict:
             new[(region, month)] = n
     whole = set(regencies) == set(reference.REGENCIES)
     result: dict[str, dict] = {"persons": {}, "new_persons": {}}
+    partial = []  # months in which some regencies sent nothing: from the facts, in one query
     for month in months:
         open_now.update(changes[month])
         for region in regencies:
@@ -590,7 +591,10 @@ def _persons_from_tally(session, months, regencies, sent, cell) -> dict:
             result["persons"][month] = open_now[PROVINCE]
             result["new_persons"][month] = new.get((PROVINCE, month), 0)
         else:
-            facts = _persons_from_facts(session, [month], regencies, None, lambda region, month: {})
+            partial.append(month)
+    if partial:
+        facts = _persons_from_facts(session, partial, regencies, None, lambda region, month: {})
+        for month in partial:
             result["persons"][month] = facts["persons"].get(month, 0)
             result["new_persons"][month] = facts["new_persons"].get(month, 0)
     return result
@@ -763,6 +767,7 @@ def _disability_counts(session, months: list[str], regencies: list[str], categor
     sent = activity(session, months, regencies)
     whole = set(regencies) == set(reference.REGENCIES)
     result = {}
+    partial = []
     for month in months:
         counted.update(changes[month])
         with_data = [region for region in regencies if (region, month) in sent]
@@ -776,8 +781,10 @@ def _disability_counts(session, months: list[str], regencies: list[str], categor
             result.update({(measure, month, disability): n for (region, disability, measure), n in counted.items()
                            if n and region == scope})
         else:
-            result.update({key: n for key, n in _disability_counts_from_facts(session, [month], regencies, None).items()
-                           if len(key) == 3})
+            partial.append(month)
+    if partial:  # months in which some regencies sent nothing: from the facts, in one query
+        result.update({key: n for key, n in _disability_counts_from_facts(session, partial, regencies, None).items()
+                       if len(key) == 3})
     return result
 
 
