@@ -203,3 +203,28 @@ def test_the_monthly_report_has_a_row_per_regency_with_the_month_s_figures(gener
         now_cell, before = tuna[(row["regency"], month)], tuna[(row["regency"], "2024-05")]
         assert row["tuna_sosial_active"] == now_cell["active"]
         assert row["tuna_sosial_active_change"] == now_cell["active"] - before["active"]
+
+
+@pytest.mark.parametrize("regency,category", [(None, None), (None, "gelandangan"), ("6371", None)])
+def test_the_figures_by_stage_and_by_category_equal_those_replayed_from_the_events(generated, in_order,
+                                                                                   regency, category):
+    """The province's active cases per stage and new and active cases per category: summed over
+    the regencies that sent something that month, under a category and a regency filter too."""
+    replay = Expectation(generated.events)
+    expected = replay.figures(FIRST, LAST, categories={category} if category else None)
+    with in_order() as session:
+        figures = caseload.case_figures(session, FIRST, LAST, regency=regency, category=category)
+    regencies = [regency] if regency else list(reference.REGENCIES)
+    checked = 0
+    for i, month in enumerate(clock.months_between(FIRST, LAST)):
+        cells = [expected[(r, month)] for r in regencies if replay.has_data(r, month)]
+        for row in figures["by_stage"]:
+            got = row["months"][i]["active"]
+            assert got == (sum(c["stages"].get(row["stage"], 0) for c in cells) if cells else None), (month, row)
+            checked += bool(got)
+        for row in figures["by_category"]:
+            want = {k: sum(c["categories"][row["category"]][k] for c in cells) if cells else None
+                    for k in ("new", "active")}
+            assert {k: row["months"][i][k] for k in ("new", "active")} == want, (month, row["category"])
+            checked += bool(want["new"])
+    assert checked > 12
