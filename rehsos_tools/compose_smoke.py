@@ -41,6 +41,7 @@ import yaml
 
 from rehsos import reference
 from rehsos_tools import compose as compose_file_writer
+from rehsos_tools import waiting
 from rehsos_tools.devrun import MIN_BROKER_FILES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,17 +192,8 @@ class Province:
 
 
 def wait_for(what: str, check, timeout: float, interval: float = 2.0):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except (requests.RequestException, subprocess.SubprocessError, SmokeFailed) as exc:
-            last = exc
-        time.sleep(interval)
-    raise SmokeFailed(f"{what}: not ready after {timeout:.0f} s (last: {last!r})")
+    return waiting.wait_until(check, timeout, interval, what, error=SmokeFailed,
+                              tolerate=(requests.RequestException, subprocess.SubprocessError, SmokeFailed))
 
 
 def offices(doc: dict) -> list[str]:

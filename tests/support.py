@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import requests
 import sqlalchemy as sa
 
 from rehsos import auth, config, db, serve, topology
-from rehsos_tools import broker as mq, devrun
+from rehsos_tools import broker as mq, devrun, waiting
 from rehsos.db import create_engine
 
 MANAGEMENT_URI = "http://guest:guest@127.0.0.1:15672"
@@ -32,14 +31,7 @@ def namespace() -> str:
 
 
 def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        eventlet.sleep(interval)
+    return waiting.wait_until(predicate, timeout, interval, message, sleep=eventlet.sleep, error=AssertionError)
 
 
 def migrate_all(settings: config.Settings) -> None:

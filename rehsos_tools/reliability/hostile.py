@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 from rehsos_tools.reliability.faults import counted_at_hub
 from rehsos_tools.reliability.people import Person, Register
-from rehsos_tools.reliability.province import Province, wait_until
+from rehsos_tools.reliability.province import Province
+from rehsos_tools.waiting import wait_until
 from rehsos_tools.reliability.report import Section
 
 log = logging.getLogger("rehsos.reliability")

@@ -12,7 +12,6 @@ import logging
 import signal
 import sqlite3
 import subprocess
-import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
@@ -25,27 +24,13 @@ import yaml
 
 from rehsos import auth, config, db, topology
 from rehsos_tools import broker as mq, devrun
+from rehsos_tools.waiting import wait_until
 
 log = logging.getLogger("rehsos.reliability")
 
 MANAGEMENT_URI = "http://guest:guest@127.0.0.1:15672"
 PG_SERVER_URI = "postgresql://postgres@127.0.0.1:5432"
 HUB = "hub"
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.5, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {message}")
-        time.sleep(interval)
-
-
-
-
 
 
 class Province:
