@@ -46,6 +46,16 @@ ATENSI_COMPONENTS: dict[str, str] = {r["code"]: r["name_id"] for r in _rows("ate
 
 # Inhabitants per region (the province and each kabupaten/kota), to compare regencies per 10,000
 # inhabitants rather than in raw counts (Kota Banjarmasin has five times the people of Balangan).
+# Why a panti refuses a referral (``referral.rejected`` v2): codes, never free text, because the
+# event reaches the hub, where a typed name would be a personal value out of its node.
+REJECTION_REASONS: dict[str, str] = {
+    "no_bed": "Tidak ada tempat tidur kosong",
+    "outside_criteria": "Tidak sesuai kriteria layanan panti",
+    "needs_other_service": "Membutuhkan layanan lain (medis atau khusus)",
+    "reservation_expired": "Reservasi tempat tidur kedaluwarsa karena orang yang dirujuk belum datang",
+    "unknown_facility": "Fasilitas tidak dikenal di node tujuan",
+    "other": "Alasan lain: hubungi panti",
+}
 POPULATION_SOURCE = ("Kepmendagri No 300.2.2-2138 Tahun 2025 (Kemendagri 2025), as compiled in the public "
                      "cahyadsn/wilayah data set (MIT)")
 POPULATION: dict[str, int] = {r["code"]: int(r["total"]) for r in _rows("population.csv")}

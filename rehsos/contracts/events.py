@@ -182,7 +182,15 @@ class ReferralAcceptedV1(_ReferralAnswer):
 
 
 class ReferralRejectedV1(_ReferralAnswer):
+    """Superseded by v2: its free-text reason reached the hub. Still accepted from a node not
+    upgraded yet."""
     reason = f.Str(required=True, validate=validate.Length(1, 500))
+
+
+class ReferralRejectedV2(_ReferralAnswer):
+    """``referral.rejected``: why, as a code (``reference.REJECTION_REASONS``). The manager's own
+    note stays at the panti's node."""
+    reason_code = f.Str(required=True, validate=validate.OneOf(tuple(reference.REJECTION_REASONS)))
 
 
 class ReferralWaitlistedV1(_ReferralAnswer):
@@ -362,6 +370,7 @@ PAYLOAD_SCHEMAS: dict[tuple[str, int], type[Schema]] = {
     ("person.duplicate_detected", 1): PersonDuplicateDetectedV1,
     ("referral.accepted", 1): ReferralAcceptedV1,
     ("referral.rejected", 1): ReferralRejectedV1,
+    ("referral.rejected", 2): ReferralRejectedV2,
     ("referral.waitlisted", 1): ReferralWaitlistedV1,
     ("admission.recorded", 1): AdmissionRecordedV1,
     ("discharge.recorded", 1): DischargeRecordedV1,

@@ -155,7 +155,7 @@ def test_the_dossier_stays_while_the_person_is_in_the_panti_and_goes_at_discharg
 def test_a_rejected_referral_deletes_its_dossier_and_the_audit_entries_stay(province):
     _, referral = refer(province, person(21))
     wait_for_dossier(province, referral)
-    post(province, "63", f"/api/v1/referrals/{referral['id']}/reject", {"reason": "Tidak sesuai kategori panti."},
+    post(province, "63", f"/api/v1/referrals/{referral['id']}/reject", {"reason_code": "outside_criteria"},
          auth.FACILITY_MANAGER)
     gone = get(province, "63", dossier_path(referral))
     assert gone.status_code == 410 and "ditolak" in gone.json()["error"]["message"]

@@ -81,7 +81,7 @@ def test_a_conflict_the_plans_and_a_deleted_dossier_are_said_in_words_and_access
     rejected = refer(province)
     wait_until(lambda: api_get(province, "63", f"/api/v1/referrals/{rejected}/dossier").status_code == 200,
                timeout=20, message="the dossier at node 63")
-    api_post(province, "63", f"/api/v1/referrals/{rejected}/reject", {"reason": "Kategori tidak sesuai."},
+    api_post(province, "63", f"/api/v1/referrals/{rejected}/reject", {"reason_code": "outside_criteria"},
              auth.FACILITY_MANAGER)
     tab = Tab(chromium, province, "63", auth.FACILITY_MANAGER)
     try:
@@ -92,9 +92,10 @@ def test_a_conflict_the_plans_and_a_deleted_dossier_are_said_in_words_and_access
         waiting = refer(province, sex="female", consent=False)
         tab.open(f"/panti/rujukan/{waiting}")
         tab.check()
-        api_post(province, "63", f"/api/v1/referrals/{waiting}/reject", {"reason": "Sudah ditangani."},
-                 auth.FACILITY_MANAGER)
-        tab.page.fill("#f-reason", "Penolakan kedua dari tab yang lama.")
+        api_post(province, "63", f"/api/v1/referrals/{waiting}/reject",
+                 {"reason_code": "other", "note": "Sudah ditangani."}, auth.FACILITY_MANAGER)
+        tab.page.select_option("#f-reason_code", "no_bed")
+        tab.page.fill("#f-note", "Penolakan kedua dari tab yang lama.")
         navigate(tab.page, "form[action$='/tolak'] button[type=submit]")
         assert "sudah berstatus" in tab.page.locator("[role=alert]").inner_text()
         tab.check()

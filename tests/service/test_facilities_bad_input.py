@@ -113,11 +113,13 @@ ENDPOINTS = [
         ("a unit the facility does not have", {"unit": "Wisma Anak"}, {"unit"}),
     ], role=auth.FACILITY_MANAGER),
     Endpoint("reject referral", "POST", "/api/v1/referrals/{referral_id}/reject", a_referral(),
-             {"reason": "Kategori tidak sesuai"}, [
-        ("missing required fields", {}, {"reason"}),
-        ("wrong types", {"reason": 5}, {"reason"}),
-        ("unknown field", {"reason": "Penuh sekali", "until": "2027-01-01"}, {"until"}),
-        ("reason too short", {"reason": "x"}, {"reason"}),
+             {"reason_code": "outside_criteria", "note": "Kategori tidak sesuai"}, [
+        ("missing required fields", {}, {"reason_code"}),
+        ("wrong types", {"reason_code": 5, "note": 5}, {"reason_code", "note"}),
+        ("unknown field", {"reason_code": "no_bed", "until": "2027-01-01"}, {"until"}),
+        ("free text instead of a code", {"reason": "Penuh sekali"}, {"reason", "reason_code"}),
+        ("a code only the node itself gives", {"reason_code": "reservation_expired"}, {"reason_code"}),
+        ("note too short", {"reason_code": "other", "note": "x"}, {"note"}),
     ], role=auth.FACILITY_MANAGER),
     Endpoint("waitlist referral", "POST", "/api/v1/referrals/{referral_id}/waitlist", a_referral(), {}, [
         ("wrong types", {"note": 5}, {"note"}),

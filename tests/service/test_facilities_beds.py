@@ -115,7 +115,7 @@ def test_a_lapsed_reservation_frees_the_bed_and_tells_the_referring_office(make_
     assert kinds == ["facility.registered", "capacity.changed", "referral.accepted", "capacity.changed",
                      "referral.rejected", "capacity.changed"]
     rejected, freed = (json.loads(body)["payload"] for _, body in answers()[4:])
-    assert "kedaluwarsa" in rejected["reason"] and rejected["referral_id"] == referral
+    assert rejected["reason_code"] == "reservation_expired" and rejected["referral_id"] == referral
     assert freed["units"][0]["free"] == 1
     engine.dispose()
     late = requests.post(url + "/admission", json={"admitted_on": "2026-01-05"}, headers=manager)

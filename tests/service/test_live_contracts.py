@@ -109,7 +109,7 @@ def test_every_event_the_services_write_keeps_its_contract(province):
     post(province, "63", base + accepted["id"] + "/accept", {"unit": "Wisma Laki-laki"}, auth.FACILITY_MANAGER)
     post(province, "63", base + accepted["id"] + "/admission", {"admitted_on": date.today().isoformat()},
          auth.FACILITY_MANAGER)
-    post(province, "63", base + rejected["id"] + "/reject", {"reason": "Tidak ada tempat yang sesuai."},
+    post(province, "63", base + rejected["id"] + "/reject", {"reason_code": "no_bed"},
          auth.FACILITY_MANAGER)
 
     rows = outbox_rows(province)

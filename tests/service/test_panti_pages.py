@@ -125,18 +125,18 @@ def test_only_managers_open_the_panti_pages_and_operators_open_the_directory(pro
 
 def test_a_form_without_the_sessions_csrf_token_is_refused(province, manager):
     referral_id = refer(province, consent=False)
-    refused = manager.http.post(manager.url(page(referral_id) + "/tolak"), data={"reason": "Tanpa token CSRF."},
+    refused = manager.http.post(manager.url(page(referral_id) + "/tolak"), data={"reason_code": "no_bed"},
                                 allow_redirects=False, timeout=10)
     assert refused.status_code == 403
     forged = manager.http.post(manager.url(page(referral_id) + "/tolak"),
-                               data={"csrf": "palsu", "reason": "Token CSRF palsu."}, allow_redirects=False, timeout=10)
+                               data={"csrf": "palsu", "reason_code": "no_bed"}, allow_redirects=False, timeout=10)
     assert forged.status_code == 403
     assert status_of(province, referral_id) == "requested"
     # An operator of the node, with a session and its token, still may not decide.
     operator = PageClient(province, "63")
     operator.sign_in(auth.OPERATOR)
     token = re.search(r'name="csrf" value="([^"]*)"', operator.get("/tempat-tidur").text).group(1)
-    assert operator.http.post(operator.url(page(referral_id) + "/tolak"), data={"csrf": token, "reason": "Bukan hak."},
+    assert operator.http.post(operator.url(page(referral_id) + "/tolak"), data={"csrf": token, "reason_code": "no_bed"},
                               allow_redirects=False, timeout=10).status_code == 403
     assert status_of(province, referral_id) == "requested"
 
@@ -231,7 +231,7 @@ def test_the_dossier_is_read_from_the_referrals_page_and_every_read_is_audit_log
     assert [(r.actor.endswith("uji.facility_manager"), r.outcome) for r in from_page] == [(True, "ok")]
 
     # Rejected from the page: the dossier is deleted, and its page says so in words.
-    rejected = manager.submit(page(referral_id) + "/tolak", {"reason": "Kategori tidak sesuai."},
+    rejected = manager.submit(page(referral_id) + "/tolak", {"reason_code": "outside_criteria"},
                               page=page(referral_id))
     assert rejected.status_code == 303
     gone = manager.get(page(referral_id) + "/dossier")
@@ -245,14 +245,17 @@ def test_the_dossier_is_read_from_the_referrals_page_and_every_read_is_audit_log
 # -- reject and waitlist -----------------------------------------------------------------------------
 def test_reject_needs_a_reason_and_a_second_decision_is_a_conflict_in_words(province, manager):
     referral_id = refer(province, consent=False)
-    empty = manager.submit(page(referral_id) + "/tolak", {"reason": "  "}, page=page(referral_id))
-    assert empty.status_code == 422 and field_error(empty.text, "reason") == "Wajib diisi."
-    short = manager.submit(page(referral_id) + "/tolak", {"reason": "no"}, page=page(referral_id))
-    assert short.status_code == 422 and "3 sampai 500" in field_error(short.text, "reason")
-    assert ">no</textarea>" in short.text
+    empty = manager.submit(page(referral_id) + "/tolak", {"reason_code": ""}, page=page(referral_id))
+    assert empty.status_code == 422 and field_error(empty.text, "reason_code") == "Wajib diisi."
+    short = manager.submit(page(referral_id) + "/tolak", {"reason_code": "other", "note": "no"}, page=page(referral_id))
+    assert short.status_code == 422 and "3 sampai 500" in field_error(short.text, "note")
+    assert ">no</textarea>" in short.text and '<option value="other" selected>' in short.text
     token_page = manager.get(page(referral_id)).text  # a second tab, opened before the decision
-    done = manager.submit(page(referral_id) + "/tolak", {"reason": "Panti sedang direnovasi."}, page=page(referral_id))
-    assert done.status_code == 303 and "Rujukan ditolak" in manager.get(done.headers["Location"]).text
+    done = manager.submit(page(referral_id) + "/tolak", {"reason_code": "other", "note": "Panti sedang direnovasi."},
+                          page=page(referral_id))
+    assert done.status_code == 303
+    shown = manager.get(done.headers["Location"]).text
+    assert "Rujukan ditolak" in shown and "Alasan lain: hubungi panti" in shown and "Panti sedang direnovasi." in shown
     token = re.search(r'name="csrf" value="([^"]*)"', token_page).group(1)
     again = manager.http.post(manager.url(page(referral_id) + "/daftar-tunggu"), data={"csrf": token},
                               allow_redirects=False, timeout=10)

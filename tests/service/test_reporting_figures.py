@@ -75,7 +75,7 @@ def referral(opened, at, facility=FACILITY, facility_node="63"):
         "facility_node": facility_node, "person_key": p["person_key"], "category": p["category"], "sex": "male",
         "age_band": "30-34", "consent_override": False}, opened.node, at)
     extra = {"referral.accepted": {"reserved_until": datetime(2030, 1, 1, tzinfo=timezone.utc)},
-             "referral.rejected": {"reason": "Penuh"}, "referral.waitlisted": {"position": 1},
+             "referral.rejected": {"reason_code": "no_bed"}, "referral.waitlisted": {"position": 1},
              "admission.recorded": {"admitted_on": None},
              "discharge.recorded": {"discharged_on": None, "outcome": "positive"}}
 

@@ -143,15 +143,15 @@ def receive_referral(uow, event, node: str) -> None:
     if event.node == HUB or payload["facility_node"] != node:
         raise RefusedEvent(f"referral for node {payload['facility_node']} from {event.node} reached node {node}")
     facility = uow.session.get(Facility, payload["facility_id"])
-    status, reason = ("requested", None) if facility else ("rejected", "Fasilitas tidak dikenal di node ini.")
+    status, code = ("requested", None) if facility else ("rejected", "unknown_facility")
     referral = ReferralRequest(
         referral_id=str(payload["referral_id"]), case_id=str(payload["case_id"]), referring_node=event.node,
         facility_code=payload["facility_id"] if facility else None, person_key=payload["person_key"],
         category=payload["category"], sex=payload["sex"], age_band=payload["age_band"],
-        consent_override=payload["consent_override"], status=status, reason=reason, received_at=now())
+        consent_override=payload["consent_override"], status=status, reason_code=code, received_at=now())
     uow.session.add(referral)
     if facility is None:  # answer at once: the referring office must not wait for nobody
-        _answer(uow, referral, "referral.rejected", node, reason=reason, facility_id=payload["facility_id"])
+        _answer(uow, referral, "referral.rejected", node, reason_code=code, facility_id=payload["facility_id"])
 
 
 def _answer(uow, referral: ReferralRequest, event_type: str, node: str, facility_id: str | None = None, **extra):
@@ -219,8 +219,8 @@ def decide_referral(uow, referral_id: str, decision: str, data: dict, *, node: s
         referral.reserved_until = at + timedelta(days=data.get("reserved_days") or RESERVATION_DAYS)
         _answer(uow, referral, "referral.accepted", node, reserved_until=referral.reserved_until)
     elif decision == "reject":
-        referral.status, referral.reason = "rejected", data["reason"]
-        _answer(uow, referral, "referral.rejected", node, reason=data["reason"])
+        referral.status, referral.reason_code, referral.reason = "rejected", data["reason_code"], data.get("note")
+        _answer(uow, referral, "referral.rejected", node, reason_code=referral.reason_code)
         delete_dossier(uow, referral.referral_id, "rejected", actor=actor)
     else:
         position = 1 + waitlist_length(session, referral.facility_code)
@@ -283,10 +283,9 @@ def expire_reservations(uow, *, node: str) -> int:
         ReferralRequest.status == "accepted", ReferralRequest.reserved_until <= at)
         .with_for_update(skip_locked=True)))
     for referral in lapsed:
-        referral.status = "expired"
-        referral.reason = (f"Reservasi tempat tidur kedaluwarsa pada {referral.reserved_until:%d-%m-%Y %H:%M} UTC "
-                           f"karena orang yang dirujuk belum datang; rujuk ulang bila masih diperlukan.")
-        _answer(uow, referral, "referral.rejected", node, reason=referral.reason)
+        referral.status, referral.reason_code = "expired", "reservation_expired"
+        referral.reason = f"Reservasi sampai {referral.reserved_until:%d-%m-%Y %H:%M} UTC; orang yang dirujuk belum datang."
+        _answer(uow, referral, "referral.rejected", node, reason_code=referral.reason_code)
         delete_dossier(uow, referral.referral_id, "expired")
     session.flush()
     for code in sorted({r.facility_code for r in lapsed}):

@@ -72,7 +72,8 @@ class ReferralRequest(Base):
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
     unit_name: Mapped[str | None] = mapped_column(sa.String(100))
     reserved_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    reason: Mapped[str | None] = mapped_column(sa.String(500))
+    reason_code: Mapped[str | None] = mapped_column(sa.String(32))  # reference.REJECTION_REASONS
+    reason: Mapped[str | None] = mapped_column(sa.String(500))  # the panti's note: never sent
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     decided_by: Mapped[str | None] = mapped_column(sa.String(255))

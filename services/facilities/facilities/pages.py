@@ -16,6 +16,7 @@ from rehsos import indonesian, reference
 from rehsos.pages import Form, environment, whole_number
 
 from facilities.domain import DELETED_BECAUSE, PLAN_ORDER
+from facilities.schemas import AUTOMATIC_REJECTIONS
 
 ENV = environment("facilities")
 
@@ -41,7 +42,7 @@ MESSAGES = {
     "rencana-diubah": "Rencana pusat rehabilitasi diperbarui.",
 }
 
-FORM_LABELS = {"unit": "Unit", "reserved_days": "Lama pemesanan (hari)", "reason": "Alasan penolakan",
+FORM_LABELS = {"unit": "Unit", "reserved_days": "Lama pemesanan (hari)", "reason_code": "Alasan penolakan",
                "note": "Catatan", "admitted_on": "Tanggal masuk", "discharged_on": "Tanggal keluar",
                "outcome": "Hasil", "regency": "Kabupaten/Kota", "name": "Nama", "kind": "Jenis",
                "categories": "Kategori PPKS", "planned_capacity": "Kapasitas rencana",
@@ -139,6 +140,10 @@ def referral_forms(today, refused_forms: Mapping[str, Form] | None = None) -> di
              "admit": Form({"admitted_on": today.isoformat()}),
              "discharge": Form({"discharged_on": today.isoformat()})}
     return {**forms, **(refused_forms or {})}
+
+
+REJECTION_OPTIONS = [(code, text) for code, text in reference.REJECTION_REASONS.items()
+                     if code not in AUTOMATIC_REJECTIONS]
 
 
 def unit_options(units: list[dict]) -> list[tuple[str, str]]:

@@ -111,8 +111,16 @@ class AcceptSchema(f.Schema):
     reserved_days = f.Int(load_default=3, strict=True, validate=validate.Range(1, 30, error="1 sampai 30 hari."))
 
 
+# Refusals the node makes itself, never chosen by a manager.
+AUTOMATIC_REJECTIONS = ("reservation_expired", "unknown_facility")
+
+
 class RejectSchema(f.Schema):
-    reason = f.text(3, 500, required=True)
+    # The code goes to the referring office (and the hub); the note stays at this node.
+    reason_code = f.Str(required=True, validate=validate.OneOf(
+        tuple(c for c in reference.REJECTION_REASONS if c not in AUTOMATIC_REJECTIONS),
+        error="Pilih salah satu alasan penolakan."))
+    note = f.text(3, 500, load_default=None, allow_none=True)
 
 
 class WaitlistSchema(f.Schema):
@@ -147,6 +155,7 @@ class ReferralRequestSchema(f.Schema):
     status = f.Str()
     unit_name = f.Str(allow_none=True)
     reserved_until = f.AwareDateTime(allow_none=True)
+    reason_code = f.Str(allow_none=True)
     reason = f.Str(allow_none=True)
     received_at = f.AwareDateTime()
     admitted_on = f.Date(allow_none=True)

@@ -225,7 +225,8 @@ class FacilitiesService:
                     waitlisted=domain.waitlist_length(session, referral.facility_code),
                     dossier=pages.dossier_state(domain.dossier_kept(session, referral_id)),
                     forms_=pages.referral_forms(date.today(), refused), failed=failed, problem=problem,
-                    outcome_options=pages.OUTCOME_OPTIONS)
+                    outcome_options=pages.OUTCOME_OPTIONS, rejection_options=pages.REJECTION_OPTIONS,
+                    rejection_reasons=reference.REJECTION_REASONS)
         except ApiError as exc:
             return self._problem(request, exc, back="/panti")
 

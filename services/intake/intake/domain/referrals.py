@@ -12,7 +12,7 @@ from intake.domain.common import SERVICE, Access, Office
 from intake.domain.consent import consent_status
 from intake.domain.persons import age_band_of
 from intake.models import Assessment, Case, CaseHistory, Referral
-from rehsos import registry, sealing
+from rehsos import reference, registry, sealing
 from rehsos.auth import Principal
 from rehsos.clock import now
 from rehsos.contracts import make_event
@@ -143,12 +143,14 @@ def apply_referral_answer(uow, event, node: str) -> None:
         raise RefusedEvent(f"{event.event_type} from node {event.node}; the referral went to {referral.facility_node}")
     case = uow.session.get(Case, referral.case_id)
     referral.status, referral.answered_at = registry.REFERRAL_ANSWERS[event.event_type], now()
-    referral.answer_note = payload.get("reason")
+    # v2 says why as a code; v1 (a node not upgraded yet) as its text.
+    code = payload.get("reason_code")
+    referral.answer_note = reference.REJECTION_REASONS.get(code, code) if code else payload.get("reason")
     access = Access(Principal(0, f"fasilitas {payload['facility_id']} (node {event.node})", "system", event.node),
                     "jawaban rujukan")
     record_history(uow.session, case, access, event.event_type.replace(".", "_"), referral_id=referral.id,
              facility_id=referral.facility_id, **{k: str(v) for k, v in payload.items()
-                                                  if k in ("reason", "reserved_until", "position", "admitted_on",
+                                                  if k in ("reason", "reason_code", "reserved_until", "position", "admitted_on",
                                                            "discharged_on", "outcome")})
     target = {"admission.recorded": "intervensi", "discharge.recorded": "resosialisasi"}.get(event.event_type)
     order = STAGES.index
