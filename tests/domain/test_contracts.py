@@ -183,3 +183,17 @@ def test_routing_key_without_target_is_node_service_event_type():
 def test_routing_key_with_target_ends_in_to_target():
     assert routing_key(event(), "63") == "6371.intake.case.opened.to.63"
     assert routing_key(event(), "all") == "6371.intake.case.opened.to.all"
+
+
+def test_a_refusal_says_why_as_a_code_and_version_1_with_its_text_is_still_read():
+    """``referral.rejected`` reaches the hub: v2 has no free text a name could be typed into."""
+    answer = {"referral_id": str(uuid.uuid4()), "case_id": str(uuid.uuid4()), "referring_node": "6371",
+              "facility_id": "prsts-barakat"}
+    event = make_event("referral.rejected", {**answer, "reason_code": "no_bed"}, node="63", service="facilities")
+    assert event.schema_version == 2 and set(event.payload) == set(answer) | {"reason_code"}
+    assert set(payload_schema("referral.rejected", 2).validate({**answer, "reason_code": "no_bed",
+                                                                "reason": "Budi"})) == {"reason"}
+    assert "reason_code" in payload_schema("referral.rejected", 2).validate({**answer, "reason_code": "penuh"})
+    old = make_event("referral.rejected", {**answer, "reason": "Penuh"}, node="63", service="facilities",
+                     schema_version=1).with_sequence(3)
+    assert parse_event(old.to_json()).payload["reason"] == "Penuh"

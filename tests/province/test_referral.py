@@ -116,3 +116,6 @@ def test_a_referral_to_a_facility_the_node_does_not_have_is_rejected_at_once(pro
                   json={"facility_id": "tidak-ada", "facility_node": "63",
                         "consent_override": "Keadaan darurat, orang tidak sadar (kepentingan vital)."}).raise_for_status()
     wait_until(lambda: "referral_rejected" in timeline_kinds(province, case["id"]), timeout=20, message="rejected")
+    entry = next(e for e in requests.get(province.url("6371", f"/api/v1/cases/{case['id']}/timeline"),
+                                         headers=ops, timeout=5).json() if e["kind"] == "referral_rejected")
+    assert entry["detail"]["reason_code"] == "unknown_facility" and "reason" not in entry["detail"]
