@@ -58,13 +58,9 @@ clean:
 # five years (dashboard; CASES, REPEATS, FIVE_YEARS=1), and the hub's rebuild replaying REBUILD_N
 # (1,000,000) stored events. Each on throwaway databases.
 REBUILD_N ?= 1000000
+# One JSON object on stdout (and in var/bench/); BENCHES=dashboard,search runs only those.
 bench: install
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_ratios.py
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_uplink.py
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_search.py
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_hub_cases.py
-	PYTHONPATH=. $(BIN)/python benchmarks/bench_dashboard.py
-	REBUILD_N=$(REBUILD_N) PYTHONPATH=. $(BIN)/python benchmarks/bench_rebuild.py
+	REBUILD_N=$(REBUILD_N) PYTHONPATH=. $(BIN)/python benchmarks/bench_all.py
 
 # Proof of issue 11 on a throwaway province (PostgreSQL, real RabbitMQ): faults, hostile messages,
 # access matrix, fuzzing, privacy scan. One JSON summary on stdout; exit 1 on any failure.
