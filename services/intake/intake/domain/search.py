@@ -142,8 +142,11 @@ def _code_point_order(session) -> bool:
         return True
     url = bind.url.render_as_string(hide_password=True)
     if url not in _CODE_POINT_ORDER:
-        collation = session.execute(sa.text("SHOW lc_collate")).scalar_one()
-        _CODE_POINT_ORDER[url] = collation in ("C", "POSIX") or collation.startswith("C.")
+        database = session.execute(sa.text("SELECT * FROM pg_database WHERE datname = current_database()")
+                                   ).mappings().one()
+        collation = database["datcollate"]
+        _CODE_POINT_ORDER[url] = database.get("datlocprovider", "c") == "c" and (
+            collation in ("C", "POSIX") or collation.startswith("C."))  # libc's C.UTF-8 orders by code point
     return _CODE_POINT_ORDER[url]
 
 
