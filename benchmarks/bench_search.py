@@ -5,10 +5,10 @@ order through the stage rank of 0009).
 Fills a fresh intake database with N persons, one case each, then times each kind of search
 through the domain function the API uses. PostgreSQL by default: a throwaway database on the local
 server, filled with COPY and dropped afterwards (DATABASE=sqlite for a temporary SQLite file,
-DATABASE_URI=... for a database of your own, left as it is; FILL=0 searches it as it is, filled by an
-earlier run with the same N). Prints one JSON object: median and p95
-milliseconds per query kind, the matches, and per kind of statement (the count, the choice of the
-page, the page's rows, the audit entry) its milliseconds per search: where the time goes. N=..., REPEATS=... lower the load.
+DATABASE_URI=... for a database of your own, left as it is; FILL=0 searches it as it is, filled by
+an earlier run with the same N). Prints one JSON object: median and p95 milliseconds per query
+kind, the matches, and per kind of statement (the count, the choice of the page, the page's rows,
+the audit entry) its milliseconds per search: where the time goes. N=..., REPEATS=... lower the load.
 """
 import io
 import json

@@ -115,7 +115,8 @@ def test_the_migration_ranks_the_stages_in_the_order_of_the_reference():
 
 def ranks(engine) -> dict[str, tuple[str, int]]:
     with engine.connect() as conn:
-        return {r.id: (r.stage, r.stage_rank) for r in conn.execute(sa.text('SELECT id, stage, stage_rank FROM "case"'))}
+        rows = conn.execute(sa.text('SELECT id, stage, stage_rank FROM "case"'))
+        return {r.id: (r.stage, r.stage_rank) for r in rows}
 
 
 def step(engine, action, *args, **kwargs):

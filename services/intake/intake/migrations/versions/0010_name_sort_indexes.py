@@ -1,5 +1,5 @@
 """On PostgreSQL, two indexes for the case search sorted by name (issue 14: "siti" sorted by name
-sorted all its 43,000 matches among 1,000,000 persons; a common fragment is mostly a first name,
+sorted all its 41,600 matches among 1,000,000 persons; a common fragment is mostly a first name,
 all in one stretch of the name order). A trigram index on the name key without its first letter:
 the names that have the text somewhere after their start (those that start with it are a range of
 the name index). And the name index carries the person's id (INCLUDE): walking the first names in
