@@ -86,8 +86,8 @@ def _name_sorted_page(session, cases, filters: list, key: str, descending: bool,
     Those starting with it are a range of the name index, walked in order. Those with it further
     on come from the trigram index over the name without its first letter (intake migration 0010)
     and are sorted, when there are at most _SORTED_AT_MOST of them. More (a surname: spread over
-    all names), and they are looked for among the first names in the sort's order: enough there,
-    and they are the first of the part; otherwise all of them are sorted after all.
+    all names), and they are looked for among the names that come first in the sort's order:
+    enough there, and they are the first of the part; otherwise all of them are sorted after all.
     """
     upto = page * per_page
     columns = (Case.id, Person.name_key)
@@ -124,8 +124,9 @@ def _name_sorted_page(session, cases, filters: list, key: str, descending: bool,
 
 # A name search sorted by name sorts up to this many matches that have the text after the name's
 # first letter (about 10 ms on PostgreSQL at a million persons); with more, it first walks the
-# first names in order, in the name index alone (intake migration 0010: its id): _WINDOW_PER_ROW
-# per case of the page, at most _WINDOW_MOST (about 30 ms when in vain). The 20 first matches of
+# names that come first in the sort's order, in the name index alone (intake migration 0010: it
+# carries the id): _WINDOW_PER_ROW per case of the page, at most _WINDOW_MOST (about 30 ms when
+# in vain). The 20 first matches of
 # "hidayat", a surname, are among the first 13,000 names: behind "Abdul Gani Hasanah".
 _SORTED_AT_MOST = 1_000
 _WINDOW_PER_ROW = 2_000
