@@ -4,7 +4,7 @@ page instead of sorting every case by an expression (issue 14: 236 ms at 1,000,0
 Generated, so every write (the ORM, a bulk COPY, a reopen) keeps it right and existing rows get
 it here: STORED on PostgreSQL (rewrites the table once), VIRTUAL on SQLite (which can add only
 that kind; its indexes store the values). The order is fixed here; a change of the reference's
-stage order needs a migration (tests/domain/test_intake_stage_rank.py compares them).
+stage order needs a migration (tests/domain/test_intake_search_order.py compares them).
 
 Revision ID: intake_0009
 Revises: intake_0008
