@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from rehsos import reference, registry
 from rehsos.clock import month_end, month_of, month_start, now
 from rehsos.contracts import Event
-from reporting.models import FacilityCapacity, ReferralTimeline, RegisteredCase
+from reporting import caseload
+from reporting.models import DemandMonths, DemandTally, FacilityCapacity, ReferralTimeline, RegisteredCase
 
 STEPS = ("requested", "accepted", "rejected", "waitlisted", "admitted", "discharged")
 ANSWERS = ("accepted", "rejected", "waitlisted", "admitted", "discharged")
@@ -41,13 +42,39 @@ def _step(row: ReferralTimeline, step: str, at: datetime) -> None:
         setattr(row, f"{step}_at", at)
 
 
+def _counts_until(row: ReferralTimeline) -> datetime | None:
+    """See ReferralTimeline.counts_until: None while waiting with no answer that ends it, or in
+    a bed not left; else its latest step (no later moment can find it waiting or in a bed)."""
+    ends = (row.admitted_at, row.rejected_at, row.discharged_at)
+    if (row.requested_at is not None and ends == (None, None, None)) or \
+            (row.admitted_at is not None and row.discharged_at is None):
+        return None
+    return max(at for at in (getattr(row, f"{step}_at") for step in STEPS) if at is not None)
+
+
+def _counted_as(uow, row: ReferralTimeline) -> str:
+    """The person a referral counts as in the demand: its case's key, else its own, else its id."""
+    case = uow.session.get(RegisteredCase, row.case_id)
+    return (case.person_key if case is not None else None) or row.person_key or row.referral_id
+
+
+def _changed(uow, row: ReferralTimeline, before: str) -> None:
+    """After a step: the referral's stop, and the demand months of the person it counted as and
+    of the one it counts as now, at the end of the batch."""
+    row.counts_until = _counts_until(row)
+    for person in {before, _counted_as(uow, row)}:
+        uow.later("demand_months", _recompute_demand, person, key=person)
+
+
 def apply_referral_requested(uow, event: Event) -> None:
     payload = event.payload
     row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), event.node,
                     payload["facility_id"])
+    before = _counted_as(uow, row)
     row.facility_node, row.category = payload["facility_node"], payload["category"]
     row.person_key = payload["person_key"]
     _step(row, "requested", event.occurred_at)
+    _changed(uow, row, before)
 
 
 def apply_referral_answer(uow, event: Event) -> None:
@@ -55,12 +82,82 @@ def apply_referral_answer(uow, event: Event) -> None:
     payload = event.payload
     row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), payload["referring_node"],
                     payload["facility_id"])
+    before = _counted_as(uow, row)
     row.facility_node = row.facility_node or event.node
     _step(row, registry.REFERRAL_ANSWERS[event.event_type], event.occurred_at)
+    _changed(uow, row, before)
 
 
-HANDLERS = {"referral.requested": apply_referral_requested} | dict.fromkeys(registry.REFERRAL_ANSWERS,
-                                                                           apply_referral_answer)
+def apply_case_opened(uow, event: Event) -> None:
+    """The case of referrals already known arrived (domain.apply_case_opened, applied first): they
+    count under its regency and person now, no longer under the referring node and their own key."""
+    uow.later("demand_cases", _recompute_cases, str(event.payload["case_id"]), key=str(event.payload["case_id"]))
+
+
+def _recompute_cases(session, case_ids: list[str]) -> None:
+    t = ReferralTimeline
+    persons = set()
+    for own, case_person in session.execute(
+            sa.select(sa.func.coalesce(t.person_key, t.referral_id), RegisteredCase.person_key)
+            .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id).where(t.case_id.in_(case_ids))):
+        persons |= {own, case_person} - {None}
+    _recompute_demand(session, persons)
+
+
+def apply_person_identified(uow, event: Event) -> None:
+    """A key renamed at a node (domain.apply_person_identified moved its cases, applied first):
+    referrals of those cases count under the new key."""
+    for person in {event.payload["previous_person_key"], event.payload["person_key"]}:
+        uow.later("demand_months", _recompute_demand, person, key=person)
+
+
+HANDLERS = {"referral.requested": apply_referral_requested, "case.opened": apply_case_opened,
+            "person.identified": apply_person_identified} | dict.fromkeys(registry.REFERRAL_ANSWERS,
+                                                                         apply_referral_answer)
+
+
+# -- the demand for a bed, per person and month -----------------------------------------------------
+def demand_spells(t: Timeline) -> list[tuple[str, str | None]]:
+    """The months (first, end: up to, not including; None: still) at whose end (WITA) the
+    referral's person waits for a bed (from the request up to the first admission, refusal or
+    discharge) or is in one (from the admission up to the discharge), as Timeline.waiting_at and
+    in_bed_at say at each month's end; a spell ending in the month it starts counts at no end."""
+    stops = [at for at in (t.admitted_at, t.rejected_at, t.discharged_at) if at is not None]
+    spells = []
+    for start, stop in ((t.requested_at, min(stops) if stops else None), (t.admitted_at, t.discharged_at)):
+        if start is None:
+            continue
+        first, end = month_of(start), None if stop is None else month_of(stop)
+        if end is None or first < end:
+            spells.append((first, end))
+    return spells
+
+
+ANY = ""  # the category of a person's demand months whatever their referrals' categories
+
+
+def demand_months(items: list["Timeline"]) -> set[tuple]:
+    """The rows of :class:`DemandMonths` the timelines of some persons give: (person, region,
+    category, measure, from_month, to_month)."""
+    spells: dict[tuple[str, str, str], list] = {}
+    requested: dict[tuple[str, str, str], str] = {}
+    for t in items:
+        for category in {ANY, t.category} - {None}:
+            key = (t.person, t.regency, category)
+            spells.setdefault(key, []).extend(demand_spells(t))
+            if t.requested_at is not None:
+                requested[key] = min(month_of(t.requested_at), requested.get(key, "9999-99"))
+    rows = {(*key, "demand", first, end) for key, items in spells.items() for first, end in caseload._runs(items)}
+    return rows | {(*key, "requested", month, None) for key, month in requested.items()}
+
+
+def _recompute_demand(session, persons) -> None:
+    """Derive the demand months of ``persons`` again from all their referrals, and change the
+    demand tally by the difference."""
+    persons = set(persons)
+    if persons:
+        caseload.replace_runs(session, DemandMonths, DemandTally, persons,
+                              lambda: demand_months(timelines(session, persons=persons)))
 
 
 # -- pure figures ---------------------------------------------------------------------------------
@@ -140,17 +237,18 @@ def flow_figures(timelines: list[Timeline]) -> dict:
 
 # -- reading the timelines ----------------------------------------------------------------------------
 def timelines(session, category: str | None = None, *, regency: str | None = None,
-              requested_from: datetime | None = None, requested_before: datetime | None = None) -> list[Timeline]:
+              requested_from: datetime | None = None, requested_before: datetime | None = None,
+              persons: set[str] | None = None, counting_at: datetime | None = None) -> list[Timeline]:
     """Every referral's timeline, under the regency of its case (the case's region as the hub knows
     it now, whatever order the case and the referral arrived in); only those of ``regency`` and
     requested in [``requested_from``, ``requested_before``) when given (a referral whose request
-    has not arrived has no moment: left out by either)."""
+    has not arrived has no moment: left out by either); of ``persons``; and only those that may
+    still find their person waiting or in a bed at ``counting_at`` (ReferralTimeline.counts_until)."""
     t = ReferralTimeline
     region = sa.func.coalesce(RegisteredCase.region, t.node)
     query = (sa.select(t.referral_id, t.node, t.facility_id, t.category, t.person_key, region.label("region"),
                        RegisteredCase.person_key.label("case_person"), *(getattr(t, f"{step}_at") for step in STEPS))
-             .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id)
-             .order_by(t.referral_id))
+             .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id))
     if category:
         query = query.where(t.category == category)
     if regency:
@@ -159,6 +257,16 @@ def timelines(session, category: str | None = None, *, regency: str | None = Non
         query = query.where(t.requested_at >= requested_from)
     if requested_before is not None:
         query = query.where(t.requested_at < requested_before)
+    if counting_at is not None:
+        query = query.where(sa.or_(t.counts_until.is_(None), t.counts_until >= counting_at))
+    if persons is not None:
+        # Counted as its case's key, else its own, else its id: one indexed look-up each.
+        no_case = RegisteredCase.case_id.is_(None)
+        query = sa.union_all(query.where(RegisteredCase.person_key.in_(persons)),
+                             query.where(no_case, t.person_key.in_(persons)),
+                             query.where(no_case, t.person_key.is_(None), t.referral_id.in_(persons)))
+    else:
+        query = query.order_by(t.referral_id)
     return [Timeline(referral_id=row.referral_id, regency=row.region, facility_id=row.facility_id,
                      category=row.category, person=row.case_person or row.person_key or row.referral_id,
                      **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
