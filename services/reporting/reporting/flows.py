@@ -52,17 +52,20 @@ def _counts_until(row: ReferralTimeline) -> datetime | None:
     return max(at for at in (getattr(row, f"{step}_at") for step in STEPS) if at is not None)
 
 
-def _counted_as(uow, row: ReferralTimeline) -> str:
-    """The person a referral counts as in the demand: its case's key, else its own, else its id."""
-    case = uow.session.get(RegisteredCase, row.case_id)
-    return (case.person_key if case is not None else None) or row.person_key or row.referral_id
+def _place(row: ReferralTimeline, case: RegisteredCase | None) -> None:
+    """Where the referral counts, as :func:`timelines` places it: its case's regency and person
+    key, else the referring node and its own key, else its id."""
+    row.region = case.region if case is not None else row.node
+    row.person = (case.person_key if case is not None else None) or row.person_key or row.referral_id
 
 
-def _changed(uow, row: ReferralTimeline, before: str) -> None:
-    """After a step: the referral's stop, and the demand months of the person it counted as and
-    of the one it counts as now, at the end of the batch."""
+def _changed(uow, row: ReferralTimeline) -> None:
+    """After a step: where it counts, its stop, and the demand months of the person it counted as
+    and of the one it counts as now (at the end of a batch)."""
+    before = row.person
+    _place(row, uow.session.get(RegisteredCase, row.case_id))
     row.counts_until = _counts_until(row)
-    for person in {before, _counted_as(uow, row)}:
+    for person in {before, row.person} - {None}:
         uow.later("demand_months", _recompute_demand, person, key=person)
 
 
@@ -70,11 +73,10 @@ def apply_referral_requested(uow, event: Event) -> None:
     payload = event.payload
     row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), event.node,
                     payload["facility_id"])
-    before = _counted_as(uow, row)
     row.facility_node, row.category = payload["facility_node"], payload["category"]
     row.person_key = payload["person_key"]
     _step(row, "requested", event.occurred_at)
-    _changed(uow, row, before)
+    _changed(uow, row)
 
 
 def apply_referral_answer(uow, event: Event) -> None:
@@ -82,33 +84,44 @@ def apply_referral_answer(uow, event: Event) -> None:
     payload = event.payload
     row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), payload["referring_node"],
                     payload["facility_id"])
-    before = _counted_as(uow, row)
     row.facility_node = row.facility_node or event.node
     _step(row, registry.REFERRAL_ANSWERS[event.event_type], event.occurred_at)
-    _changed(uow, row, before)
+    _changed(uow, row)
 
 
 def apply_case_opened(uow, event: Event) -> None:
     """The case of referrals already known arrived (domain.apply_case_opened, applied first): they
     count under its regency and person now, no longer under the referring node and their own key."""
-    uow.later("demand_cases", _recompute_cases, str(event.payload["case_id"]), key=str(event.payload["case_id"]))
-
-
-def _recompute_cases(session, case_ids: list[str]) -> None:
-    t = ReferralTimeline
-    persons = set()
-    for own, case_person in session.execute(
-            sa.select(sa.func.coalesce(t.person_key, t.referral_id), RegisteredCase.person_key)
-            .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id).where(t.case_id.in_(case_ids))):
-        persons |= {own, case_person} - {None}
-    _recompute_demand(session, persons)
+    case_id = str(event.payload["case_id"])
+    uow.later("referral_places", _place_again, case_id, key=case_id)
 
 
 def apply_person_identified(uow, event: Event) -> None:
     """A key renamed at a node (domain.apply_person_identified moved its cases, applied first):
-    referrals of those cases count under the new key."""
-    for person in {event.payload["previous_person_key"], event.payload["person_key"]}:
-        uow.later("demand_months", _recompute_demand, person, key=person)
+    the referrals of those cases count under the new key."""
+    key = (event.node, event.payload["person_key"])
+    uow.later("renamed_places", _place_renamed, key, key=key)
+
+
+def _place_renamed(session, keys: list[tuple[str, str]]) -> None:
+    _place_again(session, session.scalars(sa.select(RegisteredCase.case_id).where(
+        sa.tuple_(RegisteredCase.node, RegisteredCase.person_key).in_(keys))).all())
+
+
+def _place_again(session, case_ids: list[str]) -> None:
+    """Place the referrals of these cases again, and derive the demand months of the persons
+    they counted as and count as now."""
+    if not case_ids:
+        return
+    t = ReferralTimeline
+    cases = {c.case_id: c for c in session.scalars(sa.select(RegisteredCase).where(RegisteredCase.case_id.in_(case_ids)))}
+    persons = set()
+    for row in session.scalars(sa.select(t).where(t.case_id.in_(case_ids))):
+        before = (row.region, row.person)
+        _place(row, cases.get(row.case_id))
+        if (row.region, row.person) != before:
+            persons |= {before[1], row.person} - {None}
+    _recompute_demand(session, persons)
 
 
 HANDLERS = {"referral.requested": apply_referral_requested, "case.opened": apply_case_opened,
@@ -157,7 +170,14 @@ def _recompute_demand(session, persons) -> None:
     persons = set(persons)
     if persons:
         caseload.replace_runs(session, DemandMonths, DemandTally, persons,
-                              lambda: demand_months(timelines(session, persons=persons)))
+                              lambda: demand_months(_timelines_of(session, persons)))
+
+
+def _timelines_of(session, persons: set[str]) -> list["Timeline"]:
+    t = ReferralTimeline
+    return [Timeline(referral_id=row.referral_id, regency=row.region, facility_id=row.facility_id,
+                     category=row.category, person=row.person, **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
+            for row in session.execute(sa.select(t).where(t.person.in_(persons))).scalars()]
 
 
 # -- pure figures ---------------------------------------------------------------------------------
@@ -237,18 +257,17 @@ def flow_figures(timelines: list[Timeline]) -> dict:
 
 # -- reading the timelines ----------------------------------------------------------------------------
 def timelines(session, category: str | None = None, *, regency: str | None = None,
-              requested_from: datetime | None = None, requested_before: datetime | None = None,
-              persons: set[str] | None = None, counting_at: datetime | None = None) -> list[Timeline]:
+              requested_from: datetime | None = None, requested_before: datetime | None = None) -> list[Timeline]:
     """Every referral's timeline, under the regency of its case (the case's region as the hub knows
     it now, whatever order the case and the referral arrived in); only those of ``regency`` and
     requested in [``requested_from``, ``requested_before``) when given (a referral whose request
-    has not arrived has no moment: left out by either); of ``persons``; and only those that may
-    still find their person waiting or in a bed at ``counting_at`` (ReferralTimeline.counts_until)."""
+    has not arrived has no moment: left out by either)."""
     t = ReferralTimeline
     region = sa.func.coalesce(RegisteredCase.region, t.node)
     query = (sa.select(t.referral_id, t.node, t.facility_id, t.category, t.person_key, region.label("region"),
                        RegisteredCase.person_key.label("case_person"), *(getattr(t, f"{step}_at") for step in STEPS))
-             .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id))
+             .outerjoin(RegisteredCase, RegisteredCase.case_id == t.case_id)
+             .order_by(t.referral_id))
     if category:
         query = query.where(t.category == category)
     if regency:
@@ -257,20 +276,26 @@ def timelines(session, category: str | None = None, *, regency: str | None = Non
         query = query.where(t.requested_at >= requested_from)
     if requested_before is not None:
         query = query.where(t.requested_at < requested_before)
-    if counting_at is not None:
-        query = query.where(sa.or_(t.counts_until.is_(None), t.counts_until >= counting_at))
-    if persons is not None:
-        # Counted as its case's key, else its own, else its id: one indexed look-up each.
-        no_case = RegisteredCase.case_id.is_(None)
-        query = sa.union_all(query.where(RegisteredCase.person_key.in_(persons)),
-                             query.where(no_case, t.person_key.in_(persons)),
-                             query.where(no_case, t.person_key.is_(None), t.referral_id.in_(persons)))
-    else:
-        query = query.order_by(t.referral_id)
     return [Timeline(referral_id=row.referral_id, regency=row.region, facility_id=row.facility_id,
                      category=row.category, person=row.case_person or row.person_key or row.referral_id,
                      **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
             for row in session.execute(query)]
+
+
+def people_now(session, at: datetime, category: str | None = None) -> dict[str, tuple[int, int]]:
+    """Per regency (where :func:`timelines` places referrals): the people waiting for a bed at
+    ``at`` and those in one (Timeline.waiting_at and in_bed_at), each once; from the referrals
+    that may still count (ReferralTimeline.counts_until, indexed), not from all."""
+    t = ReferralTimeline
+    waiting = sa.and_(t.requested_at < at, *(sa.or_(stop.is_(None), stop >= at)
+                                             for stop in (t.admitted_at, t.rejected_at, t.discharged_at)))
+    in_bed = sa.and_(t.admitted_at < at, sa.or_(t.discharged_at.is_(None), t.discharged_at >= at))
+    query = (sa.select(t.region, sa.func.count(sa.distinct(sa.case((waiting, t.person)))),
+                       sa.func.count(sa.distinct(sa.case((in_bed, t.person)))))
+             .where(sa.or_(t.counts_until.is_(None), t.counts_until >= at)).group_by(t.region))
+    if category:
+        query = query.where(t.category == category)
+    return {region: (waiting, in_bed) for region, waiting, in_bed in session.execute(query)}
 
 
 def _facility_names(session) -> dict[str, FacilityCapacity]:

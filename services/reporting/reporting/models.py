@@ -354,7 +354,7 @@ class ReferralTimeline(Base):
     """A referral's timeline: when it was requested and when each kind of answer first came
     (earliest wins, so redelivered and reordered answers leave the same timeline)."""
     __tablename__ = "referral_timeline"
-    __table_args__ = (sa.Index("ix_referral_timeline_person_key", "person_key"),
+    __table_args__ = (sa.Index("ix_referral_timeline_person", "person"),
                       sa.Index("ix_referral_timeline_counts_until", "counts_until"))
 
     referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
@@ -370,6 +370,11 @@ class ReferralTimeline(Base):
     waitlisted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     admitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     discharged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where the referral counts in the demand for beds, as reporting.flows.timelines places it
+    # (its case's regency and person key, else the referring node and its own key, else its id):
+    # kept as its case arrives and its key is renamed, so the demand reads no join.
+    region: Mapped[str | None] = mapped_column(sa.String(8))
+    person: Mapped[str | None] = mapped_column(sa.String(64))
     # Past this moment the referral's person is neither waiting for a bed through it nor in one
     # (its latest step); None while it may still be (waiting unanswered, or admitted and not
     # discharged): the people waiting and in a bed now are read from these few rows, not from all.

@@ -72,10 +72,6 @@ def demand_series(items: list[Timeline], months: list[str]) -> list[int]:
     return [len(p) for p in people]
 
 
-def _people(items: list[Timeline], at: datetime, state: str) -> int:
-    return len({t.person for t in items if getattr(t, state)(at)})
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -115,17 +111,14 @@ def where_to_build(session, regency: str | None = None, category: str | None = N
     last = last_complete_month(at)
     capacity = {row["regency"]: row for row in domain.capacity_plan(session, category)["regencies"]}
     histories = demand_history(session, category, last)
-    # Now: only the referrals that may still count (few), not every one.
-    by_regency: dict[str, list[Timeline]] = {}
-    for t in flows.timelines(session, category, counting_at=at):
-        by_regency.setdefault(t.regency, []).append(t)
+    people = flows.people_now(session, at, category)
     rows = []
     for code, region in reference.REGENCIES.items():
-        items, place = by_regency.get(code, []), capacity[code]
-        months, history = histories.get(code, ([], []))
+        place, (months, history) = capacity[code], histories.get(code, ([], []))
+        waiting, in_bed = people.get(code, (0, 0))
         supply = place["beds"] + place["planned_beds"]
         row = {"regency": code, "name": region.name, "kind": region.kind,
-               "people_waiting": _people(items, at, "waiting_at"), "people_in_bed": _people(items, at, "in_bed_at"),
+               "people_waiting": waiting, "people_in_bed": in_bed,
                "open_cases": place["open_cases"], "facilities": place["facilities"], "beds": place["beds"],
                "plans": place["plans"], "planned_beds": place["planned_beds"],
                "history": [{"month": m, "demand": d} for m, d in zip(months, history)],

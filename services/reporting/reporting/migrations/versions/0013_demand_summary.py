@@ -1,8 +1,9 @@
 """The demand summary "where to build" reads instead of every referral timeline (issue 14:
 1,000,000 cases): the runs of months each person waits for a bed or is in one, per regency and
-category (reporting.flows.demand_months), the demand tally they sum to, and each timeline's
-``counts_until`` (indexed: the people waiting and in a bed now are read from the few referrals
-that may still count). Filled from the timelines a hub already has.
+category (reporting.flows.demand_months), the demand tally they sum to; and on each timeline the
+regency and person it counts under (as reporting.flows.timelines places it, kept as cases arrive
+and keys are renamed) and ``counts_until`` (indexed: the people waiting and in a bed now are read
+from the few referrals that may still count). Filled from the timelines a hub already has.
 
 Revision ID: reporting_0013
 Revises: reporting_0012
@@ -39,15 +40,14 @@ def fill(dialect: str) -> list[str]:
     def month(column):
         return _month(column, dialect)
 
-    # Each referral as flows.timelines places it, with the WITA months of its steps (the month
-    # of the first stop is the first of their months).
+    # Each referral where it counts, with the WITA months of its steps (the month of the first
+    # stop is the first of their months).
     referrals = f"""
-    SELECT coalesce(c.person_key, r.person_key, r.referral_id) AS person, coalesce(c.region, r.node) AS region,
-           r.category, {month("r.requested_at")} AS requested, {month("r.admitted_at")} AS admitted,
-           {month("r.discharged_at")} AS discharged,
-           NULLIF({least}(coalesce({month("r.admitted_at")}, '9999-99'), coalesce({month("r.rejected_at")}, '9999-99'),
-                          coalesce({month("r.discharged_at")}, '9999-99')), '9999-99') AS stopped
-    FROM referral_timeline r LEFT JOIN registered_case c ON c.case_id = r.case_id"""
+    SELECT person, region, category, {month("requested_at")} AS requested, {month("admitted_at")} AS admitted,
+           {month("discharged_at")} AS discharged,
+           NULLIF({least}(coalesce({month("admitted_at")}, '9999-99'), coalesce({month("rejected_at")}, '9999-99'),
+                          coalesce({month("discharged_at")}, '9999-99')), '9999-99') AS stopped
+    FROM referral_timeline"""
     # Waiting from the request up to the first stop, in a bed from the admission up to the
     # discharge (flows.demand_spells); an open spell ends at "9999-99", after every month.
     spells = f"""
@@ -76,7 +76,13 @@ def fill(dialect: str) -> list[str]:
     WHERE requested IS NOT NULL AND category IS NOT NULL"""
     columns = "person, region, category, measure, from_month, to_month"
     return [
-        f"UPDATE referral_timeline SET counts_until = CASE WHEN {_OPEN} THEN NULL ELSE {latest} END",
+        # Where each referral counts, as flows.timelines places it (flows._place).
+        f"""UPDATE referral_timeline
+            SET region = coalesce((SELECT c.region FROM registered_case c WHERE c.case_id = referral_timeline.case_id),
+                                  node),
+                person = coalesce((SELECT c.person_key FROM registered_case c
+                                   WHERE c.case_id = referral_timeline.case_id), person_key, referral_id),
+                counts_until = CASE WHEN {_OPEN} THEN NULL ELSE {latest} END""",
         f"""INSERT INTO demand_months ({columns})
             SELECT person, region, category, 'demand', min(from_month),
                    CASE WHEN max(to_month) = '9999-99' THEN NULL ELSE max(to_month) END
@@ -100,10 +106,12 @@ def fill(dialect: str) -> list[str]:
 
 
 def upgrade():
+    op.add_column("referral_timeline", sa.Column("region", sa.String(8), nullable=True))
+    op.add_column("referral_timeline", sa.Column("person", sa.String(64), nullable=True))
     op.add_column("referral_timeline", sa.Column("counts_until", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_referral_timeline_counts_until", "referral_timeline", ["counts_until"])
-    # A person's referrals without a case known yet, for their demand months.
-    op.create_index("ix_referral_timeline_person_key", "referral_timeline", ["person_key"])
+    # A person's referrals, for their demand months.
+    op.create_index("ix_referral_timeline_person", "referral_timeline", ["person"])
     op.create_table(
         "demand_months",
         sa.Column("person", sa.String(64), primary_key=True),
@@ -128,7 +136,8 @@ def upgrade():
 def downgrade():
     op.drop_table("demand_tally")
     op.drop_table("demand_months")
-    op.drop_index("ix_referral_timeline_person_key", "referral_timeline")
+    op.drop_index("ix_referral_timeline_person", "referral_timeline")
     op.drop_index("ix_referral_timeline_counts_until", "referral_timeline")
     with op.batch_alter_table("referral_timeline") as batch:
-        batch.drop_column("counts_until")
+        for column in ("counts_until", "person", "region"):
+            batch.drop_column(column)
