@@ -92,36 +92,32 @@ def apply_referral_answer(uow, event: Event) -> None:
 def apply_case_opened(uow, event: Event) -> None:
     """The case of referrals already known arrived (domain.apply_case_opened, applied first): they
     count under its regency and person now, no longer under the referring node and their own key."""
-    case_id = str(event.payload["case_id"])
-    uow.later("referral_places", _place_again, case_id, key=case_id)
+    _place_again(uow, [str(event.payload["case_id"])])
 
 
 def apply_person_identified(uow, event: Event) -> None:
     """A key renamed at a node (domain.apply_person_identified moved its cases, applied first):
     the referrals of those cases count under the new key."""
-    key = (event.node, event.payload["person_key"])
-    uow.later("renamed_places", _place_renamed, key, key=key)
+    _place_again(uow, uow.session.scalars(sa.select(RegisteredCase.case_id).where(
+        RegisteredCase.node == event.node, RegisteredCase.person_key == event.payload["person_key"])).all())
 
 
-def _place_renamed(session, keys: list[tuple[str, str]]) -> None:
-    _place_again(session, session.scalars(sa.select(RegisteredCase.case_id).where(
-        sa.tuple_(RegisteredCase.node, RegisteredCase.person_key).in_(keys))).all())
-
-
-def _place_again(session, case_ids: list[str]) -> None:
-    """Place the referrals of these cases again, and derive the demand months of the persons
-    they counted as and count as now."""
-    if not case_ids:
+def _place_again(uow, case_ids: list[str]) -> None:
+    """Place the referrals of these cases again, and have the demand months of the persons they
+    counted as and count as now derived again. At once, not at the end of a batch: a referral's
+    row is locked before the summaries' lock, as by every other transaction (no deadlock)."""
+    t, session = ReferralTimeline, uow.session
+    rows = session.scalars(sa.select(t).where(t.case_id.in_(case_ids))).all() if case_ids else []
+    if not rows:
         return
-    t = ReferralTimeline
-    cases = {c.case_id: c for c in session.scalars(sa.select(RegisteredCase).where(RegisteredCase.case_id.in_(case_ids)))}
-    persons = set()
-    for row in session.scalars(sa.select(t).where(t.case_id.in_(case_ids))):
+    cases = {c.case_id: c for c in session.scalars(sa.select(RegisteredCase)
+                                                    .where(RegisteredCase.case_id.in_({r.case_id for r in rows})))}
+    for row in rows:
         before = (row.region, row.person)
         _place(row, cases.get(row.case_id))
         if (row.region, row.person) != before:
-            persons |= {before[1], row.person} - {None}
-    _recompute_demand(session, persons)
+            for person in {before[1], row.person} - {None}:
+                uow.later("demand_months", _recompute_demand, person, key=person)
 
 
 HANDLERS = {"referral.requested": apply_referral_requested, "case.opened": apply_case_opened,
