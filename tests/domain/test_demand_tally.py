@@ -278,3 +278,26 @@ def test_kept_by_concurrent_transactions_on_postgresql_the_summary_equals_the_ti
             assert figures_equal_the_timelines(session, generated) > 100
     finally:
         engine.dispose()
+
+
+def test_migration_0013_fills_the_summary_on_a_hub_with_timelines(in_batches, tmp_path):
+    """The registered cases and the timelines (without what 0013 adds) of a hub at 0012: upgraded,
+    the summary is the one the projection kept."""
+    from reporting.models import RegisteredCase
+    uri = f"sqlite:///{tmp_path / 'upgraded'}.sqlite"
+    db.migrate("reporting", uri, revision="reporting_0012")
+    engine = db.create_engine(uri)
+    added = {"region", "person", "counts_until"}
+    with in_batches() as source, engine.begin() as conn:
+        for table, columns in ((RegisteredCase.__table__, None),
+                               (ReferralTimeline.__table__, [c for c in ReferralTimeline.__table__.c
+                                                             if c.name not in added])):
+            columns = columns or list(table.c)
+            rows = [dict(zip((c.name for c in columns), row)) for row in source.execute(sa.select(*columns))]
+            conn.execute(sa.insert(sa.table(table.name, *(sa.column(c.name, c.type) for c in columns))), rows)
+    db.migrate("reporting", uri)
+    with in_batches() as a, sessionmaker(engine)() as b:
+        expected, _ = summary(a)
+        upgraded, _ = summary(b)
+    assert upgraded == expected and upgraded["tally"]
+    engine.dispose()
