@@ -270,7 +270,8 @@ def test_kept_by_concurrent_transactions_on_postgresql_the_summary_equals_the_ti
 
     try:
         # The events the demand follows (the capacity snapshots' own upserts are not under test).
-        events = [e for e in generated if e.event_type in flows.HANDLERS or e.event_type.startswith(("case.", "person."))]
+        events = [e for e in generated
+                  if e.event_type in flows.HANDLERS or e.event_type.startswith(("case.", "person."))]
         list(eventlet.GreenPool(6).imap(apply, [events[i:i + 40] for i in range(0, len(events), 40)]))
         with make() as session:
             kept, filled = summary(session)

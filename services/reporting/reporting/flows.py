@@ -156,7 +156,7 @@ def demand_months(items: list["Timeline"]) -> set[tuple]:
             spells.setdefault(key, []).extend(demand_spells(t))
             if t.requested_at is not None:
                 requested[key] = min(month_of(t.requested_at), requested.get(key, "9999-99"))
-    rows = {(*key, "demand", first, end) for key, items in spells.items() for first, end in caseload._runs(items)}
+    rows = {(*key, "demand", first, end) for key, found in spells.items() for first, end in caseload._runs(found)}
     return rows | {(*key, "requested", month, None) for key, month in requested.items()}
 
 
@@ -170,10 +170,12 @@ def _recompute_demand(session, persons) -> None:
 
 
 def _timelines_of(session, persons: set[str]) -> list["Timeline"]:
+    """The timelines of these persons, where they count (ReferralTimeline.region and person)."""
     t = ReferralTimeline
     return [Timeline(referral_id=row.referral_id, regency=row.region, facility_id=row.facility_id,
-                     category=row.category, person=row.person, **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
-            for row in session.execute(sa.select(t).where(t.person.in_(persons))).scalars()]
+                     category=row.category, person=row.person,
+                     **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
+            for row in session.scalars(sa.select(t).where(t.person.in_(persons)))]
 
 
 # -- pure figures ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Planned centres beside demand, and where to build next: each regency's demand for a bed,
-month by month from the referral timelines, carried a year ahead from its own trend."""
+month by month from the referral timelines (summed in the demand tally the flows projection
+keeps), carried a year ahead from its own trend."""
 from __future__ import annotations
 
 import bisect
