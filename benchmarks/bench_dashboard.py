@@ -41,6 +41,7 @@ from rehsos import auth, clock, reference  # noqa: E402
 from tests.support import PostgresDatabases, Province, wait_until  # noqa: E402
 
 SUMMARIES = importlib.import_module("reporting.migrations.versions.0012_summaries")
+DEMAND = importlib.import_module("reporting.migrations.versions.0013_demand_summary")
 MONTHS = 60
 SLOW_MS = 10_000
 REGENCY = "6371"
@@ -133,6 +134,7 @@ def fill_sql(cases: int, first_month: str) -> list[str]:
         "DROP TABLE bench_case",
         # The summaries, from the facts just written, as the migration fills them on a hub with data.
         *SUMMARIES.FILL[1:],  # its first statement marks the steps counted: done above
+        *DEMAND.fill("postgresql"),
     ]
 
 

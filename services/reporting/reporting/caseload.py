@@ -334,31 +334,34 @@ def _person_months(session, persons: set[str]) -> set[tuple]:
 
 def _recompute_persons(session, persons) -> None:
     """Derive the months ``persons`` count in again, after their cases' spans, their registrations
-    or their keys changed, and change the person tally by the difference. Under the summaries'
-    lock: two transactions would each add the same difference."""
+    or their keys changed, and change the person tally by the difference."""
     persons = set(persons)
-    if not persons:
-        return
+    if persons:
+        replace_runs(session, PersonMonths, PersonTally, persons, lambda: _person_months(session, persons))
+
+
+def replace_runs(session, runs, tally, persons: set[str], derive) -> None:
+    """Make the rows of ``runs`` (person, *scope, measure, from_month, to_month) of ``persons``
+    those ``derive()`` gives now, and change ``tally`` (*scope, month, measure, n) by the
+    difference: +1 where a run starts, -1 where it ends. Under the summaries' lock: two
+    transactions would each add the same difference."""
     lock_summaries(session)
-    m = PersonMonths
-    kept = set(session.execute(sa.select(m.person, m.region, m.disability, m.measure, m.from_month, m.to_month)
-                               .where(m.person.in_(persons))).all())
-    now_rows = _person_months(session, persons)
+    columns = list(runs.__table__.c)
+    kept = set(session.execute(sa.select(*columns).where(columns[0].in_(persons))).all())
+    now_rows = derive()
     if kept == now_rows:
         return
-    tally: Counter = Counter()
+    counts: Counter = Counter()
     for rows, sign in ((kept - now_rows, -1), (now_rows - kept, +1)):
-        for _, region, disability, measure, first, end in rows:
-            tally[(region, disability, first, measure)] += sign
+        for *scope, measure, first, end in (row[1:] for row in rows):
+            counts[(*scope, first, measure)] += sign
             if end is not None:
-                tally[(region, disability, end, measure)] -= sign
+                counts[(*scope, end, measure)] -= sign
     if gone := kept - now_rows:
-        session.execute(sa.delete(m).where(sa.tuple_(m.person, m.region, m.disability, m.measure, m.from_month)
-                                           .in_([row[:5] for row in gone])))
+        session.execute(sa.delete(runs).where(sa.tuple_(*columns[:-1]).in_([row[:-1] for row in gone])))
     if added := now_rows - kept:
-        keys = ("person", "region", "disability", "measure", "from_month", "to_month")
-        session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(added)])
-    add_counts(session, PersonTally, ("region", "disability", "month", "measure"), tally)
+        session.execute(sa.insert(runs), [dict(zip((c.name for c in columns), row)) for row in sorted(added)])
+    add_counts(session, tally, tuple(c.name for c in tally.__table__.primary_key.columns), counts)
 
 
 def _case_of(session, event: Event) -> CaseFact | None:

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from rehsos import reference, registry
 from rehsos.clock import month_end, month_of, month_start, now
 from rehsos.contracts import Event
-from reporting.models import FacilityCapacity, ReferralTimeline, RegisteredCase
+from reporting import caseload
+from reporting.models import DemandMonths, DemandTally, FacilityCapacity, ReferralTimeline, RegisteredCase
 
 STEPS = ("requested", "accepted", "rejected", "waitlisted", "admitted", "discharged")
 ANSWERS = ("accepted", "rejected", "waitlisted", "admitted", "discharged")
@@ -41,6 +42,33 @@ def _step(row: ReferralTimeline, step: str, at: datetime) -> None:
         setattr(row, f"{step}_at", at)
 
 
+def _counts_until(row: ReferralTimeline) -> datetime | None:
+    """See ReferralTimeline.counts_until: None while waiting with no answer that ends it, or in
+    a bed not left; else its latest step (no later moment can find it waiting or in a bed)."""
+    ends = (row.admitted_at, row.rejected_at, row.discharged_at)
+    if (row.requested_at is not None and ends == (None, None, None)) or \
+            (row.admitted_at is not None and row.discharged_at is None):
+        return None
+    return max(at for at in (getattr(row, f"{step}_at") for step in STEPS) if at is not None)
+
+
+def _place(row: ReferralTimeline, case: RegisteredCase | None) -> None:
+    """Where the referral counts, as :func:`timelines` places it: its case's regency and person
+    key, else the referring node and its own key, else its id."""
+    row.region = case.region if case is not None else row.node
+    row.person = (case.person_key if case is not None else None) or row.person_key or row.referral_id
+
+
+def _changed(uow, row: ReferralTimeline) -> None:
+    """After a step: where it counts, its stop, and the demand months of the person it counted as
+    and of the one it counts as now (at the end of a batch)."""
+    before = row.person
+    _place(row, uow.session.get(RegisteredCase, row.case_id))
+    row.counts_until = _counts_until(row)
+    for person in {before, row.person} - {None}:
+        uow.later("demand_months", _recompute_demand, person, key=person)
+
+
 def apply_referral_requested(uow, event: Event) -> None:
     payload = event.payload
     row = _timeline(uow, str(payload["referral_id"]), str(payload["case_id"]), event.node,
@@ -48,6 +76,7 @@ def apply_referral_requested(uow, event: Event) -> None:
     row.facility_node, row.category = payload["facility_node"], payload["category"]
     row.person_key = payload["person_key"]
     _step(row, "requested", event.occurred_at)
+    _changed(uow, row)
 
 
 def apply_referral_answer(uow, event: Event) -> None:
@@ -57,10 +86,96 @@ def apply_referral_answer(uow, event: Event) -> None:
                     payload["facility_id"])
     row.facility_node = row.facility_node or event.node
     _step(row, registry.REFERRAL_ANSWERS[event.event_type], event.occurred_at)
+    _changed(uow, row)
 
 
-HANDLERS = {"referral.requested": apply_referral_requested} | dict.fromkeys(registry.REFERRAL_ANSWERS,
-                                                                           apply_referral_answer)
+def apply_case_opened(uow, event: Event) -> None:
+    """The case of referrals already known arrived (domain.apply_case_opened, applied first): they
+    count under its regency and person now, no longer under the referring node and their own key."""
+    _place_again(uow, [str(event.payload["case_id"])])
+
+
+def apply_person_identified(uow, event: Event) -> None:
+    """A key renamed at a node (domain.apply_person_identified moved its cases, applied first):
+    the referrals of those cases count under the new key."""
+    _place_again(uow, uow.session.scalars(sa.select(RegisteredCase.case_id).where(
+        RegisteredCase.node == event.node, RegisteredCase.person_key == event.payload["person_key"])).all())
+
+
+def _place_again(uow, case_ids: list[str]) -> None:
+    """Place the referrals of these cases again, and have the demand months of the persons they
+    counted as and count as now derived again. At once, not at the end of a batch: a referral's
+    row is locked before the summaries' lock, as by every other transaction (no deadlock)."""
+    t, session = ReferralTimeline, uow.session
+    rows = session.scalars(sa.select(t).where(t.case_id.in_(case_ids))).all() if case_ids else []
+    if not rows:
+        return
+    cases = {c.case_id: c for c in session.scalars(sa.select(RegisteredCase)
+                                                    .where(RegisteredCase.case_id.in_({r.case_id for r in rows})))}
+    for row in rows:
+        before = (row.region, row.person)
+        _place(row, cases.get(row.case_id))
+        if (row.region, row.person) != before:
+            for person in {before[1], row.person} - {None}:
+                uow.later("demand_months", _recompute_demand, person, key=person)
+
+
+HANDLERS = {"referral.requested": apply_referral_requested, "case.opened": apply_case_opened,
+            "person.identified": apply_person_identified} | dict.fromkeys(registry.REFERRAL_ANSWERS,
+                                                                         apply_referral_answer)
+
+
+# -- the demand for a bed, per person and month -----------------------------------------------------
+def demand_spells(t: Timeline) -> list[tuple[str, str | None]]:
+    """The months (first, end: up to, not including; None: still) at whose end (WITA) the
+    referral's person waits for a bed (from the request up to the first admission, refusal or
+    discharge) or is in one (from the admission up to the discharge), as Timeline.waiting_at and
+    in_bed_at say at each month's end; a spell ending in the month it starts counts at no end."""
+    stops = [at for at in (t.admitted_at, t.rejected_at, t.discharged_at) if at is not None]
+    spells = []
+    for start, stop in ((t.requested_at, min(stops) if stops else None), (t.admitted_at, t.discharged_at)):
+        if start is None:
+            continue
+        first, end = month_of(start), None if stop is None else month_of(stop)
+        if end is None or first < end:
+            spells.append((first, end))
+    return spells
+
+
+ANY = ""  # the category of a person's demand months whatever their referrals' categories
+
+
+def demand_months(items: list["Timeline"]) -> set[tuple]:
+    """The rows of :class:`DemandMonths` the timelines of some persons give: (person, region,
+    category, measure, from_month, to_month)."""
+    spells: dict[tuple[str, str, str], list] = {}
+    requested: dict[tuple[str, str, str], str] = {}
+    for t in items:
+        for category in {ANY, t.category} - {None}:
+            key = (t.person, t.regency, category)
+            spells.setdefault(key, []).extend(demand_spells(t))
+            if t.requested_at is not None:
+                requested[key] = min(month_of(t.requested_at), requested.get(key, "9999-99"))
+    rows = {(*key, "demand", first, end) for key, found in spells.items() for first, end in caseload._runs(found)}
+    return rows | {(*key, "requested", month, None) for key, month in requested.items()}
+
+
+def _recompute_demand(session, persons) -> None:
+    """Derive the demand months of ``persons`` again from all their referrals, and change the
+    demand tally by the difference."""
+    persons = set(persons)
+    if persons:
+        caseload.replace_runs(session, DemandMonths, DemandTally, persons,
+                              lambda: demand_months(_timelines_of(session, persons)))
+
+
+def _timelines_of(session, persons: set[str]) -> list["Timeline"]:
+    """The timelines of these persons, where they count (ReferralTimeline.region and person)."""
+    t = ReferralTimeline
+    return [Timeline(referral_id=row.referral_id, regency=row.region, facility_id=row.facility_id,
+                     category=row.category, person=row.person,
+                     **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
+            for row in session.scalars(sa.select(t).where(t.person.in_(persons)))]
 
 
 # -- pure figures ---------------------------------------------------------------------------------
@@ -163,6 +278,22 @@ def timelines(session, category: str | None = None, *, regency: str | None = Non
                      category=row.category, person=row.case_person or row.person_key or row.referral_id,
                      **{f"{step}_at": getattr(row, f"{step}_at") for step in STEPS})
             for row in session.execute(query)]
+
+
+def people_now(session, at: datetime, category: str | None = None) -> dict[str, tuple[int, int]]:
+    """Per regency (where :func:`timelines` places referrals): the people waiting for a bed at
+    ``at`` and those in one (Timeline.waiting_at and in_bed_at), each once; from the referrals
+    that may still count (ReferralTimeline.counts_until, indexed), not from all."""
+    t = ReferralTimeline
+    waiting = sa.and_(t.requested_at < at, *(sa.or_(stop.is_(None), stop >= at)
+                                             for stop in (t.admitted_at, t.rejected_at, t.discharged_at)))
+    in_bed = sa.and_(t.admitted_at < at, sa.or_(t.discharged_at.is_(None), t.discharged_at >= at))
+    query = (sa.select(t.region, sa.func.count(sa.distinct(sa.case((waiting, t.person)))),
+                       sa.func.count(sa.distinct(sa.case((in_bed, t.person)))))
+             .where(sa.or_(t.counts_until.is_(None), t.counts_until >= at)).group_by(t.region))
+    if category:
+        query = query.where(t.category == category)
+    return {region: (waiting, in_bed) for region, waiting, in_bed in session.execute(query)}
 
 
 def _facility_names(session) -> dict[str, FacilityCapacity]:

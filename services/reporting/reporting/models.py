@@ -354,6 +354,8 @@ class ReferralTimeline(Base):
     """A referral's timeline: when it was requested and when each kind of answer first came
     (earliest wins, so redelivered and reordered answers leave the same timeline)."""
     __tablename__ = "referral_timeline"
+    __table_args__ = (sa.Index("ix_referral_timeline_person", "person"),
+                      sa.Index("ix_referral_timeline_counts_until", "counts_until"))
 
     referral_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     case_id: Mapped[str] = mapped_column(sa.String(36), index=True)
@@ -368,3 +370,45 @@ class ReferralTimeline(Base):
     waitlisted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     admitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     discharged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Where the referral counts in the demand for beds, as reporting.flows.timelines places it
+    # (its case's regency and person key, else the referring node and its own key, else its id):
+    # kept as its case arrives and its key is renamed, so the demand reads no join.
+    region: Mapped[str | None] = mapped_column(sa.String(8))
+    person: Mapped[str | None] = mapped_column(sa.String(64))
+    # Past this moment the referral's person is neither waiting for a bed through it nor in one
+    # (its latest step); None while it may still be (waiting unanswered, or admitted and not
+    # discharged): the people waiting and in a bed now are read from these few rows, not from all.
+    counts_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DemandMonths(Base):
+    """The months at whose end a person (the key of the referral's case, else the referral's, else
+    the referral's id) waits for a bed or is in one through a referral of a regency (of the case,
+    as :func:`reporting.flows.timelines` places it) and a category ("": any), from ``from_month``
+    up to, not including, ``to_month`` (None: still): ``demand``, the person's spells merged into
+    runs, so that they count once; ``requested``, from the month of their first request there
+    (the first month the regency's history starts with). Kept so that a change of the person's
+    referrals, cases or keys changes the demand tally by the difference only."""
+    __tablename__ = "demand_months"
+    __table_args__ = {"info": {"summary": True}}
+
+    person: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    region: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    from_month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    to_month: Mapped[str | None] = mapped_column(sa.String(7))
+
+
+class DemandTally(Base):
+    """Persons waiting for a bed or in one per regency, category ("": any) and month: changes
+    (+1 where a run of :class:`DemandMonths` starts, -1 where it ends), summed up to a month for
+    the people counted at its end; ``requested`` counts those whose first request was that month."""
+    __tablename__ = "demand_tally"
+    __table_args__ = {"info": {"summary": True}}
+
+    region: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    measure: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer)

@@ -1,14 +1,19 @@
 """Planned centres beside demand, and where to build next: each regency's demand for a bed,
-month by month from the referral timelines, carried a year ahead from its own trend."""
+month by month from the referral timelines (summed in the demand tally the flows projection
+keeps), carried a year ahead from its own trend."""
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from datetime import datetime
+
+import sqlalchemy as sa
 
 from rehsos import reference
 from rehsos.clock import add_months, month_end, month_of, months_between, now
 from reporting import domain, flows, trend
 from reporting.flows import Timeline
+from reporting.models import DemandTally
 
 HORIZON_MONTHS = 12
 # The line is fitted on at most this many months: older ones say little about next year.
@@ -48,7 +53,9 @@ daerah lain."""
 
 
 def demand_series(items: list[Timeline], months: list[str]) -> list[int]:
-    """People waiting for a bed or in one at the end of each month (WITA), each person once."""
+    """People waiting for a bed or in one at the end of each month (WITA), each person once: from
+    the timelines themselves, the reference the demand tally is tested against
+    (tests/domain/test_demand_tally.py); where_to_build reads the tally."""
     ends = [month_end(month) for month in months]
     people: list[set] = [set() for _ in months]
     for t in items:
@@ -66,16 +73,35 @@ def demand_series(items: list[Timeline], months: list[str]) -> list[int]:
     return [len(p) for p in people]
 
 
-def _people(items: list[Timeline], at: datetime, state: str) -> int:
-    return len({t.person for t in items if getattr(t, state)(at)})
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
 def last_complete_month(at: datetime) -> str:
     return add_months(month_of(at), -1)
+
+
+def demand_history(session, category: str | None, last: str) -> dict[str, tuple[list[str], list[int]]]:
+    """Per regency: the months of its history (from its first request, at most the last
+    WINDOW_MONTHS up to ``last``) and the people waiting for a bed or in one at each month's end,
+    as :func:`demand_series` counts them over its timelines: summed from the demand tally."""
+    t = DemandTally
+    changes: dict[str, dict[str, Counter]] = {}
+    for region, month, measure, n in session.execute(
+            sa.select(t.region, t.month, t.measure, t.n)
+            .where(t.category == (category or flows.ANY), t.region.in_(list(reference.REGENCIES)), t.n != 0)):
+        changes.setdefault(measure, {}).setdefault(region, Counter())[month] += n
+    result = {}
+    for code, requested in changes.get("requested", {}).items():
+        months = months_between(min(requested), last)[-WINDOW_MONTHS:]
+        demand = changes.get("demand", {}).get(code, Counter())
+        level = sum(n for month, n in demand.items() if months and month < months[0])
+        series = []
+        for month in months:
+            level += demand[month]
+            series.append(level)
+        result[code] = (months, series)
+    return result
 
 
 def where_to_build(session, regency: str | None = None, category: str | None = None) -> dict:
@@ -85,18 +111,15 @@ def where_to_build(session, regency: str | None = None, category: str | None = N
     at = now()
     last = last_complete_month(at)
     capacity = {row["regency"]: row for row in domain.capacity_plan(session, category)["regencies"]}
-    by_regency: dict[str, list[Timeline]] = {}
-    for t in flows.timelines(session, category):
-        by_regency.setdefault(t.regency, []).append(t)
+    histories = demand_history(session, category, last)
+    people = flows.people_now(session, at, category)
     rows = []
     for code, region in reference.REGENCIES.items():
-        items, place = by_regency.get(code, []), capacity[code]
-        first = flows.first_month(items)
-        months = months_between(first, last)[-WINDOW_MONTHS:] if first else []
-        history = demand_series(items, months)
+        place, (months, history) = capacity[code], histories.get(code, ([], []))
+        waiting, in_bed = people.get(code, (0, 0))
         supply = place["beds"] + place["planned_beds"]
         row = {"regency": code, "name": region.name, "kind": region.kind,
-               "people_waiting": _people(items, at, "waiting_at"), "people_in_bed": _people(items, at, "in_bed_at"),
+               "people_waiting": waiting, "people_in_bed": in_bed,
                "open_cases": place["open_cases"], "facilities": place["facilities"], "beds": place["beds"],
                "plans": place["plans"], "planned_beds": place["planned_beds"],
                "history": [{"month": m, "demand": d} for m, d in zip(months, history)],
