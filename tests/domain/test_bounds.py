@@ -151,8 +151,8 @@ LANDS_IN: dict[type[Schema], tuple] = {
     ev.CaseClosedV1: (rm.RegisteredCase,),
     ev.CaseReopenedV1: (rm.RegisteredCase,), ev.ConsentWithdrawnV1: (),
     ev.PersonDuplicateDetectedV1: (im.CrossNodeMatch,),
-    **dict.fromkeys((ev.ReferralAcceptedV1, ev.ReferralRejectedV1, ev.ReferralWaitlistedV1, ev.AdmissionRecordedV1,
-                     ev.DischargeRecordedV1), (rm.ReferralStatus, rm.ReferralTimeline, im.Referral)),
+    **dict.fromkeys((ev.ReferralAcceptedV1, ev.ReferralRejectedV1, ev.ReferralRejectedV2, ev.ReferralWaitlistedV1,
+                     ev.AdmissionRecordedV1, ev.DischargeRecordedV1), (rm.ReferralStatus, rm.ReferralTimeline, im.Referral)),
     ev.FacilityV1: (), ev._Unit: (), ev.CapacityChangedV1: (rm.FacilityCapacity, fm.DirectoryEntry),
     ev._UnitBeds: (), ev.CentrePlanV1: (rm.CentrePlan,),
     ev.TrainingEventChangedV1: (rm.TrainingRecord, tm.AnnouncedEvent), ev._RegencyQuota: (),
@@ -174,6 +174,7 @@ RENAMED = {
     (ev.ReferralRequestedV1, "facility_id"): (rm.ReferralStatus.facility_id, rm.ReferralTimeline.facility_id,
                                               fm.ReferralRequest.facility_code),
     (ev.ReferralRejectedV1, "reason"): (im.Referral.answer_note,),
+    (fs.RejectSchema, "note"): (fm.ReferralRequest.reason,),  # the panti's note, kept at its node
 }
 
 
@@ -202,6 +203,15 @@ def test_no_string_is_allowed_longer_than_the_column_it_lands_in():
     assert not problems, "\n".join(problems)
 
 
+def test_every_refusal_reason_a_manager_may_choose_is_one_the_contract_carries_and_the_referring_office_names():
+    from rehsos import reference
+    chosen = set(fs.RejectSchema().fields["reason_code"].validate.choices)
+    assert chosen and chosen <= set(ev.ReferralRejectedV2().fields["reason_code"].validate.choices) \
+        == set(reference.REJECTION_REASONS)
+    assert max(map(len, reference.REJECTION_REASONS.values())) <= im.Referral.__table__.c.answer_note.type.length
+    assert max(map(len, reference.REJECTION_REASONS)) <= fm.ReferralRequest.__table__.c.reason_code.type.length
+
+
 def test_an_api_schema_never_allows_more_than_the_event_contract_that_carries_it():
     # A value the API took but the contract refuses fails make_event: a 500 after the write.
     pairs = [(fs.FacilityRegistrationSchema, "code", ev.FacilityV1, "facility_id"),
@@ -209,7 +219,6 @@ def test_an_api_schema_never_allows_more_than_the_event_contract_that_carries_it
              (fs.UnitSchema, "name", ev._Unit, "name"),
              (fs.CentrePlanSchema, "name", ev.CentrePlanV1, "name"),
              (ins.ReferralSchema, "facility_id", ev.ReferralRequestedV1, "facility_id"),
-             (fs.RejectSchema, "reason", ev.ReferralRejectedV1, "reason"),
              (ts.TrainingEventSchema, "title", ev.TrainingEventChangedV1, "title"),
              (ts.TrainingEventSchema, "theme", ev.TrainingEventChangedV1, "theme"),
              (ts.TrainingEventSchema, "venue", ev.TrainingEventChangedV1, "venue"),
