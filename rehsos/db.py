@@ -128,21 +128,23 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._durable: list = []
-        self._later: dict[str, tuple[Callable, dict]] = {}
+        self._later: dict[str, tuple[Callable, dict, int]] = {}
         self._pending: list[tuple[Event, str | None]] = []
         self.emitted: list[Event] = []
         return self
 
-    def later(self, name: str, work: Callable[[Session, list], None], item, key=None) -> None:
+    def later(self, name: str, work: Callable[[Session, list], None], item, key=None, *, rank: int = 0) -> None:
         """Have ``work(session, items)`` done for ``item``: at once, or, in a batch's unit of work,
         once just before the commit for every item given under ``name`` (one work per name, the
         first given; an item of a ``key`` already given is left out). For what nothing in the
         transaction reads back before its end: an insert into an event store, a read model
-        derived from rows the transaction has written (recomputed once for all of them)."""
+        derived from rows the transaction has written (recomputed once for all of them). The
+        names are done by ``rank``, then in the order first given; a work may give more, to a
+        name still waiting (done once, with it) or to one done already (done again)."""
         if not self.batch:
             work(self.session, [item])
             return
-        _, items = self._later.setdefault(name, (work, {}))
+        _, items, _ = self._later.setdefault(name, (work, {}, rank))
         items.setdefault(key if key is not None else object(), item)
 
     def insert(self, name: str, statement, row: dict, key=None) -> None:
@@ -150,11 +152,19 @@ class UnitOfWork:
         sends each statement's rows at once."""
         self.later(name, lambda session, rows: session.execute(statement, rows), row, key)
 
+    def do_now(self, *names: str) -> None:
+        """Do the work waiting under ``names`` now (in a batch): for a handler about to read or
+        change what it writes (a renaming reading the keys recorded so far)."""
+        for name in names:
+            if name in self._later:
+                work, items, _ = self._later.pop(name)
+                work(self.session, list(items.values()))
+
     def _do_later(self) -> None:
         while self._later:  # work may give more (a recomputation that inserts rows)
-            pending, self._later = self._later, {}
-            for work, items in pending.values():
-                work(self.session, list(items.values()))
+            name = min(self._later, key=lambda n: self._later[n][2])  # the first given of the lowest rank
+            work, items, _ = self._later.pop(name)
+            work(self.session, list(items.values()))
 
     def __exit__(self, exc_type, exc, tb):
         try:
