@@ -108,6 +108,21 @@ def insert_or_nothing(session: Session, table, *index_elements: str):
     return _insert_or_nothing(session.bind.dialect.name, table, index_elements)
 
 
+_ROWS_PER_STATEMENT = 500
+
+
+def execute_rows(session: Session, statement, rows: list[dict]) -> None:
+    """Execute an INSERT for ``rows`` in as few statements as can be: SQLAlchemy sends a plain
+    INSERT's rows as multi-row statements itself, but an ``ON CONFLICT`` one row by row (a round
+    trip each); this sends those as multi-row statements too. Their rows must not conflict with
+    each other (an upsert's keys unique, as a batch's are)."""
+    if len(rows) > 1 and getattr(statement, "_post_values_clause", None) is not None:
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+            session.execute(statement.values(rows[start:start + _ROWS_PER_STATEMENT]))
+    elif rows:
+        session.execute(statement, rows)
+
+
 class UnitOfWork:
     """One database transaction: state changes and their outbox events commit together.
 
@@ -150,7 +165,7 @@ class UnitOfWork:
     def insert(self, name: str, statement, row: dict, key=None) -> None:
         """Insert ``row`` with ``statement`` (an INSERT without values): see :meth:`later`; a batch
         sends each statement's rows at once."""
-        self.later(name, lambda session, rows: session.execute(statement, rows), row, key)
+        self.later(name, lambda session, rows: execute_rows(session, statement, rows), row, key)
 
     def do_now(self, *names: str) -> None:
         """Do the work waiting under ``names`` now (in a batch): for a handler about to read or

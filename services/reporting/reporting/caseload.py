@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
-from rehsos.db import dialect_insert, insert_or_nothing
+from rehsos.db import dialect_insert, execute_rows, insert_or_nothing
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, CaseTally, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity, PersonMonths, PersonTally)
@@ -132,7 +132,7 @@ def _add_activity(session, rows: list[dict]) -> None:
         sa.tuple_(a.node, a.month).in_([(row["node"], row["month"]) for row in rows]))).all())
     if new := [row for row in rows if (row["node"], row["month"]) not in known]:
         lock_summaries(session)  # a month's first row is a row two transactions may wait on
-        session.execute(insert_or_nothing(session, NodeActivity, "node", "month"), new)
+        execute_rows(session, insert_or_nothing(session, NodeActivity.__table__, "node", "month"), new)
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -150,7 +150,7 @@ def _know_key(uow, node: str, key: str) -> None:
     again. Two transactions recording one key meet on its primary key, the second waiting for the
     first and adding nothing: no lock needed. A batch records its keys at its end, or before a
     renaming (which reads them)."""
-    uow.insert("person_identity", insert_or_nothing(uow.session, PersonIdentity, "node", "person_key"),
+    uow.insert("person_identity", insert_or_nothing(uow.session, PersonIdentity.__table__, "node", "person_key"),
                {"node": node, "person_key": key, "resolved": key}, key=(node, key))
 
 
@@ -193,11 +193,11 @@ def apply_person_registered(uow, event: Event) -> None:
 
 def _write_disabilities(session, keys: list[tuple[str, str]]) -> None:
     d, wanted = PersonDisabilityFact, session.info[_DISABILITIES]
-    session.execute(sa.delete(d).where(sa.tuple_(d.node, d.person_key).in_(keys)))
+    session.execute(sa.delete(d.__table__).where(sa.tuple_(d.node, d.person_key).in_(keys)))
     rows = [{"node": node, "person_key": key, "disability": disability}
             for node, key in keys for disability in wanted[(node, key)]]
     if rows:
-        session.execute(sa.insert(d), rows)
+        session.execute(sa.insert(d.__table__), rows)
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -275,8 +275,7 @@ def add_counts(session, model, keys: tuple[str, ...], tally: Counter) -> None:
     """One upsert for all of a batch's changes to a tally, in key order: two transactions adding
     to the same rows lock them in the same order (no deadlock between them)."""
     rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
-    if rows:
-        session.execute(_tally_upsert(session.bind.dialect.name, model.__table__), rows)
+    execute_rows(session, _tally_upsert(session.bind.dialect.name, model.__table__), rows)
 
 
 
@@ -305,14 +304,14 @@ def _recompute_spans(uow, session, cases: list[CaseFact]) -> None:
     for span in session.execute(sa.select(CaseSpan.region, CaseSpan.category, CaseSpan.from_month,
                                           CaseSpan.to_month, CaseSpan.stage).where(CaseSpan.case_id.in_(by_id))):
         _span_change(tally, span, -1)
-    session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id.in_(by_id)))
+    session.execute(sa.delete(CaseSpan.__table__).where(CaseSpan.case_id.in_(by_id)))
     rows = [span for case_id, case in by_id.items() for span in _spans(case, steps[case_id])]
     if rows:
-        session.execute(sa.insert(CaseSpan), rows)
+        session.execute(sa.insert(CaseSpan.__table__), rows)
     for row in rows:
         _span_change(tally, _Span(**{k: row[k] for k in _Span._fields}), +1)
     if fresh:  # another node's step in a case is never counted: marking it too changes nothing
-        session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
+        session.execute(sa.update(CaseStep.__table__).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
                         .values(counted=True))
     add_counts(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
     _persons_later(uow, *(("key", (case.node, case.person_key)) for case in cases))
@@ -398,11 +397,11 @@ def _recompute_persons(session, persons) -> None:
             if end is not None:
                 tally[(region, disability, end, measure)] -= sign
     if gone := kept - now_rows:
-        session.execute(sa.delete(m).where(sa.tuple_(m.person, m.region, m.disability, m.measure, m.from_month)
+        session.execute(sa.delete(m.__table__).where(sa.tuple_(m.person, m.region, m.disability, m.measure, m.from_month)
                                            .in_([row[:5] for row in gone])))
     if added := now_rows - kept:
         keys = ("person", "region", "disability", "measure", "from_month", "to_month")
-        session.execute(sa.insert(m), [dict(zip(keys, row)) for row in sorted(added)])
+        session.execute(sa.insert(m.__table__), [dict(zip(keys, row)) for row in sorted(added)])
     add_counts(session, PersonTally, ("region", "disability", "month", "measure"), tally)
 
 
@@ -421,7 +420,7 @@ def _add_step(uow, event: Event, case: CaseFact | None, kind: str, stage: str, o
     """Keep the step (a known one is kept once), and derive the case's spans again; a case not
     opened yet has none: its opening, still to come, derives them from every step it finds. In a
     batch both are done at its end, the spans once per case (its lock is held until then)."""
-    uow.insert("case_step", insert_or_nothing(uow.session, CaseStep, "case_id", "sequence"), {
+    uow.insert("case_step", insert_or_nothing(uow.session, CaseStep.__table__, "case_id", "sequence"), {
         "case_id": str(event.payload["case_id"]), "sequence": event.sequence, "node": event.node, "kind": kind,
         "occurred_at": event.occurred_at, "month": month_of(event.occurred_at), "stage": stage, "outcome": outcome},
         key=(str(event.payload["case_id"]), event.sequence))

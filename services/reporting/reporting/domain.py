@@ -51,7 +51,7 @@ def _add_presence(uow, session, items: list[tuple]) -> None:
             uow.emit(make_event("person.duplicate_detected", {"person_key": key, "nodes": nodes},
                                 node=HUB, service=SERVICE), target=target)
     if rows:  # one that another transaction recorded meanwhile fails the batch (as a flush did)
-        session.execute(sa.insert(p), rows)
+        session.execute(sa.insert(p.__table__), rows)
 
 
 def apply_person_registered(uow, event: Event) -> None:
@@ -120,8 +120,10 @@ def _add_persons(session, items: list) -> None:
     if not rows:
         return
     caseload.lock_summaries(session)
+    upsert = _person_upsert(session.bind.dialect.name)
     counted = sum((cases > 0) - (cases - changes[key] > 0)
-                  for key, cases in session.execute(_person_upsert(session.bind.dialect.name), rows))
+                  for start in range(0, len(rows), 500)  # multi-row statements (see rehsos.db.execute_rows)
+                  for key, cases in session.execute(upsert.values(rows[start:start + 500])))
     caseload.add_counts(session, RegisteredTally, ("region", "category", "measure"), Counter({("", "", "persons"): counted}))
 
 
