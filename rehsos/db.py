@@ -108,19 +108,42 @@ def insert_or_nothing(session: Session, table, *index_elements: str):
     return _insert_or_nothing(session.bind.dialect.name, table, index_elements)
 
 
-_ROWS_PER_STATEMENT = 500
+@functools.lru_cache(maxsize=None)
+def _upsert(dialect: str, table, keys: tuple[str, ...], index_elements: tuple[str, ...], add: tuple[str, ...],
+            returning: tuple[str, ...], unnest: bool):
+    if unnest:  # every row in one statement, whatever their number: one array per column
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        arrays = [sa.cast(sa.bindparam(f"rows_{key}", type_=ARRAY(table.c[key].type)), ARRAY(table.c[key].type))
+                  for key in keys]
+        insert = dialect_insert(dialect, table).from_select(list(keys), sa.select(*map(sa.func.unnest, arrays)))
+    else:
+        insert = dialect_insert(dialect, table)
+    if add:
+        insert = insert.on_conflict_do_update(index_elements=list(index_elements),
+                                              set_={c: table.c[c] + insert.excluded[c] for c in add})
+    else:
+        insert = insert.on_conflict_do_nothing(index_elements=list(index_elements))
+    return insert.returning(*(table.c[c] for c in returning)) if returning else insert
 
 
-def execute_rows(session: Session, statement, rows: list[dict]) -> None:
-    """Execute an INSERT for ``rows`` in as few statements as can be: SQLAlchemy sends a plain
-    INSERT's rows as multi-row statements itself, but an ``ON CONFLICT`` one row by row (a round
-    trip each); this sends those as multi-row statements too. Their rows must not conflict with
-    each other (an upsert's keys unique, as a batch's are)."""
-    if len(rows) > 1 and getattr(statement, "_post_values_clause", None) is not None:
-        for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-            session.execute(statement.values(rows[start:start + _ROWS_PER_STATEMENT]))
-    elif rows:
-        session.execute(statement, rows)
+def upsert_rows(session: Session, table, rows: list[dict], index_elements: tuple[str, ...], *,
+                add: tuple[str, ...] = (), returning: tuple[str, ...] = ()) -> list:
+    """``INSERT`` ``rows`` (dicts with the same keys) into ``table`` ``ON CONFLICT (index_elements)
+    DO NOTHING``, or, with ``add``, ``DO UPDATE`` adding those columns to the row there; the rows
+    of ``returning``. SQLAlchemy would send such a statement row by row (a round trip each): on
+    PostgreSQL the rows go as one array per column in one statement, compiled once whatever their
+    number (an upsert's keys must then be unique among them, as a batch's sums are); SQLite, in
+    process, takes them as executemany."""
+    if not rows:
+        return []
+    dialect = session.bind.dialect.name
+    unnest = dialect == "postgresql" and len(rows) > 1
+    keys = tuple(rows[0])
+    statement = _upsert(dialect, table, keys, tuple(index_elements), tuple(add), tuple(returning), unnest)
+    params = {f"rows_{key}": [row[key] for row in rows] for key in keys} if unnest else rows
+    result = session.execute(statement, params)
+    return result.all() if returning else []
 
 
 class UnitOfWork:
@@ -163,9 +186,10 @@ class UnitOfWork:
         items.setdefault(key if key is not None else object(), item)
 
     def insert(self, name: str, statement, row: dict, key=None) -> None:
-        """Insert ``row`` with ``statement`` (an INSERT without values): see :meth:`later`; a batch
-        sends each statement's rows at once."""
-        self.later(name, lambda session, rows: execute_rows(session, statement, rows), row, key)
+        """Insert ``row`` with ``statement`` (an INSERT without values, or a function of the
+        session and the rows): see :meth:`later`; a batch sends each statement's rows at once."""
+        work = statement if callable(statement) else lambda session, rows: session.execute(statement, rows)
+        self.later(name, work, row, key)
 
     def do_now(self, *names: str) -> None:
         """Do the work waiting under ``names`` now (in a batch): for a handler about to read or

@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
-from rehsos.db import dialect_insert, execute_rows, insert_or_nothing
+from rehsos.db import upsert_rows
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, CaseTally, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity, PersonMonths, PersonTally)
@@ -132,7 +132,7 @@ def _add_activity(session, rows: list[dict]) -> None:
         sa.tuple_(a.node, a.month).in_([(row["node"], row["month"]) for row in rows]))).all())
     if new := [row for row in rows if (row["node"], row["month"]) not in known]:
         lock_summaries(session)  # a month's first row is a row two transactions may wait on
-        execute_rows(session, insert_or_nothing(session, NodeActivity.__table__, "node", "month"), new)
+        upsert_rows(session, NodeActivity.__table__, new, ("node", "month"))
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -144,14 +144,22 @@ def _follow(session, node: str, key: str) -> str:
     return key
 
 
+def _insert_new(table: sa.Table, *index_elements: str):
+    """Work for ``uow.insert``: the rows, each unless one of its key is there already."""
+    return lambda session, rows: upsert_rows(session, table, rows, index_elements)
+
+
+_NEW_IDENTITY = _insert_new(PersonIdentity.__table__, "node", "person_key")
+_NEW_STEP = _insert_new(CaseStep.__table__, "case_id", "sequence")
+
+
 def _know_key(uow, node: str, key: str) -> None:
     """Record a key the node used. A key not yet recorded has no alias (a renaming records the key
     it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
     again. Two transactions recording one key meet on its primary key, the second waiting for the
     first and adding nothing: no lock needed. A batch records its keys at its end, or before a
     renaming (which reads them)."""
-    uow.insert("person_identity", insert_or_nothing(uow.session, PersonIdentity.__table__, "node", "person_key"),
-               {"node": node, "person_key": key, "resolved": key}, key=(node, key))
+    uow.insert("person_identity", _NEW_IDENTITY, {"node": node, "person_key": key, "resolved": key}, key=(node, key))
 
 
 def _persons_later(uow, *items: tuple) -> None:
@@ -264,18 +272,11 @@ def _span_change(tally: Counter, span, sign: int) -> None:
         tally[(span.region, span.category, span.to_month, span.stage, "active")] -= sign
 
 
-@functools.lru_cache(maxsize=None)
-def _tally_upsert(dialect: str, table: sa.Table):
-    insert = dialect_insert(dialect, table)
-    return insert.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
-                                        set_={"n": table.c.n + insert.excluded.n})
-
-
 def add_counts(session, model, keys: tuple[str, ...], tally: Counter) -> None:
     """One upsert for all of a batch's changes to a tally, in key order: two transactions adding
     to the same rows lock them in the same order (no deadlock between them)."""
     rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
-    execute_rows(session, _tally_upsert(session.bind.dialect.name, model.__table__), rows)
+    upsert_rows(session, model.__table__, rows, tuple(c.name for c in model.__table__.primary_key.columns), add=("n",))
 
 
 
@@ -420,7 +421,7 @@ def _add_step(uow, event: Event, case: CaseFact | None, kind: str, stage: str, o
     """Keep the step (a known one is kept once), and derive the case's spans again; a case not
     opened yet has none: its opening, still to come, derives them from every step it finds. In a
     batch both are done at its end, the spans once per case (its lock is held until then)."""
-    uow.insert("case_step", insert_or_nothing(uow.session, CaseStep.__table__, "case_id", "sequence"), {
+    uow.insert("case_step", _NEW_STEP, {
         "case_id": str(event.payload["case_id"]), "sequence": event.sequence, "node": event.node, "kind": kind,
         "occurred_at": event.occurred_at, "month": month_of(event.occurred_at), "stage": stage, "outcome": outcome},
         key=(str(event.payload["case_id"]), event.sequence))

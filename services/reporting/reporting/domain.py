@@ -13,7 +13,7 @@ from rehsos import jurisdiction, reference, registry
 from rehsos.clock import now
 from rehsos.config import HUB
 from rehsos.contracts import Event, make_event
-from rehsos.db import dialect_insert
+from rehsos.db import dialect_insert, upsert_rows
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting import caseload, store
@@ -120,19 +120,9 @@ def _add_persons(session, items: list) -> None:
     if not rows:
         return
     caseload.lock_summaries(session)
-    upsert = _person_upsert(session.bind.dialect.name)
-    counted = sum((cases > 0) - (cases - changes[key] > 0)
-                  for start in range(0, len(rows), 500)  # multi-row statements (see rehsos.db.execute_rows)
-                  for key, cases in session.execute(upsert.values(rows[start:start + 500])))
+    counted = sum((cases > 0) - (cases - changes[key] > 0) for key, cases in upsert_rows(
+        session, RegisteredPerson.__table__, rows, ("person_key",), add=("cases",), returning=("person_key", "cases")))
     caseload.add_counts(session, RegisteredTally, ("region", "category", "measure"), Counter({("", "", "persons"): counted}))
-
-
-@functools.lru_cache(maxsize=None)
-def _person_upsert(dialect: str):
-    table = RegisteredPerson.__table__
-    insert = dialect_insert(dialect, table)
-    return insert.on_conflict_do_update(index_elements=["person_key"], set_={"cases": table.c.cases + insert.excluded.cases}
-                                        ).returning(table.c.person_key, table.c.cases)
 
 
 def apply_person_identified(uow, event: Event) -> None:
@@ -184,9 +174,10 @@ def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[
     id_column = model.__mapper__.primary_key[0].key
     table = model.__table__
     values = {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}}
-    if session.execute(_newer_upsert(session.bind.dialect.name, table, id_column, columns), values).rowcount:
-        return
-    owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
+    with session.no_autoflush:  # nothing the batch holds unflushed is read here
+        if session.execute(_newer_upsert(session.bind.dialect.name, table, id_column, columns), values).rowcount:
+            return
+        owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
     if owner != event.node:  # a facility or plan is its announcing node's
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {owner}")
 
