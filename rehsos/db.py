@@ -108,6 +108,44 @@ def insert_or_nothing(session: Session, table, *index_elements: str):
     return _insert_or_nothing(session.bind.dialect.name, table, index_elements)
 
 
+@functools.lru_cache(maxsize=None)
+def _upsert(dialect: str, table, keys: tuple[str, ...], index_elements: tuple[str, ...], add: tuple[str, ...],
+            returning: tuple[str, ...], unnest: bool):
+    if unnest:  # every row in one statement, whatever their number: one array per column
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        arrays = [sa.cast(sa.bindparam(f"rows_{key}", type_=ARRAY(table.c[key].type)), ARRAY(table.c[key].type))
+                  for key in keys]
+        insert = dialect_insert(dialect, table).from_select(list(keys), sa.select(*map(sa.func.unnest, arrays)))
+    else:
+        insert = dialect_insert(dialect, table)
+    if add:
+        insert = insert.on_conflict_do_update(index_elements=list(index_elements),
+                                              set_={c: table.c[c] + insert.excluded[c] for c in add})
+    else:
+        insert = insert.on_conflict_do_nothing(index_elements=list(index_elements))
+    return insert.returning(*(table.c[c] for c in returning)) if returning else insert
+
+
+def upsert_rows(session: Session, table, rows: list[dict], index_elements: tuple[str, ...], *,
+                add: tuple[str, ...] = (), returning: tuple[str, ...] = ()) -> list:
+    """``INSERT`` ``rows`` (dicts with the same keys) into ``table`` ``ON CONFLICT (index_elements)
+    DO NOTHING``, or, with ``add``, ``DO UPDATE`` adding those columns to the row there; the rows
+    of ``returning``. SQLAlchemy would send such a statement row by row (a round trip each): on
+    PostgreSQL the rows go as one array per column in one statement, compiled once whatever their
+    number (an upsert's keys must then be unique among them, as a batch's sums are); SQLite, in
+    process, takes them as executemany."""
+    if not rows:
+        return []
+    dialect = session.bind.dialect.name
+    unnest = dialect == "postgresql" and len(rows) > 1
+    keys = tuple(rows[0])
+    statement = _upsert(dialect, table, keys, tuple(index_elements), tuple(add), tuple(returning), unnest)
+    params = {f"rows_{key}": [row[key] for row in rows] for key in keys} if unnest else rows
+    result = session.execute(statement, params)
+    return result.all() if returning else []
+
+
 class UnitOfWork:
     """One database transaction: state changes and their outbox events commit together.
 
@@ -128,33 +166,44 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
         self._durable: list = []
-        self._later: dict[str, tuple[Callable, dict]] = {}
+        self._later: dict[str, tuple[Callable, dict, int]] = {}
         self._pending: list[tuple[Event, str | None]] = []
         self.emitted: list[Event] = []
         return self
 
-    def later(self, name: str, work: Callable[[Session, list], None], item, key=None) -> None:
+    def later(self, name: str, work: Callable[[Session, list], None], item, key=None, *, rank: int = 0) -> None:
         """Have ``work(session, items)`` done for ``item``: at once, or, in a batch's unit of work,
         once just before the commit for every item given under ``name`` (one work per name, the
         first given; an item of a ``key`` already given is left out). For what nothing in the
         transaction reads back before its end: an insert into an event store, a read model
-        derived from rows the transaction has written (recomputed once for all of them)."""
+        derived from rows the transaction has written (recomputed once for all of them). The
+        names are done by ``rank``, then in the order first given; a work may give more, to a
+        name still waiting (done once, with it) or to one done already (done again)."""
         if not self.batch:
             work(self.session, [item])
             return
-        _, items = self._later.setdefault(name, (work, {}))
+        _, items, _ = self._later.setdefault(name, (work, {}, rank))
         items.setdefault(key if key is not None else object(), item)
 
     def insert(self, name: str, statement, row: dict, key=None) -> None:
-        """Insert ``row`` with ``statement`` (an INSERT without values): see :meth:`later`; a batch
-        sends each statement's rows at once."""
-        self.later(name, lambda session, rows: session.execute(statement, rows), row, key)
+        """Insert ``row`` with ``statement`` (an INSERT without values, or a function of the
+        session and the rows): see :meth:`later`; a batch sends each statement's rows at once."""
+        work = statement if callable(statement) else lambda session, rows: session.execute(statement, rows)
+        self.later(name, work, row, key)
+
+    def do_now(self, *names: str) -> None:
+        """Do the work waiting under ``names`` now (in a batch): for a handler about to read or
+        change what it writes (a renaming reading the keys recorded so far)."""
+        for name in names:
+            if name in self._later:
+                work, items, _ = self._later.pop(name)
+                work(self.session, list(items.values()))
 
     def _do_later(self) -> None:
         while self._later:  # work may give more (a recomputation that inserts rows)
-            pending, self._later = self._later, {}
-            for work, items in pending.values():
-                work(self.session, list(items.values()))
+            name = min(self._later, key=lambda n: self._later[n][2])  # the first given of the lowest rank
+            work, items, _ = self._later.pop(name)
+            work(self.session, list(items.values()))
 
     def __exit__(self, exc_type, exc, tb):
         try:

@@ -256,6 +256,11 @@ def quarantine(engine: sa.Engine, tables: MessagingTables, delivery: Delivery, r
                 delivery.user_id, delivery.queue, reason[:200])
 
 
+# session.info: event id -> the received_at its inbox row got in this session (read by the hub's
+# stream runs instead of reading those rows back).
+ACCEPTED = "messaging.accepted"
+
+
 def accept_once(session, tables: MessagingTables, event: Event) -> bool:
     """Record ``event`` in the inbox; False when it was already applied (a duplicate)."""
     inbox = tables.inbox
@@ -275,9 +280,11 @@ def accept_once(session, tables: MessagingTables, event: Event) -> bool:
         if taken:
             raise RefusedEvent(f"sequence {event.sequence} of {event.node}/{event.service} was already applied as "
                                f"event {taken.event_id}: a replay")
+    at = now()
     session.execute(sa.insert(inbox).values(
         event_id=str(event.event_id), node=event.node, service=event.service, sequence=event.sequence,
-        event_type=event.event_type, received_at=now()))
+        event_type=event.event_type, received_at=at))
+    session.info.setdefault(ACCEPTED, {})[str(event.event_id)] = at
     return True
 
 
@@ -398,6 +405,7 @@ def accept_many(session, tables: MessagingTables, events: list[Event]) -> list[b
                      "event_type": e.event_type, "received_at": at})
     if rows:
         session.execute(sa.insert(inbox), rows)
+        session.info.setdefault(ACCEPTED, {}).update((row["event_id"], at) for row in rows)
     return fresh
 
 

@@ -20,7 +20,7 @@ _COMMON = {
 # The range of an INTEGER column (PostgreSQL's int4): every integer that comes in must fit one.
 INT_MIN, INT_MAX = -2**31, 2**31 - 1
 # Neither PostgreSQL nor UTF-8 can hold a NUL character or half of a surrogate pair.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def _indonesian(cls, **messages):
@@ -32,7 +32,7 @@ class _StorableText:
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        if _UNSTORABLE.search(value):
+        if UNSTORABLE.search(value):
             raise self.make_error("unstorable")
         return value
 

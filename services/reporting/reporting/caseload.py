@@ -23,7 +23,7 @@ from sqlalchemy.orm import aliased
 from rehsos import reference
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
-from rehsos.db import dialect_insert, insert_or_nothing
+from rehsos.db import upsert_rows
 from rehsos.errors import RefusedEvent
 from reporting.models import (CaseFact, CaseSpan, CaseStep, CaseTally, NodeActivity, PersonAlias, PersonDisabilityFact,
                               PersonFact, PersonIdentity, PersonMonths, PersonTally)
@@ -63,12 +63,24 @@ def lock_summaries(session) -> None:
     """On PostgreSQL, one transaction at a time writes the summaries, from its first summary write
     to its commit: their province rows are every transaction's anyway, and a transaction that has
     locked some of their rows (or a person's months, or a month's node activity) never waits for
-    another that waits for it. Taken again by each summary write of the transaction (it stacks)."""
-    if session.bind.dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(session, ("summaries",)))))
+    another that waits for it. Taken once per transaction, at its first summary write: in a batch
+    that is after the cases' and persons' locks (prepare), at its end, always in that order. One
+    taken inside a savepoint is taken again after it (rolled back, the savepoint releases it)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if session.info.get(_SUMMARIES) is transaction:
+        return
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(session, ("summaries",)))))
+    if not session.in_nested_transaction():
+        session.info[_SUMMARIES] = transaction
 
 
-_LOCKED, _CASES, _ABSENT = "caseload.locked", "caseload.cases", "caseload.absent_cases"
+# session.info: the batch's advisory locks taken, its cases (case id -> CaseFact, None when not
+# known yet) and registrations' persons ((node, key) -> PersonFact or None), loaded by prepare;
+# the disabilities each registration says (written at the end); the summaries' lock's transaction.
+_LOCKED, _CASES, _PERSONS = "caseload.locked", "caseload.cases", "caseload.persons"
+_DISABILITIES, _SUMMARIES = "caseload.disabilities", "caseload.summaries_locked"
 CASE_EVENTS = ("case.opened", "case.stage_changed", "case.closed", "case.reopened")
 
 
@@ -77,23 +89,30 @@ def prepare(uow, events: list[Event]) -> None:
     they will need in one statement, in a fixed order (two batches at once cannot deadlock on
     them), and load the cases they name in one query; the handlers then find both done."""
     session = uow.session
-    locks, case_ids = set(), set()
+    locks, case_ids, persons = set(), set(), set()
     for event in events:
         if event.event_type in CASE_EVENTS:
             case_ids.add(str(event.payload["case_id"]))
             locks.add(("case", str(event.payload["case_id"])))
         elif event.event_type == "person.registered":
             locks.add(("person", event.node, event.payload["person_key"]))
+            persons.add((event.node, event.payload["person_key"]))
     if locks and session.bind.dialect.name == "postgresql":
         keys = sorted({_lock_key(session, key) for key in locks})
         session.execute(sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM "
                                 "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS sorted_keys"),
                         {"keys": keys})
         session.info[_LOCKED] = set(keys)
+    # Held here (the session's identity map keeps objects only while something refers to them),
+    # with the cases and persons the batch adds: its handlers look them up here, not in the database.
+    session.info[_CASES] = dict.fromkeys(case_ids)
     if case_ids:
-        # Held here: the session's identity map keeps objects only while something refers to them.
-        session.info[_CASES] = list(session.scalars(sa.select(CaseFact).where(CaseFact.case_id.in_(case_ids))))
-        session.info[_ABSENT] = case_ids - {case.case_id for case in session.info[_CASES]}
+        session.info[_CASES].update((case.case_id, case) for case in
+                                    session.scalars(sa.select(CaseFact).where(CaseFact.case_id.in_(case_ids))))
+    session.info[_PERSONS] = dict.fromkeys(persons)
+    if persons:
+        session.info[_PERSONS].update(((person.node, person.person_key), person) for person in session.scalars(
+            sa.select(PersonFact).where(sa.tuple_(PersonFact.node, PersonFact.person_key).in_(persons))))
 
 
 def note_activity(uow, event: Event) -> None:
@@ -108,8 +127,12 @@ def note_activity(uow, event: Event) -> None:
 
 
 def _add_activity(session, rows: list[dict]) -> None:
-    lock_summaries(session)  # a month's first row is a row two transactions may wait on
-    session.execute(insert_or_nothing(session, NodeActivity, "node", "month"), rows)
+    a = NodeActivity
+    known = set(session.execute(sa.select(a.node, a.month).where(
+        sa.tuple_(a.node, a.month).in_([(row["node"], row["month"]) for row in rows]))).all())
+    if new := [row for row in rows if (row["node"], row["month"]) not in known]:
+        lock_summaries(session)  # a month's first row is a row two transactions may wait on
+        upsert_rows(session, NodeActivity.__table__, new, ("node", "month"))
 
 
 def _follow(session, node: str, key: str) -> str:
@@ -121,38 +144,75 @@ def _follow(session, node: str, key: str) -> str:
     return key
 
 
-def _know_key(session, node: str, key: str) -> None:
+def _insert_new(table: sa.Table, *index_elements: str):
+    """Work for ``uow.insert``: the rows, each unless one of its key is there already."""
+    return lambda session, rows: upsert_rows(session, table, rows, index_elements)
+
+
+_NEW_IDENTITY = _insert_new(PersonIdentity.__table__, "node", "person_key")
+_NEW_STEP = _insert_new(CaseStep.__table__, "case_id", "sequence")
+
+
+def _know_key(uow, node: str, key: str) -> None:
     """Record a key the node used. A key not yet recorded has no alias (a renaming records the key
     it renames), so it ends at itself; a recorded one is left as it is, and a renaming resolves it
     again. Two transactions recording one key meet on its primary key, the second waiting for the
-    first and adding nothing: no lock needed."""
-    session.execute(insert_or_nothing(session, PersonIdentity, "node", "person_key"),
-                    [{"node": node, "person_key": key, "resolved": key}])
+    first and adding nothing: no lock needed. A batch records its keys at its end, or before a
+    renaming (which reads them)."""
+    uow.insert("person_identity", _NEW_IDENTITY, {"node": node, "person_key": key, "resolved": key}, key=(node, key))
+
+
+def _persons_later(uow, *items: tuple) -> None:
+    """Have the months of persons (``("person", person)``) and of those keys end at (``("key",
+    (node, key))``) derived again: once per batch, at its end, after its spans."""
+    for item in items:
+        uow.later("person_months", _recompute_people, item, key=item, rank=2)
+
+
+def _recompute_people(session, items: list[tuple]) -> None:
+    keys = {value for kind, value in items if kind == "key"}
+    persons = {value for kind, value in items if kind == "person"}
+    if keys:
+        persons.update(session.scalars(sa.select(PersonIdentity.resolved).where(
+            sa.tuple_(PersonIdentity.node, PersonIdentity.person_key).in_(keys))))
+    _recompute_persons(session, persons)
 
 
 def apply_person_registered(uow, event: Event) -> None:
     payload, session = event.payload, uow.session
-    _lock(session, "person", event.node, payload["person_key"])
-    person = session.get(PersonFact, (event.node, payload["person_key"]))
+    key = (event.node, payload["person_key"])
+    _lock(session, "person", *key)
+    persons = session.info.get(_PERSONS)
+    person = persons[key] if persons is not None and key in persons else session.get(PersonFact, key)
     if person is not None and person.sequence >= event.sequence:
         return
     if person is None:
         person = PersonFact(node=event.node, person_key=payload["person_key"])
         session.add(person)
+        if persons is not None:
+            persons[key] = person
     person.region, person.month, person.sequence = payload["region"], month_of(event.occurred_at), event.sequence
-    session.execute(sa.delete(PersonDisabilityFact).where(PersonDisabilityFact.node == event.node,
-                                                          PersonDisabilityFact.person_key == payload["person_key"]))
-    session.add_all(PersonDisabilityFact(node=event.node, person_key=payload["person_key"], disability=d)
-                    for d in dict.fromkeys(payload["disabilities"]))
-    _know_key(session, event.node, payload["person_key"])
-    key = (event.node, payload["person_key"])
-    uow.later("person_keys", _recompute_keys, key, key=key)
+    # The newest registration's disabilities replace the key's (in a batch: once, at its end).
+    session.info.setdefault(_DISABILITIES, {})[key] = list(dict.fromkeys(payload["disabilities"]))
+    uow.later("person_disabilities", _write_disabilities, key, key=key)
+    _know_key(uow, *key)
+    _persons_later(uow, ("key", key))
+
+
+def _write_disabilities(session, keys: list[tuple[str, str]]) -> None:
+    d, wanted = PersonDisabilityFact, session.info[_DISABILITIES]
+    session.execute(sa.delete(d.__table__).where(sa.tuple_(d.node, d.person_key).in_(keys)))
+    rows = [{"node": node, "person_key": key, "disability": disability}
+            for node, key in keys for disability in wanted[(node, key)]]
+    if rows:
+        session.execute(sa.insert(d.__table__), rows)
 
 
 def apply_person_identified(uow, event: Event) -> None:
     """A key became another at this node: every key that ended at the old end is followed again."""
     previous, key, session = event.payload["previous_person_key"], event.payload["person_key"], uow.session
     _lock(session, "renamings", event.node)
+    uow.do_now("person_identity")  # the keys the batch recorded so far: this renaming resolves them too
     alias = session.get(PersonAlias, (event.node, previous))
     if alias is not None and alias.sequence >= event.sequence:
         return  # a newer renaming of that key is already known
@@ -164,8 +224,9 @@ def apply_person_identified(uow, event: Event) -> None:
     session.flush()
     # A key first recorded here ends at itself, which is ``old_end`` for ``previous``: the loop
     # below follows it too.
-    _know_key(session, event.node, previous)
-    _know_key(session, event.node, key)
+    _know_key(uow, event.node, previous)
+    _know_key(uow, event.node, key)
+    uow.do_now("person_identity")
     changed = {old_end}
     for identity in session.scalars(sa.select(PersonIdentity).where(PersonIdentity.node == event.node,
                                                                     PersonIdentity.resolved == old_end)):
@@ -173,8 +234,7 @@ def apply_person_identified(uow, event: Event) -> None:
         changed.add(identity.resolved)
     session.flush()
     # The persons the renamed keys counted as and count as now: their months in the tally again.
-    for person in changed:
-        uow.later("person_months", _recompute_persons, person, key=person)
+    _persons_later(uow, *(("person", person) for person in changed))
 
 
 _Span = namedtuple("_Span", "region category from_month to_month stage")
@@ -212,24 +272,16 @@ def _span_change(tally: Counter, span, sign: int) -> None:
         tally[(span.region, span.category, span.to_month, span.stage, "active")] -= sign
 
 
-@functools.lru_cache(maxsize=None)
-def _tally_upsert(dialect: str, table: sa.Table):
-    insert = dialect_insert(dialect, table)
-    return insert.on_conflict_do_update(index_elements=[c.name for c in table.primary_key.columns],
-                                        set_={"n": table.c.n + insert.excluded.n})
-
-
 def add_counts(session, model, keys: tuple[str, ...], tally: Counter) -> None:
     """One upsert for all of a batch's changes to a tally, in key order: two transactions adding
     to the same rows lock them in the same order (no deadlock between them)."""
     rows = [{**dict(zip(keys, key)), "n": n} for key, n in sorted(tally.items()) if n]
-    if rows:
-        session.execute(_tally_upsert(session.bind.dialect.name, model.__table__), rows)
+    upsert_rows(session, model.__table__, rows, tuple(c.name for c in model.__table__.primary_key.columns), add=("n",))
 
 
 
 
-def _recompute_spans(session, cases: list[CaseFact]) -> None:
+def _recompute_spans(uow, session, cases: list[CaseFact]) -> None:
     """Derive the spans of ``cases`` again from their steps, and bring the case tally along: minus
     their old spans, plus the new ones and the steps not counted yet. A handful of statements for
     all of them."""
@@ -253,24 +305,17 @@ def _recompute_spans(session, cases: list[CaseFact]) -> None:
     for span in session.execute(sa.select(CaseSpan.region, CaseSpan.category, CaseSpan.from_month,
                                           CaseSpan.to_month, CaseSpan.stage).where(CaseSpan.case_id.in_(by_id))):
         _span_change(tally, span, -1)
-    session.execute(sa.delete(CaseSpan).where(CaseSpan.case_id.in_(by_id)))
+    session.execute(sa.delete(CaseSpan.__table__).where(CaseSpan.case_id.in_(by_id)))
     rows = [span for case_id, case in by_id.items() for span in _spans(case, steps[case_id])]
     if rows:
-        session.execute(sa.insert(CaseSpan), rows)
+        session.execute(sa.insert(CaseSpan.__table__), rows)
     for row in rows:
         _span_change(tally, _Span(**{k: row[k] for k in _Span._fields}), +1)
     if fresh:  # another node's step in a case is never counted: marking it too changes nothing
-        session.execute(sa.update(CaseStep).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
+        session.execute(sa.update(CaseStep.__table__).where(CaseStep.case_id.in_(by_id), CaseStep.counted.is_(False))
                         .values(counted=True))
     add_counts(session, CaseTally, ("region", "category", "month", "stage", "measure"), tally)
-    _recompute_keys(session, [(case.node, case.person_key) for case in cases])
-
-
-def _recompute_keys(session, keys: list[tuple[str, str]]) -> None:
-    """:func:`_recompute_persons` for the persons these (node, person key) pairs end at."""
-    _recompute_persons(session, session.scalars(
-        sa.select(PersonIdentity.resolved).where(sa.tuple_(PersonIdentity.node, PersonIdentity.person_key)
-                                                 .in_(set(keys)))))
+    _persons_later(uow, *(("key", (case.node, case.person_key)) for case in cases))
 
 
 # -- unique persons ------------------------------------------------------------------------------------
@@ -358,9 +403,10 @@ def replace_runs(session, runs, tally, persons: set[str], derive) -> None:
             if end is not None:
                 counts[(*scope, end, measure)] -= sign
     if gone := kept - now_rows:
-        session.execute(sa.delete(runs).where(sa.tuple_(*columns[:-1]).in_([row[:-1] for row in gone])))
+        session.execute(sa.delete(runs.__table__).where(sa.tuple_(*columns[:-1]).in_([row[:-1] for row in gone])))
     if added := now_rows - kept:
-        session.execute(sa.insert(runs), [dict(zip((c.name for c in columns), row)) for row in sorted(added)])
+        session.execute(sa.insert(runs.__table__),
+                        [dict(zip((c.name for c in columns), row)) for row in sorted(added)])
     add_counts(session, tally, tuple(c.name for c in tally.__table__.primary_key.columns), counts)
 
 
@@ -368,7 +414,8 @@ def _case_of(session, event: Event) -> CaseFact | None:
     """The event's case, once no other event of it is being applied (None: not opened yet)."""
     case_id = str(event.payload["case_id"])
     _lock(session, "case", case_id)
-    case = None if case_id in session.info.get(_ABSENT, ()) else session.get(CaseFact, case_id)
+    cases = session.info.get(_CASES, {})
+    case = cases[case_id] if case_id in cases else session.get(CaseFact, case_id)
     if case is not None and case.node != event.node:
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for a case of node {case.node}")
     return case
@@ -378,12 +425,12 @@ def _add_step(uow, event: Event, case: CaseFact | None, kind: str, stage: str, o
     """Keep the step (a known one is kept once), and derive the case's spans again; a case not
     opened yet has none: its opening, still to come, derives them from every step it finds. In a
     batch both are done at its end, the spans once per case (its lock is held until then)."""
-    uow.insert("case_step", insert_or_nothing(uow.session, CaseStep, "case_id", "sequence"), {
+    uow.insert("case_step", _NEW_STEP, {
         "case_id": str(event.payload["case_id"]), "sequence": event.sequence, "node": event.node, "kind": kind,
         "occurred_at": event.occurred_at, "month": month_of(event.occurred_at), "stage": stage, "outcome": outcome},
         key=(str(event.payload["case_id"]), event.sequence))
     if case is not None:
-        uow.later("case_spans", _recompute_spans, case, key=case.case_id)
+        uow.later("case_spans", functools.partial(_recompute_spans, uow), case, key=case.case_id, rank=1)
 
 
 def apply_case_opened(uow, event: Event) -> None:
@@ -393,9 +440,11 @@ def apply_case_opened(uow, event: Event) -> None:
         case = CaseFact(case_id=str(payload["case_id"]), node=event.node, region=payload["region"],
                         category=payload["category"], person_key=payload["person_key"])
         session.add(case)
-        session.flush()
-        session.info.get(_ABSENT, set()).discard(case.case_id)
-    _know_key(session, event.node, payload["person_key"])  # before the spans: their person is counted by it
+        if (cases := session.info.get(_CASES)) is not None:
+            cases[case.case_id] = case  # the batch's next events find it here; inserted at the first flush
+        else:
+            session.flush()
+    _know_key(uow, event.node, payload["person_key"])  # before the spans: their person is counted by it
     _add_step(uow, event, case, "opened", payload["stage"])
 
 

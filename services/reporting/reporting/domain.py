@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import uuid
 from collections import Counter
 from datetime import datetime
 
@@ -11,8 +12,8 @@ import sqlalchemy as sa
 from rehsos import jurisdiction, reference, registry
 from rehsos.clock import now
 from rehsos.config import HUB
-from rehsos.contracts import Event, make_event, payload_schema
-from rehsos.db import dialect_insert
+from rehsos.contracts import Event, make_event
+from rehsos.db import dialect_insert, upsert_rows
 from rehsos.errors import RefusedEvent
 from rehsos.outbox import MessagingTables
 from reporting import caseload, store
@@ -25,18 +26,32 @@ SERVICE = "reporting"
 
 def note_person(uow, event: Event, person_key: str) -> None:
     """Record that ``event.node`` knows this person; when another node knows them too, tell
-    every node concerned (downlink, addressed to each)."""
-    session = uow.session
-    if session.get(PersonPresence, (person_key, event.node)) is not None:
-        return
-    session.add(PersonPresence(person_key=person_key, node=event.node, first_seen=event.occurred_at))
-    session.flush()
-    nodes = sorted(session.scalars(sa.select(PersonPresence.node).where(PersonPresence.person_key == person_key)))
-    if len(nodes) < 2:
-        return
-    for node in nodes:
-        uow.emit(make_event("person.duplicate_detected", {"person_key": person_key, "nodes": nodes},
-                            node=HUB, service=SERVICE), target=node)
+    every node concerned (downlink, addressed to each). A batch records its persons together at
+    its end (or before a renaming deletes some), in the order its events gave them."""
+    uow.later("person_presence", functools.partial(_add_presence, uow), (person_key, event.node, event.occurred_at))
+
+
+def _add_presence(uow, session, items: list[tuple]) -> None:
+    """Each (person key, node, first seen) not known yet is recorded, and, when it makes another
+    node know the person, every node then knowing them is told, as one event at a time would."""
+    p = PersonPresence
+    known: dict[str, set[str]] = {key: set() for key, _, _ in items}
+    for key, node in session.execute(sa.select(p.person_key, p.node).where(p.person_key.in_(known))):
+        known[key].add(node)
+    rows = []
+    for key, node, first_seen in items:
+        if node in known[key]:
+            continue
+        known[key].add(node)
+        rows.append({"person_key": key, "node": node, "first_seen": first_seen})
+        if len(known[key]) < 2:
+            continue
+        nodes = sorted(known[key])
+        for target in nodes:
+            uow.emit(make_event("person.duplicate_detected", {"person_key": key, "nodes": nodes},
+                                node=HUB, service=SERVICE), target=target)
+    if rows:  # one that another transaction recorded meanwhile fails the batch (as a flush did)
+        session.execute(sa.insert(p.__table__), rows)
 
 
 def apply_person_registered(uow, event: Event) -> None:
@@ -44,14 +59,35 @@ def apply_person_registered(uow, event: Event) -> None:
         note_person(uow, event, event.payload["person_key"])
 
 
+# session.info: a batch's registered cases (case id -> RegisteredCase, None when not known),
+# loaded and locked by prepare; the cases the batch opens join them.
+_CASES = "domain.cases"
+
+
+def prepare(uow, events: list[Event]) -> None:
+    """Before a batch's events apply: the registered cases its closures and reopenings change,
+    read and locked (in case order) in one statement; the handlers find them here."""
+    case_ids = {str(e.payload["case_id"]) for e in events if e.event_type in ("case.closed", "case.reopened")}
+    cases = uow.session.info[_CASES] = dict.fromkeys(case_ids)
+    if case_ids:
+        cases.update((case.case_id, case) for case in uow.session.scalars(
+            sa.select(RegisteredCase).where(RegisteredCase.case_id.in_(case_ids))
+            .order_by(RegisteredCase.case_id).with_for_update()))
+
+
 def apply_case_opened(uow, event: Event) -> None:
-    payload = payload_schema(event.event_type, event.schema_version).load(event.payload)
+    # Validated with the envelope; the case id as the contract reads it (a UUID, written canonically).
+    payload = event.payload
     region = payload["region"]
     jurisdiction.require_for_event(event, region, "a case")
-    uow.session.add(RegisteredCase(
-        case_id=str(payload["case_id"]), node=event.node, region=region, category=payload["category"],
-        sex=payload["sex"], age_band=payload["age_band"], person_key=payload["person_key"],
-        registered_at=event.occurred_at, event_id=str(event.event_id), version=event.sequence))
+    case = RegisteredCase(
+        case_id=str(uuid.UUID(str(payload["case_id"]))), node=event.node, region=region,
+        category=payload["category"], sex=payload["sex"], age_band=payload["age_band"],
+        person_key=payload["person_key"], registered_at=event.occurred_at, event_id=str(event.event_id),
+        version=event.sequence, closed=False)
+    uow.session.add(case)
+    if (cases := uow.session.info.get(_CASES)) is not None:
+        cases[case.case_id] = case  # its closure later in the batch finds it here; inserted at the flush
     _count(uow, (region, payload["category"], "cases"), (region, payload["category"], "open"))
     _count_person(uow, payload["person_key"], +1)
 
@@ -84,22 +120,15 @@ def _add_persons(session, items: list) -> None:
     if not rows:
         return
     caseload.lock_summaries(session)
-    counted = sum((cases > 0) - (cases - changes[key] > 0)
-                  for key, cases in session.execute(_person_upsert(session.bind.dialect.name), rows))
+    counted = sum((cases > 0) - (cases - changes[key] > 0) for key, cases in upsert_rows(
+        session, RegisteredPerson.__table__, rows, ("person_key",), add=("cases",), returning=("person_key", "cases")))
     caseload.add_counts(session, RegisteredTally, ("region", "category", "measure"), Counter({("", "", "persons"): counted}))
-
-
-@functools.lru_cache(maxsize=None)
-def _person_upsert(dialect: str):
-    table = RegisteredPerson.__table__
-    insert = dialect_insert(dialect, table)
-    return insert.on_conflict_do_update(index_elements=["person_key"], set_={"cases": table.c.cases + insert.excluded.cases}
-                                        ).returning(table.c.person_key, table.c.cases)
 
 
 def apply_person_identified(uow, event: Event) -> None:
     """A NIK was attached (or two records merged) at a node: its cases count under the new key."""
     payload = event.payload
+    uow.do_now("person_presence")  # the batch's persons so far, before some of them are deleted
     moved = uow.session.execute(sa.update(RegisteredCase)
                                 .where(RegisteredCase.node == event.node,
                                        RegisteredCase.person_key == payload["previous_person_key"])
@@ -120,7 +149,9 @@ def _case_open(closed: bool):
     def apply(uow, event: Event) -> None:
         # Locked: two events of one case applied at once (PostgreSQL, several consumer workers)
         # would both read the old version, and the one committing last would win, newer or not.
-        case = uow.session.get(RegisteredCase, str(event.payload["case_id"]), with_for_update=True)
+        case_id, cases = str(event.payload["case_id"]), uow.session.info.get(_CASES, {})
+        case = cases[case_id] if case_id in cases else \
+            uow.session.get(RegisteredCase, case_id, with_for_update=True)
         if case is None:
             raise CaseNotYetKnown(f"{event.event_type} for case {event.payload['case_id']} before its opening")
         if case.node != event.node:
@@ -143,9 +174,10 @@ def _newest(uow, model, key: str, event: Event, as_of: datetime, columns: tuple[
     id_column = model.__mapper__.primary_key[0].key
     table = model.__table__
     values = {id_column: key, "node": event.node, "as_of": as_of, **{c: event.payload[c] for c in columns}}
-    if session.execute(_newer_upsert(session.bind.dialect.name, table, id_column, columns), values).rowcount:
-        return
-    owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
+    with session.no_autoflush:  # nothing the batch holds unflushed is read here
+        if session.execute(_newer_upsert(session.bind.dialect.name, table, id_column, columns), values).rowcount:
+            return
+        owner = session.execute(sa.select(table.c.node).where(table.c[id_column] == key)).scalar_one()
     if owner != event.node:  # a facility or plan is its announcing node's
         raise RefusedEvent(f"node {event.node} sent {event.event_type} for {key}, which belongs to node {owner}")
 
