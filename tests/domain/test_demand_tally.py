@@ -28,7 +28,7 @@ NOT_YET = (domain.CaseNotYetKnown, domain.ReferralNotYetKnown)
 ANSWERS = ("referral.waitlisted", "referral.accepted", "referral.rejected", "admission.recorded",
            "discharge.recorded")
 EXTRA = {"referral.accepted": lambda at: {"reserved_until": at + timedelta(days=3)},
-         "referral.rejected": lambda at: {"reason": "Penuh"}, "referral.waitlisted": lambda at: {"position": 1},
+         "referral.rejected": lambda at: {"reason_code": "no_bed"}, "referral.waitlisted": lambda at: {"position": 1},
          "admission.recorded": lambda at: {"admitted_on": at.date()},
          "discharge.recorded": lambda at: {"discharged_on": at.date(), "outcome": "positive"}}
 NOW = clock.current_month()

@@ -107,12 +107,20 @@ def _place_again(uow, case_ids: list[str]) -> None:
     counted as and count as now derived again. At once, not at the end of a batch: a referral's
     row is locked before the summaries' lock, as by every other transaction (no deadlock)."""
     t, session = ReferralTimeline, uow.session
-    rows = session.scalars(sa.select(t).where(t.case_id.in_(case_ids))).all() if case_ids else []
+    if not case_ids:
+        return
+    # Without a flush (a case's referrals nearly always come after it: a flush of the batch's
+    # pending rows at every case opened cost more than the rest of the batch), so the referrals
+    # the batch added and has not flushed yet are taken from the session.
+    with session.no_autoflush:
+        rows = set(session.scalars(sa.select(t).where(t.case_id.in_(case_ids))))
+    wanted = set(case_ids)
+    rows |= {o for o in session.new if isinstance(o, ReferralTimeline) and o.case_id in wanted}
     if not rows:
         return
     cases = {c.case_id: c for c in session.scalars(sa.select(RegisteredCase)
                                                     .where(RegisteredCase.case_id.in_({r.case_id for r in rows})))}
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.referral_id):
         before = (row.region, row.person)
         _place(row, cases.get(row.case_id))
         if (row.region, row.person) != before:
