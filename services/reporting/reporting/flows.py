@@ -28,11 +28,26 @@ ALERT_PERCENT = 90.0
 
 
 # -- the projection -----------------------------------------------------------------------------------
+# session.info: the cases that have a referral, of those a batch opens (prepare), and of the
+# referrals it adds; a case opened without one has no referral to place again (no statement).
+_REFERRED = "flows.referred_cases"
+
+
+def prepare(uow, events: list[Event]) -> None:
+    """Before a batch: which of the cases it opens have referrals already, in one statement."""
+    t, opened = ReferralTimeline, {str(e.payload["case_id"]) for e in events if e.event_type == "case.opened"}
+    with uow.session.no_autoflush:
+        uow.session.info[_REFERRED] = set(uow.session.scalars(
+            sa.select(t.case_id).where(t.case_id.in_(opened)).distinct())) if opened else set()
+
+
 def _timeline(uow, referral_id: str, case_id: str, node: str, facility_id: str) -> ReferralTimeline:
     row = uow.session.get(ReferralTimeline, referral_id)
     if row is None:
         row = ReferralTimeline(referral_id=referral_id, case_id=case_id, node=node, facility_id=facility_id)
         uow.session.add(row)
+        if (referred := uow.session.info.get(_REFERRED)) is not None:
+            referred.add(case_id)
     return row
 
 
@@ -92,7 +107,9 @@ def apply_referral_answer(uow, event: Event) -> None:
 def apply_case_opened(uow, event: Event) -> None:
     """The case of referrals already known arrived (domain.apply_case_opened, applied first): they
     count under its regency and person now, no longer under the referring node and their own key."""
-    _place_again(uow, [str(event.payload["case_id"])])
+    case_id, referred = str(event.payload["case_id"]), uow.session.info.get(_REFERRED)
+    if referred is None or case_id in referred:  # outside a batch: look
+        _place_again(uow, [case_id])
 
 
 def apply_person_identified(uow, event: Event) -> None:

@@ -51,6 +51,8 @@ HANDLERS = store.kept(READ_MODELS)
 
 def prepare(uow, events) -> None:
     """What the read models do once for a batch of events before they apply (the consumer's and
-    the rebuild's): caseload's case and person locks first, then the registered cases' rows."""
+    the rebuild's): caseload's case and person locks first, then the registered cases' rows, then
+    which of the cases opened have referrals."""
     caseload.prepare(uow, events)
     domain.prepare(uow, events)
+    flows.prepare(uow, events)
