@@ -98,17 +98,6 @@ def dialect_insert(dialect: str, table):
 
 
 @functools.lru_cache(maxsize=None)
-def _insert_or_nothing(dialect: str, table, index_elements: tuple[str, ...]):
-    return dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=list(index_elements))
-
-
-def insert_or_nothing(session: Session, table, *index_elements: str):
-    """``INSERT ... ON CONFLICT (index_elements) DO NOTHING`` into ``table``, its rows given when
-    it is executed; made once per dialect and table (a consumer sends it for every event)."""
-    return _insert_or_nothing(session.bind.dialect.name, table, index_elements)
-
-
-@functools.lru_cache(maxsize=None)
 def _upsert(dialect: str, table, keys: tuple[str, ...], index_elements: tuple[str, ...], add: tuple[str, ...],
             returning: tuple[str, ...], unnest: bool):
     if unnest:  # every row in one statement, whatever their number: one array per column
