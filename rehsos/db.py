@@ -103,8 +103,10 @@ def _upsert(dialect: str, table, keys: tuple[str, ...], index_elements: tuple[st
     if unnest:  # every row in one statement, whatever their number: one array per column
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        arrays = [sa.cast(sa.bindparam(f"rows_{key}", type_=ARRAY(table.c[key].type)), ARRAY(table.c[key].type))
-                  for key in keys]
+        # Text arrays without the column's length: an explicit cast to varchar(n) would cut a
+        # longer value silently, where the insert into the column refuses it, as a row alone would.
+        types = {key: sa.Text() if isinstance(table.c[key].type, sa.String) else table.c[key].type for key in keys}
+        arrays = [sa.cast(sa.bindparam(f"rows_{key}", type_=ARRAY(types[key])), ARRAY(types[key])) for key in keys]
         insert = dialect_insert(dialect, table).from_select(list(keys), sa.select(*map(sa.func.unnest, arrays)))
     else:
         insert = dialect_insert(dialect, table)

@@ -197,3 +197,11 @@ def test_a_refusal_says_why_as_a_code_and_version_1_with_its_text_is_still_read(
     old = make_event("referral.rejected", {**answer, "reason": "Penuh"}, node="63", service="facilities",
                      schema_version=1).with_sequence(3)
     assert parse_event(old.to_json()).payload["reason"] == "Penuh"
+
+
+def test_the_referring_office_reads_why_a_referral_was_refused_in_words():
+    from intake.pages import timeline_text
+    assert timeline_text("referral_rejected", {"facility_id": "prsts", "reason_code": "no_bed"}) == \
+        "Rujukan ditolak oleh prsts: Tidak ada tempat tidur kosong"
+    assert timeline_text("referral_rejected", {"facility_id": "prsts", "reason": "Penuh"}) == \
+        "Rujukan ditolak oleh prsts: Penuh"  # v1, from a node not upgraded yet

@@ -240,7 +240,9 @@ def timeline_text(kind: str, detail: Mapping[str, Any]) -> str:
         "referral_accepted": lambda: f"Rujukan diterima oleh {d.get('facility_id')}"
                                      + (f", tempat dipesan sampai {d['reserved_until']}" if d.get("reserved_until")
                                         else ""),
-        "referral_rejected": lambda: f"Rujukan ditolak oleh {d.get('facility_id')}: {d.get('reason', '-')}",
+        "referral_rejected": lambda: f"Rujukan ditolak oleh {d.get('facility_id')}: " + (
+            reference.REJECTION_REASONS.get(d["reason_code"], d["reason_code"]) if d.get("reason_code")
+            else d.get("reason", "-")),
         "referral_waitlisted": lambda: f"Rujukan masuk daftar tunggu {d.get('facility_id')}"
                                        + (f", urutan {d['position']}" if d.get("position") else ""),
         "admission_recorded": lambda: f"Masuk panti {d.get('facility_id')}"
