@@ -251,3 +251,43 @@ def test_two_first_snapshots_of_a_facility_applied_at_once_do_not_collide(pg, mi
     other.dispose()
     assert raced
     assert row.units[0]["free"] == 1 and row.as_of.hour == 10  # the newer snapshot stands
+
+
+def _refusal(version: int, **reason):
+    answer = {"referral_id": str(uuid.uuid4()), "case_id": str(uuid.uuid4()), "referring_node": "6371",
+              "facility_id": "prsts-barakat", **reason}
+    return contracts.make_event("referral.rejected", answer, node="63", service="facilities",
+                                schema_version=version).with_sequence(4)
+
+
+def test_a_refusal_s_free_text_is_not_kept_at_the_hub(hub_db):
+    uri, engine = hub_db
+    with UnitOfWork(sessionmaker(engine), Outbox(messaging, "reporting")) as uow:
+        store.keep(uow, _refusal(1, reason="Budi (UJI) menolak masuk panti"))
+        store.keep(uow, _refusal(2, reason_code="no_bed"))
+    with engine.connect() as conn:
+        kept = [contracts.parse_event(e).payload for e in conn.execute(sa.text(
+            "SELECT envelope FROM event_store ORDER BY id")).scalars()]
+    assert kept[0]["reason"] == "-" and kept[1]["reason_code"] == "no_bed"
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_migration_0014_blanks_the_free_text_of_refusals_stored_before(database, tmp_path, request):
+    uri = request.getfixturevalue("pg").create() if database == "postgresql" else \
+        f"sqlite:///{tmp_path / 'reporting.sqlite'}"
+    db.migrate("reporting", uri, "reporting_0013")
+    engine = create_engine(uri)
+    events = [_refusal(1, reason="Budi (UJI) menolak masuk panti"), _refusal(2, reason_code="other")]
+    with engine.begin() as conn:
+        for event in events:
+            conn.execute(sa.text(
+                "INSERT INTO event_store (event_id, node, service, sequence, event_type, schema_version, occurred_at, "
+                "received_at, envelope) VALUES (:id, '63', 'facilities', 4, 'referral.rejected', :v, :at, :at, :body)"),
+                {"id": str(event.event_id), "v": event.schema_version, "at": event.occurred_at, "body": event.to_json()})
+    db.migrate("reporting", uri)
+    with engine.connect() as conn:
+        kept = [contracts.parse_event(e) for e in conn.execute(sa.text(
+            "SELECT envelope FROM event_store ORDER BY id")).scalars()]
+    engine.dispose()
+    assert [e.payload.get("reason") for e in kept] == ["-", None]
+    assert [e.event_id for e in kept] == [e.event_id for e in events] and kept[1].payload == events[1].payload

@@ -20,7 +20,7 @@ from collections import Counter, namedtuple
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from rehsos import reference
+from rehsos import reference, registry
 from rehsos.clock import add_months, month_of, months_between, now
 from rehsos.contracts import Event
 from rehsos.db import upsert_rows
@@ -82,6 +82,7 @@ def lock_summaries(session) -> None:
 _LOCKED, _CASES, _PERSONS = "caseload.locked", "caseload.cases", "caseload.persons"
 _DISABILITIES, _SUMMARIES = "caseload.disabilities", "caseload.summaries_locked"
 CASE_EVENTS = ("case.opened", "case.stage_changed", "case.closed", "case.reopened")
+REFERRAL_EVENTS = ("referral.requested", *registry.REFERRAL_ANSWERS)
 
 
 def prepare(uow, events: list[Event]) -> None:
@@ -97,6 +98,10 @@ def prepare(uow, events: list[Event]) -> None:
         elif event.event_type == "person.registered":
             locks.add(("person", event.node, event.payload["person_key"]))
             persons.add((event.node, event.payload["person_key"]))
+        elif event.event_type in REFERRAL_EVENTS:
+            # Its case's lock too: a batch opening the case and one placing the referral (where
+            # the case is, flows) then come one after the other, each seeing what the other did.
+            locks.add(("case", str(event.payload["case_id"])))
     if locks and session.bind.dialect.name == "postgresql":
         keys = sorted({_lock_key(session, key) for key in locks})
         session.execute(sa.text("SELECT count(pg_advisory_xact_lock(k)) FROM "

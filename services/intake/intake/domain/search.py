@@ -63,7 +63,8 @@ def search_cases(uow, query: dict, *, access: Access) -> dict:
     rows = sa.select(Case.id, Case.category, Case.stage, Case.status, Case.kecamatan, Case.kecamatan_legacy,
                      Case.worker, Case.registered_at, Person.id.label("person_id"), Person.name.label("person_name"),
                      Person.registration_no)
-    if name_with_text and _code_point_order(uow.session):
+    # Each part is read up to the page's end: deep pages take the one query instead.
+    if name_with_text and page * per_page <= COUNT_LIMIT and _code_point_order(uow.session):
         rows = rows.where(Case.id.in_(_name_sorted_page(uow.session, cases, filters, key, descending, page, per_page)))
     else:
         chosen = cases(*conditions).order_by(order, Case.id).limit(per_page).offset((page - 1) * per_page).subquery()
