@@ -85,8 +85,10 @@ QUERIES = [{"q": q, **extra} for q in ("siti", "sitinah", "ti", "hidayat", "nur"
            ({}, {"status": "open"})] + [{}, {"category": "pengemis"}, {"stage": "asesmen"}]
 
 
-@pytest.mark.parametrize("mode", ["as_set", "tight", "one_query"])
-@pytest.mark.parametrize("database_query", range(len(QUERIES)))
+# "tight" and "one_query" change only how a name sorted by name is searched: only those run in them.
+@pytest.mark.parametrize("database_query,mode", [(i, mode) for i, query in enumerate(QUERIES)
+                                                 for mode in ("as_set", "tight", "one_query")
+                                                 if mode == "as_set" or query.get("q")])
 def test_every_sort_and_page_gives_the_cases_and_order_of_the_plain_reference(engine, monkeypatch, database_query,
                                                                                mode):
     fill(engine)
@@ -99,7 +101,9 @@ def test_every_sort_and_page_gives_the_cases_and_order_of_the_plain_reference(en
         monkeypatch.setattr(search, "_WINDOW_PER_ROW", 3)
     elif mode == "one_query":  # a database that does not sort by code point: all matches sorted at once
         monkeypatch.setattr(search, "_code_point_order", lambda session: False)
-    for sort in ("name", "-name", "stage", "-stage", "registered_at", "-registered_at"):
+    sorts = ("name", "-name", "stage", "-stage", "registered_at", "-registered_at") if mode == "as_set" else \
+        ("name", "-name")
+    for sort in sorts:
         for page, per_page in ((1, 7), (2, 7), (5, 7), (1, 100), (40, 7)):
             query = {**QUERIES[database_query], "sort": sort, "page": page, "per_page": per_page}
             ids, matches = reference_ids(engine, query)
