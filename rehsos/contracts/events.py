@@ -183,8 +183,8 @@ class ReferralAcceptedV1(_ReferralAnswer):
 
 class ReferralRejectedV1(_ReferralAnswer):
     """Superseded by v2: its free-text reason reached the hub. Still accepted from a node not
-    upgraded yet."""
-    reason = f.Str(required=True, validate=validate.Length(1, 500))
+    upgraded yet; the hub keeps the reason as a dash (``free_text``)."""
+    reason = f.Str(required=True, validate=validate.Length(1, 500), metadata={"free_text": True})
 
 
 class ReferralRejectedV2(_ReferralAnswer):

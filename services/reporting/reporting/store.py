@@ -35,19 +35,14 @@ SUMMARY = "summary"
 _INSERT = sa.insert(StoredEvent.__table__)  # Core: the ORM's bulk insert costs more per row
 
 
-# Free text that a superseded contract carried to the hub, kept as a dash, never as it was typed
-# (a name could be in it; nothing the hub counts reads it): ``referral.rejected`` v1's reason.
-# Migration reporting_0014 did the same to what was stored before.
-NOT_KEPT = {("referral.rejected", 1): ("reason",)}
-
-
 def keep(uow, event: Event) -> None:
     """Append ``event`` to the store, in the caller's unit of work (a batch's: with the batch's
     other events, in one statement)."""
     declared = payload_schema(event.event_type, event.schema_version).fields
-    blanked = NOT_KEPT.get((event.event_type, event.schema_version), ())
-    pseudonymous = dataclasses.replace(event, payload={k: "-" if k in blanked else v
-                                                       for k, v in event.payload.items() if k in declared})
+    # A field the contract marks as free text (a name could be typed into it) is kept as a dash;
+    # nothing the hub counts reads one. Migration reporting_0014 did the same to those stored before.
+    pseudonymous = dataclasses.replace(event, payload={
+        k: "-" if declared[k].metadata.get("free_text") else v for k, v in event.payload.items() if k in declared})
     uow.insert("event_store", _INSERT, {
         "event_id": str(event.event_id), "node": event.node, "service": event.service, "sequence": event.sequence,
         "event_type": event.event_type, "schema_version": event.schema_version, "occurred_at": event.occurred_at,

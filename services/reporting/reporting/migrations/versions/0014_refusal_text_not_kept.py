@@ -1,5 +1,5 @@
 """The free-text reason of ``referral.rejected`` v1 events already in the event store becomes a
-dash, as reporting.store.keep now stores it (v2 carries a code; a name could be in the text).
+dash, as reporting.store.keep now stores a contract's free-text field (v2 carries a code; a name could be in the text).
 
 Revision ID: reporting_0014
 Revises: reporting_0013
