@@ -1,6 +1,7 @@
 """Looking things up: the node's cases, the audit log, and the reference lists forms choose from."""
 from __future__ import annotations
 
+import weakref
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -134,23 +135,23 @@ _WINDOW_PER_ROW = 2_000
 _WINDOW_MOST = 100_000
 
 
-_CODE_POINT_ORDER: dict[str, bool] = {}
+_CODE_POINT_ORDER: "weakref.WeakKeyDictionary[sa.Engine, bool]" = weakref.WeakKeyDictionary()
 
 
 def _code_point_order(session) -> bool:
     """Whether the database sorts text by code point (SQLite; PostgreSQL with the C or C.UTF-8
-    collation, as rehsos deploys it), which the name range of _name_sorted_page assumes."""
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
+    collation, as rehsos deploys it), which the name range of _name_sorted_page assumes. Asked
+    once per engine."""
+    engine = session.get_bind()
+    if engine.dialect.name != "postgresql":
         return True
-    url = bind.url.render_as_string(hide_password=True)
-    if url not in _CODE_POINT_ORDER:
+    if engine not in _CODE_POINT_ORDER:
         database = session.execute(sa.text("SELECT * FROM pg_database WHERE datname = current_database()")
                                    ).mappings().one()
         collation = database["datcollate"]
-        _CODE_POINT_ORDER[url] = database.get("datlocprovider", "c") == "c" and (
+        _CODE_POINT_ORDER[engine] = database.get("datlocprovider", "c") == "c" and (
             collation in ("C", "POSIX") or collation.startswith("C."))  # libc's C.UTF-8 orders by code point
-    return _CODE_POINT_ORDER[url]
+    return _CODE_POINT_ORDER[engine]
 
 
 def query_audit(session, query: dict) -> list[AuditEntry]:
