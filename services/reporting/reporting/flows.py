@@ -388,8 +388,3 @@ def facility_occupancy(session, regency: str | None = None, category: str | None
             "alert_percent": ALERT_PERCENT, "facilities": result,
             "alerts": sum(f["alert"] for f in result),
             "waitlisted_without_snapshot": [{"facility_id": fid, "waitlisted": n} for fid, n in unknown]}
-
-
-def first_month(items: list[Timeline]) -> str | None:
-    months = [month_of(t.requested_at) for t in items if t.requested_at is not None]
-    return min(months) if months else None

@@ -3,16 +3,14 @@ month by month from the referral timelines (summed in the demand tally the flows
 keeps), carried a year ahead from its own trend."""
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from rehsos import reference
-from rehsos.clock import add_months, month_end, month_of, months_between, now
+from rehsos.clock import add_months, month_of, months_between, now
 from reporting import domain, flows, trend
-from reporting.flows import Timeline
 from reporting.models import DemandTally
 
 HORIZON_MONTHS = 12
@@ -52,27 +50,6 @@ dari mana-mana, sehingga kekurangan suatu daerah dapat sebagian tertutup oleh pa
 daerah lain."""
 
 
-def demand_series(items: list[Timeline], months: list[str]) -> list[int]:
-    """People waiting for a bed or in one at the end of each month (WITA), each person once: from
-    the timelines themselves, the reference the demand tally is tested against
-    (tests/domain/test_demand_tally.py); where_to_build reads the tally."""
-    ends = [month_end(month) for month in months]
-    people: list[set] = [set() for _ in months]
-    for t in items:
-        # Waiting at a moment after the request up to the first admission, refusal or discharge
-        # (Timeline.waiting_at), in a bed after the admission up to the discharge (in_bed_at).
-        stops = [at for at in (t.admitted_at, t.rejected_at, t.discharged_at) if at is not None]
-        spells = [(t.requested_at, min(stops) if stops else None), (t.admitted_at, t.discharged_at)]
-        counted = set()
-        for start, stop in spells:
-            if start is not None:
-                counted.update(range(bisect.bisect_right(ends, start),
-                                     len(ends) if stop is None else bisect.bisect_right(ends, stop)))
-        for i in counted:
-            people[i].add(t.person)
-    return [len(p) for p in people]
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -84,7 +61,7 @@ def last_complete_month(at: datetime) -> str:
 def demand_history(session, category: str | None, last: str) -> dict[str, tuple[list[str], list[int]]]:
     """Per regency: the months of its history (from its first request, at most the last
     WINDOW_MONTHS up to ``last``) and the people waiting for a bed or in one at each month's end,
-    as :func:`demand_series` counts them over its timelines: summed from the demand tally."""
+    as the referrals' timelines give them (tests/demand_reference.py): summed from the demand tally."""
     t = DemandTally
     changes: dict[str, dict[str, Counter]] = {}
     for region, month, measure, n in session.execute(
